@@ -1,0 +1,56 @@
+"""block-config: typed, strict per-layer block configs for heterogeneous transformer models.
+
+>>> from block_config import BlockConfig
+>>> block = BlockConfig(attention={"num_key_value_heads": 8}, ffn={"intermediate_size": 28672})
+>>> block.attention.num_key_value_heads
+8
+"""
+
+from block_config._config import (
+    SUBBLOCK_CLS_DICT,
+    AttentionConfig,
+    BaseDataclass,
+    BlockConfig,
+    FFNConfig,
+    Llama4AttentionConfig,
+    MambaConfig,
+    MoEConfig,
+    SubblockConfig,
+)
+from block_config._converter import (
+    MAX_INT,
+    MAX_PARALLEL_DEPTH,
+    UnknownKeys,
+    converter,
+    maybe_cast_block_configs,
+    structure_block_configs,
+    unstructure_block_configs,
+)
+from block_config._errors import BlockConfigError, Problem, UnknownKeyWarning
+from block_config._json import dumps, loads
+from block_config._version import __version__
+
+__all__ = [
+    "MAX_INT",
+    "MAX_PARALLEL_DEPTH",
+    "SUBBLOCK_CLS_DICT",
+    "AttentionConfig",
+    "BaseDataclass",
+    "BlockConfig",
+    "BlockConfigError",
+    "FFNConfig",
+    "Llama4AttentionConfig",
+    "MambaConfig",
+    "MoEConfig",
+    "Problem",
+    "SubblockConfig",
+    "UnknownKeyWarning",
+    "UnknownKeys",
+    "__version__",
+    "converter",
+    "dumps",
+    "loads",
+    "maybe_cast_block_configs",
+    "structure_block_configs",
+    "unstructure_block_configs",
+]

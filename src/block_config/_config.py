@@ -1,0 +1,351 @@
+"""The block-config classes: frozen, keyword-only attrs classes, as the seed API describes them.
+
+Typing rules (strict scalars, ranges, unknown keys, paths) live in the converter; the classes
+hold the fields, the seed's normalisation and the rules that tie fields together. Every
+constructor call runs the same checks as structuring a document, so no invalid object exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import attrs
+
+from block_config._errors import BlockConfigError, Path
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "SUBBLOCK_CLS_DICT",
+    "AttentionConfig",
+    "BaseDataclass",
+    "BlockConfig",
+    "FFNConfig",
+    "Llama4AttentionConfig",
+    "MambaConfig",
+    "MoEConfig",
+    "SubblockConfig",
+]
+
+_T = TypeVar("_T", bound="BaseDataclass")
+
+# Late-bound by block_config._converter, which imports this module: the converter owns the
+# typing rules, and the classes call into it when constructed.
+_finish: Callable[[BaseDataclass], None]
+_structure_nested: Callable[[Mapping[Any, Any], type[Any], Path], Any]
+_structure_from_dict: Callable[[Any, type[Any], str], Any]
+_unstructure: Callable[[BaseDataclass], dict[str, Any]]
+
+
+class BaseDataclass:
+    """Base of every block-config class.
+
+    As the seed documents: comparison via string representation (``==``, ``hash`` and the
+    orderings agree with ``repr``, so ``sorted()`` is deterministic), initialisation of nested
+    fields from dicts, and normalisation at construction time. Instances are frozen.
+    """
+
+    __slots__ = ("_repr_cache",)
+
+    def __attrs_post_init__(self) -> None:
+        _finish(self)
+
+    def __repr__(self) -> str:
+        try:
+            return self._repr_cache  # type: ignore[no-any-return]
+        except AttributeError:
+            pass
+        fields = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in _fields(type(self)))
+        text = f"{type(self).__name__}({fields})"
+        object.__setattr__(self, "_repr_cache", text)
+        return text
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, BaseDataclass):
+            return NotImplemented
+        return repr(self) < repr(other)
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, BaseDataclass):
+            return NotImplemented
+        return repr(self) <= repr(other)
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, BaseDataclass):
+            return NotImplemented
+        return repr(self) > repr(other)
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, BaseDataclass):
+            return NotImplemented
+        return repr(self) >= repr(other)
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any], *, unknown_keys: str = "error") -> Self:
+        """Structure one mapping into this class, with every check of the converter.
+
+        ``unknown_keys="warn"`` drops unknown keys with an :class:`UnknownKeyWarning` each,
+        as the seed does, instead of raising :class:`BlockConfigError`.
+        """
+        return _structure_from_dict(mapping, cls, unknown_keys)  # type: ignore[no-any-return]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, ``None`` included, with nested dicts and lists for sequences."""
+        return _unstructure(self)
+
+    def _normalise(self) -> list[tuple[str, str]]:
+        """Apply the seed's normalisation; return ``(field, message)`` for each broken rule."""
+        return []
+
+    def _set(self, name: str, value: Any) -> None:
+        # Only for _normalise, which runs inside __init__ before anyone sees the object.
+        object.__setattr__(self, name, value)
+
+
+_FIELDS_CACHE: dict[type[Any], tuple[attrs.Attribute[Any], ...]] = {}
+
+
+def _fields(cls: type[Any]) -> tuple[attrs.Attribute[Any], ...]:
+    try:
+        return _FIELDS_CACHE[cls]
+    except KeyError:
+        result = _FIELDS_CACHE[cls] = tuple(attrs.fields(cls))
+        return result
+
+
+def _nested(value: Any, cls_name: str, field_name: str) -> Any:
+    """Structure a mapping given for a nested class; anything else is left for the checks."""
+    if isinstance(value, Mapping):
+        return _structure_nested(value, _CLASSES[cls_name], (field_name,))
+    return value
+
+
+def _llama4(value: Llama4AttentionConfig | Mapping[str, Any] | None) -> Llama4AttentionConfig | None:
+    return _nested(value, "Llama4AttentionConfig", "llama4")  # type: ignore[no-any-return]
+
+
+def _mamba(value: MambaConfig | Mapping[str, Any] | None) -> MambaConfig | None:
+    return _nested(value, "MambaConfig", "mamba")  # type: ignore[no-any-return]
+
+
+def _moe(value: MoEConfig | Mapping[str, Any] | None) -> MoEConfig | None:
+    return _nested(value, "MoEConfig", "moe")  # type: ignore[no-any-return]
+
+
+def _attention(value: AttentionConfig | Mapping[str, Any] | None) -> AttentionConfig | None:
+    return _nested(value, "AttentionConfig", "attention")  # type: ignore[no-any-return]
+
+
+def _ffn(value: FFNConfig | Mapping[str, Any] | None) -> FFNConfig | None:
+    return _nested(value, "FFNConfig", "ffn")  # type: ignore[no-any-return]
+
+
+def _str_tuple(value: Sequence[str] | None) -> tuple[str, ...] | None:
+    """Store ``sparsify`` immutably; anything that is not a sequence is left for the checks."""
+    if value is None or type(value) is tuple:
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
+        return tuple(value)
+    return value  # type: ignore[return-value]
+
+
+def _float(value: float | None) -> float | None:
+    """An int given for a float field becomes that float; -0.0 becomes 0.0 (equal by value)."""
+    if type(value) is int:
+        try:
+            return float(value)
+        except OverflowError:
+            return value  # type: ignore[return-value]  # reported as not finite
+    if type(value) is float and value == 0.0:
+        return 0.0
+    return value
+
+
+def _block_tuple(value: Sequence[BlockConfig | Mapping[str, Any]] | None) -> tuple[BlockConfig, ...] | None:
+    """Store ``parallel_blocks`` as a tuple, structuring mappings given for blocks."""
+    if value is None:
+        return None
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes, bytearray)):
+        return value  # type: ignore[return-value]  # reported by the checks
+    if type(value) is tuple and all(type(item) is BlockConfig for item in value):
+        return value  # type: ignore[return-value]
+    return tuple(
+        _structure_nested(item, BlockConfig, ("parallel_blocks", index))
+        if isinstance(item, Mapping)
+        else item
+        for index, item in enumerate(value)
+    )
+
+
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+class SubblockConfig(BaseDataclass):
+    """Base configuration for a subblock (e.g. attention or FFN) within a transformer block."""
+
+    no_op: bool = False
+    replace_with_linear: bool = False
+    sparsify: tuple[str, ...] | None = attrs.field(default=None, converter=_str_tuple)
+    weights_precision: str | None = "bf16"
+
+    def _normalise(self) -> list[tuple[str, str]]:
+        problems = []
+        if self.no_op:
+            if self.replace_with_linear:
+                problems.append(("replace_with_linear", "cannot be true when no_op is true"))
+            self._set("sparsify", None)
+        return problems
+
+    def to_blockconfig(self) -> BlockConfig:
+        """Convert to a block including this subblock only."""
+        raise NotImplementedError
+
+
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+class MoEConfig(BaseDataclass):
+    """Configuration class for Mixture of Experts parameters.
+
+    ``shared_expert_intermediate_dim=0`` means the model has no shared expert (Mixtral,
+    Qwen3-MoE, GPT-OSS); every other count is at least 1.
+    """
+
+    num_local_experts: int = 8
+    num_experts_per_tok: int = 1
+    expert_intermediate_dim: int = 8192
+    shared_expert_intermediate_dim: int = attrs.field(default=8192, metadata={"minimum": 0})
+
+    def _normalise(self) -> list[tuple[str, str]]:
+        if self.num_experts_per_tok > self.num_local_experts:
+            return [
+                (
+                    "num_experts_per_tok",
+                    f"must not exceed num_local_experts ({self.num_local_experts}), "
+                    f"got {self.num_experts_per_tok}",
+                )
+            ]
+        return []
+
+
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+class MambaConfig(BaseDataclass):
+    """Configuration for a Mamba (state-space model) subblock. All four fields are required."""
+
+    state_dim: int
+    num_heads: int
+    head_dim: int
+    num_groups: int
+
+
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+class Llama4AttentionConfig(BaseDataclass):
+    """Configuration for Llama-4-specific attention parameters."""
+
+    attention_chunk_size: int | None = None
+    use_rope: bool | None = None
+    use_qk_norm: bool | None = None
+    attn_scale: float | None = attrs.field(default=None, converter=_float)
+    floor_scale: float | None = attrs.field(default=None, converter=_float)
+    attn_temperature_tuning: bool | None = None
+    attention_dropout: float | None = attrs.field(default=None, converter=_float)
+
+
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+class AttentionConfig(SubblockConfig):
+    """Configuration for an attention subblock within a transformer block.
+
+    A ``no_op`` or Mamba attention drops ``num_key_value_heads``; any other attention,
+    linear replacements included, needs it. A ``no_op`` attention is neither Mamba nor Llama-4.
+    """
+
+    num_key_value_heads: int | None = None
+    llama4: Llama4AttentionConfig | None = attrs.field(
+        default=None, converter=_llama4
+    )
+    mamba: MambaConfig | None = attrs.field(default=None, converter=_mamba)
+
+    def _normalise(self) -> list[tuple[str, str]]:
+        problems = super()._normalise()
+        if self.no_op:
+            if self.mamba is not None:
+                problems.append(("mamba", "must be null when no_op is true"))
+            if self.llama4 is not None:
+                problems.append(("llama4", "must be null when no_op is true"))
+        if self.no_op or self.mamba is not None:
+            self._set("num_key_value_heads", None)
+        elif self.num_key_value_heads is None:
+            problems.append(
+                ("num_key_value_heads", "required unless the attention is no_op or Mamba")
+            )
+        return problems
+
+    def to_blockconfig(self) -> BlockConfig:
+        """A block holding this attention and a no-op FFN."""
+        return BlockConfig(attention=self, ffn=FFNConfig(no_op=True))
+
+    @property
+    def is_llama4(self) -> bool:
+        """Whether this attention carries Llama-4 parameters."""
+        return self.llama4 is not None
+
+    @property
+    def is_mamba(self) -> bool:
+        """Whether this attention is a Mamba (state-space) mixer."""
+        return self.mamba is not None
+
+
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+class FFNConfig(SubblockConfig):
+    """Configuration for a feed-forward network subblock within a transformer block.
+
+    A ``no_op`` FFN drops ``moe`` and ``intermediate_size``; an MoE FFN drops
+    ``intermediate_size``; any other FFN, linear replacements included, needs it.
+    """
+
+    moe: MoEConfig | None = attrs.field(default=None, converter=_moe)
+    intermediate_size: int | None = None
+
+    def _normalise(self) -> list[tuple[str, str]]:
+        problems = super()._normalise()
+        if self.no_op:
+            self._set("moe", None)
+            self._set("intermediate_size", None)
+        elif self.moe is not None:
+            self._set("intermediate_size", None)
+        elif self.intermediate_size is None:
+            problems.append(("intermediate_size", "required unless the FFN is no_op or MoE"))
+        return problems
+
+    def to_blockconfig(self) -> BlockConfig:
+        """A block holding this FFN and a no-op attention."""
+        return BlockConfig(attention=AttentionConfig(no_op=True), ffn=self)
+
+    @property
+    def is_moe(self) -> bool:
+        """Whether this FFN is a Mixture of Experts."""
+        return self.moe is not None
+
+
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+class BlockConfig(BaseDataclass):
+    """Configuration for a single transformer block, including its attention and FFN subblocks.
+
+    ``parallel_blocks`` hold blocks that run side by side; they nest, up to
+    :data:`block_config.MAX_PARALLEL_DEPTH` levels.
+    """
+
+    attention: AttentionConfig | None = attrs.field(
+        default=None, converter=_attention
+    )
+    ffn: FFNConfig | None = attrs.field(default=None, converter=_ffn)
+    parallel_blocks: tuple[BlockConfig, ...] | None = attrs.field(default=None, converter=_block_tuple)
+
+
+_CLASSES: dict[str, type[BaseDataclass]] = {
+    c.__name__: c
+    for c in (MoEConfig, MambaConfig, Llama4AttentionConfig, AttentionConfig, FFNConfig, BlockConfig)
+}
+
+SUBBLOCK_CLS_DICT: dict[str, type[SubblockConfig]] = {
+    "attention": AttentionConfig,
+    "ffn": FFNConfig,
+}

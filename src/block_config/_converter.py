@@ -1,0 +1,592 @@
+"""The one cattrs converter, and the rules it applies.
+
+Every rule of structuring (strict scalars, ranges, unknown keys, nesting limits, JSON paths)
+and of unstructuring is stated here once, as a :class:`FieldRule` per attrs field, derived from
+the classes' annotations. From those rules this module generates, once per class:
+
+* a fast structure function that accepts only clean input and bails out (``_Slow``) at the
+  first doubt, without locating it;
+* a detailed structure path that walks the input, collects every problem with its JSON path,
+  and is run whenever the fast path bails out, so error reports stay complete;
+* an instance check run by every constructor, and an unstructure function.
+
+All of it is registered on :data:`converter` (a cattrs preconf orjson converter).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import types
+import typing
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeVar
+
+import attrs
+from attr import _make as _attrs_make
+from cattrs.preconf.orjson import OrjsonConverter, make_converter
+
+from block_config import _config
+from block_config._config import BaseDataclass, BlockConfig
+from block_config._errors import BlockConfigError, Path, Problem, UnknownKeyWarning, describe
+
+__all__ = [
+    "MAX_INT",
+    "MAX_PARALLEL_DEPTH",
+    "FieldRule",
+    "Kind",
+    "UnknownKeys",
+    "converter",
+    "field_rules",
+    "maybe_cast_block_configs",
+    "structure_block_configs",
+    "unstructure_block_configs",
+]
+
+#: The largest count or size accepted anywhere (a signed 64-bit integer, as engines store it).
+MAX_INT = 2**63 - 1
+#: How deep ``parallel_blocks`` may nest: a top-level block is level 0, a block in its
+#: ``parallel_blocks`` level 1, and so on. Real models use one or two levels.
+MAX_PARALLEL_DEPTH = 64
+
+UnknownKeys = Literal["error", "warn"]
+_UNKNOWN_KEY_MODES = ("error", "warn")
+
+_T = TypeVar("_T", bound=BaseDataclass)
+
+
+class Kind(enum.Enum):
+    """What a field holds, as far as (un)structuring is concerned."""
+
+    BOOL = "bool"
+    INT = "int"
+    FLOAT = "float"
+    STR = "str"
+    STR_SEQ = "list of str"
+    NESTED = "object"
+    BLOCK_SEQ = "list of block configs"
+
+
+@attrs.frozen
+class FieldRule:
+    """How one attrs field is read from and written to a document."""
+
+    name: str
+    kind: Kind
+    optional: bool
+    required: bool
+    default: Any
+    minimum: int = 1
+    target: type[BaseDataclass] | None = None
+
+    @property
+    def expected(self) -> str:
+        """The expected type, worded for an error message."""
+        if self.kind is Kind.NESTED:
+            assert self.target is not None  # noqa: S101 - set for every NESTED rule
+            return f"{self.target.__name__} object"
+        return self.kind.value
+
+
+_RULES: dict[type[Any], tuple[FieldRule, ...]] = {}
+
+
+def field_rules(cls: type[BaseDataclass]) -> tuple[FieldRule, ...]:
+    """The rules for each field of ``cls``, derived once from its annotations."""
+    try:
+        return _RULES[cls]
+    except KeyError:
+        pass
+    attrs.resolve_types(cls, globalns=vars(_config))
+    rules = []
+    for field in attrs.fields(cls):
+        tp = field.type
+        optional = False
+        if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            optional = len(args) < len(typing.get_args(tp))
+            (tp,) = args
+        target = None
+        if tp is bool:
+            kind = Kind.BOOL
+        elif tp is int:
+            kind = Kind.INT
+        elif tp is float:
+            kind = Kind.FLOAT
+        elif tp is str:
+            kind = Kind.STR
+        elif typing.get_origin(tp) is tuple and typing.get_args(tp) == (str, ...):
+            kind = Kind.STR_SEQ
+        elif typing.get_origin(tp) is tuple and typing.get_args(tp) == (BlockConfig, ...):
+            kind = Kind.BLOCK_SEQ
+        elif isinstance(tp, type) and issubclass(tp, BaseDataclass):
+            kind, target = Kind.NESTED, tp
+        else:  # pragma: no cover - a class was given a field type this module does not know
+            raise TypeError(f"{cls.__name__}.{field.name}: unsupported field type {tp!r}")
+        rules.append(
+            FieldRule(
+                name=field.name,
+                kind=kind,
+                optional=optional,
+                required=field.default is attrs.NOTHING,
+                default=None if field.default is attrs.NOTHING else field.default,
+                minimum=field.metadata.get("minimum", 1),
+                target=target,
+            )
+        )
+    result = _RULES[cls] = tuple(rules)
+    return result
+
+
+# --------------------------------------------------------------------------- detailed path
+
+
+@attrs.define
+class _Context:
+    """What one detailed walk has found so far."""
+
+    unknown_keys: UnknownKeys
+    problems: list[Problem] = attrs.Factory(list)
+    dropped: list[Path] = attrs.Factory(list)
+
+    def add(self, path: Path, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
+
+
+def _check_field(rule: FieldRule, value: Any, path: Path, ctx: _Context, depth: int) -> tuple[Any, bool]:
+    """Check one field's value; return the value to store and whether it is good."""
+    if value is None:
+        if rule.optional:
+            return None, True
+        ctx.add(path, f"expected {rule.expected}, got null")
+        return None, False
+    kind = rule.kind
+    if kind is Kind.BOOL:
+        if value is True or value is False:
+            return value, True
+    elif kind is Kind.INT:
+        if type(value) is int:
+            if rule.minimum <= value <= MAX_INT:
+                return value, True
+            ctx.add(path, f"expected int from {rule.minimum} to {MAX_INT}, got {value}")
+            return None, False
+    elif kind is Kind.FLOAT:
+        if type(value) is float or type(value) is int:
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+            if math.isfinite(number):
+                return (0.0 if number == 0.0 else number), True
+            ctx.add(path, f"expected a finite float, got {describe(value)}")
+            return None, False
+    elif kind is Kind.STR:
+        if type(value) is str:
+            return value, True
+    elif kind is Kind.STR_SEQ:
+        if _is_sequence(value):
+            good = True
+            for index, item in enumerate(value):
+                if type(item) is not str:
+                    ctx.add((*path, index), f"expected str, got {describe(item)}")
+                    good = False
+            return (tuple(value), True) if good else (None, False)
+    elif kind is Kind.NESTED:
+        assert rule.target is not None  # noqa: S101 - set for every NESTED rule
+        result = _structure_detailed(value, rule.target, path, ctx, depth)
+        return result, result is not None
+    elif kind is Kind.BLOCK_SEQ and _is_sequence(value):
+        if depth >= MAX_PARALLEL_DEPTH and len(value) > 0:
+            ctx.add(path, f"parallel_blocks nest deeper than {MAX_PARALLEL_DEPTH} levels")
+            return None, False
+        blocks = [
+            _structure_detailed(item, BlockConfig, (*path, index), ctx, depth + 1)
+            for index, item in enumerate(value)
+        ]
+        if any(block is None for block in blocks):
+            return None, False
+        return tuple(blocks), True
+    ctx.add(path, f"expected {rule.expected}, got {describe(value)}")
+    return None, False
+
+
+def _structure_detailed(value: Any, cls: type[_T], path: Path, ctx: _Context, depth: int) -> _T | None:
+    """Structure ``value`` into ``cls``, recording every problem; ``None`` if there were any."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        ctx.add(path, f"expected {cls.__name__} object, got {describe(value)}")
+        return None
+    rules = field_rules(cls)
+    names = _NAMES[cls]
+    good = True
+    for key in value:
+        if key in names:
+            continue
+        if not isinstance(key, str):
+            ctx.add((*path, repr(key)), f"keys must be strings, got {describe(key)}")
+            good = False
+        elif ctx.unknown_keys == "error":
+            ctx.add((*path, key), f"unknown key (expected one of: {', '.join(names)})")
+            good = False
+        else:
+            ctx.dropped.append((*path, key))
+    kwargs = {}
+    for rule in rules:
+        if rule.name in value:
+            checked, ok = _check_field(rule, value[rule.name], (*path, rule.name), ctx, depth)
+            if ok:
+                kwargs[rule.name] = checked
+            else:
+                good = False
+        elif rule.required:
+            ctx.add((*path, rule.name), "missing required key")
+            good = False
+    if not good:
+        return None
+    try:
+        return cls(**kwargs)
+    except BlockConfigError as error:
+        ctx.problems.extend(error.under(path).problems)
+        return None
+
+
+# --------------------------------------------------------------------------- fast path
+
+
+class _Slow(Exception):
+    """Raised by the fast path at the first doubt: the detailed path then runs instead."""
+
+
+_SLOW = _Slow()
+_NAMES: dict[type[Any], tuple[str, ...]] = {}
+_FAST: dict[type[Any], Callable[[Any, int], Any]] = {}
+_OK: dict[type[Any], Callable[[Any], bool]] = {}
+_UNSTRUCTURE: dict[type[Any], Callable[[Any], dict[str, Any]]] = {}
+
+# attrs keeps a cached hash in this slot; the fast path builds instances without __init__
+# and so must clear it itself. tests/test_converter.py pins the name.
+_HASH_CACHE_SLOT: str = _attrs_make._HASH_CACHE_FIELD
+
+
+def _fast_float(value: Any) -> float:
+    if type(value) is float:
+        if math.isfinite(value):
+            return 0.0 if value == 0.0 else value
+        raise _SLOW
+    if type(value) is int:
+        try:
+            number = float(value)
+        except OverflowError:
+            raise _SLOW from None
+        return number
+    raise _SLOW
+
+
+def _fast_strs(value: Any) -> tuple[str, ...]:
+    if type(value) is list or type(value) is tuple:
+        for item in value:
+            if type(item) is not str:
+                raise _SLOW
+        return tuple(value)
+    raise _SLOW
+
+
+def _fast_blocks(value: Any, depth: int) -> tuple[BlockConfig, ...]:
+    if type(value) is not list and type(value) is not tuple:
+        raise _SLOW
+    if not value:
+        return ()
+    if depth >= MAX_PARALLEL_DEPTH:
+        raise _SLOW
+    fast_block = _FAST[BlockConfig]
+    return tuple(
+        item if type(item) is BlockConfig else fast_block(item, depth + 1) for item in value
+    )
+
+
+def _generate(cls: type[BaseDataclass]) -> None:
+    """Write the fast structure, instance check and unstructure functions of ``cls``."""
+    rules = field_rules(cls)
+    _NAMES[cls] = tuple(rule.name for rule in rules)
+    name = cls.__name__
+    env: dict[str, Any] = {
+        "Cls": cls,
+        "SLOW": _SLOW,
+        "new": object.__new__,
+        "isfinite": math.isfinite,
+        "fast_float": _fast_float,
+        "fast_strs": _fast_strs,
+        "fast_blocks": _fast_blocks,
+        "KNOWN": frozenset(_NAMES[cls]),
+        "MAX": MAX_INT,
+        "FAST": _FAST,
+        "UN": _UNSTRUCTURE,
+        "unstructure": converter.unstructure,
+        "set_hash": getattr(cls, _HASH_CACHE_SLOT).__set__,
+    }
+    fast = [f"def fast_{name}(d, depth):", "    if type(d) is not dict or not KNOWN.issuperset(d): raise SLOW"]
+    ok = [f"def ok_{name}(o):"]
+    build = ["    o = new(Cls)"]
+    out = []
+    for i, rule in enumerate(rules):
+        v = f"v{i}"
+        env[f"set{i}"] = getattr(cls, rule.name).__set__
+        if rule.required:
+            fast.append(f"    try: {v} = d[{rule.name!r}]\n    except KeyError: raise SLOW from None")
+        else:
+            env[f"default{i}"] = rule.default
+            fast.append(f"    {v} = d.get({rule.name!r}, default{i})")
+        none_ok = f"{v} is not None and " if rule.optional else ""
+        kind = rule.kind
+        if kind is Kind.BOOL:
+            cond = f"{v} is not True and {v} is not False"
+            fast.append(f"    if {none_ok}{cond}: raise SLOW")
+            ok_cond = cond
+        elif kind is Kind.INT:
+            cond = f"(type({v}) is not int or not {rule.minimum} <= {v} <= MAX)"
+            fast.append(f"    if {none_ok}{cond}: raise SLOW")
+            ok_cond = cond
+        elif kind is Kind.STR:
+            cond = f"type({v}) is not str"
+            fast.append(f"    if {none_ok}{cond}: raise SLOW")
+            ok_cond = cond
+        elif kind is Kind.FLOAT:
+            fast.append(f"    if {v} is not None: {v} = fast_float({v})" if rule.optional else f"    {v} = fast_float({v})")
+            ok_cond = f"(type({v}) is not float or not isfinite({v}))"
+        elif kind is Kind.STR_SEQ:
+            fast.append(f"    if {v} is not None: {v} = fast_strs({v})")
+            ok_cond = f"(type({v}) is not tuple or any(type(s) is not str for s in {v}))"
+        elif kind is Kind.NESTED:
+            assert rule.target is not None  # noqa: S101 - set for every NESTED rule
+            env[f"T{i}"] = rule.target
+            check = f"not isinstance({v}, T{i})"
+            fast.append(
+                f"    if {v} is not None and {check}: {v} = FAST[T{i}]({v}, depth)"
+            )
+            ok_cond = check
+        else:  # BLOCK_SEQ
+            fast.append(f"    if {v} is not None: {v} = fast_blocks({v}, depth)")
+            ok_cond = f"(type({v}) is not tuple or any(type(b) is not Cls for b in {v}))"
+            env["Cls"] = cls
+        ok.append(f"    {v} = o.{rule.name}")
+        ok.append(f"    if {none_ok if rule.optional else ''}{ok_cond}: return False")
+        build.append(f"    set{i}(o, {v})")
+        # unstructure
+        attr = f"o.{rule.name}"
+        if kind is Kind.STR_SEQ:
+            expr = f"None if {attr} is None else list({attr})"
+        elif kind is Kind.NESTED:
+            expr = (
+                f"None if (x := {attr}) is None else "
+                f"(UN[T{i}](x) if type(x) is T{i} else unstructure(x))"
+            )
+        elif kind is Kind.BLOCK_SEQ:
+            expr = f"None if (x := {attr}) is None else [UN[Cls](b) if type(b) is Cls else unstructure(b) for b in x]"
+        else:
+            expr = attr
+        out.append(f"        {rule.name!r}: {expr},")
+    build.append("    set_hash(o, None)")
+    build.append("    if o._normalise(): raise SLOW")
+    build.append("    return o")
+    ok.append("    return True")
+    source = "\n".join(
+        [*fast, *build, "", *ok, "", f"def unstructure_{name}(o):", "    return {", *out, "    }", ""]
+    )
+    exec(compile(source, f"<block_config generated for {name}>", "exec"), env)  # noqa: S102
+    _FAST[cls] = env[f"fast_{name}"]
+    _OK[cls] = env[f"ok_{name}"]
+    _UNSTRUCTURE[cls] = env[f"unstructure_{name}"]
+
+
+def _hooks_for(cls: type[Any]) -> None:
+    if cls not in _FAST:
+        _generate(cls)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _check_mode(unknown_keys: str) -> UnknownKeys:
+    if unknown_keys not in _UNKNOWN_KEY_MODES:
+        raise ValueError(f"unknown_keys must be 'error' or 'warn', got {unknown_keys!r}")
+    return unknown_keys  # type: ignore[return-value]
+
+
+def _report(ctx: _Context) -> None:
+    if ctx.problems:
+        raise BlockConfigError(ctx.problems)
+    for path in ctx.dropped:
+        from block_config._errors import format_path
+
+        warnings.warn(f"{format_path(path)}: unknown key dropped", UnknownKeyWarning, stacklevel=4)
+
+
+def structure_one(value: Any, cls: type[_T], unknown_keys: str = "error", path: Path = ()) -> _T:
+    """Structure one mapping into ``cls``: the fast path first, the detailed path on doubt."""
+    mode = _check_mode(unknown_keys)
+    _hooks_for(cls)
+    try:
+        return _FAST[cls](value, 0)  # type: ignore[no-any-return]
+    except _Slow:
+        pass
+    ctx = _Context(mode)
+    result = _structure_detailed(value, cls, path, ctx, 0)
+    _report(ctx)
+    assert result is not None  # noqa: S101 - no problems means a result
+    return result
+
+
+def _structure_nested(value: Mapping[Any, Any], cls: type[Any], path: Path) -> Any:
+    # A mapping given to a constructor for a nested field, e.g. BlockConfig(attention={...}).
+    return structure_one(value, cls, "error", path)
+
+
+def _structure_from_dict(value: Any, cls: type[Any], unknown_keys: str) -> Any:
+    return structure_one(value, cls, unknown_keys)
+
+
+def structure_block_configs(
+    data: Iterable[Mapping[str, Any] | BlockConfig], *, unknown_keys: UnknownKeys = "error"
+) -> list[BlockConfig]:
+    """Structure a sequence of block mappings (``BlockConfig`` objects pass through).
+
+    Raises :class:`BlockConfigError` listing every problem, each with its JSON path
+    (``$[3].attention.num_key_value_heads: expected int, got str '8'``).
+    """
+    mode = _check_mode(unknown_keys)
+    if type(data) is list or type(data) is tuple:
+        fast_block = _FAST[BlockConfig]
+        try:
+            return [item if type(item) is BlockConfig else fast_block(item, 0) for item in data]
+        except _Slow:
+            pass
+    ctx = _Context(mode)
+    if not _is_sequence(data):
+        ctx.add((), f"expected a list of block configs, got {describe(data)}")
+        _report(ctx)
+    blocks = [_structure_detailed(item, BlockConfig, (index,), ctx, 0) for index, item in enumerate(data)]
+    _report(ctx)
+    return blocks  # type: ignore[return-value]
+
+
+def unstructure_block_configs(blocks: Iterable[BlockConfig]) -> list[dict[str, Any]]:
+    """The plain-data form of ``blocks``: one dict per block, as :meth:`BlockConfig.to_dict`."""
+    unstructure_block = _UNSTRUCTURE[BlockConfig]
+    return [
+        unstructure_block(block) if type(block) is BlockConfig else _unstructure_checked(block)
+        for block in blocks
+    ]
+
+
+def _unstructure_checked(value: Any) -> dict[str, Any]:
+    if not isinstance(value, BaseDataclass):
+        raise TypeError(f"expected BlockConfig objects, got {type(value).__name__}")
+    return _unstructure(value)
+
+
+def _unstructure(obj: BaseDataclass) -> dict[str, Any]:
+    cls = type(obj)
+    _hooks_for(cls)
+    return _UNSTRUCTURE[cls](obj)
+
+
+def maybe_cast_block_configs(
+    block_configs: Sequence[BlockConfig | Mapping[str, Any]] | None,
+) -> list[BlockConfig] | None:
+    """Cast a list of dicts to BlockConfig objects if needed.
+
+    ``None`` or an empty list gives ``None``; a list of dicts, of ``BlockConfig`` objects, or of
+    both mixed, gives a list of ``BlockConfig``.
+    """
+    if block_configs is None or len(block_configs) == 0:
+        return None
+    return structure_block_configs(block_configs)
+
+
+def _finish(obj: BaseDataclass) -> None:
+    """Run by every constructor: check the fields, normalise, check the rules between them."""
+    cls = type(obj)
+    ok = _OK.get(cls)
+    if ok is None:
+        _hooks_for(cls)
+        ok = _OK[cls]
+    if not ok(obj):
+        ctx = _Context("error")
+        for rule in field_rules(cls):
+            _check_field(rule, getattr(obj, rule.name), (rule.name,), ctx, 0)
+        if ctx.problems:
+            raise BlockConfigError(ctx.problems)
+    problems = obj._normalise()
+    if problems:
+        raise BlockConfigError(Problem((name,), message) for name, message in problems)
+    if isinstance(obj, BlockConfig) and obj.parallel_blocks and _nesting(obj) > MAX_PARALLEL_DEPTH:
+        raise BlockConfigError.at(
+            ("parallel_blocks",), f"parallel_blocks nest deeper than {MAX_PARALLEL_DEPTH} levels"
+        )
+
+
+def _nesting(block: BlockConfig) -> int:
+    """How many levels of parallel_blocks lie below ``block`` (each child already checked)."""
+    if not block.parallel_blocks:
+        return 0
+    return 1 + max(_nesting(child) for child in block.parallel_blocks)
+
+
+# --------------------------------------------------------------------------- the converter
+
+
+def _strict(tp: type[Any], check: Callable[[Any], bool]) -> Callable[[Any, Any], Any]:
+    def hook(value: Any, _: Any) -> Any:
+        if check(value):
+            return value
+        raise BlockConfigError.at((), f"expected {tp.__name__}, got {describe(value)}")
+
+    return hook
+
+
+def _strict_float(value: Any, _: Any) -> float:
+    ctx = _Context("error")
+    rule = FieldRule(name="value", kind=Kind.FLOAT, optional=False, required=True, default=None)
+    result, ok = _check_field(rule, value, (), ctx, 0)
+    if not ok:
+        raise BlockConfigError(ctx.problems)
+    return result  # type: ignore[no-any-return]
+
+
+def _make_converter() -> OrjsonConverter:
+    conv = make_converter()
+    # cattrs coerces by default ("false" -> True, 3.7 -> 3); these hooks refuse instead.
+    conv.register_structure_hook(bool, _strict(bool, lambda v: v is True or v is False))
+    conv.register_structure_hook(int, _strict(int, lambda v: type(v) is int))
+    conv.register_structure_hook(str, _strict(str, lambda v: type(v) is str))
+    conv.register_structure_hook(float, _strict_float)
+
+    def is_ours(tp: Any) -> bool:
+        return isinstance(tp, type) and issubclass(tp, BaseDataclass) and attrs.has(tp)
+
+    def is_block_list(tp: Any) -> bool:
+        return typing.get_origin(tp) in (list, Sequence) and typing.get_args(tp) == (BlockConfig,)
+
+    conv.register_structure_hook_func(is_ours, lambda value, cls: structure_one(value, cls))
+    conv.register_structure_hook_func(is_block_list, lambda value, _: structure_block_configs(value))
+    conv.register_unstructure_hook_func(is_ours, _unstructure)
+    return conv
+
+
+#: The one configured converter: ``converter.structure(data, BlockConfig)``,
+#: ``converter.structure(data, list[BlockConfig])``, ``converter.unstructure(block)``.
+converter: OrjsonConverter = _make_converter()
+
+for _cls in _config._CLASSES.values():
+    _generate(_cls)
+
+_config._finish = _finish
+_config._structure_nested = _structure_nested
+_config._structure_from_dict = _structure_from_dict
+_config._unstructure = _unstructure

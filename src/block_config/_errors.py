@@ -1,0 +1,86 @@
+"""The exception and warning types, and how problems are located and worded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+__all__ = ["BlockConfigError", "Path", "Problem", "UnknownKeyWarning", "describe", "format_path"]
+
+#: A location in a document: mapping keys (str) and sequence indexes (int), root first.
+Path = tuple["str | int", ...]
+
+_MAX_REPR = 40
+
+
+def format_path(path: Path) -> str:
+    """Render a path the way JSONPath does: ``$[3].attention.num_key_value_heads``."""
+    parts = ["$"]
+    for key in path:
+        if isinstance(key, int):
+            parts.append(f"[{key}]")
+        elif key.isidentifier():
+            parts.append(f".{key}")
+        else:
+            parts.append(f"[{key!r}]")
+    return "".join(parts)
+
+
+def describe(value: Any) -> str:
+    """Name a value's type, and show the value when it is short: ``str '8'``."""
+    if value is None:
+        return "null"
+    name = type(value).__name__
+    if isinstance(value, (dict, list, tuple, set, frozenset)) or hasattr(value, "__attrs_attrs__"):
+        return name
+    shown = repr(value)
+    if len(shown) > _MAX_REPR:
+        shown = shown[: _MAX_REPR - 3] + "..."
+    return f"{name} {shown}"
+
+
+@attrs.frozen
+class Problem:
+    """One thing wrong with the input: where it is, and what is wrong there."""
+
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{format_path(self.path)}: {self.message}"
+
+    def under(self, prefix: Path) -> Problem:
+        """The same problem, seen from a document that holds this one at ``prefix``."""
+        return Problem(prefix + self.path, self.message)
+
+
+class BlockConfigError(ValueError):
+    """Invalid block-config input. ``problems`` lists every problem found, each with its path.
+
+    ``str(error)`` is one line per problem, e.g.
+    ``$[3].attention.num_key_value_heads: expected int, got str '8'``.
+    """
+
+    problems: tuple[Problem, ...]
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def at(cls, path: Path, message: str) -> BlockConfigError:
+        """An error with a single problem."""
+        return cls([Problem(path, message)])
+
+    def under(self, prefix: Path) -> BlockConfigError:
+        """The same error, seen from a document that holds this input at ``prefix``."""
+        return BlockConfigError(p.under(prefix) for p in self.problems)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.problems,))
+
+
+class UnknownKeyWarning(UserWarning):
+    """An unknown key was dropped because the caller asked for ``unknown_keys="warn"``."""
