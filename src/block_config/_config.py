@@ -8,14 +8,14 @@ constructor call runs the same checks as structuring a document, so no invalid o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from block_config._errors import BlockConfigError, Path
+from block_config._errors import Path
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 __all__ = [
     "SUBBLOCK_CLS_DICT",
@@ -31,12 +31,17 @@ __all__ = [
 
 _T = TypeVar("_T", bound="BaseDataclass")
 
+
+def _converter_not_imported(*args: Any) -> Any:
+    raise RuntimeError("block_config._converter must be imported before the classes are used")
+
+
 # Late-bound by block_config._converter, which imports this module: the converter owns the
 # typing rules, and the classes call into it when constructed.
-_finish: Callable[[BaseDataclass], None]
-_structure_nested: Callable[[Mapping[Any, Any], type[Any], Path], Any]
-_structure_from_dict: Callable[[Any, type[Any], str], Any]
-_unstructure: Callable[[BaseDataclass], dict[str, Any]]
+_finish: Callable[[BaseDataclass], None] = _converter_not_imported
+_structure_nested: Callable[[Mapping[Any, Any], type[Any], Path], Any] = _converter_not_imported
+_structure_from_dict: Callable[[Any, type[Any], str], Any] = _converter_not_imported
+_unstructure: Callable[[BaseDataclass], dict[str, Any]] = _converter_not_imported
 
 
 class BaseDataclass:
@@ -48,13 +53,14 @@ class BaseDataclass:
     """
 
     __slots__ = ("_repr_cache",)
+    _repr_cache: str
 
     def __attrs_post_init__(self) -> None:
         _finish(self)
 
     def __repr__(self) -> str:
         try:
-            return self._repr_cache  # type: ignore[no-any-return]
+            return self._repr_cache
         except AttributeError:
             pass
         fields = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in _fields(type(self)))
@@ -122,7 +128,9 @@ def _nested(value: Any, cls_name: str, field_name: str) -> Any:
     return value
 
 
-def _llama4(value: Llama4AttentionConfig | Mapping[str, Any] | None) -> Llama4AttentionConfig | None:
+def _llama4(
+    value: Llama4AttentionConfig | Mapping[str, Any] | None,
+) -> Llama4AttentionConfig | None:
     return _nested(value, "Llama4AttentionConfig", "llama4")  # type: ignore[no-any-return]
 
 
@@ -144,42 +152,47 @@ def _ffn(value: FFNConfig | Mapping[str, Any] | None) -> FFNConfig | None:
 
 def _str_tuple(value: Sequence[str] | None) -> tuple[str, ...] | None:
     """Store ``sparsify`` immutably; anything that is not a sequence is left for the checks."""
-    if value is None or type(value) is tuple:
-        return value
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
-        return tuple(value)
-    return value  # type: ignore[return-value]
+    given: Any = value
+    if given is None or type(given) is tuple:
+        return given
+    if isinstance(given, Sequence) and not isinstance(given, (str, bytes, bytearray)):
+        return tuple(given)
+    return given  # type: ignore[no-any-return]
 
 
 def _float(value: float | None) -> float | None:
     """An int given for a float field becomes that float; -0.0 becomes 0.0 (equal by value)."""
-    if type(value) is int:
+    given: Any = value
+    if type(given) is int:
         try:
-            return float(value)
+            return float(given)
         except OverflowError:
-            return value  # type: ignore[return-value]  # reported as not finite
-    if type(value) is float and value == 0.0:
+            return given  # reported as not finite
+    if type(given) is float and given == 0.0:
         return 0.0
-    return value
+    return given  # type: ignore[no-any-return]
 
 
-def _block_tuple(value: Sequence[BlockConfig | Mapping[str, Any]] | None) -> tuple[BlockConfig, ...] | None:
+def _block_tuple(
+    value: Sequence[BlockConfig | Mapping[str, Any]] | None,
+) -> tuple[BlockConfig, ...] | None:
     """Store ``parallel_blocks`` as a tuple, structuring mappings given for blocks."""
-    if value is None:
+    given: Any = value
+    if given is None:
         return None
-    if not isinstance(value, Sequence) or isinstance(value, (str, bytes, bytearray)):
-        return value  # type: ignore[return-value]  # reported by the checks
-    if type(value) is tuple and all(type(item) is BlockConfig for item in value):
-        return value  # type: ignore[return-value]
+    if not isinstance(given, Sequence) or isinstance(given, (str, bytes, bytearray)):
+        return given  # type: ignore[return-value]  # reported by the checks
+    if type(given) is tuple and all(type(item) is BlockConfig for item in given):
+        return given
     return tuple(
         _structure_nested(item, BlockConfig, ("parallel_blocks", index))
         if isinstance(item, Mapping)
         else item
-        for index, item in enumerate(value)
+        for index, item in enumerate(given)
     )
 
 
-@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
 class SubblockConfig(BaseDataclass):
     """Base configuration for a subblock (e.g. attention or FFN) within a transformer block."""
 
@@ -201,7 +214,7 @@ class SubblockConfig(BaseDataclass):
         raise NotImplementedError
 
 
-@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
 class MoEConfig(BaseDataclass):
     """Configuration class for Mixture of Experts parameters.
 
@@ -226,7 +239,7 @@ class MoEConfig(BaseDataclass):
         return []
 
 
-@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
 class MambaConfig(BaseDataclass):
     """Configuration for a Mamba (state-space model) subblock. All four fields are required."""
 
@@ -236,7 +249,7 @@ class MambaConfig(BaseDataclass):
     num_groups: int
 
 
-@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
 class Llama4AttentionConfig(BaseDataclass):
     """Configuration for Llama-4-specific attention parameters."""
 
@@ -249,7 +262,7 @@ class Llama4AttentionConfig(BaseDataclass):
     attention_dropout: float | None = attrs.field(default=None, converter=_float)
 
 
-@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
 class AttentionConfig(SubblockConfig):
     """Configuration for an attention subblock within a transformer block.
 
@@ -258,9 +271,7 @@ class AttentionConfig(SubblockConfig):
     """
 
     num_key_value_heads: int | None = None
-    llama4: Llama4AttentionConfig | None = attrs.field(
-        default=None, converter=_llama4
-    )
+    llama4: Llama4AttentionConfig | None = attrs.field(default=None, converter=_llama4)
     mamba: MambaConfig | None = attrs.field(default=None, converter=_mamba)
 
     def _normalise(self) -> list[tuple[str, str]]:
@@ -293,7 +304,7 @@ class AttentionConfig(SubblockConfig):
         return self.mamba is not None
 
 
-@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
 class FFNConfig(SubblockConfig):
     """Configuration for a feed-forward network subblock within a transformer block.
 
@@ -325,7 +336,7 @@ class FFNConfig(SubblockConfig):
         return self.moe is not None
 
 
-@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
 class BlockConfig(BaseDataclass):
     """Configuration for a single transformer block, including its attention and FFN subblocks.
 
@@ -333,16 +344,23 @@ class BlockConfig(BaseDataclass):
     :data:`block_config.MAX_PARALLEL_DEPTH` levels.
     """
 
-    attention: AttentionConfig | None = attrs.field(
-        default=None, converter=_attention
-    )
+    attention: AttentionConfig | None = attrs.field(default=None, converter=_attention)
     ffn: FFNConfig | None = attrs.field(default=None, converter=_ffn)
-    parallel_blocks: tuple[BlockConfig, ...] | None = attrs.field(default=None, converter=_block_tuple)
+    parallel_blocks: tuple[BlockConfig, ...] | None = attrs.field(
+        default=None, converter=_block_tuple
+    )
 
 
 _CLASSES: dict[str, type[BaseDataclass]] = {
     c.__name__: c
-    for c in (MoEConfig, MambaConfig, Llama4AttentionConfig, AttentionConfig, FFNConfig, BlockConfig)
+    for c in (
+        MoEConfig,
+        MambaConfig,
+        Llama4AttentionConfig,
+        AttentionConfig,
+        FFNConfig,
+        BlockConfig,
+    )
 }
 
 SUBBLOCK_CLS_DICT: dict[str, type[SubblockConfig]] = {

@@ -84,9 +84,9 @@ class FieldRule:
     def expected(self) -> str:
         """The expected type, worded for an error message."""
         if self.kind is Kind.NESTED:
-            assert self.target is not None  # noqa: S101 - set for every NESTED rule
+            assert self.target is not None
             return f"{self.target.__name__} object"
-        return self.kind.value
+        return str(self.kind.value)
 
 
 _RULES: dict[type[Any], tuple[FieldRule, ...]] = {}
@@ -98,9 +98,10 @@ def field_rules(cls: type[BaseDataclass]) -> tuple[FieldRule, ...]:
         return _RULES[cls]
     except KeyError:
         pass
-    attrs.resolve_types(cls, globalns=vars(_config))
+    attrs_cls: Any = cls
+    attrs.resolve_types(attrs_cls, globalns=vars(_config))
     rules = []
-    for field in attrs.fields(cls):
+    for field in attrs.fields(attrs_cls):
         tp = field.type
         optional = False
         if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
@@ -158,7 +159,9 @@ def _is_sequence(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
 
 
-def _check_field(rule: FieldRule, value: Any, path: Path, ctx: _Context, depth: int) -> tuple[Any, bool]:
+def _check_field(
+    rule: FieldRule, value: Any, path: Path, ctx: _Context, depth: int
+) -> tuple[Any, bool]:
     """Check one field's value; return the value to store and whether it is good."""
     if value is None:
         if rule.optional:
@@ -197,10 +200,10 @@ def _check_field(rule: FieldRule, value: Any, path: Path, ctx: _Context, depth: 
                     good = False
             return (tuple(value), True) if good else (None, False)
     elif kind is Kind.NESTED:
-        assert rule.target is not None  # noqa: S101 - set for every NESTED rule
+        assert rule.target is not None
         result = _structure_detailed(value, rule.target, path, ctx, depth)
         return result, result is not None
-    elif kind is Kind.BLOCK_SEQ and _is_sequence(value):
+    elif _is_sequence(value):  # Kind.BLOCK_SEQ
         if depth >= MAX_PARALLEL_DEPTH and len(value) > 0:
             ctx.add(path, f"parallel_blocks nest deeper than {MAX_PARALLEL_DEPTH} levels")
             return None, False
@@ -215,7 +218,9 @@ def _check_field(rule: FieldRule, value: Any, path: Path, ctx: _Context, depth: 
     return None, False
 
 
-def _structure_detailed(value: Any, cls: type[_T], path: Path, ctx: _Context, depth: int) -> _T | None:
+def _structure_detailed(
+    value: Any, cls: type[_T], path: Path, ctx: _Context, depth: int
+) -> _T | None:
     """Structure ``value`` into ``cls``, recording every problem; ``None`` if there were any."""
     if isinstance(value, cls):
         return value
@@ -330,7 +335,10 @@ def _generate(cls: type[BaseDataclass]) -> None:
         "unstructure": converter.unstructure,
         "set_hash": getattr(cls, _HASH_CACHE_SLOT).__set__,
     }
-    fast = [f"def fast_{name}(d, depth):", "    if type(d) is not dict or not KNOWN.issuperset(d): raise SLOW"]
+    fast = [
+        f"def fast_{name}(d, depth):",
+        "    if type(d) is not dict or not KNOWN.issuperset(d): raise SLOW",
+    ]
     ok = [f"def ok_{name}(o):"]
     build = ["    o = new(Cls)"]
     out = []
@@ -338,7 +346,9 @@ def _generate(cls: type[BaseDataclass]) -> None:
         v = f"v{i}"
         env[f"set{i}"] = getattr(cls, rule.name).__set__
         if rule.required:
-            fast.append(f"    try: {v} = d[{rule.name!r}]\n    except KeyError: raise SLOW from None")
+            fast.append(
+                f"    try: {v} = d[{rule.name!r}]\n    except KeyError: raise SLOW from None"
+            )
         else:
             env[f"default{i}"] = rule.default
             fast.append(f"    {v} = d.get({rule.name!r}, default{i})")
@@ -357,18 +367,20 @@ def _generate(cls: type[BaseDataclass]) -> None:
             fast.append(f"    if {none_ok}{cond}: raise SLOW")
             ok_cond = cond
         elif kind is Kind.FLOAT:
-            fast.append(f"    if {v} is not None: {v} = fast_float({v})" if rule.optional else f"    {v} = fast_float({v})")
+            fast.append(
+                f"    if {v} is not None: {v} = fast_float({v})"
+                if rule.optional
+                else f"    {v} = fast_float({v})"
+            )
             ok_cond = f"(type({v}) is not float or not isfinite({v}))"
         elif kind is Kind.STR_SEQ:
             fast.append(f"    if {v} is not None: {v} = fast_strs({v})")
             ok_cond = f"(type({v}) is not tuple or any(type(s) is not str for s in {v}))"
         elif kind is Kind.NESTED:
-            assert rule.target is not None  # noqa: S101 - set for every NESTED rule
+            assert rule.target is not None
             env[f"T{i}"] = rule.target
             check = f"not isinstance({v}, T{i})"
-            fast.append(
-                f"    if {v} is not None and {check}: {v} = FAST[T{i}]({v}, depth)"
-            )
+            fast.append(f"    if {v} is not None and {check}: {v} = FAST[T{i}]({v}, depth)")
             ok_cond = check
         else:  # BLOCK_SEQ
             fast.append(f"    if {v} is not None: {v} = fast_blocks({v}, depth)")
@@ -387,7 +399,10 @@ def _generate(cls: type[BaseDataclass]) -> None:
                 f"(UN[T{i}](x) if type(x) is T{i} else unstructure(x))"
             )
         elif kind is Kind.BLOCK_SEQ:
-            expr = f"None if (x := {attr}) is None else [UN[Cls](b) if type(b) is Cls else unstructure(b) for b in x]"
+            expr = (
+                f"None if (x := {attr}) is None else "
+                "[UN[Cls](b) if type(b) is Cls else unstructure(b) for b in x]"
+            )
         else:
             expr = attr
         out.append(f"        {rule.name!r}: {expr},")
@@ -396,7 +411,18 @@ def _generate(cls: type[BaseDataclass]) -> None:
     build.append("    return o")
     ok.append("    return True")
     source = "\n".join(
-        [*fast, *build, "", *ok, "", f"def unstructure_{name}(o):", "    return {", *out, "    }", ""]
+        [
+            *fast,
+            *build,
+            "",
+            *ok,
+            "",
+            f"def unstructure_{name}(o):",
+            "    return {",
+            *out,
+            "    }",
+            "",
+        ]
     )
     exec(compile(source, f"<block_config generated for {name}>", "exec"), env)  # noqa: S102
     _FAST[cls] = env[f"fast_{name}"]
@@ -438,7 +464,7 @@ def structure_one(value: Any, cls: type[_T], unknown_keys: str = "error", path: 
     ctx = _Context(mode)
     result = _structure_detailed(value, cls, path, ctx, 0)
     _report(ctx)
-    assert result is not None  # noqa: S101 - no problems means a result
+    assert result is not None
     return result
 
 
@@ -470,7 +496,9 @@ def structure_block_configs(
     if not _is_sequence(data):
         ctx.add((), f"expected a list of block configs, got {describe(data)}")
         _report(ctx)
-    blocks = [_structure_detailed(item, BlockConfig, (index,), ctx, 0) for index, item in enumerate(data)]
+    blocks = [
+        _structure_detailed(item, BlockConfig, (index,), ctx, 0) for index, item in enumerate(data)
+    ]
     _report(ctx)
     return blocks  # type: ignore[return-value]
 
@@ -574,7 +602,9 @@ def _make_converter() -> OrjsonConverter:
         return typing.get_origin(tp) in (list, Sequence) and typing.get_args(tp) == (BlockConfig,)
 
     conv.register_structure_hook_func(is_ours, lambda value, cls: structure_one(value, cls))
-    conv.register_structure_hook_func(is_block_list, lambda value, _: structure_block_configs(value))
+    conv.register_structure_hook_func(
+        is_block_list, lambda value, _: structure_block_configs(value)
+    )
     conv.register_unstructure_hook_func(is_ours, _unstructure)
     return conv
 

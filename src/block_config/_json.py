@@ -32,7 +32,8 @@ def parse_json(text: str | bytes | bytearray | memoryview) -> Any:
 def loads(text: str | bytes, *, unknown_keys: UnknownKeys = "error") -> list[BlockConfig]:
     """Read a JSON array of block configs.
 
-    >>> loads('[{"attention": {"no_op": true}, "ffn": {"intermediate_size": 5632}}]')[0].ffn.intermediate_size
+    >>> blocks = loads('[{"attention": {"no_op": true}, "ffn": {"intermediate_size": 5632}}]')
+    >>> blocks[0].ffn.intermediate_size
     5632
     """
     return structure_block_configs(parse_json(text), unknown_keys=unknown_keys)

@@ -1,0 +1,37 @@
+"""Test, type-check and lint sessions. ``nox`` runs the default set; ``nox -s NAME`` one of them."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "typecheck", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_external_run = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def _group(name: str) -> list[str]:
+    return nox.project.dependency_groups(PYPROJECT, name)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite against the installed package."""
+    session.install(".", *_group("test"))
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package, the tests and the typed API contract in typings/."""
+    session.install(".", *_group("typecheck"))
+    session.run("mypy", "--strict", "src", "tests", "typings")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, the linter and the formatter check."""
+    session.install(*_group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
