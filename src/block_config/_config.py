@@ -68,22 +68,22 @@ class BaseDataclass:
         object.__setattr__(self, "_repr_cache", text)
         return text
 
-    def __lt__(self, other: object) -> bool:
+    def __lt__(self, other: BaseDataclass) -> bool:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
         return repr(self) < repr(other)
 
-    def __le__(self, other: object) -> bool:
+    def __le__(self, other: BaseDataclass) -> bool:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
         return repr(self) <= repr(other)
 
-    def __gt__(self, other: object) -> bool:
+    def __gt__(self, other: BaseDataclass) -> bool:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
         return repr(self) > repr(other)
 
-    def __ge__(self, other: object) -> bool:
+    def __ge__(self, other: BaseDataclass) -> bool:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
         return repr(self) >= repr(other)

@@ -1,0 +1,56 @@
+"""The shipped hypothesis strategies generate valid, normalised configs that round-trip."""
+
+from __future__ import annotations
+
+import attrs
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from block_config import BlockConfig, converter, dumps, loads, structure_block_configs
+from block_config import strategies as bst
+from block_config.strategies import block_configs
+
+
+@given(block_configs())
+def test_structure_of_unstructure_is_identity(block: BlockConfig) -> None:
+    assert converter.structure(converter.unstructure(block), BlockConfig) == block
+    assert BlockConfig.from_dict(block.to_dict()) == block
+
+
+@settings(max_examples=50)
+@given(st.lists(block_configs(), max_size=8))
+def test_json_round_trip(blocks: list[BlockConfig]) -> None:
+    assert loads(dumps(blocks)) == blocks
+
+
+@given(block_configs())
+def test_normalisation_is_idempotent(block: BlockConfig) -> None:
+    again = BlockConfig(**block.to_dict())
+    assert again.to_dict() == block.to_dict()
+    assert attrs.evolve(again) == again
+
+
+@given(block_configs())
+def test_structured_objects_compare_like_their_repr(block: BlockConfig) -> None:
+    (copy,) = structure_block_configs([block.to_dict()])
+    assert copy == block
+    assert hash(copy) == hash(block)
+    assert repr(copy) == repr(block)
+
+
+@given(
+    st.one_of(
+        bst.moe_configs(),
+        bst.mamba_configs(),
+        bst.llama4_attention_configs(),
+        bst.attention_configs(),
+        bst.ffn_configs(),
+    )
+)
+def test_every_class_strategy_round_trips(obj: object) -> None:
+    assert converter.structure(converter.unstructure(obj), type(obj)) == obj
+
+
+@given(block_configs(max_depth=0))
+def test_max_depth_zero_has_no_parallel_blocks(block: BlockConfig) -> None:
+    assert block.parallel_blocks is None
