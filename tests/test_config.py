@@ -316,7 +316,9 @@ class TestComparison:
                 assert (a >= b) == (ra >= rb)
 
     def test_sorted_is_deterministic(self) -> None:
-        assert sorted(self.BLOCKS) == sorted(self.BLOCKS[::-1])
+        backwards = list(self.BLOCKS)
+        backwards.reverse()
+        assert sorted(self.BLOCKS) == sorted(backwards)
         assert [repr(b) for b in sorted(self.BLOCKS)] == sorted(repr(b) for b in self.BLOCKS)
 
     def test_different_classes_compare_by_repr(self) -> None:
