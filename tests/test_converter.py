@@ -268,6 +268,16 @@ class TestNesting:
         with pytest.raises(BlockConfigError, match="nest deeper than 64 levels"):
             BlockConfig(parallel_blocks=[block])
 
+    def test_deep_objects_inside_mappings(self) -> None:
+        inner = BlockConfig(ffn=FFNConfig(intermediate_size=1))
+        for _ in range(MAX_PARALLEL_DEPTH):
+            inner = BlockConfig(parallel_blocks=[inner])
+        assert messages([{"parallel_blocks": [inner]}]) == [
+            "$[0].parallel_blocks: parallel_blocks nest deeper than 64 levels"
+        ]
+        (fits,) = structure_block_configs([{"parallel_blocks": inner.parallel_blocks}])
+        assert fits.parallel_blocks == inner.parallel_blocks
+
     def test_constructor_with_a_deep_mapping(self) -> None:
         with pytest.raises(BlockConfigError, match="nest deeper than 64 levels"):
             BlockConfig(parallel_blocks=[self.chain(1000)])

@@ -310,8 +310,13 @@ def _fast_blocks(value: Any, depth: int) -> tuple[BlockConfig, ...]:
     if depth >= MAX_PARALLEL_DEPTH:
         raise _SLOW
     fast_block = _FAST[BlockConfig]
+    # A BlockConfig object with parallel_blocks of its own goes to the detailed path, which
+    # checks that its nesting still fits under this level.
     return tuple(
-        item if type(item) is BlockConfig else fast_block(item, depth + 1) for item in value
+        item
+        if type(item) is BlockConfig and not item.parallel_blocks
+        else fast_block(item, depth + 1)
+        for item in value
     )
 
 
