@@ -8,7 +8,7 @@ constructor call runs the same checks as structuring a document, so no invalid o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
@@ -30,6 +30,9 @@ __all__ = [
 ]
 
 _T = TypeVar("_T", bound="BaseDataclass")
+
+#: What to do with keys a class does not know: raise (the default), or warn and drop them.
+UnknownKeys = Literal["error", "warn"]
 
 
 def _converter_not_imported(*args: Any) -> Any:
@@ -63,8 +66,10 @@ class BaseDataclass:
             return self._repr_cache
         except AttributeError:
             pass
-        fields = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in _fields(type(self)))
-        text = f"{type(self).__name__}({fields})"
+        cls = type(self)
+        names = _fields(cls) if attrs.has(cls) else ()
+        fields = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in names)
+        text = f"{cls.__name__}({fields})"
         object.__setattr__(self, "_repr_cache", text)
         return text
 
@@ -89,7 +94,7 @@ class BaseDataclass:
         return repr(self) >= repr(other)
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any], *, unknown_keys: str = "error") -> Self:
+    def from_dict(cls, mapping: Mapping[str, Any], *, unknown_keys: UnknownKeys = "error") -> Self:
         """Structure one mapping into this class, with every check of the converter.
 
         ``unknown_keys="warn"`` drops unknown keys with an :class:`UnknownKeyWarning` each,

@@ -21,14 +21,14 @@ import types
 import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 from attr import _make as _attrs_make
 from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from block_config import _config
-from block_config._config import BaseDataclass, BlockConfig
+from block_config._config import BaseDataclass, BlockConfig, UnknownKeys
 from block_config._errors import BlockConfigError, Path, Problem, UnknownKeyWarning, describe
 
 __all__ = [
@@ -50,7 +50,6 @@ MAX_INT = 2**63 - 1
 #: ``parallel_blocks`` level 1, and so on. Real models use one or two levels.
 MAX_PARALLEL_DEPTH = 64
 
-UnknownKeys = Literal["error", "warn"]
 _UNKNOWN_KEY_MODES = ("error", "warn")
 
 _T = TypeVar("_T", bound=BaseDataclass)
