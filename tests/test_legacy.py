@@ -7,12 +7,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from block_config import BlockConfig, BlockConfigError, UnknownKeyWarning
 from block_config._legacy import (
+    LegacyAttentionConfig,
     LegacyBlockConfig,
     ffn_mult_to_intermediate_size,
     intermediate_size_to_ffn_mult,
@@ -307,6 +309,18 @@ def test_changed_layers_are_written_afresh_and_keep_their_sink_keys() -> None:
         **original_items[0]["attention"],
         "n_heads_in_group": 16,
     }
+
+
+def test_sink_or_window_settings_are_told_apart_from_plain_attention() -> None:
+    plain = LegacyAttentionConfig(n_heads_in_group=8)
+    assert not plain.has_sink_or_window
+    for change in (
+        {"unshifted_sink": True},
+        {"use_prefill_window_in_sink_attention": True},
+        {"window_length": 4096},
+        {"num_sink_tokens": 0},
+    ):
+        assert attrs.evolve(plain, **change).has_sink_or_window
 
 
 def test_originals_must_match_the_blocks() -> None:

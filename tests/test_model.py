@@ -452,3 +452,37 @@ def test_save_is_atomic_and_keeps_the_file_mode(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert json.loads(path.read_text())["vocab_size"] == 1000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+
+
+def test_head_dim_is_written_when_its_derivation_would_change() -> None:
+    arch = ModelArchitecture.load(SUPER)
+    assert "head_dim" not in arch.to_mapping()
+    wider = attrs.evolve(arch, hidden_size=16384)
+    out = wider.to_mapping()
+    assert out["head_dim"] == 128
+    assert ModelArchitecture.from_mapping(out).head_dim == 128
+    odd = ModelArchitecture(
+        hidden_size=4100, num_attention_heads=32, vocab_size=8, block_configs=(), head_dim=128
+    )
+    assert odd.to_mapping()["head_dim"] == 128
+
+
+def test_an_absent_layer_count_stays_absent_unless_the_object_is_fresh() -> None:
+    config = _native_config()
+    del config["num_hidden_layers"]
+    arch = ModelArchitecture.from_mapping(config)
+    assert "num_hidden_layers" not in arch.to_mapping()
+    fresh = ModelArchitecture(
+        hidden_size=64, num_attention_heads=8, vocab_size=8, block_configs=arch.block_configs
+    )
+    assert fresh.to_mapping()["num_hidden_layers"] == 2
+
+
+def test_a_relabelled_dialect_still_finds_what_changed() -> None:
+    config = _config()
+    arch = attrs.evolve(ModelArchitecture.load(SUPER), dialect="native")
+    out = arch.to_mapping()
+    assert out["block_configs"][0]["attention"]["num_key_value_heads"] == 8
+    assert {k: v for k, v in out.items() if k != "block_configs"} == {
+        k: v for k, v in config.items() if k != "block_configs"
+    }
