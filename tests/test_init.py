@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import doctest
 import inspect
+from types import ModuleType
+
+import pytest
 
 import block_config
+from block_config import _legacy, _model, _schema, _yaml
 
 
 def test_every_exported_name_exists_and_is_documented() -> None:
@@ -28,3 +33,10 @@ def test_the_model_level_api_is_exported() -> None:
     ):
         assert name in block_config.__all__
     assert block_config.ModelArchitecture.__module__ == "block_config._model"
+
+
+@pytest.mark.parametrize("module", [_legacy, _model, _schema, _yaml], ids=lambda m: m.__name__)
+def test_the_docstring_examples_hold(module: ModuleType) -> None:
+    failures, attempted = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert attempted > 0
+    assert failures == 0

@@ -75,6 +75,8 @@ def test_shortest_ffn_mult_prefers_the_value_nearest_the_exact_ratio() -> None:
     # 2.6 already gives 14336: one decimal beats the original 2.625.
     assert intermediate_size_to_ffn_mult(14336, 8192) == 2.6
     assert intermediate_size_to_ffn_mult(5632, 8192) == 1.0
+    # A wide range of whole numbers all map back: the one nearest the exact ratio wins.
+    assert intermediate_size_to_ffn_mult(256, 1) == 384.0
 
 
 @given(hidden=st.integers(1, 65536), multiples=st.integers(1, 4096))
@@ -218,7 +220,7 @@ def test_types_are_strict_and_unknown_keys_are_errors() -> None:
 
 def test_unknown_keys_can_be_dropped_with_a_warning() -> None:
     items = [{"attention": _attention(extra=1), "ffn": _ffn()}]
-    with pytest.warns(UnknownKeyWarning, match=r"\$\.attention\.extra"):
+    with pytest.warns(UnknownKeyWarning, match=r"^\$\[0\]\.attention\.extra: unknown key"):
         (item,) = structure_legacy_block_configs(items, unknown_keys="warn")
     assert item.attention.n_heads_in_group == 8
 

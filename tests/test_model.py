@@ -210,9 +210,17 @@ def test_unknown_block_keys_follow_the_unknown_keys_mode() -> None:
     config["block_configs"][0]["ffn"]["gated"] = True
     with pytest.raises(BlockConfigError, match=r"\$\.block_configs\[0\]\.ffn\.gated: unknown"):
         ModelArchitecture.from_mapping(config)
-    with pytest.warns(UnknownKeyWarning):
+    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[0\]\.ffn\.gated: unknown"):
         arch = ModelArchitecture.from_mapping(config, unknown_keys="warn")
     assert arch.num_hidden_layers == 2
+
+
+def test_unknown_legacy_keys_warn_at_their_config_path() -> None:
+    config = _config()
+    config["block_configs"][4]["ffn"]["gated"] = True
+    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[4\]\.ffn\.gated: unknown"):
+        arch = ModelArchitecture.from_mapping(config, unknown_keys="warn")
+    assert arch.num_hidden_layers == 80
 
 
 def test_non_string_keys_are_refused() -> None:

@@ -35,6 +35,7 @@ from block_config._io import (
 )
 from block_config._keys import ConfigReader, check_int, is_count
 from block_config._legacy import LegacyBlockConfig
+from block_config._warnings import warnings_under
 from block_config._yaml import dump_yaml, parse_yaml
 
 __all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
@@ -49,8 +50,6 @@ WritableDialect = Literal["native", "legacy"]
 _DIALECTS: tuple[str, ...] = typing.get_args(Dialect)
 _UNSET = -1  # head_dim not given and not derivable; reported by the checks
 
-# field name -> config.json key, where they differ
-_CONFIG_KEYS = {"mamba_conv_kernel": "conv_kernel"}
 _DEFAULT_CONV_KERNEL = 4
 #: File suffixes read and written as YAML instead of JSON.
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -247,11 +246,13 @@ class ModelArchitecture:
         raw: Any = config.get("block_configs")
         try:
             if dialect == "native":
-                blocks = structure_block_configs(raw, unknown_keys=unknown_keys)
+                with warnings_under(("block_configs",)):
+                    blocks = structure_block_configs(raw, unknown_keys=unknown_keys)
             elif dialect == "legacy":
-                legacy_items = _legacy.structure_legacy_block_configs(
-                    raw, unknown_keys=unknown_keys
-                )
+                with warnings_under(("block_configs",)):
+                    legacy_items = _legacy.structure_legacy_block_configs(
+                        raw, unknown_keys=unknown_keys
+                    )
                 if hidden is not None and heads is not None:
                     blocks = _legacy.legacy_to_native(
                         legacy_items, num_attention_heads=heads, hidden_size=hidden
