@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import pickle
 import shutil
 import stat
 from pathlib import Path
@@ -494,3 +495,14 @@ def test_a_relabelled_dialect_still_finds_what_changed() -> None:
     assert {k: v for k, v in out.items() if k != "block_configs"} == {
         k: v for k, v in config.items() if k != "block_configs"
     }
+
+
+def test_architectures_hash_pickle_and_compare_by_value() -> None:
+    arch = ModelArchitecture.load(SUPER)
+    again = ModelArchitecture.load(SUPER)
+    assert hash(arch) == hash(again)
+    assert len({arch, again}) == 1
+    restored = pickle.loads(pickle.dumps(arch))
+    assert restored == arch
+    assert restored.to_mapping() == arch.to_mapping()
+    assert attrs.evolve(arch, vocab_size=1) != arch
