@@ -28,7 +28,17 @@ from block_config._converter import (
 )
 from block_config._errors import BlockConfigError, Problem, UnknownKeyWarning
 from block_config._json import dumps, loads
+from block_config._legacy import (
+    LegacyAttentionConfig,
+    LegacyBlockConfig,
+    LegacyFFNConfig,
+    ffn_mult_to_intermediate_size,
+    intermediate_size_to_ffn_mult,
+)
+from block_config._model import Dialect, ModelArchitecture, WritableDialect
+from block_config._schema import block_configs_json_schema
 from block_config._version import __version__
+from block_config._yaml import dumps_yaml, loads_yaml
 
 __all__ = [
     "MAX_INT",
@@ -38,18 +48,29 @@ __all__ = [
     "BaseDataclass",
     "BlockConfig",
     "BlockConfigError",
+    "Dialect",
     "FFNConfig",
+    "LegacyAttentionConfig",
+    "LegacyBlockConfig",
+    "LegacyFFNConfig",
     "Llama4AttentionConfig",
     "MambaConfig",
     "MoEConfig",
+    "ModelArchitecture",
     "Problem",
     "SubblockConfig",
     "UnknownKeyWarning",
     "UnknownKeys",
+    "WritableDialect",
     "__version__",
+    "block_configs_json_schema",
     "converter",
     "dumps",
+    "dumps_yaml",
+    "ffn_mult_to_intermediate_size",
+    "intermediate_size_to_ffn_mult",
     "loads",
+    "loads_yaml",
     "maybe_cast_block_configs",
     "structure_block_configs",
     "unstructure_block_configs",
