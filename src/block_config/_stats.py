@@ -56,7 +56,9 @@ __all__ = [
     "LayerStats",
     "MemoryEstimate",
     "ModelStats",
+    "attention_kind",
     "block_stats",
+    "ffn_kind",
     "model_stats",
     "precision_bits",
 ]
@@ -338,6 +340,31 @@ def _mamba_state_elements(mamba: MambaConfig, ctx: _Context) -> int:
     return conv_dim * (ctx.conv_kernel - 1) + d_in * mamba.state_dim
 
 
+def attention_kind(attention: AttentionConfig | None) -> AttentionKind:
+    """What an attention subblock is: ``no_op`` (or absent), ``linear``, ``mamba`` or ``gqa``.
+
+    A linear replacement wins over the Mamba or GQA settings it replaces.
+    """
+    if attention is None or attention.no_op:
+        return "no_op"
+    if attention.replace_with_linear:
+        return "linear"
+    if attention.mamba is not None:
+        return "mamba"
+    return "gqa"
+
+
+def ffn_kind(ffn: FFNConfig | None) -> FFNKind:
+    """What an FFN subblock is: ``no_op`` (or absent), ``linear``, ``moe`` or ``dense``."""
+    if ffn is None or ffn.no_op:
+        return "no_op"
+    if ffn.replace_with_linear:
+        return "linear"
+    if ffn.moe is not None:
+        return "moe"
+    return "dense"
+
+
 def _attention_stats(
     attention: AttentionConfig | None, ctx: _Context, path: Path
 ) -> AttentionStats:
@@ -347,17 +374,18 @@ def _attention_stats(
     kv_bytes = 0
     state_bytes = 0
     chunk: int | None = None
-    kind: AttentionKind
-    if attention is None or attention.no_op:
-        kind, params = "no_op", 0
-    elif attention.replace_with_linear:
-        kind, params = "linear", h * h + h
-    elif attention.mamba is not None:
-        kind = "mamba"
+    kind = attention_kind(attention)
+    if kind == "no_op":
+        params = 0
+    elif kind == "linear":
+        params = h * h + h
+    elif kind == "mamba":
+        assert attention is not None
+        assert attention.mamba is not None
         params = _mamba_params(attention.mamba, ctx)
         state_bytes = _bytes(_mamba_state_elements(attention.mamba, ctx), ctx.state_bits)
     else:
-        kind = "gqa"
+        assert attention is not None
         kv_heads = attention.num_key_value_heads
         assert kv_heads is not None  # the class requires it for a GQA attention
         q_width = ctx.heads * ctx.head_dim
@@ -519,6 +547,26 @@ def _context(
         kv_bits=kv_bits,
         state_bits=state_bits,
     )
+
+
+def _unknown_precisions(blocks: Iterable[BlockConfig], blocks_path: Path) -> list[Problem]:
+    """Every unknown ``weights_precision`` in ``blocks``, without any model dimensions."""
+    problems: list[Problem] = []
+
+    def visit(block: BlockConfig, path: Path) -> None:
+        for name in ("attention", "ffn"):
+            sub: AttentionConfig | FFNConfig | None = getattr(block, name)
+            if sub is not None and sub.weights_precision is not None:
+                try:
+                    precision_bits(sub.weights_precision, (*path, name, "weights_precision"))
+                except BlockConfigError as error:
+                    problems.extend(error.problems)
+        for position, inner in enumerate(block.parallel_blocks or ()):
+            visit(inner, (*path, "parallel_blocks", position))
+
+    for index, block in enumerate(blocks):
+        visit(block, (*blocks_path, index))
+    return problems
 
 
 def block_stats(
