@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -294,8 +295,20 @@ def test_results_are_frozen_and_json_ready() -> None:
     assert data["layers"][0]["attention"]["kind"] == "gqa"
 
 
+def _fit(block: BlockConfig) -> BlockConfig:
+    """The same block with KV-head counts that divide the toy model's 4 heads."""
+    attention = block.attention
+    if attention is not None and attention.num_key_value_heads is not None:
+        heads = (1, 2, 4)[attention.num_key_value_heads % 3]
+        attention = attrs.evolve(attention, num_key_value_heads=heads)
+    parallel = None
+    if block.parallel_blocks is not None:
+        parallel = tuple(_fit(inner) for inner in block.parallel_blocks)
+    return attrs.evolve(block, attention=attention, parallel_blocks=parallel)
+
+
 @settings(max_examples=60, deadline=None)
-@given(st.lists(block_configs(max_depth=1, precisions=("bf16", "fp8", None)), max_size=4))
+@given(st.lists(block_configs(max_depth=1, precisions=("bf16", "fp8", None)).map(_fit), max_size=4))
 def test_totals_are_the_sums_of_the_layers(blocks: list[BlockConfig]) -> None:
     stats = model_stats(model(*blocks))
     assert stats.total_params == 2 * 1600 + 16 + sum(layer.params for layer in stats.layers)
@@ -305,3 +318,47 @@ def test_totals_are_the_sums_of_the_layers(blocks: list[BlockConfig]) -> None:
     for one, block in zip(stats.layers, blocks, strict=True):
         assert block_stats(block, model(), index=one.index) == one
         assert one.active_params <= one.params
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_super_49b_every_layer_and_the_totals() -> None:
+    model = ModelArchitecture.load(DATA / "Llama-3_3-Nemotron-Super-49B-v1.config.json")
+    stats = model_stats(model)
+    assert stats.total_params == 49_867_145_216
+    assert stats.kv_cache_bytes_per_token == 200_704
+    assert stats.kv_cache_dtype == "bfloat16"
+    assert stats.weight_bytes == 2 * 49_867_145_216
+    # By hand, hidden 8192, 64 query heads and 8 KV heads of 128:
+    # attention q 8192x8192, k and v 8192x1024, o 8192x8192, norm 8192.
+    attention = 2 * 8192 * 8192 + 2 * 8192 * 1024 + 8192
+    assert attention == 151_003_136
+    assert stats.layers[0].params == attention + 3 * 8192 * 14336 + 8192 == 503_332_864
+    assert stats.layers[1].params == attention + 3 * 8192 * 28672 + 8192 == 855_654_400
+    assert stats.layers[6].attention.kind == "no_op"
+    assert stats.layers[6].params == 3 * 8192 * 14336 + 8192 == 352_329_728
+    assert stats.layers[11].params == 3 * 8192 * 17920 + 8192 == 440_410_112
+    for layer, block in zip(stats.layers, model.block_configs, strict=True):
+        assert block.attention is not None
+        assert block.ffn is not None
+        gqa = not block.attention.no_op
+        assert layer.attention.kind == ("gqa" if gqa else "no_op")
+        assert layer.attention.num_key_value_heads == (8 if gqa else None)
+        assert layer.kv_cache_bytes_per_token == (4096 if gqa else 0)
+        width = block.ffn.intermediate_size
+        assert width is not None
+        assert layer.ffn.intermediate_size == width
+        assert layer.params == (attention if gqa else 0) + 3 * 8192 * width + 8192
+    assert sum(layer.attention.kind == "gqa" for layer in stats.layers) == 49
+
+
+def test_ultra_253b_matches_the_published_parameter_count() -> None:
+    model = ModelArchitecture.load(DATA / "Llama-3_1-Nemotron-Ultra-253B-v1.config.json")
+    stats = model_stats(model)
+    # llama.cpp prints "model params = 253.401 B" when it loads this model.
+    assert stats.total_params == 253_401_268_224
+    assert round(stats.total_params / 1e9, 3) == 253.401
+    empty = [layer for layer in stats.layers if layer.params == 0]
+    assert all(layer.attention.kind == layer.ffn.kind == "no_op" for layer in empty)
+    assert stats.kv_cache_bytes_per_token == 64 * 2 * 8 * 128 * 2

@@ -28,7 +28,14 @@ from block_config._converter import (
 )
 from block_config._errors import BlockConfigError, Problem, UnknownKeyWarning
 from block_config._json import dumps, loads
-from block_config._model import ModelArchitecture
+from block_config._legacy import (
+    LegacyAttentionConfig,
+    LegacyBlockConfig,
+    LegacyFFNConfig,
+    ffn_mult_to_intermediate_size,
+    intermediate_size_to_ffn_mult,
+)
+from block_config._model import Dialect, ModelArchitecture, WritableDialect
 from block_config._stats import (
     PRECISION_BITS,
     AttentionStats,
@@ -52,9 +59,13 @@ __all__ = [
     "BaseDataclass",
     "BlockConfig",
     "BlockConfigError",
+    "Dialect",
     "FFNConfig",
     "FFNStats",
     "LayerStats",
+    "LegacyAttentionConfig",
+    "LegacyBlockConfig",
+    "LegacyFFNConfig",
     "Llama4AttentionConfig",
     "MambaConfig",
     "MemoryEstimate",
@@ -65,10 +76,13 @@ __all__ = [
     "SubblockConfig",
     "UnknownKeyWarning",
     "UnknownKeys",
+    "WritableDialect",
     "__version__",
     "block_stats",
     "converter",
     "dumps",
+    "ffn_mult_to_intermediate_size",
+    "intermediate_size_to_ffn_mult",
     "loads",
     "maybe_cast_block_configs",
     "model_stats",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 import warnings
@@ -753,9 +754,11 @@ def _borrow(model: ModelArchitecture) -> dict[str, Any]:
 
 
 def _cmd_schema(args: argparse.Namespace, out: IO[str]) -> int:
-    from block_config._schema import json_schema
-
-    _print_json(json_schema(), out)
+    try:
+        schema_module = importlib.import_module("block_config._schema")
+    except ImportError:
+        raise _Failure(EXIT_INVALID, ["the JSON Schema is not available in this version"]) from None
+    _print_json(schema_module.json_schema(), out)
     return EXIT_OK
 
 
