@@ -790,12 +790,14 @@ def _cmd_plot(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _title(item: _Input) -> str:
-    assert item.model is not None
-    name = item.model.source.get("_name_or_path")
-    if isinstance(name, str) and name:
-        return name
+    """The file's name (``X.config.json`` gives ``X``), or the folder's for a ``config.json``."""
     path = item.path
-    return path.parent.name if path.name == "config.json" else path.name.split(".")[0]
+    if path.name == "config.json":
+        return path.resolve().parent.name
+    for suffix in (".config.json", ".json"):
+        if path.name.endswith(suffix):
+            return path.name[: -len(suffix)]
+    return path.name
 
 
 # ---------------------------------------------------------------------------------- parser
