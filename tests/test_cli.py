@@ -83,7 +83,11 @@ def test_show_prints_a_table_with_every_layer_and_the_totals(run: Any) -> None:
     assert cells(rows[79])[0] == "79"
     assert "parameters:      49,867,145,216 (49.867 B;" in result.out
     assert "KV cache:        200,704 bytes/token (196.00 KiB) in bfloat16" in result.out
-    assert "attention:       49 gqa (8 KV heads), 31 no_op" in result.out
+    assert "attention:       49 x gqa 8 KV, 31 x no_op" in result.out
+    assert (
+        "FFN widths:      49 x 28,672, 10 x 7,168, 8 x 5,632, 6 x 14,336, 6 x 2,816, 1 x 17,920"
+        in result.out
+    )
     assert max(len(line) for line in rows) <= 100  # fits a terminal
 
 

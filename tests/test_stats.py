@@ -362,3 +362,17 @@ def test_ultra_253b_matches_the_published_parameter_count() -> None:
     empty = [layer for layer in stats.layers if layer.params == 0]
     assert all(layer.attention.kind == layer.ffn.kind == "no_op" for layer in empty)
     assert stats.kv_cache_bytes_per_token == 64 * 2 * 8 * 128 * 2
+
+
+def test_a_nemotron_h_hybrid_read_from_its_config() -> None:
+    model = ModelArchitecture.load(DATA / "hf" / "nemotron_h.config.json")
+    stats = model_stats(model)
+    mamba = stats.layers[0]
+    # hidden 256, 16 heads of 32 (d_in 512), 2 groups of state 64: conv_dim 512 + 256 = 768
+    in_proj = 256 * (2 * 512 + 2 * 2 * 64 + 16)
+    conv1d = 768 * 4 + 768
+    assert mamba.attention.kind == "mamba"
+    assert mamba.params == in_proj + conv1d + 3 * 16 + 512 + 512 * 256 + 256 == 467_504
+    assert mamba.mamba_state_bytes_per_sequence == (768 * 3 + 16 * 32 * 64) * 2
+    assert stats.kv_cache_bytes_per_token == 2 * 2 * 64 * 2  # the one attention layer
+    assert stats.mamba_state_bytes_per_sequence == 3 * mamba.mamba_state_bytes_per_sequence

@@ -336,10 +336,12 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _counts(values: Sequence[str]) -> str:
+    """``49 x 28,672, 10 x 7,168``: each distinct value with how many layers have it, most first."""
     seen: dict[str, int] = {}
     for value in values:
         seen[value] = seen.get(value, 0) + 1
-    return ", ".join(f"{count} {value}" for value, count in seen.items())
+    ranked = sorted(seen.items(), key=lambda item: -item[1])
+    return ", ".join(f"{count} x {value}" for value, count in ranked)
 
 
 def _describe_model(item: _Input) -> str:
@@ -356,19 +358,19 @@ def _describe_model(item: _Input) -> str:
 def _summary(stats: ModelStats) -> list[str]:
     layers = stats.layers
     attention = [
-        f"{layer.attention.kind} ({layer.attention.num_key_value_heads} KV heads)"
+        f"gqa {layer.attention.num_key_value_heads} KV"
         if layer.attention.kind == "gqa"
         else layer.attention.kind
         for layer in layers
     ]
     ffn = [
-        f"{layer.ffn.intermediate_size}" if layer.ffn.kind == "dense" else layer.ffn.kind
+        _ffn_cells(layer)[1] if layer.ffn.kind == "dense" else " ".join(_ffn_cells(layer))
         for layer in layers
     ]
     lm_head = "tied" if stats.lm_head_params == 0 else _int(stats.lm_head_params)
     lines = [
         f"attention:       {_counts(attention)}",
-        f"FFN widths:      {_counts(ffn)}",
+        f"FFN widths:      {_counts(ffn).replace(' -', '')}",
         f"parameters:      {_int(stats.total_params)} ({_billions(stats.total_params)}; "
         f"embeddings {_int(stats.embedding_params)}, lm_head {lm_head})",
     ]
@@ -388,7 +390,7 @@ def _summary(stats: ModelStats) -> list[str]:
         )
     if any(layer.parallel_blocks for layer in layers):
         lines.append(
-            "(a layer's params and KV bytes include its parallel blocks, rows 3.0, 3.1...)"
+            "(rows such as 6.0 are parallel blocks; the figures of their layer include them)"
         )
     return lines
 
