@@ -453,3 +453,53 @@ def test_python_dash_m_and_the_console_script() -> None:
         pytest.skip("the console script is installed with the package (pip install .)")
     version = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("block-config ")
+
+
+# ---------------------------------------------------------------------------------- schema, YAML
+
+
+def test_schema_prints_the_json_schema(run: Any) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    result = run("schema")
+    assert result.code == EXIT_OK
+    schema = result.json()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    blocks = json.loads(PRUNED.read_text())
+    jsonschema.validate(blocks, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate([{"attention": {"num_key_value_heads": "8"}}], schema)
+
+
+def test_yaml_in_and_out(run: Any, tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
+    native_yaml = tmp_path / "super.yaml"
+    assert run("convert", SUPER, "--to", "native", "-o", native_yaml).code == EXIT_OK
+    assert native_yaml.read_text().startswith("_name_or_path: llama_nemotron_super\n")
+    data = run("show", native_yaml, "--json").json()
+    assert data["total_params"] == 49_867_145_216
+    blocks = write(
+        tmp_path / "blocks.yml", "- attention: {no_op: yes}\n  ffn: {intermediate_size: 8}\n"
+    )
+    result = run("validate", blocks)
+    assert result.code == EXIT_INVALID
+    assert f"{blocks}: $[0].attention.no_op: expected bool, got str 'yes'" in result.err
+    broken = write(tmp_path / "broken.yaml", "- [unclosed\n")
+    assert ": $: invalid YAML:" in run("validate", broken).err
+
+
+def test_yaml_without_pyyaml(run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from block_config import _yaml
+
+    monkeypatch.setitem(sys.modules, "yaml", None)
+    _yaml._yaml.cache_clear()
+    try:
+        blocks = write(tmp_path / "blocks.yaml", "- {}\n")
+        result = run("validate", blocks)
+        assert result.code == EXIT_MISSING_DEPENDENCY
+        assert "pip install 'block-config[yaml]'" in result.err
+        out = tmp_path / "out.yaml"
+        written = run("convert", PRUNED, "--to", "native", "-o", out)
+        assert written.code == EXIT_MISSING_DEPENDENCY
+        assert not out.exists()
+    finally:
+        _yaml._yaml.cache_clear()

@@ -36,6 +36,7 @@ from block_config._legacy import (
     intermediate_size_to_ffn_mult,
 )
 from block_config._model import Dialect, ModelArchitecture, WritableDialect
+from block_config._schema import block_configs_json_schema
 from block_config._stats import (
     PRECISION_BITS,
     AttentionStats,
@@ -48,6 +49,7 @@ from block_config._stats import (
     precision_bits,
 )
 from block_config._version import __version__
+from block_config._yaml import dumps_yaml, loads_yaml
 
 __all__ = [
     "MAX_INT",
@@ -78,12 +80,15 @@ __all__ = [
     "UnknownKeys",
     "WritableDialect",
     "__version__",
+    "block_configs_json_schema",
     "block_stats",
     "converter",
     "dumps",
+    "dumps_yaml",
     "ffn_mult_to_intermediate_size",
     "intermediate_size_to_ffn_mult",
     "loads",
+    "loads_yaml",
     "maybe_cast_block_configs",
     "model_stats",
     "precision_bits",

@@ -5,16 +5,16 @@ plain Hugging Face ``config.json``, a model folder holding one, or a bare ``bloc
 list (which needs the model's dimensions: ``--like CONFIG`` or ``--hidden-size``,
 ``--num-attention-heads`` and ``--vocab-size``).
 
-Exit codes: 0 success; 1 invalid input (missing or unreadable file, invalid JSON, invalid
-config, validation failed, an output that would overwrite a file without ``--force``); 2 usage
-error (bad arguments); 3 an optional dependency is missing (``plot`` needs matplotlib).
+Exit codes: 0 success; 1 invalid input (missing or unreadable file, invalid JSON or YAML,
+invalid config, validation failed, an output that would overwrite a file without ``--force``);
+2 usage error (bad arguments); 3 an optional dependency is missing (matplotlib for ``plot``,
+PyYAML for ``.yaml`` files).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import os
 import sys
 import warnings
@@ -32,6 +32,7 @@ from block_config._io import atomic_write, dump_config_json, resolve_config_path
 from block_config._json import parse_json
 from block_config._legacy import looks_legacy
 from block_config._model import ModelArchitecture
+from block_config._schema import block_configs_json_schema
 from block_config._stats import (
     PRECISION_BITS,
     LayerStats,
@@ -42,6 +43,7 @@ from block_config._stats import (
     ffn_kind,
 )
 from block_config._version import __version__
+from block_config._yaml import dump_yaml, parse_yaml
 
 __all__ = [
     "EXIT_INVALID",
@@ -58,7 +60,8 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 #: Usage error: unknown options, missing arguments, a bare list without model dimensions.
 EXIT_USAGE = 2
-#: An optional dependency is not installed (``plot`` needs ``pip install 'block-config[plot]'``).
+#: An optional dependency is not installed: matplotlib for ``plot`` (the ``plot`` extra),
+#: PyYAML for ``.yaml`` files (the ``yaml`` extra).
 EXIT_MISSING_DEPENDENCY = 3
 
 _PROG = "block-config"
@@ -68,11 +71,13 @@ exit codes:
   1  invalid input: missing or unreadable file, invalid JSON or config, validation failed,
      or an output file that exists (use --force)
   2  usage error: bad arguments, or a bare block_configs list without model dimensions
-  3  an optional dependency is missing (plot needs: pip install 'block-config[plot]')
+  3  an optional dependency is missing: matplotlib for plot
+     (pip install 'block-config[plot]'), PyYAML for .yaml files ('block-config[yaml]')
 """
 _INPUTS = """\
 FILE is a config.json (native or legacy nemotron-nas dialect, or a plain Hugging Face
-config), a model folder holding one, or a JSON file holding a bare block_configs list.
+config), a model folder holding one, or a file holding a bare block_configs list. Files
+ending in .yaml or .yml are read as YAML (needs: pip install 'block-config[yaml]').
 A bare list needs the model dimensions: --like CONFIG, or --hidden-size,
 --num-attention-heads and --vocab-size (and --head-dim, --torch-dtype if they differ from
 the defaults).
@@ -124,9 +129,17 @@ def _read_data(name: str) -> tuple[Path, Any]:
     except OSError as error:
         _invalid(name, _os_message(error, name))
     try:
+        if _is_yaml(path):
+            return path, parse_yaml(text)
         return path, parse_json(text)
     except BlockConfigError as error:
         _invalid(name, error)
+    except ImportError as error:  # PyYAML missing
+        raise _Failure(EXIT_MISSING_DEPENDENCY, [f"{name}: {error}"]) from None
+
+
+def _is_yaml(path: Path) -> bool:
+    return path.suffix.lower() in (".yaml", ".yml")
 
 
 def _os_message(error: OSError, name: str) -> str:
@@ -460,7 +473,7 @@ def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
             else:
                 _check_precisions(item)
         except _Failure as failure:
-            if failure.code == EXIT_USAGE:
+            if failure.code != EXIT_INVALID:  # usage, missing dependency: not the file's fault
                 raise
             failed = True
             for line in failure.lines:
@@ -498,26 +511,26 @@ def _cmd_convert(args: argparse.Namespace, out: IO[str]) -> int:
         if _same_file(target, item.path):
             _invalid(args.output, "is the input file; refusing to overwrite it (use --force)")
         _invalid(args.output, "exists; refusing to overwrite it (use --force)")
+    data: Any
     try:
         if item.model is None:
-            text = _dump_list(structure_block_configs(item.blocks))
+            data = [block.to_dict() for block in item.blocks]
         elif item.bare:
-            text = _dump_list(item.model.to_mapping(args.to)["block_configs"])
+            data = item.model.to_mapping(args.to)["block_configs"]
         else:
-            text = dump_config_json(item.model.to_mapping(args.to))
+            data = item.model.to_mapping(args.to)
     except BlockConfigError as error:
         _invalid(item.name, _bare(error) if item.bare else error)
+    try:
+        text = dump_yaml(data) if _is_yaml(target) else dump_config_json(data)
+    except ImportError as error:  # PyYAML missing
+        raise _Failure(EXIT_MISSING_DEPENDENCY, [f"{args.output}: {error}"]) from None
     try:
         atomic_write(target, text)
     except OSError as error:
         _invalid(args.output, _os_message(error, args.output))
     print(f"wrote {target} ({args.to} dialect, {len(item.blocks)} layers)", file=out)
     return EXIT_OK
-
-
-def _dump_list(blocks: Sequence[BlockConfig] | Sequence[Mapping[str, Any]]) -> str:
-    items = [b.to_dict() if isinstance(b, BlockConfig) else b for b in blocks]
-    return orjson.dumps(items, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
 # ---------------------------------------------------------------------------------- diff
@@ -756,11 +769,7 @@ def _borrow(model: ModelArchitecture) -> dict[str, Any]:
 
 
 def _cmd_schema(args: argparse.Namespace, out: IO[str]) -> int:
-    try:
-        schema_module = importlib.import_module("block_config._schema")
-    except ImportError:
-        raise _Failure(EXIT_INVALID, ["the JSON Schema is not available in this version"]) from None
-    _print_json(schema_module.json_schema(), out)
+    _print_json(block_configs_json_schema(), out)
     return EXIT_OK
 
 
@@ -912,9 +921,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "convert",
         "write a config in the native or the legacy nemotron-nas dialect",
-        _INPUTS + "\nThe output is written atomically (never half-written). Every key of "
-        "config.json the conversion does not own keeps its value. A bare list is written as a "
-        "bare list.",
+        _INPUTS + "\nThe output is written atomically (never half-written), as YAML when OUT "
+        "ends in .yaml or .yml, else as JSON. Every key of config.json the conversion does not "
+        "own keeps its value. A bare list is written as a bare list.",
         _cmd_convert,
     )
     convert.add_argument("file", metavar="FILE")
