@@ -340,7 +340,10 @@ def test_diff_shows_changed_layers_and_totals(run: Any, tmp_path: Path) -> None:
     assert f"  params                 {total:,} -> {total - saved:,} (-{saved:,}, " in result.out
     data = run("diff", SUPER, child, "--json").json()
     assert [layer["index"] for layer in data["layers"]] == [3, 10]
-    assert data["layers"][1]["changes"] == {"ffn.intermediate_size": {"a": 28672, "b": 14336}}
+    assert data["layers"][1]["changes"] == [
+        {"path": "ffn.intermediate_size", "a": 28672, "b": 14336}
+    ]
+    assert data["layers"][1]["a"]["params"] == 855_654_400
     assert data["totals"]["total_params"]["change"] == -saved
     assert data["totals"]["kv_cache_bytes_per_token"] == {
         "a": 200_704,

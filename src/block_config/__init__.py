@@ -26,6 +26,7 @@ from block_config._converter import (
     structure_block_configs,
     unstructure_block_configs,
 )
+from block_config._diff import FieldChange, LayerDiff, ModelDiff, diff_block_configs, diff_models
 from block_config._errors import BlockConfigError, Problem, UnknownKeyWarning
 from block_config._json import dumps, loads
 from block_config._legacy import (
@@ -64,6 +65,8 @@ __all__ = [
     "Dialect",
     "FFNConfig",
     "FFNStats",
+    "FieldChange",
+    "LayerDiff",
     "LayerStats",
     "LegacyAttentionConfig",
     "LegacyBlockConfig",
@@ -73,6 +76,7 @@ __all__ = [
     "MemoryEstimate",
     "MoEConfig",
     "ModelArchitecture",
+    "ModelDiff",
     "ModelStats",
     "Problem",
     "SubblockConfig",
@@ -83,6 +87,8 @@ __all__ = [
     "block_configs_json_schema",
     "block_stats",
     "converter",
+    "diff_block_configs",
+    "diff_models",
     "dumps",
     "dumps_yaml",
     "ffn_mult_to_intermediate_size",

@@ -27,6 +27,7 @@ import orjson
 
 from block_config._config import BlockConfig
 from block_config._converter import structure_block_configs
+from block_config._diff import FieldChange, LayerDiff, diff_block_configs, diff_models
 from block_config._errors import BlockConfigError, Problem
 from block_config._io import atomic_write, dump_config_json, resolve_config_path
 from block_config._json import parse_json
@@ -535,44 +536,6 @@ def _cmd_convert(args: argparse.Namespace, out: IO[str]) -> int:
 
 # ---------------------------------------------------------------------------------- diff
 
-_MODEL_FIELDS = (
-    "hidden_size",
-    "num_attention_heads",
-    "head_dim",
-    "vocab_size",
-    "tie_word_embeddings",
-    "attention_bias",
-    "mlp_bias",
-    "mamba_conv_kernel",
-    "torch_dtype",
-)
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        flat: dict[str, Any] = {}
-        for key, inner in value.items():
-            flat.update(_flatten(inner, f"{prefix}.{key}" if prefix else key))
-        return flat
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        flat = {}
-        for index, inner in enumerate(value):
-            flat.update(_flatten(inner, f"{prefix}[{index}]"))
-        return flat
-    return {prefix: value}
-
-
-def _block_changes(a: BlockConfig, b: BlockConfig) -> dict[str, tuple[Any, Any]]:
-    left, right = _flatten(a.to_dict()), _flatten(b.to_dict())
-    keys = list(left) + [key for key in right if key not in left]
-    missing = object()
-    changes = {}
-    for key in keys:
-        old, new = left.get(key, missing), right.get(key, missing)
-        if old != new:
-            changes[key] = (None if old is missing else old, None if new is missing else new)
-    return changes
-
 
 def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -618,59 +581,35 @@ def _cmd_diff(args: argparse.Namespace, out: IO[str]) -> int:
         a = _read(args.a, args, need_model=True, dims=_borrow(b.model))
     if b.model is None and a.model is not None:
         b = _read(args.b, args, need_model=True, dims=_borrow(a.model))
-    # Two bare lists without dimensions: the layers still compare, the totals cannot.
-    stats_a = None if a.model is None else _stats(a, args)
-    stats_b = None if b.model is None else _stats(b, args)
-    model_changes: dict[str, tuple[Any, Any]] = {}
-    if a.dialect != b.dialect:
-        model_changes["dialect"] = (a.dialect, b.dialect)
     if a.model is not None and b.model is not None:
-        for name in _MODEL_FIELDS:
-            old, new = getattr(a.model, name), getattr(b.model, name)
-            if old != new:
-                model_changes[name] = (old, new)
-    count = max(len(a.blocks), len(b.blocks))
-    layers = []
-    for index in range(count):
-        old = a.blocks[index] if index < len(a.blocks) else None
-        new = b.blocks[index] if index < len(b.blocks) else None
-        if old == new:
-            continue
-        layers.append(
-            _LayerDiff(
-                index=index,
-                changes=None if old is None or new is None else _block_changes(old, new),
-                before=_layer(stats_a, old, index),
-                after=_layer(stats_b, new, index),
-                old=old,
-                new=new,
-            )
-        )
-    totals: dict[str, tuple[int, int]] = {}
-    if stats_a is not None and stats_b is not None:
-        totals = {name: (getattr(stats_a, name), getattr(stats_b, name)) for name in _TOTALS}
+        diff = diff_models(a.model, b.model, a_stats=_stats(a, args), b_stats=_stats(b, args))
+    else:  # two bare lists without dimensions: the layers still compare, the totals cannot
+        diff = diff_block_configs(a.blocks, b.blocks)
+    dialects = [] if a.dialect == b.dialect else [FieldChange("dialect", a.dialect, b.dialect)]
     if args.json:
-        _print_json(_diff_document(a, b, model_changes, layers, totals), out)
+        document = diff.to_dict()
+        document["model"] = [attrs.asdict(change) for change in dialects] + document["model"]
+        _print_json({"a": a.name, "b": b.name, **document}, out)
         return EXIT_OK
+    count = max(diff.num_hidden_layers)
     lines = [f"--- {a.name} ({len(a.blocks)} layers)", f"+++ {b.name} ({len(b.blocks)} layers)"]
-    for name, (old_value, new_value) in model_changes.items():
-        lines.append(f"{name}: {_json_text(old_value)} -> {_json_text(new_value)}")
-    for entry in layers:
-        lines.extend(_diff_lines(entry, a.name, b.name))
-    if layers:
-        lines.append(f"{len(layers)} of {count} layers differ")
+    for change in (*dialects, *diff.model):
+        lines.append(f"{change.path}: {_json_text(change.a)} -> {_json_text(change.b)}")
+    for layer in diff.layers:
+        lines.extend(_diff_lines(layer, a.name, b.name))
+    if diff.layers:
+        lines.append(f"{len(diff.layers)} of {count} layers differ")
     else:
         lines.append(f"no layer differs ({count} layers)")
-    if totals:
-        lines.append("totals:")
-        for name, (old_total, new_total) in totals.items():
-            if name in ("active_params", "mamba_state_bytes_per_sequence") and (
-                old_total == new_total
-            ):
-                continue
-            lines.append(f"  {_TOTALS[name]:<22} {_delta(old_total, new_total)}")
-    else:
+    if diff.a_stats is None:
         lines.append("(no model dimensions: totals not compared; see --like)")
+    else:
+        lines.append("totals:")
+        for name, label in _TOTALS.items():
+            old, new = diff.total(name)
+            if old == new and name in ("active_params", "mamba_state_bytes_per_sequence"):
+                continue
+            lines.append(f"  {label:<22} {_delta(old, new)}")
     print("\n".join(lines), file=out)
     return EXIT_OK
 
@@ -684,72 +623,25 @@ _TOTALS = {
 }
 
 
-@attrs.frozen(kw_only=True)
-class _LayerDiff:
-    index: int
-    #: Field-by-field changes (dotted paths); None when the layer is only on one side.
-    changes: dict[str, tuple[Any, Any]] | None
-    before: LayerStats | None
-    after: LayerStats | None
-    old: BlockConfig | None
-    new: BlockConfig | None
-
-
-def _layer(stats: ModelStats | None, block: BlockConfig | None, index: int) -> LayerStats | None:
-    if stats is None or block is None:
-        return None
-    return stats.layers[index]
-
-
-def _diff_lines(entry: _LayerDiff, name_a: str, name_b: str) -> list[str]:
-    index = entry.index
-    if entry.old is None:
-        return [f"layer {index}: only in {name_b}: {_short(entry.new, entry.after)}"]
-    if entry.new is None:
-        return [f"layer {index}: only in {name_a}: {_short(entry.old, entry.before)}"]
-    lines = [
-        f"layer {index}: {_short(entry.old, entry.before)} -> {_short(entry.new, entry.after)}"
-    ]
-    for key, (old, new) in (entry.changes or {}).items():
-        lines.append(f"    {key}: {_json_text(old)} -> {_json_text(new)}")
-    before, after = entry.before, entry.after
-    if before is not None and after is not None:
-        if before.params != after.params:
-            lines.append(f"    params: {_delta(before.params, after.params)}")
-        old_kv, new_kv = before.kv_cache_bytes_per_token, after.kv_cache_bytes_per_token
+def _diff_lines(layer: LayerDiff, name_a: str, name_b: str) -> list[str]:
+    index = layer.index
+    if layer.only_in == "b":
+        return [f"layer {index}: only in {name_b}: {_short(layer.b_block, layer.b_stats)}"]
+    if layer.only_in == "a":
+        return [f"layer {index}: only in {name_a}: {_short(layer.a_block, layer.a_stats)}"]
+    before = _short(layer.a_block, layer.a_stats)
+    after = _short(layer.b_block, layer.b_stats)
+    lines = [f"layer {index}: {before} -> {after}"]
+    for change in layer.changes:
+        lines.append(f"    {change.path}: {_json_text(change.a)} -> {_json_text(change.b)}")
+    old, new = layer.a_stats, layer.b_stats
+    if old is not None and new is not None:
+        if old.params != new.params:
+            lines.append(f"    params: {_delta(old.params, new.params)}")
+        old_kv, new_kv = old.kv_cache_bytes_per_token, new.kv_cache_bytes_per_token
         if old_kv != new_kv:
             lines.append(f"    KV bytes/token: {_delta(old_kv, new_kv)}")
     return lines
-
-
-def _diff_document(
-    a: _Input,
-    b: _Input,
-    model_changes: Mapping[str, tuple[Any, Any]],
-    layers: Sequence[_LayerDiff],
-    totals: Mapping[str, tuple[int, int]],
-) -> dict[str, Any]:
-    return {
-        "a": a.name,
-        "b": b.name,
-        "num_hidden_layers": {"a": len(a.blocks), "b": len(b.blocks)},
-        "model": {k: {"a": v[0], "b": v[1]} for k, v in model_changes.items()},
-        "layers": [
-            {
-                "index": entry.index,
-                "only_in": None
-                if entry.changes is not None
-                else ("b" if entry.old is None else "a"),
-                "changes": None
-                if entry.changes is None
-                else {k: {"a": v[0], "b": v[1]} for k, v in entry.changes.items()},
-                "a": None if entry.before is None else entry.before.to_dict(),
-                "b": None if entry.after is None else entry.after.to_dict(),
-            }
-            for entry in layers
-        ],
-        "totals": {k: {"a": v[0], "b": v[1], "change": v[1] - v[0]} for k, v in totals.items()},
-    }
 
 
 def _borrow(model: ModelArchitecture) -> dict[str, Any]:
@@ -881,7 +773,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``block-config`` command."""
     parser = argparse.ArgumentParser(
         prog=_PROG,
-        description="Inspect heterogeneous transformer model configs layer by layer: "
+        description="Inspect heterogeneous transformer model configs layer by layer:\n"
         "parameters, KV cache, dialect conversion, differences, pictures.\n\n" + _INPUTS,
         epilog=_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -893,7 +785,8 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "show",
         "print a per-layer table: attention, KV heads, FFN, parameters, KV cache",
-        _INPUTS + "\nExample: block-config show examples/Llama-3_3-Nemotron-Super-49B-v1.json",
+        _INPUTS
+        + "\nExample: block-config show examples/Llama-3_3-Nemotron-Super-49B-v1.config.json",
         _cmd_show,
     )
     show.add_argument("file", metavar="FILE")
