@@ -117,9 +117,14 @@ def test_show_memory_for_a_batch_and_another_kv_dtype(run: Any) -> None:
     data = run("show", SUPER, "--json", "--batch-size", "8", "--seq-len", "8192").json()
     assert data["memory"]["kv_cache_bytes"] == 8 * 8192 * 200_704
     assert data["memory"]["total_bytes"] == data["weight_bytes"] + 8 * 8192 * 200_704
-    fp8 = run("show", SUPER, "--kv-cache-dtype", "fp8", "--batch-size", "2")
+    fp8 = run("show", SUPER, "--kv-cache-dtype", "fp8", "--batch-size", "2", "--seq-len", "1024")
     assert "KV cache:        100,352 bytes/token (98.00 KiB) in fp8" in fp8.out
-    assert "memory for 2 sequence(s) of 1 tokens:" in fp8.out
+    assert "memory for 2 sequence(s) of 1,024 tokens:" in fp8.out
+    assert "  KV cache         196.00 MiB" in fp8.out
+    alone = run("show", SUPER, "--batch-size", "2")
+    assert alone.code == EXIT_USAGE
+    assert "--batch-size and --seq-len go together" in alone.err
+    assert run("show", SUPER, "--batch-size", "0", "--seq-len", "1").code == EXIT_USAGE
 
 
 def test_show_every_kind_of_block(run: Any) -> None:

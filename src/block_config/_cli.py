@@ -426,7 +426,9 @@ def _memory_args(args: argparse.Namespace) -> tuple[int, int] | None:
     batch, length = args.batch_size, args.seq_len
     if batch is None and length is None:
         return None
-    return (1 if batch is None else batch), (1 if length is None else length)
+    if batch is None or length is None:
+        _usage("--batch-size and --seq-len go together")
+    return batch, length
 
 
 def _cmd_show(args: argparse.Namespace, out: IO[str]) -> int:
@@ -792,9 +794,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("file", metavar="FILE")
     show.add_argument("--json", action="store_true", help="print the same facts as JSON")
     show.add_argument(
-        "--batch-size", type=_positive, metavar="N", help="estimate memory for N sequences"
+        "--batch-size", type=_positive, metavar="N", help="estimate memory for N sequences..."
     )
-    show.add_argument("--seq-len", type=_positive, metavar="N", help="... of N tokens each")
+    show.add_argument("--seq-len", type=_positive, metavar="N", help="...of N tokens each")
     _memory_options(show)
     _input_options(show)
 
