@@ -222,7 +222,7 @@ def _figure(plt: Any, stats: ModelStats, title: str, num_attention_heads: int) -
     figure.legend(
         handles=handles,
         loc="outside lower center",
-        ncol=min(len(handles), max(3, int(width // 2.4))),
+        ncol=max(1, min(len(handles), max(3, int(width // 2.4)))),
         frameon=False,
         fontsize=9,
     )
