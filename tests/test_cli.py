@@ -511,3 +511,26 @@ def test_yaml_without_pyyaml(run: Any, tmp_path: Path, monkeypatch: pytest.Monke
         assert not out.exists()
     finally:
         _yaml._yaml.cache_clear()
+
+
+def test_unknown_keys_are_errors_unless_warned(run: Any, tmp_path: Path) -> None:
+    blocks = write(
+        tmp_path / "blocks.json",
+        [{"attention": {"no_op": True, "window": 4}, "ffn": {"intermediate_size": 8}}],
+    )
+    strict = run("validate", blocks)
+    assert strict.code == EXIT_INVALID
+    assert f"{blocks}: $[0].attention.window:" in strict.err
+    lenient = run("validate", blocks, "--unknown-keys", "warn")
+    assert lenient.code == EXIT_OK
+    assert f"{blocks}: warning:" in lenient.err
+    assert "window" in lenient.err
+
+
+def test_like_must_be_a_readable_model(run: Any, tmp_path: Path) -> None:
+    missing = run("show", PRUNED, "--like", tmp_path / "nope.json")
+    assert missing.code == EXIT_INVALID
+    assert missing.err == f"{tmp_path / 'nope.json'}: no such file or folder\n"
+    bare = run("show", PRUNED, "--like", PRUNED)
+    assert bare.code == EXIT_INVALID
+    assert "expected a config.json object, got a bare list" in bare.err
