@@ -280,6 +280,10 @@ def _size(value: int) -> str:
     raise AssertionError("unreachable")
 
 
+def _layers(count: int) -> str:
+    return "1 layer" if count == 1 else f"{count} layers"
+
+
 def _billions(value: int) -> str:
     return f"{value / 1e9:.3f} B" if value >= 10**8 else f"{value / 1e6:.3f} M"
 
@@ -364,7 +368,7 @@ def _describe_model(item: _Input) -> str:
     kind = "bare block list" if item.bare else f"{model.dialect} dialect"
     dtype = model.torch_dtype or "dtype unsaid (bf16 assumed)"
     return (
-        f"{item.name}: {kind}, {model.num_hidden_layers} layers, hidden {model.hidden_size}, "
+        f"{item.name}: {kind}, {_layers(model.num_hidden_layers)}, hidden {model.hidden_size}, "
         f"{model.num_attention_heads} heads x {model.head_dim}, vocab {model.vocab_size}, {dtype}"
     )
 
@@ -484,7 +488,7 @@ def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
             continue
         layers = len(item.blocks)
         what = "bare block list" if item.bare else f"{item.dialect} dialect"
-        print(f"{name}: valid ({what}, {layers} layers)", file=out)
+        print(f"{name}: valid ({what}, {_layers(layers)})", file=out)
     return EXIT_INVALID if failed else EXIT_OK
 
 
@@ -532,7 +536,7 @@ def _cmd_convert(args: argparse.Namespace, out: IO[str]) -> int:
         atomic_write(target, text)
     except OSError as error:
         _invalid(args.output, _os_message(error, args.output))
-    print(f"wrote {target} ({args.to} dialect, {len(item.blocks)} layers)", file=out)
+    print(f"wrote {target} ({args.to} dialect, {_layers(len(item.blocks))})", file=out)
     return EXIT_OK
 
 
@@ -594,7 +598,7 @@ def _cmd_diff(args: argparse.Namespace, out: IO[str]) -> int:
         _print_json({"a": a.name, "b": b.name, **document}, out)
         return EXIT_OK
     count = max(diff.num_hidden_layers)
-    lines = [f"--- {a.name} ({len(a.blocks)} layers)", f"+++ {b.name} ({len(b.blocks)} layers)"]
+    lines = [f"--- {a.name} ({_layers(len(a.blocks))})", f"+++ {b.name} ({_layers(len(b.blocks))})"]
     for change in (*dialects, *diff.model):
         lines.append(f"{change.path}: {_json_text(change.a)} -> {_json_text(change.b)}")
     for layer in diff.layers:
@@ -602,7 +606,7 @@ def _cmd_diff(args: argparse.Namespace, out: IO[str]) -> int:
     if diff.layers:
         lines.append(f"{len(diff.layers)} of {count} layers differ")
     else:
-        lines.append(f"no layer differs ({count} layers)")
+        lines.append(f"no layer differs ({_layers(count)})")
     if diff.a_stats is None:
         lines.append("(no model dimensions: totals not compared; see --like)")
     else:
