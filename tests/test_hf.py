@@ -249,5 +249,5 @@ def test_a_dense_homogeneous_config_saves_as_legacy_when_widths_allow() -> None:
     out = arch.to_mapping("legacy")
     assert (out["num_key_value_heads"], out["intermediate_size"]) == (None, None)
     assert out["block_configs"][0]["attention"]["n_heads_in_group"] == 4
-    assert out["block_configs"][0]["ffn"]["ffn_mult"] == 4.0  # shortest giving 768
+    assert out["block_configs"][0]["ffn"]["ffn_mult"] == 4.5  # 3 * 768 / (2 * 256)
     assert ModelArchitecture.from_mapping(out).block_configs == arch.block_configs

@@ -70,12 +70,13 @@ def test_ffn_mult_truncates_then_rounds_up_to_256(mult: float, hidden: int, size
 
 def test_shortest_ffn_mult_prefers_the_value_nearest_the_exact_ratio() -> None:
     assert intermediate_size_to_ffn_mult(28672, 8192) == 5.25
-    # 1.95 and 1.96 both give 21504 with hidden 16384; 1.96 is nearer 3 * 21504 / 32768.
-    assert intermediate_size_to_ffn_mult(21504, 16384) == 1.96
-    # 2.6 already gives 14336: one decimal beats the original 2.625.
-    assert intermediate_size_to_ffn_mult(14336, 8192) == 2.6
-    assert intermediate_size_to_ffn_mult(5632, 8192) == 1.0
-    # A wide range of whole numbers all map back: the one nearest the exact ratio wins.
+    # The exact ratio 3 * size / (2 * hidden) when a float holds it: the published multipliers.
+    assert intermediate_size_to_ffn_mult(14336, 8192) == 2.625
+    assert intermediate_size_to_ffn_mult(17920, 8192) == 3.28125
+    assert intermediate_size_to_ffn_mult(7168, 8192) == 1.3125
+    assert intermediate_size_to_ffn_mult(21504, 16384) == 1.96875
+    # Otherwise the shortest decimal: 3 * 1536 / (2 * 7) has no finite binary expansion.
+    assert intermediate_size_to_ffn_mult(1536, 7) == 329.0
     assert intermediate_size_to_ffn_mult(256, 1) == 384.0
 
 

@@ -330,7 +330,7 @@ def test_saving_changes_only_what_changed() -> None:
     expected["vocab_size"] = 128512
     expected["tie_word_embeddings"] = True
     expected["block_configs"][1]["attention"]["n_heads_in_group"] = 16
-    expected["block_configs"][1]["ffn"]["ffn_mult"] = 1.0
+    expected["block_configs"][1]["ffn"]["ffn_mult"] = 1.03125  # 3 * 5632 / (2 * 8192)
     assert out == expected
     assert list(out) == list(config)
 
@@ -397,7 +397,7 @@ def test_a_fresh_object_writes_its_owned_keys_only() -> None:
     assert ModelArchitecture.from_mapping(out) == arch
     legacy = arch.to_mapping("legacy")
     assert legacy["block_configs"][0]["attention"]["n_heads_in_group"] == 4
-    assert legacy["block_configs"][0]["ffn"]["ffn_mult"] == 5.2  # shortest giving 14336
+    assert legacy["block_configs"][0]["ffn"]["ffn_mult"] == 5.25  # 3 * 14336 / (2 * 4096)
     with pytest.raises(ValueError, match="dialect must be 'native' or 'legacy'"):
         arch.to_mapping("homogeneous")  # type: ignore[arg-type]
 

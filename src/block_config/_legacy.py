@@ -131,14 +131,16 @@ def ffn_mult_to_intermediate_size(ffn_mult: float, hidden_size: int) -> int:
 
 
 def intermediate_size_to_ffn_mult(intermediate_size: int, hidden_size: int) -> float:
-    """The shortest decimal ``ffn_mult`` that maps back to exactly ``intermediate_size``.
+    """An ``ffn_mult`` that maps back to exactly ``intermediate_size``.
 
-    Among the candidates with the fewest decimals, the one nearest ``3 * size / (2 * hidden)``
-    wins. Raises :class:`ValueError` when no ``ffn_mult`` gives that size (it is not a positive
+    The exact ratio ``3 * size / (2 * hidden)`` when a float holds it exactly and it maps back
+    (the multipliers Puzzle-style searches use: 5.25, 2.625, 3.28125, 1.3125 for hidden 8192);
+    otherwise the shortest decimal that maps back, the one nearest that ratio among equals.
+    Raises :class:`ValueError` when no ``ffn_mult`` gives that size (it is not a positive
     multiple of 256).
 
-    >>> intermediate_size_to_ffn_mult(28672, 8192), intermediate_size_to_ffn_mult(21504, 16384)
-    (5.25, 1.96)
+    >>> intermediate_size_to_ffn_mult(28672, 8192), intermediate_size_to_ffn_mult(14336, 8192)
+    (5.25, 2.625)
     """
     if intermediate_size <= 0 or intermediate_size % _MULTIPLE:
         raise ValueError(
@@ -146,6 +148,11 @@ def intermediate_size_to_ffn_mult(intermediate_size: int, hidden_size: int) -> f
             "so no ffn_mult stands for it"
         )
     ideal = Fraction(3 * intermediate_size, 2 * hidden_size)
+    exact = float(ideal)
+    if Fraction(exact) == ideal and ffn_mult_to_intermediate_size(exact, hidden_size) == (
+        intermediate_size
+    ):
+        return exact
     # int(x) lands in (size - 256, size] exactly when size - 255 <= x < size + 1.
     low = Fraction(3 * (intermediate_size - _MULTIPLE + 1), 2 * hidden_size)
     high = Fraction(3 * (intermediate_size + 1), 2 * hidden_size)
