@@ -27,11 +27,13 @@ from block_config._converter import (
     unstructure_block_configs,
 )
 from block_config._errors import BlockConfigError, Problem, UnknownKeyWarning
-from block_config._json import dumps, loads
+from block_config._json import MAX_JSON_DEPTH, MAX_JSON_SIZE, dumps, loads
 from block_config._version import __version__
 
 __all__ = [
     "MAX_INT",
+    "MAX_JSON_DEPTH",
+    "MAX_JSON_SIZE",
     "MAX_PARALLEL_DEPTH",
     "SUBBLOCK_CLS_DICT",
     "AttentionConfig",

@@ -29,7 +29,14 @@ from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from block_config import _config
 from block_config._config import BaseDataclass, BlockConfig
-from block_config._errors import BlockConfigError, Path, Problem, UnknownKeyWarning, describe
+from block_config._errors import (
+    BlockConfigError,
+    Path,
+    Problem,
+    UnknownKeyWarning,
+    describe,
+    short_repr,
+)
 
 __all__ = [
     "MAX_INT",
@@ -159,6 +166,22 @@ def _is_sequence(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
 
 
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8, i.e. holds no lone surrogate."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# A str with a lone surrogate ("\ud800") is a valid Python str but no valid JSON or YAML
+# text can hold it: accepting one would give an object that cannot be saved.
+_NOT_TEXT = "expected str, got a str with a lone surrogate, which UTF-8 cannot encode"
+
+
 def _check_field(
     rule: FieldRule, value: Any, path: Path, ctx: _Context, depth: int
 ) -> tuple[Any, bool]:
@@ -176,7 +199,7 @@ def _check_field(
         if type(value) is int:
             if rule.minimum <= value <= MAX_INT:
                 return value, True
-            ctx.add(path, f"expected int from {rule.minimum} to {MAX_INT}, got {value}")
+            ctx.add(path, f"expected int from {rule.minimum} to {MAX_INT}, got {short_repr(value)}")
             return None, False
     elif kind is Kind.FLOAT:
         if type(value) is float or type(value) is int:
@@ -190,13 +213,19 @@ def _check_field(
             return None, False
     elif kind is Kind.STR:
         if type(value) is str:
-            return value, True
+            if _is_text(value):
+                return value, True
+            ctx.add(path, _NOT_TEXT)
+            return None, False
     elif kind is Kind.STR_SEQ:
         if _is_sequence(value):
             good = True
             for index, item in enumerate(value):
                 if type(item) is not str:
                     ctx.add((*path, index), f"expected str, got {describe(item)}")
+                    good = False
+                elif not _is_text(item):
+                    ctx.add((*path, index), _NOT_TEXT)
                     good = False
             return (tuple(value), True) if good else (None, False)
     elif kind is Kind.NESTED:
@@ -234,7 +263,7 @@ def _structure_detailed(
         if key in names:
             continue
         if not isinstance(key, str):
-            ctx.add((*path, repr(key)), f"keys must be strings, got {describe(key)}")
+            ctx.add((*path, short_repr(key)), f"keys must be strings, got {describe(key)}")
             good = False
         elif ctx.unknown_keys == "error":
             ctx.add((*path, key), f"unknown key (expected one of: {', '.join(names)})")
@@ -296,7 +325,7 @@ def _fast_float(value: Any) -> float:
 def _fast_strs(value: Any) -> tuple[str, ...]:
     if type(value) is list or type(value) is tuple:
         for item in value:
-            if type(item) is not str:
+            if type(item) is not str or not _is_text(item):
                 raise _SLOW
         return tuple(value)
     raise _SLOW
@@ -310,8 +339,14 @@ def _fast_blocks(value: Any, depth: int) -> tuple[BlockConfig, ...]:
     if depth >= MAX_PARALLEL_DEPTH:
         raise _SLOW
     fast_block = _FAST[BlockConfig]
+    # A ready BlockConfig is valid on its own, but its nesting adds to this depth; one that
+    # would nest too deep here goes to fast_block, which bails out (it is not a dict).
     return tuple(
-        item if type(item) is BlockConfig else fast_block(item, depth + 1) for item in value
+        item
+        if type(item) is BlockConfig
+        and (item.parallel_blocks is None or depth + 1 + _nesting(item) <= MAX_PARALLEL_DEPTH)
+        else fast_block(item, depth + 1)
+        for item in value
     )
 
 
@@ -325,6 +360,7 @@ def _generate(cls: type[BaseDataclass]) -> None:
         "SLOW": _SLOW,
         "new": object.__new__,
         "isfinite": math.isfinite,
+        "is_text": _is_text,
         "fast_float": _fast_float,
         "fast_strs": _fast_strs,
         "fast_blocks": _fast_blocks,
@@ -363,7 +399,7 @@ def _generate(cls: type[BaseDataclass]) -> None:
             fast.append(f"    if {none_ok}{cond}: raise SLOW")
             ok_cond = cond
         elif kind is Kind.STR:
-            cond = f"type({v}) is not str"
+            cond = f"(type({v}) is not str or not is_text({v}))"
             fast.append(f"    if {none_ok}{cond}: raise SLOW")
             ok_cond = cond
         elif kind is Kind.FLOAT:
@@ -375,7 +411,10 @@ def _generate(cls: type[BaseDataclass]) -> None:
             ok_cond = f"(type({v}) is not float or not isfinite({v}))"
         elif kind is Kind.STR_SEQ:
             fast.append(f"    if {v} is not None: {v} = fast_strs({v})")
-            ok_cond = f"(type({v}) is not tuple or any(type(s) is not str for s in {v}))"
+            ok_cond = (
+                f"(type({v}) is not tuple"
+                f" or any(type(s) is not str or not is_text(s) for s in {v}))"
+            )
         elif kind is Kind.NESTED:
             assert rule.target is not None
             env[f"T{i}"] = rule.target
@@ -532,9 +571,12 @@ def maybe_cast_block_configs(
     ``None`` or an empty list gives ``None``; a list of dicts, of ``BlockConfig`` objects, or of
     both mixed, gives a list of ``BlockConfig``.
     """
-    if block_configs is None or len(block_configs) == 0:
+    if block_configs is None:
         return None
-    return structure_block_configs(block_configs)
+    # Checked before its length is asked for, so that an int or a dict is reported, not
+    # met with a TypeError or taken for an empty list.
+    blocks = structure_block_configs(block_configs)
+    return blocks or None
 
 
 def _finish(obj: BaseDataclass) -> None:

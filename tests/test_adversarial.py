@@ -1,0 +1,205 @@
+"""Regression tests: inputs that once escaped as someone else's exception, or were accepted
+although what was accepted could not be written or read back."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+import orjson
+import pytest
+
+from block_config import (
+    MAX_INT,
+    MAX_PARALLEL_DEPTH,
+    AttentionConfig,
+    BlockConfig,
+    BlockConfigError,
+    FFNConfig,
+    Llama4AttentionConfig,
+    converter,
+    dumps,
+    loads,
+    maybe_cast_block_configs,
+    structure_block_configs,
+)
+from block_config._errors import describe, short_repr
+
+# More digits than Python turns into text (sys.int_info.str_digits_check_threshold aside,
+# the default limit is 4300): formatting such an int raised ValueError.
+HUGE = 10**5000
+HUGE_BITS = HUGE.bit_length()
+
+
+def problems(error: pytest.ExceptionInfo[BlockConfigError]) -> list[str]:
+    return [str(problem) for problem in error.value.problems]
+
+
+def test_python_refuses_to_print_the_huge_int() -> None:
+    # The premise of the tests below: without care, wording the error itself fails.
+    assert sys.get_int_max_str_digits() in range(1, 5000)
+    with pytest.raises(ValueError, match="Exceeds the limit"):
+        str(HUGE)
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_huge_int_in_an_int_field(sign: int) -> None:
+    with pytest.raises(BlockConfigError) as error:
+        structure_block_configs([{"attention": {"num_key_value_heads": sign * HUGE}}])
+    assert problems(error) == [
+        f"$[0].attention.num_key_value_heads: expected int from 1 to {MAX_INT}, "
+        f"got an int of {HUGE_BITS} bits"
+    ]
+
+
+def test_huge_int_in_an_int_field_of_a_constructor() -> None:
+    with pytest.raises(BlockConfigError) as error:
+        FFNConfig(intermediate_size=HUGE)
+    assert problems(error) == [
+        f"$.intermediate_size: expected int from 1 to {MAX_INT}, got an int of {HUGE_BITS} bits"
+    ]
+
+
+def test_huge_int_in_a_float_field() -> None:
+    with pytest.raises(BlockConfigError) as error:
+        Llama4AttentionConfig(attn_scale=HUGE)
+    assert problems(error) == [
+        f"$.attn_scale: expected a finite float, got int of {HUGE_BITS} bits"
+    ]
+
+
+def test_huge_int_as_a_key() -> None:
+    key_is_int: Any = {HUGE: 1}
+    with pytest.raises(BlockConfigError) as error:
+        structure_block_configs([key_is_int])
+    assert problems(error) == [
+        f"$[0]['an int of {HUGE_BITS} bits']: keys must be strings, got int of {HUGE_BITS} bits"
+    ]
+
+
+def test_ints_that_fit_are_still_shown_in_full() -> None:
+    assert describe(2**128 - 1) == f"int {2**128 - 1}"
+    assert short_repr(-(2**100)) == str(-(2**100))
+    assert describe(2**128) == "int of 129 bits"
+
+
+def test_a_value_whose_repr_fails_is_still_reported() -> None:
+    class Broken:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    assert describe(Broken()) == "Broken (unprintable)"
+    with pytest.raises(BlockConfigError) as error:
+        structure_block_configs([{"ffn": {"intermediate_size": Broken()}}])
+    assert problems(error) == ["$[0].ffn.intermediate_size: expected int, got Broken (unprintable)"]
+
+
+LONE_SURROGATES = ["\ud800", "bf\udfff16", "\udc80"]
+NOT_TEXT = "expected str, got a str with a lone surrogate, which UTF-8 cannot encode"
+
+
+@pytest.mark.parametrize("text", LONE_SURROGATES)
+def test_lone_surrogate_in_a_str_field_is_refused(text: str) -> None:
+    # Such a str was accepted, and dumps() then failed with orjson's TypeError.
+    with pytest.raises(BlockConfigError) as error:
+        structure_block_configs([{"attention": {"no_op": True, "weights_precision": text}}])
+    assert problems(error) == [f"$[0].attention.weights_precision: {NOT_TEXT}"]
+    with pytest.raises(BlockConfigError) as error:
+        AttentionConfig(no_op=True, weights_precision=text)
+    assert problems(error) == [f"$.weights_precision: {NOT_TEXT}"]
+
+
+@pytest.mark.parametrize("text", LONE_SURROGATES)
+def test_lone_surrogate_in_sparsify_is_refused(text: str) -> None:
+    with pytest.raises(BlockConfigError) as error:
+        structure_block_configs([{"ffn": {"intermediate_size": 8, "sparsify": ["ok", text]}}])
+    assert problems(error) == [f"$[0].ffn.sparsify[1]: {NOT_TEXT}"]
+    with pytest.raises(BlockConfigError) as error:
+        FFNConfig(intermediate_size=8, sparsify=(text,))
+    assert problems(error) == [f"$.sparsify[0]: {NOT_TEXT}"]
+
+
+def test_non_ascii_text_that_utf8_encodes_is_accepted_and_written() -> None:
+    block = BlockConfig(attention={"no_op": True, "weights_precision": "fp8-é-🦙"})
+    assert loads(dumps([block])) == [block]
+    assert loads(dumps([block], indent=4)) == [block]
+
+
+def _chain(levels: int) -> BlockConfig:
+    block = BlockConfig()
+    for _ in range(levels):
+        block = BlockConfig(parallel_blocks=[block])
+    return block
+
+
+def _dicts(levels: int, leaf: object) -> Any:
+    doc = leaf
+    for _ in range(levels):
+        doc = {"parallel_blocks": [doc]}
+    return doc
+
+
+def test_ready_block_under_nested_dicts_counts_towards_the_depth() -> None:
+    # The fast path took a ready BlockConfig as it was, whatever depth it was found at: the
+    # result nested 70 levels deep, and its own text was refused when read back.
+    data = [_dicts(60, _chain(10))]
+    with pytest.raises(BlockConfigError) as error:
+        structure_block_configs(data)
+    assert len(error.value.problems) == 1
+    problem = error.value.problems[0]
+    assert problem.message == f"parallel_blocks nest deeper than {MAX_PARALLEL_DEPTH} levels"
+    assert problem.path[:2] == (0, "parallel_blocks")
+
+
+def test_ready_block_under_nested_dicts_right_at_the_depth() -> None:
+    (block,) = structure_block_configs([_dicts(54, _chain(10))])
+    assert block == _chain(MAX_PARALLEL_DEPTH)
+    assert loads(dumps([block])) == [block]
+
+
+@pytest.mark.parametrize("value", [5, 3.5, True, {}, {"attention": None}, "", "abc", b""])
+def test_maybe_cast_refuses_what_is_not_a_list(value: object) -> None:
+    # An int made len() raise TypeError; an empty dict or str was taken for an empty list.
+    with pytest.raises(BlockConfigError) as error:
+        maybe_cast_block_configs(value)  # type: ignore[arg-type]
+    assert [p.path for p in error.value.problems] == [()]
+    assert problems(error)[0].startswith("$: expected a list of block configs, got ")
+
+
+def test_maybe_cast_still_gives_none_for_nothing() -> None:
+    assert maybe_cast_block_configs(None) is None
+    assert maybe_cast_block_configs([]) is None
+    assert maybe_cast_block_configs(()) is None
+    assert maybe_cast_block_configs([{}]) == [BlockConfig()]
+
+
+def test_json_integers_past_64_bits_are_refused_not_rounded() -> None:
+    # orjson reads an integer past 64 bits as a float: refused for an int field, never
+    # rounded into one.
+    assert type(orjson.loads("18446744073709551616")) is float
+    with pytest.raises(BlockConfigError) as error:
+        loads('[{"ffn": {"intermediate_size": 18446744073709551616}}]')
+    assert problems(error) == [
+        "$[0].ffn.intermediate_size: expected int, got float 1.8446744073709552e+19"
+    ]
+    with pytest.raises(BlockConfigError) as error:
+        loads('[{"ffn": {"intermediate_size": 9223372036854775808}}]')
+    assert problems(error) == [
+        f"$[0].ffn.intermediate_size: expected int from 1 to {MAX_INT}, got {MAX_INT + 1}"
+    ]
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"])
+def test_non_finite_numbers_in_text_are_refused(token: str) -> None:
+    text = f'[{{"attention": {{"num_key_value_heads": 8, "llama4": {{"attn_scale": {token}}}}}}}]'
+    with pytest.raises(BlockConfigError) as error:
+        loads(text)
+    assert problems(error)[0].startswith("$: invalid JSON: ")
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_floats_in_objects_are_refused(value: float) -> None:
+    with pytest.raises(BlockConfigError) as error:
+        converter.structure({"attn_scale": value}, Llama4AttentionConfig)
+    assert problems(error) == [f"$.attn_scale: expected a finite float, got float {value!r}"]
