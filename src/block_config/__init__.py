@@ -28,6 +28,14 @@ from block_config._converter import (
 )
 from block_config._errors import BlockConfigError, Problem, UnknownKeyWarning
 from block_config._json import MAX_JSON_DEPTH, MAX_JSON_SIZE, dumps, loads
+from block_config._legacy import (
+    LegacyAttentionConfig,
+    LegacyBlockConfig,
+    LegacyFFNConfig,
+    ffn_mult_to_intermediate_size,
+    intermediate_size_to_ffn_mult,
+)
+from block_config._model import Dialect, ModelArchitecture, WritableDialect
 from block_config._version import __version__
 
 __all__ = [
@@ -40,17 +48,25 @@ __all__ = [
     "BaseDataclass",
     "BlockConfig",
     "BlockConfigError",
+    "Dialect",
     "FFNConfig",
+    "LegacyAttentionConfig",
+    "LegacyBlockConfig",
+    "LegacyFFNConfig",
     "Llama4AttentionConfig",
     "MambaConfig",
     "MoEConfig",
+    "ModelArchitecture",
     "Problem",
     "SubblockConfig",
     "UnknownKeyWarning",
     "UnknownKeys",
+    "WritableDialect",
     "__version__",
     "converter",
     "dumps",
+    "ffn_mult_to_intermediate_size",
+    "intermediate_size_to_ffn_mult",
     "loads",
     "maybe_cast_block_configs",
     "structure_block_configs",

@@ -1,46 +1,464 @@
-"""The model-level picture: a model's dimensions beside its per-layer block configs."""
+"""The model-level picture: a model's dimensions beside its per-layer block configs.
+
+:class:`ModelArchitecture` reads a Hugging Face ``config.json`` in any of three dialects
+(native ``block_configs``, legacy nemotron-nas ``block_configs``, or a homogeneous config
+without them), checks it, and writes the native or legacy dialect back, leaving every key it
+does not own as it was.
+"""
 
 from __future__ import annotations
 
+import copy
+import os
+import typing
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path as FilePath
 from typing import Any, Literal
 
 import attrs
 
+from block_config import _hf, _legacy
 from block_config._config import BlockConfig
+from block_config._converter import (
+    UnknownKeys,
+    structure_block_configs,
+    unstructure_block_configs,
+)
+from block_config._errors import BlockConfigError, Path, Problem, describe
+from block_config._io import CONFIG_FILENAME, atomic_write, dump_config_json, read_config_json
+from block_config._keys import ConfigReader, check_int, is_count
+from block_config._legacy import LegacyBlockConfig
 
-__all__ = ["Dialect", "ModelArchitecture"]
+__all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
 
 #: How ``block_configs`` are spelled in a ``config.json``: the seed's classes ("native"), the
 #: published nemotron-nas / DeciLM form ("legacy"), or no ``block_configs`` at all
 #: ("homogeneous": a plain Hugging Face config, one block shape repeated per layer).
 Dialect = Literal["native", "legacy", "homogeneous"]
+#: The dialects :meth:`ModelArchitecture.to_mapping` writes.
+WritableDialect = Literal["native", "legacy"]
+
+_DIALECTS: tuple[str, ...] = typing.get_args(Dialect)
+_UNSET = -1  # head_dim not given and not derivable; reported by the checks
+
+# field name -> config.json key, where they differ
+_CONFIG_KEYS = {"mamba_conv_kernel": "conv_kernel"}
+_DEFAULT_CONV_KERNEL = 4
+
+
+def _default_head_dim(self: ModelArchitecture) -> int:
+    hidden, heads = self.hidden_size, self.num_attention_heads
+    if is_count(hidden) and is_count(heads) and hidden % heads == 0:
+        return hidden // heads
+    return _UNSET
+
+
+def _block_tuple(value: Iterable[BlockConfig | Mapping[str, Any]]) -> tuple[BlockConfig, ...]:
+    given: Any = value
+    if type(given) is tuple and all(type(block) is BlockConfig for block in given):
+        return given
+    if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
+        raise BlockConfigError.at(
+            ("block_configs",), f"expected a list of block configs, got {describe(given)}"
+        )
+    try:
+        return tuple(structure_block_configs(list(given)))
+    except BlockConfigError as error:
+        raise error.under(("block_configs",)) from None
+
+
+def _legacy_tuple(
+    value: Iterable[LegacyBlockConfig] | None,
+) -> tuple[LegacyBlockConfig, ...] | None:
+    return None if value is None else tuple(value)
 
 
 @attrs.frozen(kw_only=True)
 class ModelArchitecture:
     """A model's dimensions and the tuple of its per-layer :class:`BlockConfig` objects.
 
-    ``head_dim`` defaults to ``hidden_size // num_attention_heads``. ``source`` is the
-    ``config.json`` mapping it was read from (if any): every key this class does not own is
-    written back unchanged.
+    ``head_dim`` defaults to ``hidden_size // num_attention_heads`` (which must then divide
+    evenly). The constructor checks every field strictly and that each attention's KV heads
+    divide ``num_attention_heads``; problems are :class:`BlockConfigError` with paths named as
+    in ``config.json`` (``$.block_configs[3].attention.num_key_value_heads``).
+
+    ``source`` is the ``config.json`` mapping the object was read from (if any): every key this
+    class does not own is written back unchanged. ``legacy_block_configs`` holds the legacy
+    items as read (legacy dialect only), so that writing the legacy dialect back reproduces
+    them exactly, sink and window keys and original ``ffn_mult`` values included.
+
+    >>> arch = ModelArchitecture(hidden_size=4096, num_attention_heads=32, vocab_size=32000,
+    ...     block_configs=[{"attention": {"num_key_value_heads": 8},
+    ...                     "ffn": {"intermediate_size": 14336}}] * 2)
+    >>> arch.head_dim, arch.num_hidden_layers
+    (128, 2)
     """
 
     hidden_size: int
     num_attention_heads: int
     vocab_size: int
-    block_configs: tuple[BlockConfig, ...]
-    head_dim: int
+    block_configs: tuple[BlockConfig, ...] = attrs.field(converter=_block_tuple)
+    head_dim: int = attrs.field(default=attrs.Factory(_default_head_dim, takes_self=True))
     tie_word_embeddings: bool = False
     attention_bias: bool = False
     mlp_bias: bool = False
     #: Mamba-2 conv1d kernel width (``conv_kernel`` in Nemotron-H configs).
-    mamba_conv_kernel: int = 4
+    mamba_conv_kernel: int = _DEFAULT_CONV_KERNEL
     #: dtype the weights are stored in (``torch_dtype``), e.g. ``"bfloat16"``; None if unsaid.
     torch_dtype: str | None = None
     dialect: Dialect = "native"
+    #: The legacy items as read, one per layer; None unless read from the legacy dialect.
+    legacy_block_configs: tuple[LegacyBlockConfig, ...] | None = attrs.field(
+        default=None, converter=_legacy_tuple, repr=False
+    )
     source: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        problems = self._problems()
+        if problems:
+            raise BlockConfigError(problems)
 
     @property
     def num_hidden_layers(self) -> int:
         """The number of layers: one per block config."""
         return len(self.block_configs)
+
+    # ----------------------------------------------------------------------- checks
+
+    def _problems(self) -> list[Problem]:
+        problems: list[Problem] = []
+        for name in ("hidden_size", "num_attention_heads", "vocab_size", "mamba_conv_kernel"):
+            check_int(getattr(self, name), (name,), problems)
+        valid_shape = is_count(self.hidden_size) and is_count(self.num_attention_heads)
+        if self.head_dim == _UNSET and (
+            not valid_shape or self.hidden_size % self.num_attention_heads
+        ):
+            if valid_shape:
+                problems.append(
+                    Problem(
+                        ("head_dim",),
+                        f"not given, and hidden_size ({self.hidden_size}) is not a multiple "
+                        f"of num_attention_heads ({self.num_attention_heads})",
+                    )
+                )
+        else:
+            check_int(self.head_dim, ("head_dim",), problems)
+        for name in ("tie_word_embeddings", "attention_bias", "mlp_bias"):
+            value = getattr(self, name)
+            if value is not True and value is not False:
+                problems.append(Problem((name,), f"expected bool, got {describe(value)}"))
+        if self.torch_dtype is not None and type(self.torch_dtype) is not str:
+            problems.append(
+                Problem(("torch_dtype",), f"expected str or null, got {describe(self.torch_dtype)}")
+            )
+        if self.dialect not in _DIALECTS:
+            problems.append(
+                Problem(("dialect",), f"expected one of {_DIALECTS}, got {describe(self.dialect)}")
+            )
+        if type(self.source) is not dict:
+            problems.append(Problem(("source",), f"expected dict, got {describe(self.source)}"))
+        legacy = self.legacy_block_configs
+        if legacy is not None:
+            if any(type(item) is not LegacyBlockConfig for item in legacy):
+                problems.append(
+                    Problem(("legacy_block_configs",), "expected LegacyBlockConfig objects")
+                )
+            elif len(legacy) != len(self.block_configs):
+                problems.append(
+                    Problem(
+                        ("legacy_block_configs",),
+                        f"has {len(legacy)} items but block_configs has "
+                        f"{len(self.block_configs)}; use with_block_configs() to change layers",
+                    )
+                )
+        if is_count(self.num_attention_heads):
+            for index, block in enumerate(self.block_configs):
+                _check_kv(block, self.num_attention_heads, ("block_configs", index), problems)
+        return problems
+
+    # ----------------------------------------------------------------------- reading
+
+    @classmethod
+    def from_mapping(
+        cls,
+        config: Mapping[str, Any],
+        *,
+        unknown_keys: UnknownKeys = "error",
+        dialect: Dialect | None = None,
+    ) -> ModelArchitecture:
+        """Read a ``config.json`` object, detecting its dialect unless ``dialect`` is given.
+
+        A ``block_configs`` list with legacy keys (``n_heads_in_group``, ``ffn_mult``, ...) is
+        legacy, one with native keys native; one with neither is legacy when ``model_type`` is
+        ``"nemotron-nas"``, else native. Without ``block_configs`` the config is homogeneous.
+        ``unknown_keys`` applies to the block items; unknown model-level keys are kept in
+        :attr:`source`. Raises :class:`BlockConfigError` listing every problem, with paths
+        rooted at the ``config.json`` (``$.block_configs[3].attention.n_heads_in_group``).
+        """
+        if not isinstance(config, Mapping):
+            raise BlockConfigError.at((), f"expected a config.json object, got {describe(config)}")
+        keys: Iterable[Any] = config
+        bad_keys = [key for key in keys if not isinstance(key, str)]
+        if bad_keys:
+            raise BlockConfigError(
+                Problem((repr(key),), f"keys must be strings, got {describe(key)}")
+                for key in bad_keys
+            )
+        if dialect is None:
+            dialect = _detect(config)
+        elif dialect not in _DIALECTS:
+            raise ValueError(f"dialect must be one of {_DIALECTS}, got {dialect!r}")
+        reader = ConfigReader(config)
+        hidden = reader.integer("hidden_size", required=True)
+        heads = reader.integer("num_attention_heads", required=True)
+        fields: dict[str, Any] = {
+            "hidden_size": hidden,
+            "num_attention_heads": heads,
+            "vocab_size": reader.integer("vocab_size", required=True),
+            "tie_word_embeddings": reader.boolean("tie_word_embeddings"),
+            "attention_bias": reader.boolean("attention_bias"),
+            "mlp_bias": reader.boolean("mlp_bias"),
+            "mamba_conv_kernel": reader.integer("conv_kernel", default=_DEFAULT_CONV_KERNEL),
+            "torch_dtype": reader.string("torch_dtype") or reader.string("dtype"),
+        }
+        head_dim = reader.integer("head_dim", default=None)
+        if head_dim is not None:
+            fields["head_dim"] = head_dim
+        layers = None
+        if dialect != "homogeneous":
+            layers = reader.integer("num_hidden_layers", default=None, minimum=0)
+        problems = reader.problems
+        blocks: list[BlockConfig] | None = None
+        legacy_items: list[LegacyBlockConfig] | None = None
+        raw: Any = config.get("block_configs")
+        try:
+            if dialect == "native":
+                blocks = structure_block_configs(raw, unknown_keys=unknown_keys)
+            elif dialect == "legacy":
+                legacy_items = _legacy.structure_legacy_block_configs(
+                    raw, unknown_keys=unknown_keys
+                )
+                if hidden is not None and heads is not None:
+                    blocks = _legacy.legacy_to_native(
+                        legacy_items, num_attention_heads=heads, hidden_size=hidden
+                    )
+        except BlockConfigError as error:
+            problems.extend(error.under(("block_configs",)).problems)
+        if dialect == "homogeneous":
+            try:
+                blocks = _hf.homogeneous_block_configs(config, num_attention_heads=heads)
+            except BlockConfigError as error:
+                problems.extend(error.problems)
+        elif layers is not None and blocks is not None and layers != len(blocks):
+            problems.append(
+                Problem(
+                    ("num_hidden_layers",),
+                    f"is {layers} but block_configs has {len(blocks)} items",
+                )
+            )
+        if problems or blocks is None:
+            raise BlockConfigError(problems)
+        return cls(
+            **fields,
+            block_configs=tuple(blocks),
+            dialect=dialect,
+            legacy_block_configs=None if legacy_items is None else tuple(legacy_items),
+            source=copy.deepcopy(dict(config)),
+        )
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        unknown_keys: UnknownKeys = "error",
+        dialect: Dialect | None = None,
+    ) -> ModelArchitecture:
+        """Read a ``config.json`` file, or the one inside a model folder.
+
+        Raises :class:`FileNotFoundError` when there is none, :class:`BlockConfigError` when it
+        is not valid (see :meth:`from_mapping`).
+        """
+        _, config = read_config_json(path)
+        return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect)
+
+    # ----------------------------------------------------------------------- changing
+
+    def with_block_configs(
+        self, block_configs: Iterable[BlockConfig | Mapping[str, Any]]
+    ) -> ModelArchitecture:
+        """A copy with other blocks; the legacy items are kept when the layer count is the same.
+
+        Writing the legacy dialect then reuses each original entry only where the layer's
+        attention or FFN is unchanged.
+        """
+        blocks = _block_tuple(block_configs)
+        legacy = self.legacy_block_configs
+        if legacy is not None and len(legacy) != len(blocks):
+            legacy = None
+        return attrs.evolve(self, block_configs=blocks, legacy_block_configs=legacy)
+
+    # ----------------------------------------------------------------------- writing
+
+    def to_mapping(self, dialect: WritableDialect | None = None) -> dict[str, Any]:
+        """The ``config.json`` object, in ``dialect`` (default: the dialect read, or native).
+
+        Starts from :attr:`source` and changes only what differs from it: keys this class
+        does not own (rope scaling, token ids, ``auto_map``, unknown keys) keep their values
+        and their order. Raises :class:`BlockConfigError` for what the chosen dialect cannot
+        express: the legacy dialect has no MoE, Mamba, Llama-4 attention or parallel blocks;
+        the native dialect has no sink or window attention settings.
+        """
+        if dialect is None:
+            dialect = "legacy" if self.dialect == "legacy" else "native"
+        elif dialect not in ("native", "legacy"):
+            raise ValueError(f"dialect must be 'native' or 'legacy', got {dialect!r}")
+        original = self._original()
+        out = copy.deepcopy(self.source)
+        self._write_scalars(out, original)
+        same_blocks = (
+            original is not None
+            and original.dialect == dialect
+            and original.block_configs == self.block_configs
+            and original.legacy_block_configs == self.legacy_block_configs
+            and "block_configs" in out
+        )
+        if not same_blocks:
+            if dialect == "native":
+                out["block_configs"] = self._native_items()
+            else:
+                out["block_configs"] = self._legacy_items()
+                if original is None or original.dialect != "legacy":
+                    for key in ("num_key_value_heads", "intermediate_size"):
+                        if key in out:
+                            out[key] = None
+        if original is None or original.num_hidden_layers != self.num_hidden_layers:
+            out["num_hidden_layers"] = self.num_hidden_layers
+        return out
+
+    def save(
+        self, path: str | os.PathLike[str], *, dialect: WritableDialect | None = None
+    ) -> FilePath:
+        """Write :meth:`to_mapping` as JSON to a ``config.json`` path or into a model folder.
+
+        The write is atomic: a reader sees the old file or the new one, never a half-written
+        file. Returns the path written.
+        """
+        target = FilePath(path)
+        if target.is_dir():
+            target = target / CONFIG_FILENAME
+        return atomic_write(target, dump_config_json(self.to_mapping(dialect)))
+
+    def _original(self) -> ModelArchitecture | None:
+        """The object :attr:`source` reads as, to tell what changed; None if it does not read."""
+        if not self.source:
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return ModelArchitecture.from_mapping(
+                    self.source, unknown_keys="warn", dialect=self.dialect
+                )
+        except BlockConfigError:
+            return None
+
+    def _write_scalars(self, out: dict[str, Any], original: ModelArchitecture | None) -> None:
+        names = (
+            "hidden_size",
+            "num_attention_heads",
+            "vocab_size",
+            "head_dim",
+            "tie_word_embeddings",
+            "attention_bias",
+            "mlp_bias",
+            "mamba_conv_kernel",
+        )
+        defaults = ModelArchitecture(
+            hidden_size=self.hidden_size,
+            num_attention_heads=self.num_attention_heads,
+            vocab_size=self.vocab_size,
+            block_configs=(),
+        )
+        for name in names:
+            value = getattr(self, name)
+            key = _CONFIG_KEYS.get(name, name)
+            if original is not None:
+                if getattr(original, name) != value:
+                    out[key] = value
+            elif (
+                key in out
+                or name in ("hidden_size", "num_attention_heads", "vocab_size")
+                or (value != getattr(defaults, name))
+            ):
+                out[key] = value
+        dtype_keys = [key for key in ("torch_dtype", "dtype") if key in out] or ["torch_dtype"]
+        changed = original is None or original.torch_dtype != self.torch_dtype
+        if changed and (self.torch_dtype is not None or dtype_keys[0] in out):
+            for key in dtype_keys:
+                out[key] = self.torch_dtype
+
+    def _native_items(self) -> list[dict[str, Any]]:
+        problems = []
+        for index, item in enumerate(self.legacy_block_configs or ()):
+            attention = item.attention
+            for key in _SINK_KEYS:
+                value = getattr(attention, key)
+                if value is not None and value is not False:
+                    problems.append(
+                        Problem(
+                            ("block_configs", index, "attention", key),
+                            f"the native dialect cannot express sink or window attention "
+                            f"({key}={value!r}); write the legacy dialect",
+                        )
+                    )
+        if problems:
+            raise BlockConfigError(problems)
+        return unstructure_block_configs(self.block_configs)
+
+    def _legacy_items(self) -> list[dict[str, Any]]:
+        try:
+            return _legacy.native_to_legacy(
+                self.block_configs,
+                num_attention_heads=self.num_attention_heads,
+                hidden_size=self.hidden_size,
+                originals=self.legacy_block_configs,
+            )
+        except BlockConfigError as error:
+            raise error.under(("block_configs",)) from None
+
+
+_SINK_KEYS = (
+    "unshifted_sink",
+    "use_prefill_window_in_sink_attention",
+    "window_length",
+    "num_sink_tokens",
+)
+
+
+def _check_kv(block: BlockConfig, heads: int, path: Path, problems: list[Problem]) -> None:
+    attention = block.attention
+    if attention is not None and not attention.replace_with_linear:
+        kv = attention.num_key_value_heads
+        if kv is not None and heads % kv:
+            problems.append(
+                Problem(
+                    (*path, "attention", "num_key_value_heads"),
+                    f"{kv} does not divide num_attention_heads ({heads})",
+                )
+            )
+    for index, child in enumerate(block.parallel_blocks or ()):
+        _check_kv(child, heads, (*path, "parallel_blocks", index), problems)
+
+
+def _detect(config: Mapping[str, Any]) -> Dialect:
+    raw = config.get("block_configs")
+    if raw is None:
+        return "homogeneous"
+    try:
+        legacy = _legacy.looks_legacy(raw)
+    except BlockConfigError as error:
+        raise error.under(("block_configs",)) from None
+    if legacy is None:
+        legacy = config.get("model_type") == _legacy.LEGACY_MODEL_TYPE
+    return "legacy" if legacy else "native"

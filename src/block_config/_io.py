@@ -1,0 +1,111 @@
+"""Files: finding a model's ``config.json``, reading it, and writing files atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from block_config._errors import BlockConfigError
+from block_config._json import parse_json
+
+__all__ = [
+    "CONFIG_FILENAME",
+    "atomic_write",
+    "dump_config_json",
+    "read_config_json",
+    "resolve_config_path",
+]
+
+#: The file name Hugging Face gives a model's configuration inside a model folder.
+CONFIG_FILENAME = "config.json"
+
+
+def resolve_config_path(path: str | os.PathLike[str]) -> Path:
+    """The ``config.json`` that ``path`` names: the file itself, or the one inside a folder.
+
+    Raises :class:`FileNotFoundError` when there is no such file.
+    """
+    resolved = Path(path)
+    if resolved.is_dir():
+        inner = resolved / CONFIG_FILENAME
+        if not inner.is_file():
+            raise FileNotFoundError(f"{resolved}: the folder holds no {CONFIG_FILENAME}")
+        return inner
+    if not resolved.exists():
+        raise FileNotFoundError(f"{resolved}: no such file or folder")
+    return resolved
+
+
+def read_config_json(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
+    """Read a ``config.json`` (or the one inside a model folder): its path and its object.
+
+    Invalid JSON, or JSON that is not an object, is a :class:`BlockConfigError`.
+    """
+    resolved = resolve_config_path(path)
+    data = parse_json(resolved.read_bytes())
+    if not isinstance(data, dict):
+        raise BlockConfigError.at((), f"a config.json holds a JSON object, got {_kind(data)}")
+    return resolved, data
+
+
+def dump_config_json(mapping: dict[str, Any]) -> str:
+    """The text of a ``config.json`` as ``transformers`` writes it: 2-space indent, final newline.
+
+    Keys keep their order (the file's own order survives a load and save).
+    """
+    return json.dumps(mapping, indent=2, allow_nan=False) + "\n"
+
+
+def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The bytes go to a temporary file in the same folder, are flushed and fsynced, and the
+    temporary file then replaces ``path`` (``os.replace``, atomic on POSIX and Windows). An
+    existing file's permission bits are kept; a new file gets the usual ``0o666 & ~umask``.
+    On any failure the temporary file is removed and ``path`` is left as it was.
+    Text is written as UTF-8. Returns the path written.
+    """
+    target = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    folder = target.parent
+    temp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        mode: int | None = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(folder)
+    return target
+
+
+def _fsync_folder(folder: Path) -> None:
+    # Makes the rename itself durable on POSIX; folders cannot be opened this way on Windows.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _kind(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")

@@ -1,0 +1,81 @@
+"""Strict reading of model-level ``config.json`` keys, every problem collected with its path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from block_config._converter import MAX_INT
+from block_config._errors import Path, Problem, describe
+
+__all__ = ["ConfigReader", "check_int", "is_count"]
+
+
+def is_count(value: Any, minimum: int = 1) -> bool:
+    """Whether ``value`` is a real int (not a bool) from ``minimum`` to ``MAX_INT``."""
+    return type(value) is int and minimum <= value <= MAX_INT
+
+
+def check_int(value: Any, path: Path, problems: list[Problem], minimum: int = 1) -> bool:
+    """Record a problem unless ``value`` is an int from ``minimum`` to ``MAX_INT``."""
+    if type(value) is not int:
+        problems.append(Problem(path, f"expected int, got {describe(value)}"))
+        return False
+    if not minimum <= value <= MAX_INT:
+        problems.append(Problem(path, f"expected int from {minimum} to {MAX_INT}, got {value}"))
+        return False
+    return True
+
+
+class ConfigReader:
+    """Reads keys of one ``config.json`` object strictly: ``"8"`` is not 8, ``1`` is not True.
+
+    A getter returns the value, or its default when the key is absent (or null, for optional
+    keys), or None after recording a problem in :attr:`problems`.
+    """
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+        self.problems: list[Problem] = []
+
+    def integer(
+        self, key: str, *, required: bool = False, default: int | None = None, minimum: int = 1
+    ) -> Any:
+        """An int from ``minimum`` up; a missing required key is a problem."""
+        if key not in self.config:
+            if required:
+                self.problems.append(Problem((key,), "missing required key"))
+            return default
+        value = self.config[key]
+        if value is None and not required:
+            return default
+        return value if check_int(value, (key,), self.problems, minimum) else None
+
+    def boolean(self, key: str, default: bool = False) -> bool:
+        """A bool; anything else (``"true"``, ``1``, null) is a problem."""
+        value = self.config.get(key, default)
+        if value is True or value is False:
+            return value
+        self.problems.append(Problem((key,), f"expected bool, got {describe(value)}"))
+        return default
+
+    def string(self, key: str) -> str | None:
+        """A str or null."""
+        value = self.config.get(key)
+        if value is None or type(value) is str:
+            return value
+        self.problems.append(Problem((key,), f"expected str or null, got {describe(value)}"))
+        return None
+
+    def int_list(self, key: str, *, minimum: int = 0) -> list[int] | None:
+        """A list of ints from ``minimum`` up (None when absent or null)."""
+        value = self.config.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            self.problems.append(Problem((key,), f"expected a list of int, got {describe(value)}"))
+            return None
+        before = len(self.problems)
+        for index, item in enumerate(value):
+            check_int(item, (key, index), self.problems, minimum)
+        return value if len(self.problems) == before else None
