@@ -18,6 +18,7 @@ from block_config._config import (
     SubblockConfig,
 )
 from block_config._converter import (
+    MAX_BLOCKS,
     MAX_INT,
     MAX_PARALLEL_DEPTH,
     UnknownKeys,
@@ -39,6 +40,7 @@ from block_config._model import Dialect, ModelArchitecture, WritableDialect
 from block_config._version import __version__
 
 __all__ = [
+    "MAX_BLOCKS",
     "MAX_INT",
     "MAX_JSON_DEPTH",
     "MAX_JSON_SIZE",

@@ -39,6 +39,7 @@ from block_config._errors import (
 )
 
 __all__ = [
+    "MAX_BLOCKS",
     "MAX_INT",
     "MAX_PARALLEL_DEPTH",
     "FieldRule",
@@ -56,6 +57,10 @@ MAX_INT = 2**63 - 1
 #: How deep ``parallel_blocks`` may nest: a top-level block is level 0, a block in its
 #: ``parallel_blocks`` level 1, and so on. Real models use one or two levels.
 MAX_PARALLEL_DEPTH = 64
+#: The most blocks one list may hold: a model's layers, or one block's ``parallel_blocks``.
+#: Real models have a few hundred layers; the limit keeps a hostile layer count (a list, or
+#: a homogeneous config's ``num_hidden_layers``) from exhausting memory.
+MAX_BLOCKS = 65_536
 
 UnknownKeys = Literal["error", "warn"]
 _UNKNOWN_KEY_MODES = ("error", "warn")
@@ -233,6 +238,9 @@ def _check_field(
         result = _structure_detailed(value, rule.target, path, ctx, depth)
         return result, result is not None
     elif _is_sequence(value):  # Kind.BLOCK_SEQ
+        if len(value) > MAX_BLOCKS:
+            ctx.add(path, _too_many(value))
+            return None, False
         if depth >= MAX_PARALLEL_DEPTH and len(value) > 0:
             ctx.add(path, f"parallel_blocks nest deeper than {MAX_PARALLEL_DEPTH} levels")
             return None, False
@@ -245,6 +253,10 @@ def _check_field(
         return tuple(blocks), True
     ctx.add(path, f"expected {rule.expected}, got {describe(value)}")
     return None, False
+
+
+def _too_many(blocks: Sequence[Any]) -> str:
+    return f"holds {len(blocks)} blocks, more than the limit of {MAX_BLOCKS}"
 
 
 def _structure_detailed(
@@ -336,7 +348,7 @@ def _fast_blocks(value: Any, depth: int) -> tuple[BlockConfig, ...]:
         raise _SLOW
     if not value:
         return ()
-    if depth >= MAX_PARALLEL_DEPTH:
+    if depth >= MAX_PARALLEL_DEPTH or len(value) > MAX_BLOCKS:
         raise _SLOW
     fast_block = _FAST[BlockConfig]
     # A ready BlockConfig is valid on its own, but its nesting adds to this depth; one that
@@ -423,7 +435,10 @@ def _generate(cls: type[BaseDataclass]) -> None:
             ok_cond = check
         else:  # BLOCK_SEQ
             fast.append(f"    if {v} is not None: {v} = fast_blocks({v}, depth)")
-            ok_cond = f"(type({v}) is not tuple or any(type(b) is not Cls for b in {v}))"
+            ok_cond = (
+                f"(type({v}) is not tuple or len({v}) > {MAX_BLOCKS}"
+                f" or any(type(b) is not Cls for b in {v}))"
+            )
             env["Cls"] = cls
         ok.append(f"    {v} = o.{rule.name}")
         ok.append(f"    if {none_ok if rule.optional else ''}{ok_cond}: return False")
@@ -525,7 +540,7 @@ def structure_block_configs(
     (``$[3].attention.num_key_value_heads: expected int, got str '8'``).
     """
     mode = _check_mode(unknown_keys)
-    if type(data) is list or type(data) is tuple:
+    if (type(data) is list or type(data) is tuple) and len(data) <= MAX_BLOCKS:
         fast_block = _FAST[BlockConfig]
         try:
             return [item if type(item) is BlockConfig else fast_block(item, 0) for item in data]
@@ -534,6 +549,9 @@ def structure_block_configs(
     ctx = _Context(mode)
     if not _is_sequence(data):
         ctx.add((), f"expected a list of block configs, got {describe(data)}")
+        _report(ctx)
+    if len(data) > MAX_BLOCKS:  # type: ignore[arg-type]  # a Sequence, checked above
+        ctx.add((), _too_many(data))  # type: ignore[arg-type]
         _report(ctx)
     blocks = [
         _structure_detailed(item, BlockConfig, (index,), ctx, 0) for index, item in enumerate(data)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from block_config._errors import BlockConfigError
-from block_config._json import parse_json
+from block_config._json import MAX_JSON_SIZE, parse_json
 
 __all__ = [
     "CONFIG_FILENAME",
@@ -45,7 +45,14 @@ def read_config_json(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]
     Invalid JSON, or JSON that is not an object, is a :class:`BlockConfigError`.
     """
     resolved = resolve_config_path(path)
-    data = parse_json(resolved.read_bytes())
+    # A bounded read: a huge file, or a device that never ends, is refused, not swallowed.
+    with resolved.open("rb") as handle:
+        text = handle.read(MAX_JSON_SIZE + 1)
+    if len(text) > MAX_JSON_SIZE:
+        raise BlockConfigError.at(
+            (), f"{resolved} is larger than the limit of {MAX_JSON_SIZE} bytes of JSON"
+        )
+    data = parse_json(text)
     if not isinstance(data, dict):
         raise BlockConfigError.at((), f"a config.json holds a JSON object, got {_kind(data)}")
     return resolved, data
@@ -54,9 +61,17 @@ def read_config_json(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]
 def dump_config_json(mapping: dict[str, Any]) -> str:
     """The text of a ``config.json`` as ``transformers`` writes it: 2-space indent, final newline.
 
-    Keys keep their order (the file's own order survives a load and save).
+    Keys keep their order (the file's own order survives a load and save). Text larger
+    than :data:`MAX_JSON_SIZE`, which could not be read back, is a :class:`BlockConfigError`.
     """
-    return json.dumps(mapping, indent=2, allow_nan=False) + "\n"
+    text = json.dumps(mapping, indent=2, allow_nan=False) + "\n"
+    if len(text) > MAX_JSON_SIZE:  # ASCII: json.dumps escapes everything else
+        raise BlockConfigError.at(
+            (),
+            f"the config.json would be {len(text)} bytes, more than the limit of "
+            f"{MAX_JSON_SIZE} that reading it back allows",
+        )
+    return text
 
 
 def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:

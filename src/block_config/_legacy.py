@@ -27,7 +27,7 @@ import attrs
 
 from block_config import _converter
 from block_config._config import AttentionConfig, BaseDataclass, BlockConfig, FFNConfig, _str_tuple
-from block_config._converter import UnknownKeys, structure_block_configs
+from block_config._converter import MAX_BLOCKS, UnknownKeys, structure_block_configs
 from block_config._errors import BlockConfigError, Path, Problem, describe
 
 __all__ = [
@@ -176,6 +176,10 @@ def structure_legacy_block_configs(
     """
     if not isinstance(data, Sequence) or isinstance(data, (str, bytes, bytearray)):
         raise BlockConfigError.at((), f"expected a list of block configs, got {describe(data)}")
+    if len(data) > MAX_BLOCKS:
+        raise BlockConfigError.at(
+            (), f"holds {len(data)} blocks, more than the limit of {MAX_BLOCKS}"
+        )
     problems: list[Problem] = []
     items: list[LegacyBlockConfig] = []
     for index, item in enumerate(data):

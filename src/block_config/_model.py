@@ -25,8 +25,9 @@ from block_config._converter import (
     structure_block_configs,
     unstructure_block_configs,
 )
-from block_config._errors import BlockConfigError, Path, Problem, describe
+from block_config._errors import BlockConfigError, Path, Problem, describe, short_repr
 from block_config._io import CONFIG_FILENAME, atomic_write, dump_config_json, read_config_json
+from block_config._json import json_value_problems
 from block_config._keys import ConfigReader, check_int, is_count
 from block_config._legacy import LegacyBlockConfig
 
@@ -202,9 +203,14 @@ class ModelArchitecture:
         bad_keys = [key for key in keys if not isinstance(key, str)]
         if bad_keys:
             raise BlockConfigError(
-                Problem((repr(key),), f"keys must be strings, got {describe(key)}")
+                Problem((short_repr(key),), f"keys must be strings, got {describe(key)}")
                 for key in bad_keys
             )
+        # Kept verbatim in source and written back by save(): it must be JSON that reads
+        # back the same (no NaN, no sets, no 100-bit ints, not nested past the limit).
+        json_problems = json_value_problems(config)
+        if json_problems:
+            raise BlockConfigError(json_problems)
         if dialect is None:
             dialect = _detect(config)
         elif dialect not in _DIALECTS:
