@@ -3,8 +3,10 @@ although what was accepted could not be written or read back."""
 
 from __future__ import annotations
 
+import json
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,6 +20,7 @@ from block_config import (
     BlockConfigError,
     FFNConfig,
     Llama4AttentionConfig,
+    ModelArchitecture,
     converter,
     dumps,
     loads,
@@ -203,3 +206,94 @@ def test_non_finite_floats_in_objects_are_refused(value: float) -> None:
     with pytest.raises(BlockConfigError) as error:
         converter.structure({"attn_scale": value}, Llama4AttentionConfig)
     assert problems(error) == [f"$.attn_scale: expected a finite float, got float {value!r}"]
+
+
+# --------------------------------------------------------------------------- model level
+
+CONFIG = {
+    "hidden_size": 64,
+    "num_attention_heads": 8,
+    "vocab_size": 100,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+}
+
+
+def test_model_config_with_a_huge_int() -> None:
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_mapping({**CONFIG, "hidden_size": HUGE})
+    assert problems(error) == [
+        f"$.hidden_size: JSON keeps ints to 64 bits, got int of {HUGE_BITS} bits"
+    ]
+
+
+def test_model_config_int_past_max_int_is_worded() -> None:
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_mapping({**CONFIG, "vocab_size": 2**64 - 1})
+    assert problems(error) == [f"$.vocab_size: expected int from 1 to {MAX_INT}, got {2**64 - 1}"]
+
+
+def test_model_config_with_a_huge_int_key() -> None:
+    config: Any = {**CONFIG, HUGE: 1}
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_mapping(config)
+    assert problems(error) == [
+        f"$['an int of {HUGE_BITS} bits']: keys must be strings, got int of {HUGE_BITS} bits"
+    ]
+
+
+def _deep(levels: int) -> Any:
+    value: Any = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_model_config_nested_1000_deep_is_refused_not_a_recursion_error(tmp_path: Path) -> None:
+    # orjson reads up to 1024 levels; copy.deepcopy of such a value raised RecursionError.
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_mapping({**CONFIG, "extra": _deep(1000)})
+    assert problems(error)[0].endswith(": nests deeper than 256 levels")
+    path = tmp_path / "config.json"
+    text = json.dumps(CONFIG)[:-1] + ', "extra": ' + "[" * 1000 + "]" * 1000 + "}"
+    path.write_text(text)
+    with pytest.raises(BlockConfigError, match="nests deeper than 256 levels"):
+        ModelArchitecture.load(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (math.nan, "JSON has no nan"),
+        (-math.inf, "JSON has no -inf"),
+        ({1, 2}, "not a JSON value: set"),
+        (b"bytes", "not a JSON value: bytes b'bytes'"),
+        ("\ud800", "a str with a lone surrogate, which UTF-8 cannot encode"),
+        (2**64, "JSON keeps ints to 64 bits, got int 18446744073709551616"),
+    ],
+)
+def test_model_config_values_that_cannot_be_saved_are_refused_on_reading(
+    value: object, message: str
+) -> None:
+    # Kept verbatim and written back by save(): NaN and sets made save() raise ValueError
+    # and TypeError; a lone surrogate was written as an escape that load() then refused.
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_mapping({**CONFIG, "rope_scaling": {"factor": [value]}})
+    assert problems(error) == [f"$.rope_scaling.factor[0]: {message}"]
+
+
+def test_model_config_values_that_json_keeps_are_saved_and_loaded_back(tmp_path: Path) -> None:
+    extra: dict[str, Any] = {"a": [None, True, -(2**63), 2**64 - 1, 1.5, "é🦙", {"b": []}]}
+    arch = ModelArchitecture.from_mapping({**CONFIG, "extra": extra})
+    path = arch.save(tmp_path / "config.json")
+    assert ModelArchitecture.load(path).source["extra"] == extra
+
+
+def test_model_config_with_unhashable_layer_kinds() -> None:
+    config = {**CONFIG, "num_hidden_layers": 3, "layers_block_type": [["mamba"], {"k": 1}, "mlp"]}
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_mapping(config)
+    assert [p.path for p in error.value.problems] == [
+        ("layers_block_type", 0),
+        ("layers_block_type", 1),
+    ]
