@@ -37,7 +37,9 @@ from block_config._legacy import (
     intermediate_size_to_ffn_mult,
 )
 from block_config._model import Dialect, ModelArchitecture, WritableDialect
+from block_config._schema import block_configs_json_schema
 from block_config._version import __version__
+from block_config._yaml import dumps_yaml, loads_yaml
 
 __all__ = [
     "MAX_BLOCKS",
@@ -65,11 +67,14 @@ __all__ = [
     "UnknownKeys",
     "WritableDialect",
     "__version__",
+    "block_configs_json_schema",
     "converter",
     "dumps",
+    "dumps_yaml",
     "ffn_mult_to_intermediate_size",
     "intermediate_size_to_ffn_mult",
     "loads",
+    "loads_yaml",
     "maybe_cast_block_configs",
     "structure_block_configs",
     "unstructure_block_configs",

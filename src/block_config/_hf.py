@@ -54,6 +54,8 @@ def homogeneous_block_configs(
     """
     reader = ConfigReader(config)
     kinds = _nemotron_h_kinds(config, reader)
+    if reader.problems:  # a broken layer pattern: nothing below can be read reliably
+        raise BlockConfigError(reader.problems)
     for key, what in _UNSUPPORTED.items():
         if key in config and (kinds is None or key != "n_routed_experts"):
             reader.problems.append(Problem((key,), f"not supported: {what}"))

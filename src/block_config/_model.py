@@ -26,10 +26,17 @@ from block_config._converter import (
     unstructure_block_configs,
 )
 from block_config._errors import BlockConfigError, Path, Problem, describe, short_repr
-from block_config._io import CONFIG_FILENAME, atomic_write, dump_config_json, read_config_json
+from block_config._io import (
+    CONFIG_FILENAME,
+    atomic_write,
+    dump_config_json,
+    read_config_json,
+    resolve_config_path,
+)
 from block_config._json import json_value_problems
 from block_config._keys import ConfigReader, check_int, is_count
 from block_config._legacy import LegacyBlockConfig
+from block_config._yaml import dump_yaml, parse_yaml
 
 __all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
 
@@ -46,6 +53,8 @@ _UNSET = -1  # head_dim not given and not derivable; reported by the checks
 # field name -> config.json key, where they differ
 _CONFIG_KEYS = {"mamba_conv_kernel": "conv_kernel"}
 _DEFAULT_CONV_KERNEL = 4
+#: File suffixes read and written as YAML instead of JSON.
+YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def _default_head_dim(self: ModelArchitecture) -> int:
@@ -281,12 +290,30 @@ class ModelArchitecture:
         unknown_keys: UnknownKeys = "error",
         dialect: Dialect | None = None,
     ) -> ModelArchitecture:
-        """Read a ``config.json`` file, or the one inside a model folder.
+        """Read a ``config.json`` file, the one inside a model folder, or a YAML file.
 
-        Raises :class:`FileNotFoundError` when there is none, :class:`BlockConfigError` when it
-        is not valid (see :meth:`from_mapping`).
+        Files ending in ``.yaml`` or ``.yml`` are read as YAML (see :meth:`from_yaml`).
+        Raises :class:`FileNotFoundError` when there is no such file, :class:`BlockConfigError`
+        when it is not valid (see :meth:`from_mapping`).
         """
-        _, config = read_config_json(path)
+        target = resolve_config_path(path)
+        if target.suffix.lower() in YAML_SUFFIXES:
+            return cls.from_yaml(target.read_bytes(), unknown_keys=unknown_keys, dialect=dialect)
+        _, config = read_config_json(target)
+        return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect)
+
+    @classmethod
+    def from_yaml(
+        cls,
+        text: str | bytes,
+        *,
+        unknown_keys: UnknownKeys = "error",
+        dialect: Dialect | None = None,
+    ) -> ModelArchitecture:
+        """Read a whole config written in YAML (safe loading; needs the ``yaml`` extra)."""
+        config = parse_yaml(text)
+        if not isinstance(config, dict):
+            raise BlockConfigError.at((), f"expected a mapping, got {describe(config)}")
         return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect)
 
     # ----------------------------------------------------------------------- changing
@@ -343,18 +370,26 @@ class ModelArchitecture:
             out["num_hidden_layers"] = self.num_hidden_layers
         return out
 
+    def to_yaml(self, dialect: WritableDialect | None = None) -> str:
+        """:meth:`to_mapping` as YAML text (needs the ``yaml`` extra)."""
+        return dump_yaml(self.to_mapping(dialect))
+
     def save(
         self, path: str | os.PathLike[str], *, dialect: WritableDialect | None = None
     ) -> FilePath:
-        """Write :meth:`to_mapping` as JSON to a ``config.json`` path or into a model folder.
+        """Write :meth:`to_mapping` to a ``config.json`` path, into a model folder, or as YAML.
 
-        The write is atomic: a reader sees the old file or the new one, never a half-written
-        file. Returns the path written.
+        A path ending in ``.yaml`` or ``.yml`` gets YAML, any other JSON as ``transformers``
+        writes it. The write is atomic: a reader sees the old file or the new one, never a
+        half-written file. Returns the path written.
         """
         target = FilePath(path)
         if target.is_dir():
             target = target / CONFIG_FILENAME
-        return atomic_write(target, dump_config_json(self.to_mapping(dialect)))
+        mapping = self.to_mapping(dialect)
+        if target.suffix.lower() in YAML_SUFFIXES:
+            return atomic_write(target, dump_yaml(mapping))
+        return atomic_write(target, dump_config_json(mapping))
 
     def _original(self) -> ModelArchitecture | None:
         """The object :attr:`source` reads as, to tell what changed; None if it does not read."""

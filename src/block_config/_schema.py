@@ -1,0 +1,119 @@
+"""A JSON Schema (draft 2020-12) of the native ``block_configs`` list, derived from the classes.
+
+The schema is generated from the converter's :func:`~block_config._converter.field_rules`,
+the same rules that structuring applies, so it cannot drift from the classes.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any
+
+from block_config._config import BaseDataclass, BlockConfig
+from block_config._converter import MAX_INT, FieldRule, Kind, field_rules
+
+__all__ = ["JSON_SCHEMA_DIALECT", "block_configs_json_schema"]
+
+#: The JSON Schema dialect the generated schema declares.
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+_CACHE: dict[str, Any] = {}
+
+
+def block_configs_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a native ``block_configs`` list.
+
+    Every class is a ``$defs`` entry: an object with exactly its fields
+    (``additionalProperties: false``), the required ones listed, each field typed and
+    ranged as the converter checks it (ints from their minimum to ``MAX_INT``, nullable
+    fields accepting ``null``), with its default.
+
+    What a JSON Schema does not express, so the converter alone checks it:
+
+    * rules between fields: ``num_key_value_heads`` is required unless the attention is
+      ``no_op`` or Mamba, ``intermediate_size`` unless the FFN is ``no_op`` or MoE;
+      ``no_op`` excludes ``replace_with_linear``, ``mamba`` and ``llama4``;
+      ``num_experts_per_tok <= num_local_experts``;
+    * the nesting limit of ``parallel_blocks`` (:data:`block_config.MAX_PARALLEL_DEPTH`);
+    * model-level rules (KV heads dividing ``num_attention_heads``, the layer count);
+    * JSON Schema's ``integer`` is a mathematical integer, so ``8.0`` validates where the
+      converter wants the JSON integer ``8``; NaN and infinities are not JSON text and so
+      are not refused by the schema, only by the converter.
+
+    Each call returns a fresh copy, safe to modify.
+
+    >>> schema = block_configs_json_schema()
+    >>> schema["items"]
+    {'$ref': '#/$defs/BlockConfig'}
+    """
+    if not _CACHE:
+        _CACHE.update(_generate())
+    return copy.deepcopy(_CACHE)
+
+
+def _generate() -> dict[str, Any]:
+    defs: dict[str, Any] = {}
+    pending: list[type[BaseDataclass]] = [BlockConfig]
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ in defs:
+            continue
+        defs[cls.__name__] = _object_schema(cls)
+        pending.extend(
+            rule.target
+            for rule in field_rules(cls)
+            if rule.target is not None and rule.target.__name__ not in defs
+        )
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "title": "block_configs",
+        "description": "Per-layer block configs of a heterogeneous transformer, one per layer.",
+        "type": "array",
+        "items": {"$ref": "#/$defs/BlockConfig"},
+        "$defs": dict(sorted(defs.items())),
+    }
+
+
+def _object_schema(cls: type[BaseDataclass]) -> dict[str, Any]:
+    rules = field_rules(cls)
+    schema: dict[str, Any] = {
+        "type": "object",
+        "description": (inspect.getdoc(cls) or cls.__name__).split("\n\n")[0].replace("\n", " "),
+        "properties": {rule.name: _field_schema(rule) for rule in rules},
+        "additionalProperties": False,
+    }
+    required = [rule.name for rule in rules if rule.required]
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _value_schema(rule: FieldRule) -> dict[str, Any]:
+    kind = rule.kind
+    if kind is Kind.BOOL:
+        return {"type": "boolean"}
+    if kind is Kind.INT:
+        return {"type": "integer", "minimum": rule.minimum, "maximum": MAX_INT}
+    if kind is Kind.FLOAT:
+        return {"type": "number"}
+    if kind is Kind.STR:
+        return {"type": "string"}
+    if kind is Kind.STR_SEQ:
+        return {"type": "array", "items": {"type": "string"}}
+    if kind is Kind.NESTED:
+        assert rule.target is not None
+        return {"$ref": f"#/$defs/{rule.target.__name__}"}
+    return {"type": "array", "items": {"$ref": "#/$defs/BlockConfig"}}  # Kind.BLOCK_SEQ
+
+
+def _field_schema(rule: FieldRule) -> dict[str, Any]:
+    schema = _value_schema(rule)
+    if rule.optional:
+        if "type" in schema:
+            schema["type"] = [schema["type"], "null"]
+        else:
+            schema = {"anyOf": [schema, {"type": "null"}]}
+    if not rule.required:
+        schema["default"] = rule.default
+    return schema

@@ -1,0 +1,171 @@
+"""The generated JSON Schema agrees with the converter on every field-level rule."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from block_config import MAX_INT, BlockConfig, BlockConfigError, Problem, structure_block_configs
+from block_config._config import _CLASSES
+from block_config._converter import field_rules
+from block_config._schema import JSON_SCHEMA_DIALECT, block_configs_json_schema
+from block_config.strategies import block_configs
+
+VALIDATOR = jsonschema.Draft202012Validator(block_configs_json_schema())
+
+MAMBA = {"state_dim": 128, "num_heads": 8, "head_dim": 64, "num_groups": 1}
+
+
+def _converter_accepts(data: Any) -> bool:
+    try:
+        structure_block_configs(data)
+    except BlockConfigError:
+        return False
+    return True
+
+
+def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
+    schema = block_configs_json_schema()
+    assert schema["$schema"] == JSON_SCHEMA_DIALECT
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_every_class_and_field_comes_from_the_field_rules() -> None:
+    defs = block_configs_json_schema()["$defs"]
+    assert set(defs) == set(_CLASSES)
+    for name, cls in _CLASSES.items():
+        rules = field_rules(cls)
+        assert list(defs[name]["properties"]) == [rule.name for rule in rules]
+        assert defs[name].get("required", []) == [rule.name for rule in rules if rule.required]
+        assert defs[name]["additionalProperties"] is False
+    shared = defs["MoEConfig"]["properties"]["shared_expert_intermediate_dim"]
+    assert (shared["minimum"], shared["maximum"], shared["default"]) == (0, MAX_INT, 8192)
+    assert defs["MambaConfig"]["required"] == ["state_dim", "num_heads", "head_dim", "num_groups"]
+
+
+def test_each_call_returns_a_fresh_copy() -> None:
+    first = block_configs_json_schema()
+    first["$defs"].clear()
+    assert block_configs_json_schema()["$defs"]
+
+
+@given(st.lists(block_configs(), max_size=4))
+def test_every_valid_block_list_validates(blocks: list[BlockConfig]) -> None:
+    data = [block.to_dict() for block in blocks]
+    assert VALIDATOR.is_valid(data)
+
+
+def test_sparse_documents_validate_too() -> None:
+    assert VALIDATOR.is_valid(
+        [
+            {"attention": {"num_key_value_heads": 8}, "ffn": {"intermediate_size": 5632}},
+            {"attention": {"mamba": MAMBA}, "ffn": {"moe": {}}},
+            {},
+            {"parallel_blocks": [{"attention": {"no_op": True}}]},
+        ]
+    )
+
+
+INVALID = [
+    pytest.param([{"attention": {"num_key_value_heads": "8"}}], id="str for int"),
+    pytest.param([{"attention": {"no_op": "false"}}], id="str for bool"),
+    pytest.param([{"attention": {"no_op": 1}}], id="int for bool"),
+    pytest.param([{"ffn": {"intermediate_size": True}}], id="bool for int"),
+    pytest.param([{"ffn": {"intermediate_size": 3.7}}], id="fraction for int"),
+    pytest.param([{"ffn": {"intermediate_size": 0}}], id="zero size"),
+    pytest.param([{"ffn": {"intermediate_size": -1}}], id="negative size"),
+    pytest.param([{"ffn": {"intermediate_size": MAX_INT + 1}}], id="beyond int64"),
+    pytest.param([{"ffn": {"moe": {"shared_expert_intermediate_dim": -1}}}], id="negative shared"),
+    pytest.param([{"ffn": {"gated": True}}], id="unknown ffn key"),
+    pytest.param([{"mlp": {}}], id="unknown block key"),
+    pytest.param([{"attention": {"mamba": {"state_dim": 1}}}], id="missing mamba fields"),
+    pytest.param([{"attention": {"mamba": {**MAMBA, "d_conv": 4}}}], id="unknown mamba key"),
+    pytest.param([{"attention": {"llama4": {"attn_scale": "0.1"}}}], id="str for float"),
+    pytest.param([{"attention": {"sparsify": ["a", 1]}}], id="non-str sparsify item"),
+    pytest.param([{"attention": {"sparsify": "a"}}], id="str for list"),
+    pytest.param([{"attention": {"no_op": None}}], id="null for bool"),
+    pytest.param([{"attention": []}], id="list for object"),
+    pytest.param([{"parallel_blocks": {}}], id="object for list"),
+    pytest.param([{"parallel_blocks": [{"ffn": {"x": 1}}]}], id="nested unknown key"),
+    pytest.param([[]], id="list for block"),
+    pytest.param({"attention": {}}, id="object for the list"),
+]
+
+
+@pytest.mark.parametrize("data", INVALID)
+def test_the_schema_rejects_what_the_converter_rejects(data: Any) -> None:
+    assert not _converter_accepts(data)
+    assert not VALIDATOR.is_valid(data)
+
+
+CROSS_FIELD = [
+    pytest.param([{"attention": {}}], id="kv heads required"),
+    pytest.param([{"ffn": {}}], id="intermediate size required"),
+    pytest.param([{"attention": {"no_op": True, "replace_with_linear": True}}], id="no_op+linear"),
+    pytest.param([{"ffn": {"moe": {"num_local_experts": 2, "num_experts_per_tok": 3}}}], id="k>n"),
+    pytest.param([{"ffn": {"intermediate_size": 8.0}}], id="integral float"),
+]
+
+
+@pytest.mark.parametrize("data", CROSS_FIELD)
+def test_what_the_schema_cannot_express_is_left_to_the_converter(data: Any) -> None:
+    assert not _converter_accepts(data)
+    assert VALIDATOR.is_valid(data)
+
+
+def _locations(value: Any) -> list[tuple[Any, Any]]:
+    """Every (container, key) pair in a document, depth first."""
+    found: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.append((value, key))
+            found.extend(_locations(item))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.append((value, index))
+            found.extend(_locations(item))
+    return found
+
+
+_ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**65), 2**65),
+    st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer()),
+    st.text(max_size=4),
+    st.lists(st.integers(), max_size=2),
+    st.just({"unknown": 1}),
+)
+
+_FIELD_LEVEL = ("expected", "unknown key", "missing required key", "keys must be strings")
+
+
+@given(st.lists(block_configs(max_depth=1), min_size=1, max_size=3), st.data())
+def test_schema_and_converter_agree_on_mutated_documents(
+    blocks: list[BlockConfig], data: st.DataObject
+) -> None:
+    document = [block.to_dict() for block in blocks]
+    mutated = copy.deepcopy(document)
+    locations = _locations(mutated)
+    container, key = data.draw(st.sampled_from(locations))
+    if data.draw(st.booleans()) and isinstance(container, dict):
+        container["unknown_" + str(key)] = 1
+    else:
+        container[key] = data.draw(_ODD_VALUES)
+    schema_ok = VALIDATOR.is_valid(mutated)
+    try:
+        structure_block_configs(mutated)
+        problems: tuple[Problem, ...] = ()
+    except BlockConfigError as error:
+        problems = error.problems
+    if not problems:
+        # The schema is never stricter than the converter.
+        assert schema_ok
+    elif any(problem.message.startswith(_FIELD_LEVEL) for problem in problems):
+        # Every field-level problem the converter finds, the schema finds too.
+        assert not schema_ok, problems
