@@ -12,8 +12,11 @@ from typing import Any
 import orjson
 import pytest
 
+import block_config._yaml
 from block_config import (
     MAX_INT,
+    MAX_JSON_DEPTH,
+    MAX_JSON_SIZE,
     MAX_PARALLEL_DEPTH,
     AttentionConfig,
     BlockConfig,
@@ -28,6 +31,7 @@ from block_config import (
     structure_block_configs,
 )
 from block_config._errors import describe, short_repr
+from block_config._yaml import loads_yaml, parse_yaml
 
 # More digits than Python turns into text (sys.int_info.str_digits_check_threshold aside,
 # the default limit is 4300): formatting such an int raised ValueError.
@@ -297,3 +301,102 @@ def test_model_config_with_unhashable_layer_kinds() -> None:
         ("layers_block_type", 0),
         ("layers_block_type", 1),
     ]
+
+
+# --------------------------------------------------------------------------- YAML
+
+YAML_CONFIG = (
+    "hidden_size: 64\nnum_attention_heads: 8\nvocab_size: 100\n"
+    "intermediate_size: 128\nnum_hidden_layers: 2\n"
+)
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "!!python/object/apply:os.system ['echo pwned']",
+        "!!python/object/new:os.system ['echo pwned']",
+        "!!python/name:os.system",
+        "!!python/module:os",
+    ],
+)
+def test_yaml_python_object_tags_are_refused(tag: str, tmp_path: Path) -> None:
+    # Safe loading only: the tag is refused before anything is built, let alone called.
+    with pytest.raises(BlockConfigError, match="could not determine a constructor"):
+        loads_yaml(f"- {tag}\n")
+    with pytest.raises(BlockConfigError, match="could not determine a constructor"):
+        ModelArchitecture.from_yaml(YAML_CONFIG + f"rope_scaling: {tag}\n")
+    path = tmp_path / "config.yaml"
+    path.write_text(f"{tag}\n")
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.load(path)
+    assert [p.path for p in error.value.problems] == [()]
+
+
+def test_yaml_aliases_are_refused() -> None:
+    # 30 lines of anchors and aliases stood for 2**29 nested blocks: structuring them hung.
+    laughs = "a0: &a0 {}\n" + "".join(
+        f"a{i}: &a{i} {{parallel_blocks: [*a{i - 1}, *a{i - 1}]}}\n" for i in range(1, 30)
+    )
+    with pytest.raises(BlockConfigError) as error:
+        parse_yaml(laughs + "blocks: [*a29]\n")
+    assert "found the alias *a0: aliases are not supported" in str(error.value)
+    assert [p.path for p in error.value.problems] == [()]
+
+
+def test_yaml_nesting_at_and_past_the_limit() -> None:
+    assert parse_yaml("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH) is not None
+    block_style = "".join("  " * i + "-\n" for i in range(MAX_JSON_DEPTH))
+    assert parse_yaml(block_style) is not None
+    for text in (
+        "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1),
+        "".join("  " * i + "-\n" for i in range(MAX_JSON_DEPTH + 1)),
+        "[" * 100_000,  # PyYAML's composer recursed until RecursionError
+    ):
+        with pytest.raises(BlockConfigError, match=f"nests deeper than {MAX_JSON_DEPTH} levels"):
+            parse_yaml(text)
+
+
+def test_yaml_int_with_too_many_digits() -> None:
+    with pytest.raises(BlockConfigError, match="an int of 5000 digits is too long"):
+        parse_yaml("x: " + "1" * 5000)
+
+
+def test_yaml_size_past_the_limit() -> None:
+    core = "- {ffn: {intermediate_size: 8}}"
+    with pytest.raises(BlockConfigError) as error:
+        parse_yaml(core + " " * (MAX_JSON_SIZE + 1 - len(core)))
+    assert problems(error) == [
+        f"$: YAML text of {MAX_JSON_SIZE + 1} bytes is larger than the limit of "
+        f"{MAX_JSON_SIZE} bytes"
+    ]
+
+
+def test_yaml_size_right_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Parsing 16 MiB of YAML in pure Python takes seconds: the boundary is shown on a
+    # smaller limit, through the same comparison.
+    monkeypatch.setattr(block_config._yaml, "MAX_JSON_SIZE", 1000)
+    core = "- {ffn: {intermediate_size: 8}}"
+    assert loads_yaml(core + " " * (1000 - len(core))) == [
+        BlockConfig(ffn={"intermediate_size": 8})
+    ]
+    with pytest.raises(BlockConfigError, match="YAML text of 1001 bytes is larger than"):
+        loads_yaml(core + " " * (1001 - len(core)))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("!!pairs [a: 1]", "$.extra[0]: not a JSON value: tuple"),
+        ("!!binary aGVsbG8=", "$.extra: not a JSON value: bytes b'hello'"),
+        ("!!timestamp 2001-12-14", "$.extra: not a JSON value: date datetime.date(2001, 12, 14)"),
+        ("!!set {a: null}", "$.extra: not a JSON value: set"),
+        ("1e400", "$.extra: JSON has no inf"),
+    ],
+)
+def test_yaml_values_json_cannot_hold_are_refused(value: str, message: str) -> None:
+    # Such values were kept in the source, and saving then failed (or, for a tuple, only
+    # saving as YAML did).
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_yaml(YAML_CONFIG + f"extra: {value}\n")
+    assert problems(error) == [message]

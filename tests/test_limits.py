@@ -254,7 +254,7 @@ def test_config_file_size_at_and_past_the_limit(tmp_path: Path) -> None:
     with pytest.raises(BlockConfigError) as error:
         read_config_json(path)
     assert [str(p) for p in error.value.problems] == [
-        f"$: {path} is larger than the limit of {MAX_JSON_SIZE} bytes of JSON"
+        f"$: {path} is larger than the limit of {MAX_JSON_SIZE} bytes"
     ]
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "atomic_write",
     "dump_config_json",
     "read_config_json",
+    "read_limited",
     "resolve_config_path",
 ]
 
@@ -45,17 +46,22 @@ def read_config_json(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]
     Invalid JSON, or JSON that is not an object, is a :class:`BlockConfigError`.
     """
     resolved = resolve_config_path(path)
-    # A bounded read: a huge file, or a device that never ends, is refused, not swallowed.
-    with resolved.open("rb") as handle:
-        text = handle.read(MAX_JSON_SIZE + 1)
-    if len(text) > MAX_JSON_SIZE:
-        raise BlockConfigError.at(
-            (), f"{resolved} is larger than the limit of {MAX_JSON_SIZE} bytes of JSON"
-        )
-    data = parse_json(text)
+    data = parse_json(read_limited(resolved))
     if not isinstance(data, dict):
         raise BlockConfigError.at((), f"a config.json holds a JSON object, got {_kind(data)}")
     return resolved, data
+
+
+def read_limited(path: Path) -> bytes:
+    """The bytes of a file of at most :data:`MAX_JSON_SIZE` bytes; a larger one is refused.
+
+    A bounded read: a huge file, or a device that never ends, is not swallowed.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(MAX_JSON_SIZE + 1)
+    if len(data) > MAX_JSON_SIZE:
+        raise BlockConfigError.at((), f"{path} is larger than the limit of {MAX_JSON_SIZE} bytes")
+    return data
 
 
 def dump_config_json(mapping: dict[str, Any]) -> str:

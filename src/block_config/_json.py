@@ -97,8 +97,9 @@ def json_value_problems(value: Any, path: Path = ()) -> list[Problem]:
     """Why ``value`` could not be written as JSON and read back the same, one problem a place.
 
     A JSON value is null, a bool, an int of at most 64 bits, a finite float, a str without
-    lone surrogates, a list (or tuple) of JSON values, or a dict with str keys, nested at
-    most :data:`MAX_JSON_DEPTH` deep. Iterative: any depth of input is safe to check.
+    lone surrogates, a list of JSON values (not a tuple, which YAML could not write), or a
+    dict with str keys, nested at most :data:`MAX_JSON_DEPTH` deep. Iterative: any depth of
+    input is safe to check.
     """
     problems: list[Problem] = []
     stack: list[tuple[Any, Path, int]] = [(value, path, 0)]
@@ -117,7 +118,7 @@ def json_value_problems(value: Any, path: Path = ()) -> list[Problem]:
             problems.append(
                 Problem(where, "a str with a lone surrogate, which UTF-8 cannot encode")
             )
-        elif kind is list or kind is tuple or kind is dict:
+        elif kind is list or kind is dict:
             if depth >= MAX_JSON_DEPTH:
                 problems.append(Problem(where, f"nests deeper than {MAX_JSON_DEPTH} levels"))
                 continue

@@ -31,6 +31,7 @@ from block_config._io import (
     atomic_write,
     dump_config_json,
     read_config_json,
+    read_limited,
     resolve_config_path,
 )
 from block_config._json import json_value_problems
@@ -298,7 +299,7 @@ class ModelArchitecture:
         """
         target = resolve_config_path(path)
         if target.suffix.lower() in YAML_SUFFIXES:
-            return cls.from_yaml(target.read_bytes(), unknown_keys=unknown_keys, dialect=dialect)
+            return cls.from_yaml(read_limited(target), unknown_keys=unknown_keys, dialect=dialect)
         _, config = read_config_json(target)
         return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect)
 
