@@ -31,7 +31,7 @@ from block_config import (
     structure_block_configs,
 )
 from block_config._errors import describe, short_repr
-from block_config._yaml import loads_yaml, parse_yaml
+from block_config._yaml import dumps_yaml, loads_yaml, parse_yaml
 
 # More digits than Python turns into text (sys.int_info.str_digits_check_threshold aside,
 # the default limit is 4300): formatting such an int raised ValueError.
@@ -360,6 +360,15 @@ def test_yaml_nesting_at_and_past_the_limit() -> None:
 def test_yaml_int_with_too_many_digits() -> None:
     with pytest.raises(BlockConfigError, match="an int of 5000 digits is too long"):
         parse_yaml("x: " + "1" * 5000)
+
+
+@pytest.mark.parametrize("text", ["\x85", "a\x85b", "\u2028", "x\u2029y"])
+def test_yaml_keeps_unicode_line_separators_in_strings(text: str) -> None:
+    # A NEL was written as itself and read back as a line break folded into a space.
+    block = BlockConfig(ffn={"intermediate_size": 8, "sparsify": [text]})
+    assert loads_yaml(dumps_yaml([block])) == [block]
+    arch = ModelArchitecture.from_mapping({**CONFIG, "extra": text})
+    assert ModelArchitecture.from_yaml(arch.to_yaml()).source["extra"] == text
 
 
 def test_yaml_size_past_the_limit() -> None:

@@ -144,6 +144,13 @@ def _yaml() -> tuple[Any, type[Any], type[Any]]:
         result: dict[Any, Any] = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
         return result
 
+    def represent_str(dumper: Any, value: str) -> Any:
+        # A NEL (U+0085) written plain or single-quoted reads back as a line break, folded
+        # into a space; double quotes escape it (\N), and U+2028/U+2029 with it.
+        style = '"' if any(char in value for char in "\x85\u2028\u2029") else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, represent_str)
     Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
     Loader.add_constructor("tag:yaml.org,2002:float", construct_float)
     Loader.construct_mapping = construct_mapping  # type: ignore[method-assign,assignment]
