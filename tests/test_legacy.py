@@ -7,12 +7,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from block_config import BlockConfig, BlockConfigError, UnknownKeyWarning
 from block_config._legacy import (
+    LegacyAttentionConfig,
     LegacyBlockConfig,
     ffn_mult_to_intermediate_size,
     intermediate_size_to_ffn_mult,
@@ -73,6 +75,8 @@ def test_shortest_ffn_mult_prefers_the_value_nearest_the_exact_ratio() -> None:
     # 2.6 already gives 14336: one decimal beats the original 2.625.
     assert intermediate_size_to_ffn_mult(14336, 8192) == 2.6
     assert intermediate_size_to_ffn_mult(5632, 8192) == 1.0
+    # A wide range of whole numbers all map back: the one nearest the exact ratio wins.
+    assert intermediate_size_to_ffn_mult(256, 1) == 384.0
 
 
 @given(hidden=st.integers(1, 65536), multiples=st.integers(1, 4096))
@@ -216,7 +220,7 @@ def test_types_are_strict_and_unknown_keys_are_errors() -> None:
 
 def test_unknown_keys_can_be_dropped_with_a_warning() -> None:
     items = [{"attention": _attention(extra=1), "ffn": _ffn()}]
-    with pytest.warns(UnknownKeyWarning, match=r"\$\.attention\.extra"):
+    with pytest.warns(UnknownKeyWarning, match=r"^\$\[0\]\.attention\.extra: unknown key"):
         (item,) = structure_legacy_block_configs(items, unknown_keys="warn")
     assert item.attention.n_heads_in_group == 8
 
@@ -307,6 +311,18 @@ def test_changed_layers_are_written_afresh_and_keep_their_sink_keys() -> None:
         **original_items[0]["attention"],
         "n_heads_in_group": 16,
     }
+
+
+def test_sink_or_window_settings_are_told_apart_from_plain_attention() -> None:
+    plain = LegacyAttentionConfig(n_heads_in_group=8)
+    assert not plain.has_sink_or_window
+    for change in (
+        {"unshifted_sink": True},
+        {"use_prefill_window_in_sink_attention": True},
+        {"window_length": 4096},
+        {"num_sink_tokens": 0},
+    ):
+        assert attrs.evolve(plain, **change).has_sink_or_window
 
 
 def test_originals_must_match_the_blocks() -> None:

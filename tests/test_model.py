@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import pickle
 import shutil
 import stat
 from pathlib import Path
@@ -210,9 +211,17 @@ def test_unknown_block_keys_follow_the_unknown_keys_mode() -> None:
     config["block_configs"][0]["ffn"]["gated"] = True
     with pytest.raises(BlockConfigError, match=r"\$\.block_configs\[0\]\.ffn\.gated: unknown"):
         ModelArchitecture.from_mapping(config)
-    with pytest.warns(UnknownKeyWarning):
+    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[0\]\.ffn\.gated: unknown"):
         arch = ModelArchitecture.from_mapping(config, unknown_keys="warn")
     assert arch.num_hidden_layers == 2
+
+
+def test_unknown_legacy_keys_warn_at_their_config_path() -> None:
+    config = _config()
+    config["block_configs"][4]["ffn"]["gated"] = True
+    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[4\]\.ffn\.gated: unknown"):
+        arch = ModelArchitecture.from_mapping(config, unknown_keys="warn")
+    assert arch.num_hidden_layers == 80
 
 
 def test_non_string_keys_are_refused() -> None:
@@ -452,3 +461,48 @@ def test_save_is_atomic_and_keeps_the_file_mode(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert json.loads(path.read_text())["vocab_size"] == 1000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+
+
+def test_head_dim_is_written_when_its_derivation_would_change() -> None:
+    arch = ModelArchitecture.load(SUPER)
+    assert "head_dim" not in arch.to_mapping()
+    wider = attrs.evolve(arch, hidden_size=16384)
+    out = wider.to_mapping()
+    assert out["head_dim"] == 128
+    assert ModelArchitecture.from_mapping(out).head_dim == 128
+    odd = ModelArchitecture(
+        hidden_size=4100, num_attention_heads=32, vocab_size=8, block_configs=(), head_dim=128
+    )
+    assert odd.to_mapping()["head_dim"] == 128
+
+
+def test_an_absent_layer_count_stays_absent_unless_the_object_is_fresh() -> None:
+    config = _native_config()
+    del config["num_hidden_layers"]
+    arch = ModelArchitecture.from_mapping(config)
+    assert "num_hidden_layers" not in arch.to_mapping()
+    fresh = ModelArchitecture(
+        hidden_size=64, num_attention_heads=8, vocab_size=8, block_configs=arch.block_configs
+    )
+    assert fresh.to_mapping()["num_hidden_layers"] == 2
+
+
+def test_a_relabelled_dialect_still_finds_what_changed() -> None:
+    config = _config()
+    arch = attrs.evolve(ModelArchitecture.load(SUPER), dialect="native")
+    out = arch.to_mapping()
+    assert out["block_configs"][0]["attention"]["num_key_value_heads"] == 8
+    assert {k: v for k, v in out.items() if k != "block_configs"} == {
+        k: v for k, v in config.items() if k != "block_configs"
+    }
+
+
+def test_architectures_hash_pickle_and_compare_by_value() -> None:
+    arch = ModelArchitecture.load(SUPER)
+    again = ModelArchitecture.load(SUPER)
+    assert hash(arch) == hash(again)
+    assert len({arch, again}) == 1
+    restored = pickle.loads(pickle.dumps(arch))
+    assert restored == arch
+    assert restored.to_mapping() == arch.to_mapping()
+    assert attrs.evolve(arch, vocab_size=1) != arch

@@ -218,3 +218,8 @@ def test_a_missing_pyyaml_is_a_clear_import_error() -> None:
         loads_yaml("[]")
     with pytest.raises(ImportError, match="PyYAML"):
         ModelArchitecture.from_yaml("a: 1")
+
+
+@pytest.mark.parametrize("text", ["\x85", "a\x85b", "\u2028", "\ufeff", "é", "\x17", "\U0006b94b"])
+def test_awkward_characters_round_trip(text: str) -> None:
+    assert parse_yaml(dump_yaml([text, {text: text}])) == [text, {text: text}]

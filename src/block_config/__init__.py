@@ -27,6 +27,7 @@ from block_config._converter import (
     structure_block_configs,
     unstructure_block_configs,
 )
+from block_config._diff import FieldChange, LayerDiff, ModelDiff, diff_block_configs, diff_models
 from block_config._errors import BlockConfigError, Problem, UnknownKeyWarning
 from block_config._json import MAX_JSON_DEPTH, MAX_JSON_SIZE, dumps, loads
 from block_config._legacy import (
@@ -38,6 +39,17 @@ from block_config._legacy import (
 )
 from block_config._model import Dialect, ModelArchitecture, WritableDialect
 from block_config._schema import block_configs_json_schema
+from block_config._stats import (
+    PRECISION_BITS,
+    AttentionStats,
+    FFNStats,
+    LayerStats,
+    MemoryEstimate,
+    ModelStats,
+    block_stats,
+    model_stats,
+    precision_bits,
+)
 from block_config._version import __version__
 from block_config._yaml import dumps_yaml, loads_yaml
 
@@ -47,20 +59,29 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_JSON_SIZE",
     "MAX_PARALLEL_DEPTH",
+    "PRECISION_BITS",
     "SUBBLOCK_CLS_DICT",
     "AttentionConfig",
+    "AttentionStats",
     "BaseDataclass",
     "BlockConfig",
     "BlockConfigError",
     "Dialect",
     "FFNConfig",
+    "FFNStats",
+    "FieldChange",
+    "LayerDiff",
+    "LayerStats",
     "LegacyAttentionConfig",
     "LegacyBlockConfig",
     "LegacyFFNConfig",
     "Llama4AttentionConfig",
     "MambaConfig",
+    "MemoryEstimate",
     "MoEConfig",
     "ModelArchitecture",
+    "ModelDiff",
+    "ModelStats",
     "Problem",
     "SubblockConfig",
     "UnknownKeyWarning",
@@ -68,7 +89,10 @@ __all__ = [
     "WritableDialect",
     "__version__",
     "block_configs_json_schema",
+    "block_stats",
     "converter",
+    "diff_block_configs",
+    "diff_models",
     "dumps",
     "dumps_yaml",
     "ffn_mult_to_intermediate_size",
@@ -76,6 +100,8 @@ __all__ = [
     "loads",
     "loads_yaml",
     "maybe_cast_block_configs",
+    "model_stats",
+    "precision_bits",
     "structure_block_configs",
     "unstructure_block_configs",
 ]

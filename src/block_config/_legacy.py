@@ -29,6 +29,7 @@ from block_config import _converter
 from block_config._config import AttentionConfig, BaseDataclass, BlockConfig, FFNConfig, _str_tuple
 from block_config._converter import MAX_BLOCKS, UnknownKeys, structure_block_configs
 from block_config._errors import BlockConfigError, Path, Problem, describe
+from block_config._warnings import warnings_under
 
 __all__ = [
     "LEGACY_MODEL_TYPE",
@@ -155,7 +156,8 @@ def intermediate_size_to_ffn_mult(intermediate_size: int, hidden_size: int) -> f
         if first > last:
             continue
         nearest = min(max(round(ideal * scale), first), last)
-        for numerator in sorted(range(first, last + 1)[:64], key=lambda n: abs(n - nearest)):
+        nearby = range(max(first, nearest - 8), min(last, nearest + 8) + 1)
+        for numerator in sorted(nearby, key=lambda n: abs(n - nearest)):
             candidate = float(Fraction(numerator, scale))
             if ffn_mult_to_intermediate_size(candidate, hidden_size) == intermediate_size:
                 return candidate
@@ -172,7 +174,8 @@ def structure_legacy_block_configs(
 ) -> list[LegacyBlockConfig]:
     """Read a legacy ``block_configs`` list as written, checking types and unknown keys only.
 
-    Problems are rooted at the list (``$[3].attention.n_heads_in_group``).
+    Problems, and the warnings of dropped keys, are rooted at the list
+    (``$[3].attention.n_heads_in_group``).
     """
     if not isinstance(data, Sequence) or isinstance(data, (str, bytes, bytearray)):
         raise BlockConfigError.at((), f"expected a list of block configs, got {describe(data)}")
@@ -184,7 +187,8 @@ def structure_legacy_block_configs(
     items: list[LegacyBlockConfig] = []
     for index, item in enumerate(data):
         try:
-            items.append(LegacyBlockConfig.from_dict(item, unknown_keys=unknown_keys))
+            with warnings_under((index,)):
+                items.append(LegacyBlockConfig.from_dict(item, unknown_keys=unknown_keys))
         except BlockConfigError as error:
             problems.extend(error.under((index,)).problems)
     if problems:

@@ -37,6 +37,7 @@ from block_config._io import (
 from block_config._json import json_value_problems
 from block_config._keys import ConfigReader, check_int, is_count
 from block_config._legacy import LegacyBlockConfig
+from block_config._warnings import warnings_under
 from block_config._yaml import dump_yaml, parse_yaml
 
 __all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
@@ -51,8 +52,6 @@ WritableDialect = Literal["native", "legacy"]
 _DIALECTS: tuple[str, ...] = typing.get_args(Dialect)
 _UNSET = -1  # head_dim not given and not derivable; reported by the checks
 
-# field name -> config.json key, where they differ
-_CONFIG_KEYS = {"mamba_conv_kernel": "conv_kernel"}
 _DEFAULT_CONV_KERNEL = 4
 #: File suffixes read and written as YAML instead of JSON.
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -63,6 +62,10 @@ def _default_head_dim(self: ModelArchitecture) -> int:
     if is_count(hidden) and is_count(heads) and hidden % heads == 0:
         return hidden // heads
     return _UNSET
+
+
+def _or_default(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def _block_tuple(value: Iterable[BlockConfig | Mapping[str, Any]]) -> tuple[BlockConfig, ...]:
@@ -250,11 +253,13 @@ class ModelArchitecture:
         raw: Any = config.get("block_configs")
         try:
             if dialect == "native":
-                blocks = structure_block_configs(raw, unknown_keys=unknown_keys)
+                with warnings_under(("block_configs",)):
+                    blocks = structure_block_configs(raw, unknown_keys=unknown_keys)
             elif dialect == "legacy":
-                legacy_items = _legacy.structure_legacy_block_configs(
-                    raw, unknown_keys=unknown_keys
-                )
+                with warnings_under(("block_configs",)):
+                    legacy_items = _legacy.structure_legacy_block_configs(
+                        raw, unknown_keys=unknown_keys
+                    )
                 if hidden is not None and heads is not None:
                     blocks = _legacy.legacy_to_native(
                         legacy_items, num_attention_heads=heads, hidden_size=hidden
@@ -350,7 +355,7 @@ class ModelArchitecture:
             raise ValueError(f"dialect must be 'native' or 'legacy', got {dialect!r}")
         original = self._original()
         out = copy.deepcopy(self.source)
-        self._write_scalars(out, original)
+        self._write_scalars(out)
         same_blocks = (
             original is not None
             and original.dialect == dialect
@@ -367,8 +372,6 @@ class ModelArchitecture:
                     for key in ("num_key_value_heads", "intermediate_size"):
                         if key in out:
                             out[key] = None
-        if original is None or original.num_hidden_layers != self.num_hidden_layers:
-            out["num_hidden_layers"] = self.num_hidden_layers
         return out
 
     def to_yaml(self, dialect: WritableDialect | None = None) -> str:
@@ -396,49 +399,39 @@ class ModelArchitecture:
         """The object :attr:`source` reads as, to tell what changed; None if it does not read."""
         if not self.source:
             return None
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return ModelArchitecture.from_mapping(
-                    self.source, unknown_keys="warn", dialect=self.dialect
-                )
-        except BlockConfigError:
-            return None
+        for dialect in (self.dialect, None):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return ModelArchitecture.from_mapping(
+                        self.source, unknown_keys="warn", dialect=dialect
+                    )
+            except BlockConfigError:
+                pass
+        return None
 
-    def _write_scalars(self, out: dict[str, Any], original: ModelArchitecture | None) -> None:
-        names = (
-            "hidden_size",
-            "num_attention_heads",
-            "vocab_size",
-            "head_dim",
-            "tie_word_embeddings",
-            "attention_bias",
-            "mlp_bias",
-            "mamba_conv_kernel",
-        )
-        defaults = ModelArchitecture(
-            hidden_size=self.hidden_size,
-            num_attention_heads=self.num_attention_heads,
-            vocab_size=self.vocab_size,
-            block_configs=(),
-        )
-        for name in names:
-            value = getattr(self, name)
-            key = _CONFIG_KEYS.get(name, name)
-            if original is not None:
-                if getattr(original, name) != value:
-                    out[key] = value
-            elif (
-                key in out
-                or name in ("hidden_size", "num_attention_heads", "vocab_size")
-                or (value != getattr(defaults, name))
-            ):
-                out[key] = value
+    def _write_scalars(self, out: dict[str, Any]) -> None:
+        """Write each owned model-level key whose value, as ``out`` would be read, differs."""
+        for name in ("hidden_size", "num_attention_heads", "vocab_size"):
+            if out.get(name) != getattr(self, name):
+                out[name] = getattr(self, name)
+        for name in ("tie_word_embeddings", "attention_bias", "mlp_bias"):
+            if out.get(name, False) != getattr(self, name):
+                out[name] = getattr(self, name)
+        if _or_default(out.get("conv_kernel"), _DEFAULT_CONV_KERNEL) != self.mamba_conv_kernel:
+            out["conv_kernel"] = self.mamba_conv_kernel
+        # After hidden_size and num_attention_heads: an absent head_dim is derived from them.
+        derived = _default_head_dim(self)
+        if _or_default(out.get("head_dim"), derived) != self.head_dim:
+            out["head_dim"] = self.head_dim
         dtype_keys = [key for key in ("torch_dtype", "dtype") if key in out] or ["torch_dtype"]
-        changed = original is None or original.torch_dtype != self.torch_dtype
-        if changed and (self.torch_dtype is not None or dtype_keys[0] in out):
+        if (out.get("torch_dtype") or out.get("dtype")) != self.torch_dtype:
             for key in dtype_keys:
                 out[key] = self.torch_dtype
+        # An absent count is derived from the blocks; a fresh object states it, as HF needs it.
+        layers = out.get("num_hidden_layers", None if self.source else -1)
+        if _or_default(layers, self.num_hidden_layers) != self.num_hidden_layers:
+            out["num_hidden_layers"] = self.num_hidden_layers
 
     def _native_items(self) -> list[dict[str, Any]]:
         problems = []

@@ -177,10 +177,14 @@ def parse_yaml(text: str | bytes) -> Any:
 
 
 def dump_yaml(data: Any) -> str:
-    """YAML text of plain data (dicts keep their key order), readable by :func:`parse_yaml`."""
+    """YAML text of plain data (dicts keep their key order), readable by :func:`parse_yaml`.
+
+    Non-ASCII characters are escaped: PyYAML's emitter mangles some (U+0085) when it writes
+    them as they are.
+    """
     yaml, _, dumper = _yaml()
     text: str = yaml.dump(
-        data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True
+        data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=False
     )
     size = _utf8_size(text)
     if size > MAX_JSON_SIZE:  # parse_yaml would refuse it

@@ -1,0 +1,97 @@
+"""What changed between two models: the Python API behind ``block-config diff``."""
+
+from __future__ import annotations
+
+import doctest
+import types
+from pathlib import Path
+
+import attrs
+import orjson
+import pytest
+
+from block_config import (
+    BlockConfig,
+    FieldChange,
+    ModelArchitecture,
+    _diff,
+    _stats,
+    diff_block_configs,
+    diff_models,
+    model_stats,
+)
+
+SUPER = Path(__file__).parent / "data" / "Llama-3_3-Nemotron-Super-49B-v1.config.json"
+
+
+@pytest.mark.parametrize("module", [_diff, _stats])
+def test_the_documented_examples_run(module: types.ModuleType) -> None:
+    failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert tried > 0
+    assert failures == 0
+
+
+def test_a_pruned_child_of_the_super_49b() -> None:
+    parent = ModelArchitecture.load(SUPER)
+    blocks = list(parent.block_configs)
+    blocks[3] = BlockConfig(attention={"no_op": True}, ffn=blocks[3].ffn)
+    child = parent.with_block_configs(blocks[:-1])
+    diff = diff_models(parent, child)
+    assert diff.num_hidden_layers == (80, 79)
+    assert diff.model == ()
+    assert [layer.index for layer in diff.layers] == [3, 79]
+    third = diff.layers[0]
+    assert third.only_in is None
+    assert third.changes == (
+        FieldChange("attention.no_op", False, True),
+        FieldChange("attention.num_key_value_heads", 8, None),
+    )
+    assert third.a_stats is not None
+    assert third.b_stats is not None
+    assert third.a_stats.params - third.b_stats.params == 151_003_136
+    last = diff.layers[1]
+    assert last.only_in == "a"
+    assert last.changes == ()
+    assert last.b_stats is None
+    params = diff.total("total_params")
+    assert params[0] == 49_867_145_216
+    assert params[0] - params[1] == 151_003_136 + 855_654_400
+    assert diff.total("kv_cache_bytes_per_token") == (200_704, 200_704 - 2 * 4096)
+    data = diff.to_dict()
+    assert orjson.loads(orjson.dumps(data)) == data
+    assert data["totals"]["kv_cache_bytes_per_token"]["change"] == -8192
+    assert data["layers"][1]["only_in"] == "a"
+
+
+def test_model_level_changes_and_given_stats() -> None:
+    block = BlockConfig(attention={"num_key_value_heads": 2}, ffn={"intermediate_size": 8})
+    a = ModelArchitecture(
+        hidden_size=16, num_attention_heads=4, vocab_size=10, block_configs=(block,)
+    )
+    b = attrs.evolve(a, torch_dtype="float32", vocab_size=20)
+    diff = diff_models(a, b, kv_cache_dtype="fp8")
+    assert diff.model == (
+        FieldChange("vocab_size", 10, 20),
+        FieldChange("torch_dtype", None, "float32"),
+    )
+    assert diff.layers == ()
+    assert diff.total("kv_cache_bytes_per_token") == (16, 16)
+    given = model_stats(a)
+    assert diff_models(a, a, a_stats=given, b_stats=given).a_stats is given
+
+
+def test_block_lists_without_figures() -> None:
+    inner = {"ffn": {"intermediate_size": 8}}
+    a = [BlockConfig(parallel_blocks=[inner])]
+    b = [BlockConfig(parallel_blocks=[{"ffn": {"intermediate_size": 16}}])]
+    diff = diff_block_configs(a, b)
+    assert diff.layers[0].changes == (
+        FieldChange("parallel_blocks[0].ffn.intermediate_size", 8, 16),
+    )
+    assert diff.layers[0].a_stats is None
+    assert diff.to_dict()["totals"] == {}
+    with pytest.raises(ValueError, match="without model dimensions"):
+        diff.total("total_params")
+    with pytest.raises(ValueError, match="name must be one of"):
+        diff.total("params")
+    assert diff_block_configs(a, a).layers == ()

@@ -1,0 +1,78 @@
+"""The architecture picture: what each panel shows, checked on the figure itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.patches import Rectangle
+
+from block_config import BlockConfig, ModelArchitecture, model_stats
+from block_config._plot import _column, _figure, _pyplot, plot_architecture
+
+DATA = Path(__file__).parent / "data"
+
+
+def figure_of(model: ModelArchitecture) -> list[Axes]:
+    plt = _pyplot()
+    figure = _figure(plt, model_stats(model), "title", model.num_attention_heads)
+    plt.close(figure)
+    return figure.get_axes()
+
+
+def test_the_ultra_gets_a_log_scale_and_its_empty_layers_shaded() -> None:
+    model = ModelArchitecture.load(DATA / "Llama-3_1-Nemotron-Ultra-253B-v1.config.json")
+    kinds, ffn, _ = figure_of(model)
+    assert ffn.get_yscale() == "log"
+    empty = sum(
+        1
+        for layer in model_stats(model).layers
+        if layer.attention.kind == layer.ffn.kind == "no_op"
+    )
+    assert empty > 0
+    # one shaded span per empty layer, in the FFN and the KV panels
+    assert len(ffn.patches) == 162 + empty
+    assert len(kinds.patches) == 2 * 162
+
+
+def test_the_super_keeps_a_linear_scale_and_its_kv_heads() -> None:
+    model = ModelArchitecture.load(DATA / "Llama-3_3-Nemotron-Super-49B-v1.config.json")
+    _, ffn, kv = figure_of(model)
+    assert ffn.get_yscale() == "linear"
+    heights = [bar.get_height() for bar in kv.patches if isinstance(bar, Rectangle)]
+    assert heights.count(8) == 49
+    assert heights.count(0) == 31
+    assert "64 query heads" in kv.get_ylabel()
+
+
+def test_parallel_blocks_fold_into_their_layer() -> None:
+    block = BlockConfig(
+        attention={"no_op": True},
+        ffn={"no_op": True},
+        parallel_blocks=[
+            {"attention": {"num_key_value_heads": 2}, "ffn": {"intermediate_size": 64}},
+            {"attention": {"num_key_value_heads": 4}, "ffn": {"moe": {
+                "num_local_experts": 8, "num_experts_per_tok": 2,
+                "expert_intermediate_dim": 16, "shared_expert_intermediate_dim": 32}}},
+        ],
+    )  # fmt: skip
+    model = ModelArchitecture(
+        hidden_size=16, num_attention_heads=4, vocab_size=10, block_configs=(block,)
+    )
+    column = _column(model_stats(model).layers[0])
+    assert column.attention == "gqa"
+    assert column.ffn == "dense"
+    assert column.ffn_width == 64 + 2 * 16 + 32
+    assert column.kv_heads == 6
+    assert column.parallel
+
+
+def test_unknown_suffix(tmp_path: Path) -> None:
+    stats = model_stats(
+        ModelArchitecture(hidden_size=4, num_attention_heads=1, vocab_size=1, block_configs=())
+    )
+    with pytest.raises(ValueError, match=r"must end in \.png, \.svg, \.pdf"):
+        plot_architecture(stats, tmp_path / "a.gif", title="t", num_attention_heads=1)
+    plot_architecture(stats, tmp_path / "a.pdf", title="t", num_attention_heads=1)
+    assert (tmp_path / "a.pdf").read_bytes()[:4] == b"%PDF"
