@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+import block_config._io
 import block_config._yaml
 from block_config import (
     MAX_INT,
@@ -22,6 +23,7 @@ from block_config import (
     BlockConfig,
     BlockConfigError,
     FFNConfig,
+    LegacyBlockConfig,
     Llama4AttentionConfig,
     ModelArchitecture,
     converter,
@@ -30,6 +32,7 @@ from block_config import (
     maybe_cast_block_configs,
     structure_block_configs,
 )
+from block_config._cli import EXIT_INVALID, EXIT_OK, main
 from block_config._errors import describe, short_repr
 from block_config._yaml import dumps_yaml, loads_yaml, parse_yaml
 
@@ -409,3 +412,84 @@ def test_yaml_values_json_cannot_hold_are_refused(value: str, message: str) -> N
     with pytest.raises(BlockConfigError) as error:
         ModelArchitecture.from_yaml(YAML_CONFIG + f"extra: {value}\n")
     assert problems(error) == [message]
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    code = main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out, captured.err
+
+
+def test_cli_show_json_with_totals_past_64_bits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # orjson raised TypeError ("Integer exceeds 64-bit range") on a parameter total that
+    # large, and the command died with a traceback.
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**CONFIG, "intermediate_size": MAX_INT, "vocab_size": MAX_INT}))
+    code, out, _ = _run(capsys, "show", "--json", path)
+    assert code == EXIT_OK
+    shown = json.loads(out)
+    assert json.dumps(shown).count(str(MAX_INT)) >= 1
+    assert max(_ints(shown)) > 2**64
+
+
+def _ints(value: Any) -> list[int]:
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _ints(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _ints(v)]
+    return [value] if type(value) is int else []
+
+
+def test_cli_bare_list_mixing_dialects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # looks_legacy's error escaped _read: a traceback instead of exit code 1.
+    path = tmp_path / "blocks.json"
+    path.write_text(json.dumps([{"attention": {"n_heads_in_group": 8}, "parallel_blocks": []}]))
+    code, _, err = _run(capsys, "validate", path)
+    assert code == EXIT_INVALID
+    assert err.startswith(f"{path}: $: mixes the legacy and the native dialect")
+
+
+def test_cli_refuses_a_file_that_never_ends(capsys: pytest.CaptureFixture[str]) -> None:
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    code, _, err = _run(capsys, "validate", "/dev/zero")
+    assert code == EXIT_INVALID
+    assert "is larger than the limit" in err
+
+
+def test_cli_convert_refuses_output_past_the_size_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # dump_config_json's size refusal escaped convert as a traceback.
+    source = tmp_path / "config.json"
+    source.write_text(json.dumps(CONFIG))
+    monkeypatch.setattr(block_config._io, "MAX_JSON_SIZE", 200)  # the input is 114 bytes
+    code, _, err = _run(capsys, "convert", source, "--to", "native", "-o", tmp_path / "out.json")
+    assert code == EXIT_INVALID
+    assert "more than the limit of 200" in err
+    assert not (tmp_path / "out.json").exists()
+
+
+# --------------------------------------------------------------------------- required nested
+
+
+@pytest.mark.parametrize("part", ["attention", "ffn"])
+def test_required_nested_object_given_null(part: str) -> None:
+    # The fast path let null through for a required nested object (legacy items require
+    # both): reading a legacy config with "attention": null raised AttributeError.
+    item: dict[str, Any] = {"attention": {"n_heads_in_group": 8}, "ffn": {"ffn_mult": 1.0}}
+    item[part] = None
+    with pytest.raises(BlockConfigError) as error:
+        LegacyBlockConfig.from_dict(item)
+    cls = "LegacyAttentionConfig" if part == "attention" else "LegacyFFNConfig"
+    assert problems(error) == [f"$.{part}: expected {cls} object, got null"]
+    config = {**CONFIG, "num_hidden_layers": 1, "block_configs": [item]}
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_mapping(config, dialect="legacy")
+    assert problems(error) == [f"$.block_configs[0].{part}: expected {cls} object, got null"]

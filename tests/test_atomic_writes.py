@@ -139,7 +139,8 @@ def test_a_save_refused_before_writing_leaves_the_file_alone(tmp_path: Path) -> 
 
 # Writing to a path in any other way than through atomic_write would bypass all of the above.
 _DIRECT_WRITE = re.compile(
-    r"\.write_text\(|\.write_bytes\(|open\([^)]*['\"][wax]b?\+?['\"]|os\.open\("
+    r"\.write_text\(|\.write_bytes\(|open\([^)]*['\"][wax]b?\+?['\"]|os\.open\([^)]*O_CREAT"
+    r"|\.savefig\((?!buffer\b)"
 )
 
 
@@ -152,3 +153,5 @@ def test_every_file_write_in_the_package_goes_through_atomic_write() -> None:
     assert offenders == []
     assert _DIRECT_WRITE.search('path.write_text("x")')
     assert _DIRECT_WRITE.search('with open(path, "w") as f:')
+    assert _DIRECT_WRITE.search("figure.savefig(path, dpi=110)")
+    assert not _DIRECT_WRITE.search("os.open(os.devnull, os.O_WRONLY)")

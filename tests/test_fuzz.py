@@ -42,6 +42,7 @@ from block_config import (
     FFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
+    ModelArchitecture,
     MoEConfig,
     UnknownKeyWarning,
     converter,
@@ -50,7 +51,11 @@ from block_config import (
     maybe_cast_block_configs,
     structure_block_configs,
 )
+from block_config._cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 from block_config._converter import FieldRule, Kind, field_rules
+from block_config._io import dump_config_json
+from block_config._json import parse_json
+from block_config._yaml import dump_yaml
 
 DEFAULT_CASES = 12_000
 CASES = int(os.environ.get("BLOCK_CONFIG_FUZZ_CASES", DEFAULT_CASES))
@@ -58,16 +63,19 @@ SEED = int(os.environ.get("BLOCK_CONFIG_FUZZ_SEED", "20261128"))
 
 #: Share of the cases each input class gets.
 SHARES = {
-    "arbitrary_values": 0.25,
-    "mutated_generated": 0.32,
-    "mutated_real": 0.10,
-    "json_text": 0.30,
+    "arbitrary_values": 0.20,
+    "mutated_generated": 0.25,
+    "mutated_real": 0.08,
+    "json_text": 0.25,
+    "model_configs": 0.17,
+    "command_line": 0.02,
     "deep_nesting": 0.0293,
     "long_lists": 0.0007,
 }
 
 DATA = Path(__file__).parent / "data"
 REAL_CONFIGS = sorted(DATA.glob("*.config.json"))
+HF_CONFIGS = sorted((DATA / "hf").glob("*.config.json"))
 
 Doc = Any  # a JSON-like document: dicts, lists and scalars
 
@@ -690,3 +698,207 @@ def test_long_lists() -> None:
         assert (error is None) == (shape != 3)
         if error is not None:
             assert [p.path for p in error.problems] == [(n,)]
+
+
+# --------------------------------------------------------------------------- whole configs
+
+
+def _json_sites(doc: Doc) -> list[tuple[Any, Any]]:
+    """Every (container, key) in a document, found without recursion."""
+    sites: list[tuple[Any, Any]] = []
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        keys = list(node) if isinstance(node, dict) else range(len(node))
+        for key in keys:
+            sites.append((node, key))
+            if isinstance(node[key], (dict, list)):
+                stack.append(node[key])
+    return sites
+
+
+def mutate_document(doc: Doc, rng: random.Random) -> Doc:
+    """One random change anywhere in a config.json document."""
+    doc = _copy(doc)
+    sites = _json_sites(doc)
+    if not sites or rng.random() < 0.03:
+        return rng.choice([[], "config", None, [doc], _any_value(rng)])
+    parent, key = rng.choice(sites)
+    op = rng.randrange(6)
+    if op == 0 and isinstance(parent, dict):
+        del parent[key]
+    elif op == 0:
+        parent.pop(key)
+    elif op == 1 and isinstance(parent, dict):
+        parent[rng.choice(["n_heads_in_group", "ffn_mult", "x", "num_experts", "conv_kernel"])] = (
+            _any_value(rng)
+        )
+    elif op == 2:
+        parent[key] = rng.choice(
+            [0, -1, 1, 3, MAX_INT, MAX_INT + 1, 2**64, 10**30, 1.5, 0.1, True, None, "8", [], {}]
+        )
+    elif op == 3:
+        parent[key] = [parent[key]] if rng.random() < 0.5 else {"k": parent[key]}
+    else:
+        parent[key] = _any_value(rng)
+    return doc
+
+
+def _generated_config(rng: random.Random) -> Doc:
+    blocks = [_fit(random_block(rng, 1)) for _ in range(rng.randint(1, 4))]
+    arch = ModelArchitecture(
+        hidden_size=4096, num_attention_heads=32, vocab_size=32000, block_configs=blocks
+    )
+    return arch.to_mapping()
+
+
+def _fit(block: BlockConfig) -> BlockConfig:
+    """``block`` with KV-head counts that divide 32 heads (a model-level rule)."""
+    data: Any = block.to_dict()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        attention = item.get("attention")
+        if attention and attention.get("num_key_value_heads"):
+            attention["num_key_value_heads"] = 8
+        stack.extend(item.get("parallel_blocks") or ())
+    return BlockConfig.from_dict(data)
+
+
+def _windowed(document: Doc, rng: random.Random) -> Doc:
+    """A real document cut to a few layers (the whole is slow to fuzz case after case)."""
+    doc = dict(document)
+    if isinstance(doc.get("block_configs"), list) and rng.random() < 0.95:
+        start = rng.randrange(len(doc["block_configs"]))
+        doc["block_configs"] = doc["block_configs"][start : start + rng.randint(1, 6)]
+        doc["num_hidden_layers"] = len(doc["block_configs"])
+    return doc
+
+
+def _same_model(a: ModelArchitecture, b: ModelArchitecture) -> bool:
+    names = ("hidden_size", "num_attention_heads", "vocab_size", "head_dim", "block_configs")
+    return all(getattr(a, name) == getattr(b, name) for name in names)
+
+
+def model_outcome(doc: Doc, unknown_keys: Any) -> BlockConfigError | None:
+    """Read a config.json object; a model read must write and read back the same."""
+    return outcome(
+        lambda d: _check_model(ModelArchitecture.from_mapping(d, unknown_keys=unknown_keys)), doc
+    )
+
+
+def _check_model(arch: ModelArchitecture) -> None:
+    assert isinstance(arch, ModelArchitecture)
+    text = dump_config_json(arch.to_mapping())
+    again = ModelArchitecture.from_mapping(parse_json(text), unknown_keys="warn")
+    assert _same_model(again, arch), text[:300]
+
+
+@pytest.fixture(scope="module")
+def config_documents(real_documents: list[Doc]) -> list[Doc]:
+    """Real legacy configs, real homogeneous Hugging Face configs."""
+    assert HF_CONFIGS, f"no *.config.json in {DATA / 'hf'}"
+    return real_documents + [orjson.loads(path.read_bytes()) for path in HF_CONFIGS]
+
+
+def test_model_configs(config_documents: list[Doc]) -> None:
+    """Whole config.json objects (legacy, homogeneous, native), mutated anywhere."""
+    rng = _rng("model_configs")
+    valid = 0
+    for _ in range(_quota("model_configs")):
+        if rng.random() < 0.3:
+            doc = _generated_config(rng)
+        else:
+            doc = _windowed(rng.choice(config_documents), rng)
+        mutated = mutate_document(doc, rng) if rng.random() < 0.9 else doc
+        valid += model_outcome(mutated, rng.choice(["error", "warn"])) is None
+    assert 0 < valid < _quota("model_configs")
+
+
+# --------------------------------------------------------------------------- command line
+
+DIMENSIONS = ["--hidden-size", "4096", "--num-attention-heads", "32", "--vocab-size", "1000"]
+
+
+_HUGE_DIGITS = "7" * 5000
+
+
+def _without_huge_ints(doc: Doc) -> Doc:
+    """The document with ints Python will not print replaced by a marker string."""
+    if isinstance(doc, dict):
+        return {k: _without_huge_ints(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_without_huge_ints(v) for v in doc]
+    if type(doc) is int and doc.bit_length() > 10_000:
+        return "<huge>"
+    return doc
+
+
+def _json_file_text(doc: Doc) -> bytes:
+    """JSON text of any document: NaN and Infinity as Python writes them, odd values as
+    their repr, ints of thousands of digits written out in full."""
+    text = json.dumps(_without_huge_ints(doc), allow_nan=True, default=repr, skipkeys=True)
+    return text.replace('"<huge>"', _HUGE_DIGITS).encode()
+
+
+def _file_text(doc: Doc, rng: random.Random, yaml: bool) -> bytes:
+    if yaml:
+        try:
+            text = dump_yaml(doc).encode()
+        except Exception:  # a value YAML cannot write: the JSON text is YAML too
+            text = _json_file_text(doc)
+        extra = [b"", b"x: !!python/object/apply:os.system [echo]\n", b"a: &a [1]\nb: *a\n"]
+        return text + rng.choice(extra)
+    return _json_file_text(doc)
+
+
+def test_command_line(
+    config_documents: list[Doc], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The block-config command on damaged files: a documented exit code, never a traceback."""
+    rng = _rng("command_line")
+    reference = str(REAL_CONFIGS[0])
+    codes: dict[int, int] = {}
+    for case in range(_quota("command_line")):
+        if rng.random() < 0.25:
+            doc: Doc = [random_block(rng, 1).to_dict() for _ in range(rng.randint(1, 3))]
+        elif rng.random() < 0.3:
+            doc = _generated_config(rng)
+        else:
+            doc = _windowed(rng.choice(config_documents), rng)
+        doc = mutate_document(doc, rng) if rng.random() < 0.8 else doc
+        yaml = rng.random() < 0.2
+        text = _file_text(doc, rng, yaml)
+        if rng.random() < 0.4:
+            text = mutate_text(text, rng)
+        name = tmp_path / f"in{case}.{'yaml' if yaml else 'json'}"
+        name.write_bytes(text)
+        out = tmp_path / rng.choice(["out.json", "out.yaml"])
+        command = rng.choice(
+            [
+                ["validate", name],
+                ["show", name],
+                ["show", "--json", name],
+                ["convert", name, "--to", rng.choice(["native", "legacy"]), "-o", out, "--force"],
+                ["diff", reference, name],
+            ]
+        )
+        if rng.random() < 0.3:
+            command += DIMENSIONS
+        argv = [str(arg) for arg in command]
+        code = main(argv)
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err, (argv, captured.err)
+        assert code in (EXIT_OK, EXIT_INVALID, EXIT_USAGE), (argv, captured.err)
+        if code == EXIT_INVALID:
+            lines = captured.err.splitlines()
+            assert lines, argv
+            names = (str(name), str(out), reference)
+            assert all(line.startswith(names) for line in lines), (argv, captured.err)
+        if code == EXIT_OK and argv[0] == "convert":
+            # what was written reads back
+            assert main(["validate", str(out), *DIMENSIONS]) == EXIT_OK, capsys.readouterr().err
+            capsys.readouterr()
+        codes[code] = codes.get(code, 0) + 1
+    assert codes.get(EXIT_OK), codes
+    assert codes.get(EXIT_INVALID), codes

@@ -422,7 +422,8 @@ def _generate(cls: type[BaseDataclass]) -> None:
             )
             ok_cond = f"(type({v}) is not float or not isfinite({v}))"
         elif kind is Kind.STR_SEQ:
-            fast.append(f"    if {v} is not None: {v} = fast_strs({v})")
+            call = f"{v} = fast_strs({v})"
+            fast.append(f"    if {v} is not None: {call}" if rule.optional else f"    {call}")
             ok_cond = (
                 f"(type({v}) is not tuple"
                 f" or any(type(s) is not str or not is_text(s) for s in {v}))"
@@ -431,10 +432,12 @@ def _generate(cls: type[BaseDataclass]) -> None:
             assert rule.target is not None
             env[f"T{i}"] = rule.target
             check = f"not isinstance({v}, T{i})"
-            fast.append(f"    if {v} is not None and {check}: {v} = FAST[T{i}]({v}, depth)")
+            # A required nested object given null goes on to FAST, which bails out on it.
+            fast.append(f"    if {none_ok}{check}: {v} = FAST[T{i}]({v}, depth)")
             ok_cond = check
         else:  # BLOCK_SEQ
-            fast.append(f"    if {v} is not None: {v} = fast_blocks({v}, depth)")
+            call = f"{v} = fast_blocks({v}, depth)"
+            fast.append(f"    if {v} is not None: {call}" if rule.optional else f"    {call}")
             ok_cond = (
                 f"(type({v}) is not tuple or len({v}) > {MAX_BLOCKS}"
                 f" or any(type(b) is not Cls for b in {v}))"
