@@ -534,3 +534,12 @@ def test_like_must_be_a_readable_model(run: Any, tmp_path: Path) -> None:
     bare = run("show", PRUNED, "--like", PRUNED)
     assert bare.code == EXIT_INVALID
     assert "expected a config.json object, got a bare list" in bare.err
+
+
+def test_the_ultra_summary_fits_a_terminal(run: Any) -> None:
+    result = run("show", ULTRA)
+    assert result.code == EXIT_OK
+    assert "FFN widths:      81 x no_op, 34 x 53,248, 19 x 26,624, 10 x 21,504, 6 x 16,128, " \
+        "8 more (12 layers)" in result.out  # fmt: skip
+    assert "parameters:      253,401,268,224 (253.401 B;" in result.out
+    assert max(len(line) for line in result.out.splitlines()[1:]) <= 100

@@ -359,13 +359,21 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
-def _counts(values: Sequence[str]) -> str:
-    """``49 x 28,672, 10 x 7,168``: each distinct value with how many layers have it, most first."""
+def _counts(values: Sequence[str], limit: int = 5) -> str:
+    """``49 x 28,672, 10 x 7,168``: each distinct value with how many layers have it, most first;
+    past ``limit`` values, the rest are summed up so the line fits a terminal."""
     seen: dict[str, int] = {}
     for value in values:
         seen[value] = seen.get(value, 0) + 1
     ranked = sorted(seen.items(), key=lambda item: -item[1])
-    return ", ".join(f"{count} x {value}" for value, count in ranked)
+    if len(ranked) <= limit + 1:  # summing up a single value would not save anything
+        limit = len(ranked)
+    text = ", ".join(f"{count} x {value}" for value, count in ranked[:limit])
+    rest = ranked[limit:]
+    if rest:
+        layers = sum(count for _, count in rest)
+        text += f", {len(rest)} more ({_layers(layers)})"
+    return text
 
 
 def _describe_model(item: _Input) -> str:
