@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -493,3 +495,57 @@ def test_required_nested_object_given_null(part: str) -> None:
     with pytest.raises(BlockConfigError) as error:
         ModelArchitecture.from_mapping(config, dialect="legacy")
     assert problems(error) == [f"$.block_configs[0].{part}: expected {cls} object, got null"]
+
+
+def test_cli_process_on_broken_files_exits_1_without_traceback(tmp_path: Path) -> None:
+    # A real process, under the C locale, so that nothing is caught for it in-process.
+    files = {
+        "truncated.json": json.dumps(CONFIG)[:20].encode(),
+        "latin1.json": b'{"hidden_size": 64, "torch_dtype": "\xe9"}',
+        "nan.json": json.dumps({**CONFIG, "rope_theta": float("nan")}).encode(),
+        "deep.json": b"[" * 5000 + b"]" * 5000,
+        "surrogate.json": b'[{"attention": {"no_op": true, "weights_precision": "\\ud800"}}]',
+        "tag.yaml": b"!!python/object/apply:os.system ['echo pwned']\n",
+        "alias.yaml": b"a: &a {}\nb: *a\n",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "block_config", "validate", *sorted(files)],
+        cwd=tmp_path,
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    err = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == EXIT_INVALID
+    assert "Traceback" not in err
+    assert "pwned" not in result.stdout.decode() + err
+    reported = {line.split(":", 1)[0] for line in err.splitlines()}
+    assert reported == set(files)
+
+
+def test_cli_process_prints_non_ascii_text_under_the_c_locale(tmp_path: Path) -> None:
+    config = {**CONFIG, "_name_or_path": "modèle-🦙"}
+    (tmp_path / "modèle.json").write_text(json.dumps(config))
+    (tmp_path / "clé.json").write_text(json.dumps({**CONFIG, "block_configs": [{"clé": 1}] * 2}))
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": ""}
+    for argv, code in [
+        (["show", "modèle.json"], EXIT_OK),
+        (["validate", "clé.json"], EXIT_INVALID),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-m", "block_config", *argv],
+            cwd=tmp_path,
+            capture_output=True,
+            env=env,
+            check=False,
+            timeout=120,
+        )
+        err = result.stderr.decode("utf-8", "replace")
+        assert "Traceback" not in err
+        assert result.returncode == code, err
+        if code == EXIT_INVALID:
+            assert "$.block_configs[0]" in err
