@@ -35,7 +35,7 @@ from block_config import (
     structure_block_configs,
 )
 from block_config._cli import EXIT_INVALID, EXIT_OK, main
-from block_config._errors import describe, short_repr
+from block_config._errors import describe, short_repr, show_int
 from block_config._yaml import dumps_yaml, loads_yaml, parse_yaml
 
 # More digits than Python turns into text (sys.int_info.str_digits_check_threshold aside,
@@ -91,9 +91,16 @@ def test_huge_int_as_a_key() -> None:
 
 
 def test_ints_that_fit_are_still_shown_in_full() -> None:
-    assert describe(2**128 - 1) == f"int {2**128 - 1}"
+    assert show_int(2**1024 - 1) == str(2**1024 - 1)
+    assert show_int(-(2**1024)) == "an int of 1025 bits"
     assert short_repr(-(2**100)) == str(-(2**100))
-    assert describe(2**128) == "int of 129 bits"
+    assert short_repr(2**200) == str(2**200)[:37] + "..."
+    assert describe(2**1024) == "int of 1025 bits"
+    with pytest.raises(BlockConfigError) as error:
+        structure_block_configs([{"attention": {"num_key_value_heads": 2**200}}])
+    assert problems(error) == [
+        f"$[0].attention.num_key_value_heads: expected int from 1 to {MAX_INT}, got {2**200}"
+    ]
 
 
 def test_a_value_whose_repr_fails_is_still_reported() -> None:

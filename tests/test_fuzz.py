@@ -891,6 +891,8 @@ def test_command_line(
                 ["show", "--json", name],
                 ["convert", name, "--to", rng.choice(["native", "legacy"]), "-o", out, "--force"],
                 ["diff", reference, name],
+                ["diff", "--json", name, reference],
+                ["show", name, "--batch-size", "8", "--seq-len", str(rng.choice([1, 2**40]))],
             ]
         )
         if rng.random() < 0.3:

@@ -36,6 +36,7 @@ from block_config._errors import (
     UnknownKeyWarning,
     describe,
     short_repr,
+    show_int,
 )
 
 __all__ = [
@@ -204,7 +205,7 @@ def _check_field(
         if type(value) is int:
             if rule.minimum <= value <= MAX_INT:
                 return value, True
-            ctx.add(path, f"expected int from {rule.minimum} to {MAX_INT}, got {short_repr(value)}")
+            ctx.add(path, f"expected int from {rule.minimum} to {MAX_INT}, got {show_int(value)}")
             return None, False
     elif kind is Kind.FLOAT:
         if type(value) is float or type(value) is int:

@@ -15,15 +15,16 @@ __all__ = [
     "describe",
     "format_path",
     "short_repr",
+    "show_int",
 ]
 
 #: A location in a document: mapping keys (str) and sequence indexes (int), root first.
 Path = tuple["str | int", ...]
 
 _MAX_REPR = 40
-# Python refuses to turn ints of more than 4300 digits into text (sys.int_info); far below
-# that, a number cut to _MAX_REPR characters would only mislead, so larger ints are sized.
-_MAX_SHOWN_INT_BITS = 128
+# Python refuses to turn ints of more than 4300 digits into text (sys.int_info); well below
+# that, past about 300 digits, an int is described by its size in bits.
+_MAX_SHOWN_INT_BITS = 1024
 
 
 def format_path(path: Path) -> str:
@@ -37,6 +38,13 @@ def format_path(path: Path) -> str:
         else:
             parts.append(f"[{key!r}]")
     return "".join(parts)
+
+
+def show_int(value: int) -> str:
+    """All the digits of ``value``, or its size (``an int of 16610 bits``) past 1024 bits."""
+    if value.bit_length() > _MAX_SHOWN_INT_BITS:
+        return f"an int of {value.bit_length()} bits"
+    return str(value)
 
 
 def short_repr(value: Any) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from block_config._converter import MAX_INT
-from block_config._errors import Path, Problem, describe, short_repr
+from block_config._errors import Path, Problem, describe, show_int
 
 __all__ = ["ConfigReader", "check_int", "is_count"]
 
@@ -23,7 +23,7 @@ def check_int(value: Any, path: Path, problems: list[Problem], minimum: int = 1)
         return False
     if not minimum <= value <= MAX_INT:
         problems.append(
-            Problem(path, f"expected int from {minimum} to {MAX_INT}, got {short_repr(value)}")
+            Problem(path, f"expected int from {minimum} to {MAX_INT}, got {show_int(value)}")
         )
         return False
     return True
