@@ -556,3 +556,19 @@ def test_cli_process_prints_non_ascii_text_under_the_c_locale(tmp_path: Path) ->
         assert result.returncode == code, err
         if code == EXIT_INVALID:
             assert "$.block_configs[0]" in err
+
+
+@pytest.mark.parametrize("ffn_mult", [1e308, 1e300])
+def test_legacy_ffn_mult_too_large_for_any_width(ffn_mult: float) -> None:
+    # 2 * 1e308 * hidden_size is infinite: int() of it raised OverflowError.
+    config = {
+        **CONFIG,
+        "num_hidden_layers": 1,
+        "block_configs": [{"attention": {"n_heads_in_group": 8}, "ffn": {"ffn_mult": ffn_mult}}],
+    }
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_mapping(config)
+    assert problems(error) == [
+        f"$.block_configs[0].ffn.ffn_mult: {ffn_mult!r} gives an intermediate_size past "
+        f"{MAX_INT} with hidden_size 64"
+    ]
