@@ -315,11 +315,14 @@ def test_json_depth_of_values_at_and_past_the_limit() -> None:
     assert len(json_value_problems(_nested_value(100_000))) == 1
 
 
-def test_config_keeps_values_nested_to_the_limit_and_writes_them_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["config.json", "config.yaml"])
+def test_config_keeps_values_nested_to_the_limit_and_writes_them_back(
+    tmp_path: Path, name: str
+) -> None:
     config = {**HOMOGENEOUS, "intermediate_size": 128, "num_hidden_layers": 1}
     config["extra"] = _nested_value(MAX_JSON_DEPTH - 1)  # the config object is level 1
     arch = ModelArchitecture.from_mapping(config)
-    path = arch.save(tmp_path / "config.json")
+    path = arch.save(tmp_path / name)
     again = ModelArchitecture.load(path)
     assert again.source["extra"] == config["extra"]
     config["extra"] = _nested_value(MAX_JSON_DEPTH)
@@ -328,6 +331,6 @@ def test_config_keeps_values_nested_to_the_limit_and_writes_them_back(tmp_path: 
     (problem,) = error.value.problems
     assert problem.path[0] == "extra"
     assert len(problem.path) == MAX_JSON_DEPTH
-    path.write_text(json.dumps(config))
+    path.write_text(json.dumps(config))  # JSON is YAML too
     with pytest.raises(BlockConfigError, match=f"nests deeper than {MAX_JSON_DEPTH} levels"):
         ModelArchitecture.load(path)
