@@ -908,9 +908,10 @@ def test_command_line(
             names = (str(name), str(out), reference)
             assert all(line.startswith(names) for line in lines), (argv, captured.err)
         if code == EXIT_OK and argv[0] == "convert":
-            # what was written reads back
+            # what was written reads back, and is exactly as valid as what was read
             dimensions = DIMENSIONS if DIMENSIONS[0] in argv else []
-            assert main(["validate", str(out), *dimensions]) == EXIT_OK, capsys.readouterr().err
+            source_code = main(["validate", str(name), *dimensions])
+            assert main(["validate", str(out), *dimensions]) == source_code, capsys.readouterr()
             capsys.readouterr()
         codes[code] = codes.get(code, 0) + 1
     assert codes.get(EXIT_OK), codes
