@@ -69,9 +69,9 @@ def test_many_threads_give_the_results_of_one() -> None:
     expected = [_outcome(doc) for doc in docs]
     assert {kind for kind, _ in expected} == {"ok", "error"}
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        for _ in range(ROUNDS):
+        for round_number in range(ROUNDS):
             order = list(range(len(docs)))
-            random.Random(_).shuffle(order)
+            random.Random(round_number).shuffle(order)
             results = list(pool.map(lambda i: (i, _outcome(docs[i])), order))
             for index, outcome in results:
                 assert outcome == expected[index], docs[index]
