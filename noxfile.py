@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["tests", "typecheck", "lint"]
+nox.options.sessions = ["tests", "tests_optimized", "typecheck", "lint"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_external_run = True
 
@@ -35,3 +35,39 @@ def lint(session: nox.Session) -> None:
     session.install(*_group("lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def tests_optimized(session: nox.Session) -> None:
+    """The whole test suite under ``python -O``: no behaviour may hang on an ``assert``."""
+    session.install(".", *_group("test"))
+    session.run(
+        "python",
+        "-O",
+        "-m",
+        "pytest",
+        # pytest warns that -O strips asserts outside test modules; tests/test_optimized.py
+        # checks that those in the tests still run and that the library relies on none.
+        "-W",
+        "ignore:assertions not in test modules:pytest.PytestConfigWarning",
+        *session.posargs,
+    )
+
+
+#: Cases the ``fuzz`` session runs (the default test run has 12,000); ``nox -s fuzz -- N``
+#: runs N instead.
+FUZZ_CASES = 400_000
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """The fuzz suite with many more cases than the default run (not in the default set)."""
+    session.install(".", *_group("test"))
+    cases = session.posargs[0] if session.posargs else str(FUZZ_CASES)
+    session.run(
+        "pytest",
+        "tests/test_fuzz.py",
+        "-p",
+        "no:cacheprovider",
+        env={"BLOCK_CONFIG_FUZZ_CASES": cases},
+    )

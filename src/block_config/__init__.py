@@ -18,6 +18,7 @@ from block_config._config import (
     SubblockConfig,
 )
 from block_config._converter import (
+    MAX_BLOCKS,
     MAX_INT,
     MAX_PARALLEL_DEPTH,
     UnknownKeys,
@@ -28,7 +29,7 @@ from block_config._converter import (
 )
 from block_config._diff import FieldChange, LayerDiff, ModelDiff, diff_block_configs, diff_models
 from block_config._errors import BlockConfigError, Problem, UnknownKeyWarning
-from block_config._json import dumps, loads
+from block_config._json import MAX_JSON_DEPTH, MAX_JSON_SIZE, dumps, loads
 from block_config._legacy import (
     LegacyAttentionConfig,
     LegacyBlockConfig,
@@ -53,7 +54,10 @@ from block_config._version import __version__
 from block_config._yaml import dumps_yaml, loads_yaml
 
 __all__ = [
+    "MAX_BLOCKS",
     "MAX_INT",
+    "MAX_JSON_DEPTH",
+    "MAX_JSON_SIZE",
     "MAX_PARALLEL_DEPTH",
     "PRECISION_BITS",
     "SUBBLOCK_CLS_DICT",

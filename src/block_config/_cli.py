@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import warnings
@@ -29,7 +30,7 @@ from block_config._config import BlockConfig
 from block_config._converter import structure_block_configs
 from block_config._diff import FieldChange, LayerDiff, diff_block_configs, diff_models
 from block_config._errors import BlockConfigError, Problem
-from block_config._io import atomic_write, dump_config_json, resolve_config_path
+from block_config._io import atomic_write, dump_config_json, read_limited, resolve_config_path
 from block_config._json import parse_json
 from block_config._legacy import looks_legacy
 from block_config._model import ModelArchitecture
@@ -126,9 +127,11 @@ class _Input:
 def _read_data(name: str) -> tuple[Path, Any]:
     try:
         path = resolve_config_path(name)
-        text = path.read_bytes()
+        text = read_limited(path)  # a huge file or an endless device is refused
     except OSError as error:
         _invalid(name, _os_message(error, name))
+    except BlockConfigError as error:
+        _invalid(name, error)
     try:
         if _is_yaml(path):
             return path, parse_yaml(text)
@@ -221,7 +224,10 @@ def _read(
         _invalid(name, "expected a config.json object or a list of block configs")
     if dims is None:
         dims = _dims_mapping(args)
-    legacy = looks_legacy(data)
+    try:
+        legacy = looks_legacy(data)
+    except BlockConfigError as error:  # a list mixing both dialects
+        _invalid(name, error)
     if dims is None:
         if need_model or legacy:
             what = "a legacy block list" if legacy else "a bare block_configs list"
@@ -472,7 +478,13 @@ def _cmd_show(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _print_json(document: Any, out: IO[str]) -> None:
-    print(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode(), file=out)
+    try:
+        text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
+    except TypeError:
+        # A total past 64 bits (parameters of a model with MAX_INT-wide layers): orjson
+        # writes no such int; the standard library does, in the same layout.
+        text = json.dumps(document, indent=2, ensure_ascii=False)
+    print(text, file=out)
 
 
 # ---------------------------------------------------------------------------------- validate
@@ -540,6 +552,8 @@ def _cmd_convert(args: argparse.Namespace, out: IO[str]) -> int:
         text = dump_yaml(data) if _is_yaml(target) else dump_config_json(data)
     except ImportError as error:  # PyYAML missing
         raise _Failure(EXIT_MISSING_DEPENDENCY, [f"{args.output}: {error}"]) from None
+    except BlockConfigError as error:  # past the size the file could be read back at
+        _invalid(args.output, error)
     try:
         atomic_write(target, text)
     except OSError as error:

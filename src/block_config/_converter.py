@@ -29,9 +29,18 @@ from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from block_config import _config
 from block_config._config import BaseDataclass, BlockConfig, UnknownKeys
-from block_config._errors import BlockConfigError, Path, Problem, UnknownKeyWarning, describe
+from block_config._errors import (
+    BlockConfigError,
+    Path,
+    Problem,
+    UnknownKeyWarning,
+    describe,
+    short_repr,
+    show_int,
+)
 
 __all__ = [
+    "MAX_BLOCKS",
     "MAX_INT",
     "MAX_PARALLEL_DEPTH",
     "FieldRule",
@@ -49,6 +58,10 @@ MAX_INT = 2**63 - 1
 #: How deep ``parallel_blocks`` may nest: a top-level block is level 0, a block in its
 #: ``parallel_blocks`` level 1, and so on. Real models use one or two levels.
 MAX_PARALLEL_DEPTH = 64
+#: The most blocks one list may hold: a model's layers, or one block's ``parallel_blocks``.
+#: Real models have a few hundred layers; the limit keeps a hostile layer count (a list, or
+#: a homogeneous config's ``num_hidden_layers``) from exhausting memory.
+MAX_BLOCKS = 65_536
 
 _UNKNOWN_KEY_MODES = ("error", "warn")
 
@@ -158,6 +171,22 @@ def _is_sequence(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
 
 
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8, i.e. holds no lone surrogate."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# A str with a lone surrogate ("\ud800") is a valid Python str but no valid JSON or YAML
+# text can hold it: accepting one would give an object that cannot be saved.
+_NOT_TEXT = "expected str, got a str with a lone surrogate, which UTF-8 cannot encode"
+
+
 def _check_field(
     rule: FieldRule, value: Any, path: Path, ctx: _Context, depth: int
 ) -> tuple[Any, bool]:
@@ -175,7 +204,7 @@ def _check_field(
         if type(value) is int:
             if rule.minimum <= value <= MAX_INT:
                 return value, True
-            ctx.add(path, f"expected int from {rule.minimum} to {MAX_INT}, got {value}")
+            ctx.add(path, f"expected int from {rule.minimum} to {MAX_INT}, got {show_int(value)}")
             return None, False
     elif kind is Kind.FLOAT:
         if type(value) is float or type(value) is int:
@@ -189,7 +218,10 @@ def _check_field(
             return None, False
     elif kind is Kind.STR:
         if type(value) is str:
-            return value, True
+            if _is_text(value):
+                return value, True
+            ctx.add(path, _NOT_TEXT)
+            return None, False
     elif kind is Kind.STR_SEQ:
         if _is_sequence(value):
             good = True
@@ -197,12 +229,18 @@ def _check_field(
                 if type(item) is not str:
                     ctx.add((*path, index), f"expected str, got {describe(item)}")
                     good = False
+                elif not _is_text(item):
+                    ctx.add((*path, index), _NOT_TEXT)
+                    good = False
             return (tuple(value), True) if good else (None, False)
     elif kind is Kind.NESTED:
         assert rule.target is not None
         result = _structure_detailed(value, rule.target, path, ctx, depth)
         return result, result is not None
     elif _is_sequence(value):  # Kind.BLOCK_SEQ
+        if len(value) > MAX_BLOCKS:
+            ctx.add(path, _too_many(value))
+            return None, False
         if depth >= MAX_PARALLEL_DEPTH and len(value) > 0:
             ctx.add(path, f"parallel_blocks nest deeper than {MAX_PARALLEL_DEPTH} levels")
             return None, False
@@ -215,6 +253,10 @@ def _check_field(
         return tuple(blocks), True
     ctx.add(path, f"expected {rule.expected}, got {describe(value)}")
     return None, False
+
+
+def _too_many(blocks: Sequence[Any]) -> str:
+    return f"holds {len(blocks)} blocks, more than the limit of {MAX_BLOCKS}"
 
 
 def _structure_detailed(
@@ -233,7 +275,7 @@ def _structure_detailed(
         if key in names:
             continue
         if not isinstance(key, str):
-            ctx.add((*path, repr(key)), f"keys must be strings, got {describe(key)}")
+            ctx.add((*path, short_repr(key)), f"keys must be strings, got {describe(key)}")
             good = False
         elif ctx.unknown_keys == "error":
             ctx.add((*path, key), f"unknown key (expected one of: {', '.join(names)})")
@@ -295,7 +337,7 @@ def _fast_float(value: Any) -> float:
 def _fast_strs(value: Any) -> tuple[str, ...]:
     if type(value) is list or type(value) is tuple:
         for item in value:
-            if type(item) is not str:
+            if type(item) is not str or not _is_text(item):
                 raise _SLOW
         return tuple(value)
     raise _SLOW
@@ -306,7 +348,7 @@ def _fast_blocks(value: Any, depth: int) -> tuple[BlockConfig, ...]:
         raise _SLOW
     if not value:
         return ()
-    if depth >= MAX_PARALLEL_DEPTH:
+    if depth >= MAX_PARALLEL_DEPTH or len(value) > MAX_BLOCKS:
         raise _SLOW
     fast_block = _FAST[BlockConfig]
     # A BlockConfig object with parallel_blocks of its own goes to the detailed path, which
@@ -329,6 +371,7 @@ def _generate(cls: type[BaseDataclass]) -> None:
         "SLOW": _SLOW,
         "new": object.__new__,
         "isfinite": math.isfinite,
+        "is_text": _is_text,
         "fast_float": _fast_float,
         "fast_strs": _fast_strs,
         "fast_blocks": _fast_blocks,
@@ -367,7 +410,7 @@ def _generate(cls: type[BaseDataclass]) -> None:
             fast.append(f"    if {none_ok}{cond}: raise SLOW")
             ok_cond = cond
         elif kind is Kind.STR:
-            cond = f"type({v}) is not str"
+            cond = f"(type({v}) is not str or not is_text({v}))"
             fast.append(f"    if {none_ok}{cond}: raise SLOW")
             ok_cond = cond
         elif kind is Kind.FLOAT:
@@ -378,17 +421,26 @@ def _generate(cls: type[BaseDataclass]) -> None:
             )
             ok_cond = f"(type({v}) is not float or not isfinite({v}))"
         elif kind is Kind.STR_SEQ:
-            fast.append(f"    if {v} is not None: {v} = fast_strs({v})")
-            ok_cond = f"(type({v}) is not tuple or any(type(s) is not str for s in {v}))"
+            call = f"{v} = fast_strs({v})"
+            fast.append(f"    if {v} is not None: {call}" if rule.optional else f"    {call}")
+            ok_cond = (
+                f"(type({v}) is not tuple"
+                f" or any(type(s) is not str or not is_text(s) for s in {v}))"
+            )
         elif kind is Kind.NESTED:
             assert rule.target is not None
             env[f"T{i}"] = rule.target
             check = f"not isinstance({v}, T{i})"
-            fast.append(f"    if {v} is not None and {check}: {v} = FAST[T{i}]({v}, depth)")
+            # A required nested object given null goes on to FAST, which bails out on it.
+            fast.append(f"    if {none_ok}{check}: {v} = FAST[T{i}]({v}, depth)")
             ok_cond = check
         else:  # BLOCK_SEQ
-            fast.append(f"    if {v} is not None: {v} = fast_blocks({v}, depth)")
-            ok_cond = f"(type({v}) is not tuple or any(type(b) is not Cls for b in {v}))"
+            call = f"{v} = fast_blocks({v}, depth)"
+            fast.append(f"    if {v} is not None: {call}" if rule.optional else f"    {call}")
+            ok_cond = (
+                f"(type({v}) is not tuple or len({v}) > {MAX_BLOCKS}"
+                f" or any(type(b) is not Cls for b in {v}))"
+            )
             env["Cls"] = cls
         ok.append(f"    {v} = o.{rule.name}")
         ok.append(f"    if {none_ok if rule.optional else ''}{ok_cond}: return False")
@@ -490,7 +542,7 @@ def structure_block_configs(
     (``$[3].attention.num_key_value_heads: expected int, got str '8'``).
     """
     mode = _check_mode(unknown_keys)
-    if type(data) is list or type(data) is tuple:
+    if (type(data) is list or type(data) is tuple) and len(data) <= MAX_BLOCKS:
         fast_block = _FAST[BlockConfig]
         try:
             return [item if type(item) is BlockConfig else fast_block(item, 0) for item in data]
@@ -499,6 +551,9 @@ def structure_block_configs(
     ctx = _Context(mode)
     if not _is_sequence(data):
         ctx.add((), f"expected a list of block configs, got {describe(data)}")
+        _report(ctx)
+    if len(data) > MAX_BLOCKS:  # type: ignore[arg-type]  # a Sequence, checked above
+        ctx.add((), _too_many(data))  # type: ignore[arg-type]
         _report(ctx)
     blocks = [
         _structure_detailed(item, BlockConfig, (index,), ctx, 0) for index, item in enumerate(data)
@@ -536,9 +591,12 @@ def maybe_cast_block_configs(
     ``None`` or an empty list gives ``None``; a list of dicts, of ``BlockConfig`` objects, or of
     both mixed, gives a list of ``BlockConfig``.
     """
-    if block_configs is None or len(block_configs) == 0:
+    if block_configs is None:
         return None
-    return structure_block_configs(block_configs)
+    # Checked before its length is asked for, so that an int or a dict is reported, not
+    # met with a TypeError or taken for an empty list.
+    blocks = structure_block_configs(block_configs)
+    return blocks or None
 
 
 def _finish(obj: BaseDataclass) -> None:

@@ -7,12 +7,24 @@ from typing import Any
 
 import attrs
 
-__all__ = ["BlockConfigError", "Path", "Problem", "UnknownKeyWarning", "describe", "format_path"]
+__all__ = [
+    "BlockConfigError",
+    "Path",
+    "Problem",
+    "UnknownKeyWarning",
+    "describe",
+    "format_path",
+    "short_repr",
+    "show_int",
+]
 
 #: A location in a document: mapping keys (str) and sequence indexes (int), root first.
 Path = tuple["str | int", ...]
 
 _MAX_REPR = 40
+# Python refuses to turn ints of more than 4300 digits into text (sys.int_info); well below
+# that, past about 300 digits, an int is described by its size in bits.
+_MAX_SHOWN_INT_BITS = 1024
 
 
 def format_path(path: Path) -> str:
@@ -28,6 +40,29 @@ def format_path(path: Path) -> str:
     return "".join(parts)
 
 
+def show_int(value: int) -> str:
+    """All the digits of ``value``, or its size (``an int of 16610 bits``) past 1024 bits."""
+    if value.bit_length() > _MAX_SHOWN_INT_BITS:
+        return f"an int of {value.bit_length()} bits"
+    return str(value)
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to a readable length; never raises, whatever the value.
+
+    A huge int is described by its size (``an int of 16610 bits``) instead of its digits.
+    """
+    if isinstance(value, int) and value.bit_length() > _MAX_SHOWN_INT_BITS:
+        return f"an int of {value.bit_length()} bits"
+    try:
+        shown = repr(value)
+    except Exception:  # a broken __repr__ must not hide the problem being reported
+        return "(unprintable)"
+    if len(shown) > _MAX_REPR:
+        shown = shown[: _MAX_REPR - 3] + "..."
+    return shown
+
+
 def describe(value: Any) -> str:
     """Name a value's type, and show the value when it is short: ``str '8'``."""
     if value is None:
@@ -35,10 +70,9 @@ def describe(value: Any) -> str:
     name = type(value).__name__
     if isinstance(value, (dict, list, tuple, set, frozenset)) or hasattr(value, "__attrs_attrs__"):
         return name
-    shown = repr(value)
-    if len(shown) > _MAX_REPR:
-        shown = shown[: _MAX_REPR - 3] + "..."
-    return f"{name} {shown}"
+    if isinstance(value, int) and value.bit_length() > _MAX_SHOWN_INT_BITS:
+        return f"{name} of {value.bit_length()} bits"
+    return f"{name} {short_repr(value)}"
 
 
 @attrs.frozen

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from block_config._config import BlockConfig
-from block_config._converter import structure_block_configs
+from block_config._converter import MAX_BLOCKS, structure_block_configs
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader, is_count
 
@@ -61,16 +61,19 @@ def homogeneous_block_configs(
             reader.problems.append(Problem((key,), f"not supported: {what}"))
     layers = reader.integer("num_hidden_layers", required=kinds is None, minimum=0)
     if kinds is not None and layers is not None and layers != len(kinds):
-        source = (
-            "hybrid_override_pattern"
-            if "hybrid_override_pattern" in config
-            else "layers_block_type"
-        )
+        (source,) = _pattern_key(config)
         reader.problems.append(
             Problem(("num_hidden_layers",), f"is {layers} but {source} has {len(kinds)} layers")
         )
     if kinds is not None:
         layers = len(kinds)
+    if layers is not None and layers > MAX_BLOCKS:
+        reader.problems.append(
+            Problem(
+                ("num_hidden_layers",) if kinds is None else _pattern_key(config),
+                f"gives {layers} layers, more than the limit of {MAX_BLOCKS}",
+            )
+        )
     if reader.problems or layers is None:
         raise BlockConfigError(reader.problems)
 
@@ -92,6 +95,12 @@ def homogeneous_block_configs(
             (distinct[id(item)],) = structure_block_configs([item])
         blocks.append(distinct[id(item)])
     return blocks
+
+
+def _pattern_key(config: Mapping[str, Any]) -> tuple[str]:
+    if "hybrid_override_pattern" in config:
+        return ("hybrid_override_pattern",)
+    return ("layers_block_type",)
 
 
 def _attention(reader: ConfigReader, heads: int | None) -> dict[str, Any]:
@@ -205,7 +214,7 @@ def _nemotron_h_kinds(config: Mapping[str, Any], reader: ConfigReader) -> list[s
             return []
         known = set(_PATTERN_KINDS.values())
         for index, name in enumerate(names):
-            if name not in known:
+            if type(name) is not str or name not in known:
                 reader.problems.append(
                     Problem(
                         ("layers_block_type", index),

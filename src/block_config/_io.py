@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from block_config._errors import BlockConfigError
-from block_config._json import parse_json
+from block_config._json import MAX_JSON_SIZE, parse_json
 
 __all__ = [
     "CONFIG_FILENAME",
     "atomic_write",
     "dump_config_json",
     "read_config_json",
+    "read_limited",
     "resolve_config_path",
 ]
 
@@ -45,18 +46,38 @@ def read_config_json(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]
     Invalid JSON, or JSON that is not an object, is a :class:`BlockConfigError`.
     """
     resolved = resolve_config_path(path)
-    data = parse_json(resolved.read_bytes())
+    data = parse_json(read_limited(resolved))
     if not isinstance(data, dict):
         raise BlockConfigError.at((), f"a config.json holds a JSON object, got {_kind(data)}")
     return resolved, data
 
 
+def read_limited(path: Path) -> bytes:
+    """The bytes of a file of at most :data:`MAX_JSON_SIZE` bytes; a larger one is refused.
+
+    A bounded read: a huge file, or a device that never ends, is not swallowed.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(MAX_JSON_SIZE + 1)
+    if len(data) > MAX_JSON_SIZE:
+        raise BlockConfigError.at((), f"{path} is larger than the limit of {MAX_JSON_SIZE} bytes")
+    return data
+
+
 def dump_config_json(mapping: dict[str, Any]) -> str:
     """The text of a ``config.json`` as ``transformers`` writes it: 2-space indent, final newline.
 
-    Keys keep their order (the file's own order survives a load and save).
+    Keys keep their order (the file's own order survives a load and save). Text larger
+    than :data:`MAX_JSON_SIZE`, which could not be read back, is a :class:`BlockConfigError`.
     """
-    return json.dumps(mapping, indent=2, allow_nan=False) + "\n"
+    text = json.dumps(mapping, indent=2, allow_nan=False) + "\n"
+    if len(text) > MAX_JSON_SIZE:  # ASCII: json.dumps escapes everything else
+        raise BlockConfigError.at(
+            (),
+            f"the config.json would be {len(text)} bytes, more than the limit of "
+            f"{MAX_JSON_SIZE} that reading it back allows",
+        )
+    return text
 
 
 def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:

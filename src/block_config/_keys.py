@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from block_config._converter import MAX_INT
-from block_config._errors import Path, Problem, describe
+from block_config._errors import Path, Problem, describe, show_int
 
 __all__ = ["ConfigReader", "check_int", "is_count"]
 
@@ -22,7 +22,9 @@ def check_int(value: Any, path: Path, problems: list[Problem], minimum: int = 1)
         problems.append(Problem(path, f"expected int, got {describe(value)}"))
         return False
     if not minimum <= value <= MAX_INT:
-        problems.append(Problem(path, f"expected int from {minimum} to {MAX_INT}, got {value}"))
+        problems.append(
+            Problem(path, f"expected int from {minimum} to {MAX_INT}, got {show_int(value)}")
+        )
         return False
     return True
 

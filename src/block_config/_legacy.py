@@ -27,7 +27,7 @@ import attrs
 
 from block_config import _converter
 from block_config._config import AttentionConfig, BaseDataclass, BlockConfig, FFNConfig, _str_tuple
-from block_config._converter import UnknownKeys, structure_block_configs
+from block_config._converter import MAX_BLOCKS, MAX_INT, UnknownKeys, structure_block_configs
 from block_config._errors import BlockConfigError, Path, Problem, describe
 from block_config._warnings import warnings_under
 
@@ -186,6 +186,10 @@ def structure_legacy_block_configs(
     """
     if not isinstance(data, Sequence) or isinstance(data, (str, bytes, bytearray)):
         raise BlockConfigError.at((), f"expected a list of block configs, got {describe(data)}")
+    if len(data) > MAX_BLOCKS:
+        raise BlockConfigError.at(
+            (), f"holds {len(data)} blocks, more than the limit of {MAX_BLOCKS}"
+        )
     problems: list[Problem] = []
     items: list[LegacyBlockConfig] = []
     for index, item in enumerate(data):
@@ -239,7 +243,15 @@ def _native_ffn(
         return common, [Problem(where, "required unless the FFN is no_op or linear")]
     if not mult > 0:
         return common, [Problem(where, f"must be positive, got {mult!r}")]
-    size = ffn_mult_to_intermediate_size(mult, hidden_size)
+    try:
+        size = ffn_mult_to_intermediate_size(mult, hidden_size)
+    except OverflowError:  # 2 * mult * hidden_size is past the largest float
+        size = MAX_INT + 1
+    if size > MAX_INT:
+        message = (
+            f"{mult!r} gives an intermediate_size past {MAX_INT} with hidden_size {hidden_size}"
+        )
+        return common, [Problem(where, message)]
     if size < 1:
         message = f"{mult!r} gives intermediate_size {size} with hidden_size {hidden_size}"
         return common, [Problem(where, message)]

@@ -25,14 +25,16 @@ from block_config._converter import (
     structure_block_configs,
     unstructure_block_configs,
 )
-from block_config._errors import BlockConfigError, Path, Problem, describe
+from block_config._errors import BlockConfigError, Path, Problem, describe, short_repr
 from block_config._io import (
     CONFIG_FILENAME,
     atomic_write,
     dump_config_json,
     read_config_json,
+    read_limited,
     resolve_config_path,
 )
+from block_config._json import json_value_problems
 from block_config._keys import ConfigReader, check_int, is_count
 from block_config._legacy import LegacyBlockConfig
 from block_config._warnings import warnings_under
@@ -214,9 +216,14 @@ class ModelArchitecture:
         bad_keys = [key for key in keys if not isinstance(key, str)]
         if bad_keys:
             raise BlockConfigError(
-                Problem((repr(key),), f"keys must be strings, got {describe(key)}")
+                Problem((short_repr(key),), f"keys must be strings, got {describe(key)}")
                 for key in bad_keys
             )
+        # Kept verbatim in source and written back by save(): it must be JSON that reads
+        # back the same (no NaN, no sets, no 100-bit ints, not nested past the limit).
+        json_problems = json_value_problems(config)
+        if json_problems:
+            raise BlockConfigError(json_problems)
         if dialect is None:
             dialect = _detect(config)
         elif dialect not in _DIALECTS:
@@ -297,7 +304,7 @@ class ModelArchitecture:
         """
         target = resolve_config_path(path)
         if target.suffix.lower() in YAML_SUFFIXES:
-            return cls.from_yaml(target.read_bytes(), unknown_keys=unknown_keys, dialect=dialect)
+            return cls.from_yaml(read_limited(target), unknown_keys=unknown_keys, dialect=dialect)
         _, config = read_config_json(target)
         return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect)
 

@@ -6,12 +6,14 @@ layers stand out as blank cells), the FFN width, and the KV heads of each attent
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from block_config._io import atomic_write
 from block_config._stats import LayerStats, ModelStats
 
 if TYPE_CHECKING:
@@ -130,10 +132,13 @@ def plot_architecture(
         raise ValueError(f"the picture must end in {', '.join(FORMATS)}, got {str(path)!r}")
     plt = _pyplot()
     figure = _figure(plt, stats, title, num_attention_heads)
+    buffer = io.BytesIO()
     try:
-        figure.savefig(path, dpi=110)
+        figure.savefig(buffer, format=suffix[1:], dpi=110)
     finally:
         plt.close(figure)
+    # Drawn in memory, then written atomically: a failed write leaves any old picture whole.
+    atomic_write(path, buffer.getvalue())
 
 
 def _figure(plt: Any, stats: ModelStats, title: str, num_attention_heads: int) -> Figure:

@@ -12,7 +12,10 @@ schema rather than PyYAML's YAML 1.1 defaults, so that a value means what it rea
   ``1:30`` are strings, not 1000 and 5400;
 * ``1e-05`` is a float (PyYAML would read a string); ``.inf`` and ``.nan`` are refused, as
   JSON has no such numbers; a float where an int belongs is an error, never truncated;
-* dates stay strings, and a key given twice in one mapping is an error.
+* dates stay strings, and a key given twice in one mapping is an error;
+* aliases (``*name``) are refused: a few lines of them can stand for a document of
+  billions of nodes. Text is limited to :data:`MAX_JSON_SIZE` bytes and nesting to
+  :data:`MAX_JSON_DEPTH` levels, as JSON is.
 
 Dumping quotes every string that a YAML 1.1 or a YAML 1.2 reader would read as something
 else, so the text reads back the same everywhere.
@@ -28,6 +31,7 @@ from typing import Any
 from block_config._config import BlockConfig
 from block_config._converter import UnknownKeys, structure_block_configs, unstructure_block_configs
 from block_config._errors import BlockConfigError
+from block_config._json import MAX_JSON_DEPTH, MAX_JSON_SIZE, _utf8_size
 
 __all__ = ["dump_yaml", "dumps_yaml", "loads_yaml", "parse_yaml"]
 
@@ -61,7 +65,35 @@ def _yaml() -> tuple[Any, type[Any], type[Any]]:
     ]
 
     class Loader(yaml.SafeLoader):
-        """Safe loading with YAML 1.2 core-schema scalars and no duplicate keys."""
+        """Safe loading with YAML 1.2 core-schema scalars, no duplicate keys, no aliases,
+        and nesting limited to MAX_JSON_DEPTH (the composer recurses once per level)."""
+
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.events.AliasEvent):
+                event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"found the alias *{event.anchor}: aliases are not supported",
+                    event.start_mark,
+                )
+            events = yaml.events
+            if not self.check_event(events.SequenceStartEvent, events.MappingStartEvent):
+                return super().compose_node(parent, index)
+            if self.depth >= MAX_JSON_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nests deeper than {MAX_JSON_DEPTH} levels",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            self.depth += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
 
     class Dumper(yaml.SafeDumper):
         """Safe dumping that quotes every string a YAML 1.1 or 1.2 reader would not read back
@@ -74,11 +106,16 @@ def _yaml() -> tuple[Any, type[Any], type[Any]]:
 
     def construct_int(loader: Any, node: Any) -> int:
         text = loader.construct_scalar(node)
-        if text.startswith("0o"):
-            return int(text[2:], 8)
-        if text.startswith("0x"):
-            return int(text[2:], 16)
-        return int(text, 10)
+        try:
+            if text.startswith("0o"):
+                return int(text[2:], 8)
+            if text.startswith("0x"):
+                return int(text[2:], 16)
+            return int(text, 10)
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an int of {len(text)} digits is too long", node.start_mark
+            ) from None
 
     def construct_float(loader: Any, node: Any) -> float:
         text = loader.construct_scalar(node)
@@ -107,6 +144,13 @@ def _yaml() -> tuple[Any, type[Any], type[Any]]:
         result: dict[Any, Any] = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
         return result
 
+    def represent_str(dumper: Any, value: str) -> Any:
+        # A NEL (U+0085) written plain or single-quoted reads back as a line break, folded
+        # into a space; double quotes escape it (\N), and U+2028/U+2029 with it.
+        style = '"' if any(char in value for char in "\x85\u2028\u2029") else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, represent_str)
     Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
     Loader.add_constructor("tag:yaml.org,2002:float", construct_float)
     Loader.construct_mapping = construct_mapping  # type: ignore[method-assign,assignment]
@@ -120,6 +164,11 @@ def parse_yaml(text: str | bytes) -> Any:
     """
     if not isinstance(text, (str, bytes)):
         raise TypeError(f"expected str or bytes, got {type(text).__name__}")
+    size = _utf8_size(text)
+    if size > MAX_JSON_SIZE:
+        raise BlockConfigError.at(
+            (), f"YAML text of {size} bytes is larger than the limit of {MAX_JSON_SIZE} bytes"
+        )
     yaml, loader, _ = _yaml()
     try:
         return yaml.load(text, Loader=loader)
@@ -137,6 +186,11 @@ def dump_yaml(data: Any) -> str:
     text: str = yaml.dump(
         data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=False
     )
+    size = _utf8_size(text)
+    if size > MAX_JSON_SIZE:  # parse_yaml would refuse it
+        raise BlockConfigError.at(
+            (), f"YAML text of {size} bytes would be larger than the limit of {MAX_JSON_SIZE}"
+        )
     return text
 
 
