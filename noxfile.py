@@ -35,3 +35,14 @@ def lint(session: nox.Session) -> None:
     session.install(*_group("lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+#: The peers the benchmark compares against, pinned so that runs stay comparable.
+BENCH_PEERS = ["pydantic==2.14.4", "msgspec==0.22.0"]
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark against a dataclass baseline, pydantic and msgspec (``-- --quick``: short)."""
+    session.install(".", *BENCH_PEERS)
+    session.run("python", "benchmarks/bench.py", *session.posargs)
