@@ -115,21 +115,30 @@ def check_agreement(mappings: list[dict[str, Any]], text: bytes) -> int:
     return uniques.pop()
 
 
-def measure(op: Callable[[Any], object], setup: Callable[[], Any], repeat: int) -> float:
-    """Median seconds of ``op(setup())`` (setup not timed; GC off while timing, as timeit)."""
-    times = []
+Case = tuple[Callable[[Any], object], Callable[[], Any]]
+
+
+def measure(cases: Sequence[Case], repeat: int) -> list[float]:
+    """Median seconds of ``op(setup())`` for each ``(op, setup)``; setup is not timed.
+
+    Times are CPU time of this process, and the cases take turns, one run each per round, so
+    that load from elsewhere on the machine disturbs every implementation alike. GC is off
+    while timing, as in timeit.
+    """
+    times: list[list[float]] = [[] for _ in cases]
     for _ in range(repeat):
-        arg = setup()
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            op(arg)
-            times.append(time.perf_counter() - start)
-        finally:
-            gc.enable()
-        del arg
-    return statistics.median(times)
+        for (op, setup), spent in zip(cases, times, strict=True):
+            arg = setup()
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.process_time()
+                result = op(arg)
+                spent.append(time.process_time() - start)
+            finally:
+                gc.enable()
+            del arg, result  # freeing is not part of the operation
+    return [statistics.median(spent) for spent in times]
 
 
 def memory_per_block(impl: Impl, mappings: list[dict[str, Any]]) -> float:
@@ -159,8 +168,8 @@ def run_size(size: int, repeat: int) -> list[tuple[str, list[float]]]:
     print(f"{size:,} blocks ({unique:,} unique): all implementations agree", file=sys.stderr)
     rows: list[tuple[str, list[float]]] = []
 
-    def row(label: str, per_impl: Callable[[Impl], float]) -> None:
-        rows.append((label, [per_impl(impl) for impl in IMPLS]))
+    def row(label: str, case: Callable[[Impl], Case]) -> None:
+        rows.append((label, measure([case(impl) for impl in IMPLS], repeat)))
         print(f"  {label}", file=sys.stderr)
 
     def fresh(impl: Impl) -> Callable[[], list[Any]]:
@@ -175,20 +184,20 @@ def run_size(size: int, repeat: int) -> list[tuple[str, list[float]]]:
     def same(value: Any) -> Callable[[], Any]:
         return lambda: value
 
-    row("mappings -> objects", lambda i: measure(i.from_mappings, same(mappings), repeat))
-    row("JSON -> objects", lambda i: measure(i.from_json, same(text), repeat))
-    row("objects -> mappings", lambda i: measure(i.to_mappings, same(loaded(i)), repeat))
-    row("objects -> JSON", lambda i: measure(i.to_json, same(loaded(i)), repeat))
-    row("set(), fresh objects", lambda i: measure(set, fresh(i), repeat))
-    row("set(), hashed objects", lambda i: measure(set, same(_hashed(loaded(i))), repeat))
-    row("sorted(), fresh objects", lambda i: measure(i.sort, fresh(i), repeat))
+    row("mappings -> objects", lambda i: (i.from_mappings, same(mappings)))
+    row("JSON -> objects", lambda i: (i.from_json, same(text)))
+    row("objects -> mappings", lambda i: (i.to_mappings, same(loaded(i))))
+    row("objects -> JSON", lambda i: (i.to_json, same(loaded(i))))
+    row("set(), fresh objects", lambda i: (set, fresh(i)))
+    row("set(), hashed objects", lambda i: (set, same(_hashed(loaded(i)))))
+    row("sorted(), fresh objects", lambda i: (i.sort, fresh(i)))
     row(
         "sorted(), sorted before",
-        lambda i: measure(i.sort, same(_sorted_once(i, loaded(i))), repeat),
+        lambda i: (i.sort, same(_sorted_once(i, loaded(i)))),
     )
     row(
         "== of equal pairs",
-        lambda i: measure(lambda p: all(map(operator.eq, *p)), pairs(i), repeat),
+        lambda i: (lambda p: all(map(operator.eq, *p)), pairs(i)),
     )
     rows.append(("bytes per block", [memory_per_block(impl, mappings) for impl in IMPLS]))
     return rows
@@ -259,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
     args = parser.parse_args(argv)
-    plan = [(1_000, 3), (10_000, 3)] if args.quick else [(10_000, 15), (100_000, 5)]
+    plan = [(1_000, 5), (10_000, 5)] if args.quick else [(10_000, 15), (100_000, 5)]
     print(
         f"Python {platform.python_version()}, block-config {block_config.__version__}, "
         f"{platform.machine()}",

@@ -53,6 +53,7 @@ class BaseDataclass:
     """
 
     __slots__ = ("_repr_cache",)
+    # repr(self), once computed; the orderings compare these directly when both are there.
     _repr_cache: str
 
     def __attrs_post_init__(self) -> None:
@@ -71,22 +72,34 @@ class BaseDataclass:
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
-        return repr(self) < repr(other)
+        try:
+            return self._repr_cache < other._repr_cache
+        except AttributeError:
+            return repr(self) < repr(other)
 
     def __le__(self, other: object) -> bool:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
-        return repr(self) <= repr(other)
+        try:
+            return self._repr_cache <= other._repr_cache
+        except AttributeError:
+            return repr(self) <= repr(other)
 
     def __gt__(self, other: object) -> bool:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
-        return repr(self) > repr(other)
+        try:
+            return self._repr_cache > other._repr_cache
+        except AttributeError:
+            return repr(self) > repr(other)
 
     def __ge__(self, other: object) -> bool:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
-        return repr(self) >= repr(other)
+        try:
+            return self._repr_cache >= other._repr_cache
+        except AttributeError:
+            return repr(self) >= repr(other)
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any], *, unknown_keys: str = "error") -> Self:

@@ -315,119 +315,248 @@ def _fast_blocks(value: Any, depth: int) -> tuple[BlockConfig, ...]:
     )
 
 
-def _generate(cls: type[BaseDataclass]) -> None:
-    """Write the fast structure, instance check and unstructure functions of ``cls``."""
-    rules = field_rules(cls)
-    _NAMES[cls] = tuple(rule.name for rule in rules)
+# The fast path's form of each class's ``_normalise``: the same rules, applied to the local
+# variables of the generated function (named after the fields) before the object exists, and
+# raising _SLOW wherever ``_normalise`` reports a problem, so the detailed path words it.
+# Keyed by the method itself: a subclass that overrides ``_normalise`` gets a call to it
+# instead. tests/test_fast_path.py checks both paths agree on generated inputs.
+_INLINE_NORMALISE: dict[Callable[..., Any], str] = {
+    BaseDataclass._normalise: "",
+    _config.SubblockConfig._normalise: """
+if no_op:
+    if replace_with_linear: raise _SLOW
+    sparsify = None
+""",
+    _config.MoEConfig._normalise: """
+if num_experts_per_tok > num_local_experts: raise _SLOW
+""",
+    _config.AttentionConfig._normalise: """
+if no_op:
+    if replace_with_linear or mamba is not None or llama4 is not None: raise _SLOW
+    sparsify = None
+    num_key_value_heads = None
+elif mamba is not None: num_key_value_heads = None
+elif num_key_value_heads is None: raise _SLOW
+""",
+    _config.FFNConfig._normalise: """
+if no_op:
+    if replace_with_linear: raise _SLOW
+    sparsify = None
+    moe = None
+    intermediate_size = None
+elif moe is not None: intermediate_size = None
+elif intermediate_size is None: raise _SLOW
+""",
+}
+
+
+def _indent(code: str, prefix: str = "    ") -> list[str]:
+    return [prefix + line for line in code.strip("\n").splitlines()]
+
+
+def _fast_check(rule: FieldRule, index: int, env: dict[str, Any]) -> list[str]:
+    """Source lines that check (and normalise) the local variable named after ``rule``."""
+    v = rule.name
+    kind = rule.kind
+    if kind is Kind.BOOL:
+        lines = [f"if {v} is not True and {v} is not False: raise _SLOW"]
+    elif kind is Kind.INT:
+        lines = [f"if type({v}) is not int or not {rule.minimum} <= {v} <= {MAX_INT}: raise _SLOW"]
+    elif kind is Kind.STR:
+        lines = [f"if type({v}) is not str: raise _SLOW"]
+    elif kind is Kind.FLOAT:
+        lines = [
+            f"if type({v}) is float:",
+            f"    if not _isfinite({v}): raise _SLOW",
+            f"    if {v} == 0.0: {v} = 0.0",
+            f"else: {v} = _fast_float({v})",
+        ]
+    elif kind is Kind.STR_SEQ:
+        lines = [f"{v} = _fast_strs({v})"]
+    elif kind is Kind.NESTED:
+        assert rule.target is not None
+        env[f"_T{index}"] = rule.target
+        lines = [
+            f"if type({v}) is dict: {v} = _fast{index}({v}, depth)",
+            f"elif not isinstance({v}, _T{index}): raise _SLOW",
+        ]
+    else:  # BLOCK_SEQ
+        lines = [f"{v} = _fast_blocks({v}, depth)"]
+    if not rule.optional:
+        return lines
+    if len(lines) == 1 and lines[0].startswith("if "):
+        condition, action = lines[0][3:].split(": ")
+        return [f"if {v} is not None and ({condition}): {action}"]
+    return [f"if {v} is not None:", *("    " + line for line in lines)]
+
+
+def _fast_source(
+    cls: type[BaseDataclass], rules: tuple[FieldRule, ...], env: dict[str, Any]
+) -> str:
+    """The fast structure function: clean input only, ``_SLOW`` at the first doubt."""
     name = cls.__name__
-    env: dict[str, Any] = {
-        "Cls": cls,
-        "SLOW": _SLOW,
-        "new": object.__new__,
-        "isfinite": math.isfinite,
-        "fast_float": _fast_float,
-        "fast_strs": _fast_strs,
-        "fast_blocks": _fast_blocks,
-        "KNOWN": frozenset(_NAMES[cls]),
-        "MAX": MAX_INT,
-        "FAST": _FAST,
-        "UN": _UNSTRUCTURE,
-        "unstructure": converter.unstructure,
-        "set_hash": getattr(cls, _HASH_CACHE_SLOT).__set__,
-    }
-    fast = [
+    lines = [
         f"def fast_{name}(d, depth):",
-        "    if type(d) is not dict or not KNOWN.issuperset(d): raise SLOW",
+        "    if type(d) is not dict or not _KNOWN.issuperset(d): raise _SLOW",
+        # Every key is known, so when there are as many keys as fields, all of them are there.
+        f"    if len(d) == {len(rules)}:",
+        *(f"        {rule.name} = d[{rule.name!r}]" for rule in rules),
+        "    else:",
+        "        _get = d.get",
     ]
-    ok = [f"def ok_{name}(o):"]
-    build = ["    o = new(Cls)"]
-    out = []
+    for i, rule in enumerate(rules):
+        if rule.required:
+            lines.append(f"        try: {rule.name} = d[{rule.name!r}]")
+            lines.append("        except KeyError: raise _SLOW from None")
+        else:
+            env[f"_default{i}"] = rule.default
+            lines.append(f"        {rule.name} = _get({rule.name!r}, _default{i})")
+    for i, rule in enumerate(rules):
+        lines += _indent("\n".join(_fast_check(rule, i, env)))
+    inline = _INLINE_NORMALISE.get(cls._normalise)
+    if inline is not None:
+        lines += _indent(inline)
+    lines.append("    o = _new(_Cls)")
+    for i, rule in enumerate(rules):
+        env[f"_set{i}"] = getattr(cls, rule.name).__set__
+        lines.append(f"    _set{i}(o, {rule.name})")
+    lines.append("    _set_hash(o, None)")
+    if inline is None:
+        lines.append("    if o._normalise(): raise _SLOW")
+    lines.append("    return o")
+    return "\n".join(lines) + "\n"
+
+
+def _ok_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> str:
+    """The instance check every constructor runs: ``False`` sends it to the detailed check."""
+    lines = [f"def ok_{cls.__name__}(o):"]
     for i, rule in enumerate(rules):
         v = f"v{i}"
-        env[f"set{i}"] = getattr(cls, rule.name).__set__
-        if rule.required:
-            fast.append(
-                f"    try: {v} = d[{rule.name!r}]\n    except KeyError: raise SLOW from None"
-            )
-        else:
-            env[f"default{i}"] = rule.default
-            fast.append(f"    {v} = d.get({rule.name!r}, default{i})")
-        none_ok = f"{v} is not None and " if rule.optional else ""
         kind = rule.kind
         if kind is Kind.BOOL:
             cond = f"{v} is not True and {v} is not False"
-            fast.append(f"    if {none_ok}{cond}: raise SLOW")
-            ok_cond = cond
         elif kind is Kind.INT:
-            cond = f"(type({v}) is not int or not {rule.minimum} <= {v} <= MAX)"
-            fast.append(f"    if {none_ok}{cond}: raise SLOW")
-            ok_cond = cond
+            cond = f"(type({v}) is not int or not {rule.minimum} <= {v} <= {MAX_INT})"
         elif kind is Kind.STR:
             cond = f"type({v}) is not str"
-            fast.append(f"    if {none_ok}{cond}: raise SLOW")
-            ok_cond = cond
         elif kind is Kind.FLOAT:
-            fast.append(
-                f"    if {v} is not None: {v} = fast_float({v})"
-                if rule.optional
-                else f"    {v} = fast_float({v})"
-            )
-            ok_cond = f"(type({v}) is not float or not isfinite({v}))"
+            cond = f"(type({v}) is not float or not _isfinite({v}))"
         elif kind is Kind.STR_SEQ:
-            fast.append(f"    if {v} is not None: {v} = fast_strs({v})")
-            ok_cond = f"(type({v}) is not tuple or any(type(s) is not str for s in {v}))"
+            cond = f"(type({v}) is not tuple or any(type(s) is not str for s in {v}))"
         elif kind is Kind.NESTED:
-            assert rule.target is not None
-            env[f"T{i}"] = rule.target
-            check = f"not isinstance({v}, T{i})"
-            fast.append(f"    if {v} is not None and {check}: {v} = FAST[T{i}]({v}, depth)")
-            ok_cond = check
+            cond = f"not isinstance({v}, _T{i})"
         else:  # BLOCK_SEQ
-            fast.append(f"    if {v} is not None: {v} = fast_blocks({v}, depth)")
-            ok_cond = f"(type({v}) is not tuple or any(type(b) is not Cls for b in {v}))"
-            env["Cls"] = cls
-        ok.append(f"    {v} = o.{rule.name}")
-        ok.append(f"    if {none_ok if rule.optional else ''}{ok_cond}: return False")
-        build.append(f"    set{i}(o, {v})")
-        # unstructure
+            cond = f"(type({v}) is not tuple or any(type(b) is not _Block for b in {v}))"
+        none_ok = f"{v} is not None and " if rule.optional else ""
+        lines.append(f"    {v} = o.{rule.name}")
+        lines.append(f"    if {none_ok}{cond}: return False")
+    lines.append("    return True")
+    return "\n".join(lines) + "\n"
+
+
+def _unstructure_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> str:
+    """Every field into a dict: nested objects as dicts, tuples as lists."""
+    lines = [f"def unstructure_{cls.__name__}(o):", "    return {"]
+    for i, rule in enumerate(rules):
         attr = f"o.{rule.name}"
+        kind = rule.kind
         if kind is Kind.STR_SEQ:
-            expr = f"None if {attr} is None else list({attr})"
+            expr = f"None if (x := {attr}) is None else list(x)"
         elif kind is Kind.NESTED:
             expr = (
                 f"None if (x := {attr}) is None else "
-                f"(UN[T{i}](x) if type(x) is T{i} else unstructure(x))"
+                f"(_un{i}(x) if type(x) is _T{i} else _unstructure(x))"
             )
         elif kind is Kind.BLOCK_SEQ:
             expr = (
                 f"None if (x := {attr}) is None else "
-                "[UN[Cls](b) if type(b) is Cls else unstructure(b) for b in x]"
+                "[_UN[_Block](b) if type(b) is _Block else _unstructure(b) for b in x]"
             )
         else:
             expr = attr
-        out.append(f"        {rule.name!r}: {expr},")
-    build.append("    set_hash(o, None)")
-    build.append("    if o._normalise(): raise SLOW")
-    build.append("    return o")
-    ok.append("    return True")
+        lines.append(f"        {rule.name!r}: {expr},")
+    lines.append("    }")
+    return "\n".join(lines) + "\n"
+
+
+def _compare_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> str:
+    """``__eq__``, ``__hash__`` and ``__repr__``, all three agreeing on the fields.
+
+    The hash is cached as a plain int in attrs' cache slot: attrs leaves that slot out of the
+    pickled state and resets it on unpickling (tests/test_fast_path.py pins both), so a hash
+    never travels to a process where strings hash differently.
+    """
+    name = cls.__name__
+    mine = ", ".join(f"self.{rule.name}" for rule in rules)
+    theirs = ", ".join(f"other.{rule.name}" for rule in rules)
+    shown = ", ".join(f"{rule.name}={{self.{rule.name}!r}}" for rule in rules)
+    return f"""
+def eq_{name}(self, other):
+    if other.__class__ is not self.__class__: return NotImplemented
+    return self is other or ({mine},) == ({theirs},)
+
+def hash_{name}(self):
+    h = self.{_HASH_CACHE_SLOT}
+    if h is None:
+        h = hash((_SALT, {mine}))
+        _set_hash(self, h)
+    return h
+
+def repr_{name}(self):
+    try: return self._repr_cache
+    except AttributeError: pass
+    text = f"{name}({shown})"
+    _set_repr(self, text)
+    return text
+"""
+
+
+def _generate(cls: type[BaseDataclass]) -> None:
+    """Write the fast structure, instance check and unstructure functions of ``cls``."""
+    rules = field_rules(cls)
+    _NAMES[cls] = tuple(rule.name for rule in rules)
+    env: dict[str, Any] = {
+        "_Cls": cls,
+        "_Block": BlockConfig,
+        "_SLOW": _SLOW,
+        "_new": object.__new__,
+        "_isfinite": math.isfinite,
+        "_fast_float": _fast_float,
+        "_fast_strs": _fast_strs,
+        "_fast_blocks": _fast_blocks,
+        "_KNOWN": frozenset(_NAMES[cls]),
+        "_UN": _UNSTRUCTURE,
+        "_unstructure": converter.unstructure,
+        "_set_hash": getattr(cls, _HASH_CACHE_SLOT).__set__,
+        "_set_repr": BaseDataclass.__dict__["_repr_cache"].__set__,
+        "_SALT": hash(cls.__qualname__),
+    }
+    for i, rule in enumerate(rules):
+        if rule.target is not None:
+            # Nested classes first, so that their functions are bound here directly.
+            _hooks_for(rule.target)
+            env[f"_fast{i}"] = _FAST[rule.target]
+            env[f"_un{i}"] = _UNSTRUCTURE[rule.target]
     source = "\n".join(
         [
-            *fast,
-            *build,
-            "",
-            *ok,
-            "",
-            f"def unstructure_{name}(o):",
-            "    return {",
-            *out,
-            "    }",
-            "",
+            _fast_source(cls, rules, env),
+            _ok_source(cls, rules),
+            _unstructure_source(cls, rules),
+            _compare_source(cls, rules),
         ]
     )
+    name = cls.__name__
     exec(compile(source, f"<block_config generated for {name}>", "exec"), env)  # noqa: S102
     _FAST[cls] = env[f"fast_{name}"]
     _OK[cls] = env[f"ok_{name}"]
     _UNSTRUCTURE[cls] = env[f"unstructure_{name}"]
+    if cls.__module__ == _config.__name__ and "__repr__" not in cls.__dict__:
+        # Only the library's own classes, whose methods have exactly the semantics above
+        # (attrs' field-wise ``==`` and cached hash, BaseDataclass's cached repr); a subclass
+        # defined elsewhere keeps what it has.
+        cls.__eq__ = env[f"eq_{name}"]  # type: ignore[method-assign]
+        cls.__hash__ = env[f"hash_{name}"]  # type: ignore[method-assign]
+        cls.__repr__ = env[f"repr_{name}"]  # type: ignore[method-assign]
 
 
 def _hooks_for(cls: type[Any]) -> None:
@@ -613,8 +742,8 @@ def _make_converter() -> OrjsonConverter:
 #: ``converter.structure(data, list[BlockConfig])``, ``converter.unstructure(block)``.
 converter: OrjsonConverter = _make_converter()
 
-for _cls in _config._CLASSES.values():
-    _generate(_cls)
+for _cls in (*_config._CLASSES.values(), _config.SubblockConfig):
+    _hooks_for(_cls)
 
 _config._finish = _finish
 _config._structure_nested = _structure_nested
