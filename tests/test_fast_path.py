@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 import pickle
 import subprocess
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+import orjson
 import pytest
 from attr import _make as attrs_make
 from hypothesis import HealthCheck, given, settings
@@ -551,3 +553,30 @@ def test_unpickled_objects_compare_and_order() -> None:
     assert not a < b
     assert a <= b
     assert repr(b) == repr(a)
+
+
+# --------------------------------------------------------------------------- writing JSON
+
+
+@FAST_SETTINGS
+@given(st.lists(block_configs(), max_size=4))
+def test_dumps_writes_what_unstructuring_gives(blocks: list[BlockConfig]) -> None:
+    # dumps hands the objects to orjson with a hook instead of unstructuring them first.
+    data = block_config.unstructure_block_configs(blocks)
+    assert block_config.dumps(blocks) == orjson.dumps(data).decode()
+    two = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+    assert block_config.dumps(iter(blocks), indent=2) == two
+    assert block_config.dumps(blocks, indent=3) == json.dumps(data, indent=3)
+    assert json.loads(block_config.dumps(blocks)) == data
+
+
+def test_dumps_refuses_what_is_not_a_block_config() -> None:
+    block = BlockConfig(ffn={"intermediate_size": 4})
+    with pytest.raises(TypeError, match="expected BlockConfig objects, got dict"):
+        block_config.dumps([block, {"ffn": None}])  # type: ignore[list-item]
+    # Other block-config objects are written as their dicts, as unstructuring does.
+    attention = AttentionConfig(num_key_value_heads=2)
+    assert json.loads(block_config.dumps([block, attention])) == [  # type: ignore[list-item]
+        block.to_dict(),
+        attention.to_dict(),
+    ]

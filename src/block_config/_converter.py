@@ -745,6 +745,36 @@ converter: OrjsonConverter = _make_converter()
 for _cls in (*_config._CLASSES.values(), _config.SubblockConfig):
     _hooks_for(_cls)
 
+
+def _make_json_default() -> Callable[[Any], Any]:
+    """orjson's ``default=`` hook: the fields of one object, one level deep.
+
+    orjson writes tuples as arrays and calls the hook again for every nested object, so no
+    nested dict or list is built. One generated function for the library's classes (the most
+    common first); any other object of a block-config class goes through ``_unstructure``.
+    """
+    lines = ["def json_default(o):", "    t = type(o)"]
+    env: dict[str, Any] = {"_unstructure": _unstructure, "_Base": BaseDataclass}
+    order = ["AttentionConfig", "FFNConfig", "BlockConfig", "MoEConfig", "MambaConfig"]
+    classes = sorted(
+        (*_config._CLASSES.values(), _config.SubblockConfig),
+        key=lambda c: order.index(c.__name__) if c.__name__ in order else len(order),
+    )
+    for cls in classes:
+        env[cls.__name__] = cls
+        fields = ", ".join(f"{name!r}: o.{name}" for name in _NAMES[cls])
+        lines.append(f"    if t is {cls.__name__}: return {{{fields}}}")
+    lines += [
+        "    if isinstance(o, _Base): return _unstructure(o)",
+        "    raise TypeError(f'cannot write {type(o).__name__} as JSON')",
+    ]
+    exec(compile("\n".join(lines) + "\n", "<block_config generated json_default>", "exec"), env)  # noqa: S102
+    return env["json_default"]  # type: ignore[no-any-return]
+
+
+#: Pass as ``default=`` to ``orjson.dumps`` to write block-config objects directly.
+json_default: Callable[[Any], Any] = _make_json_default()
+
 _config._finish = _finish
 _config._structure_nested = _structure_nested
 _config._structure_from_dict = _structure_from_dict

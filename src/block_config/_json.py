@@ -9,7 +9,12 @@ from typing import Any
 import orjson
 
 from block_config._config import BlockConfig
-from block_config._converter import UnknownKeys, structure_block_configs, unstructure_block_configs
+from block_config._converter import (
+    UnknownKeys,
+    json_default,
+    structure_block_configs,
+    unstructure_block_configs,
+)
 from block_config._errors import BlockConfigError
 
 __all__ = ["dumps", "loads", "parse_json"]
@@ -41,11 +46,14 @@ def loads(text: str | bytes, *, unknown_keys: UnknownKeys = "error") -> list[Blo
 
 def dumps(blocks: Iterable[BlockConfig], *, indent: int | None = None) -> str:
     """Write block configs as a JSON array, every field present (``null`` included)."""
-    data = unstructure_block_configs(blocks)
-    if indent is None:
-        return orjson.dumps(data).decode()
-    if indent == 2:
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+    items = blocks if type(blocks) is list else list(blocks)
+    if indent is None or indent == 2:
+        option = None if indent is None else orjson.OPT_INDENT_2
+        if all(type(block) is BlockConfig for block in items):
+            # orjson walks the objects itself, through the converter's hook.
+            return orjson.dumps(items, default=json_default, option=option).decode()
+        return orjson.dumps(unstructure_block_configs(items), option=option).decode()
+    data = unstructure_block_configs(items)
     if type(indent) is not int or indent < 0:
         raise ValueError(f"indent must be a non-negative int or None, got {indent!r}")
     return json.dumps(data, indent=indent, allow_nan=False)
