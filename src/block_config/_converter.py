@@ -397,11 +397,14 @@ def _fast_source(
     name = cls.__name__
     lines = [
         f"def fast_{name}(d, depth):",
-        "    if type(d) is not dict or not _KNOWN.issuperset(d): raise _SLOW",
-        # Every key is known, so when there are as many keys as fields, all of them are there.
+        "    if type(d) is not dict: raise _SLOW",
+        # As many keys as fields, and every field found: then no key is unknown.
         f"    if len(d) == {len(rules)}:",
-        *(f"        {rule.name} = d[{rule.name!r}]" for rule in rules),
+        "        try:",
+        *(f"            {rule.name} = d[{rule.name!r}]" for rule in rules),
+        "        except KeyError: raise _SLOW from None",
         "    else:",
+        "        if not _KNOWN.issuperset(d): raise _SLOW",
         "        _get = d.get",
     ]
     for i, rule in enumerate(rules):
