@@ -491,12 +491,36 @@ def _compare_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> s
     """
     name = cls.__name__
     mine = ", ".join(f"self.{rule.name}" for rule in rules)
-    theirs = ", ".join(f"other.{rule.name}" for rule in rules)
     shown = ", ".join(f"{rule.name}={{self.{rule.name}!r}}" for rule in rules)
+    # Nested objects of the expected class are compared field by field right here, which
+    # spares a call of their __eq__ per nested object; anything else goes through ==.
+    nested = []
+    for i, rule in enumerate(rules):
+        if rule.kind is not Kind.NESTED:
+            continue
+        assert rule.target is not None
+        names = _NAMES[rule.target]
+        nested += [
+            f"    x = self.{rule.name}; y = other.{rule.name}",
+            "    if x is not y:",
+            f"        if x.__class__ is _T{i} and y.__class__ is _T{i}:",
+            f"            if ({', '.join(f'x.{n}' for n in names)},) != "
+            f"({', '.join(f'y.{n}' for n in names)},): return False",
+            "        elif x != y: return False",
+        ]
+    flat = [rule.name for rule in rules if rule.kind is not Kind.NESTED]
+    rest = (
+        f"({', '.join(f'self.{n}' for n in flat)},) == ({', '.join(f'other.{n}' for n in flat)},)"
+        if flat
+        else "True"
+    )
+    eq_body = "\n".join(nested)
     return f"""
 def eq_{name}(self, other):
     if other.__class__ is not self.__class__: return NotImplemented
-    return self is other or ({mine},) == ({theirs},)
+    if self is other: return True
+{eq_body}
+    return {rest}
 
 def hash_{name}(self):
     h = self.{_HASH_CACHE_SLOT}
