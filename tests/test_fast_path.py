@@ -580,3 +580,17 @@ def test_dumps_refuses_what_is_not_a_block_config() -> None:
         block.to_dict(),
         attention.to_dict(),
     ]
+
+
+def test_subclasses_keep_their_own_repr() -> None:
+    # A plain subclass inherits the generated methods; its repr still names its own class.
+    class Custom(BlockConfig):
+        __slots__ = ()
+
+    custom = Custom(ffn={"intermediate_size": 4})
+    assert (
+        repr(custom) == "Custom(attention=None, ffn=" + repr(custom.ffn) + ", parallel_blocks=None)"
+    )
+    assert custom != BlockConfig(ffn={"intermediate_size": 4})
+    assert hash(custom) == hash(Custom(ffn={"intermediate_size": 4}))
+    assert custom == Custom(ffn={"intermediate_size": 4})

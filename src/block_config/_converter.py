@@ -532,6 +532,7 @@ def hash_{name}(self):
 def repr_{name}(self):
     try: return self._repr_cache
     except AttributeError: pass
+    if self.__class__ is not _Cls: return _base_repr(self)
     text = f"{name}({shown})"
     _set_repr(self, text)
     return text
@@ -556,6 +557,7 @@ def _generate(cls: type[BaseDataclass]) -> None:
         "_unstructure": converter.unstructure,
         "_set_hash": getattr(cls, _HASH_CACHE_SLOT).__set__,
         "_set_repr": BaseDataclass.__dict__["_repr_cache"].__set__,
+        "_base_repr": BaseDataclass.__repr__,
         "_SALT": hash(cls.__qualname__),
     }
     for i, rule in enumerate(rules):
