@@ -419,15 +419,36 @@ def _fast_source(
     inline = _INLINE_NORMALISE.get(cls._normalise)
     if inline is not None:
         lines += _indent(inline)
-    lines.append("    o = _new(_Cls)")
-    for i, rule in enumerate(rules):
-        env[f"_set{i}"] = getattr(cls, rule.name).__set__
-        lines.append(f"    _set{i}(o, {rule.name})")
-    lines.append("    _set_hash(o, None)")
+    # Built as an instance of the unfrozen twin, whose plain attribute stores are many times
+    # cheaper than calling each slot's __set__, then turned into the class itself.
+    env["_Unfrozen"] = _unfrozen_twin(cls)
+    lines.append("    o = _new(_Unfrozen)")
+    lines += [f"    o.{rule.name} = {rule.name}" for rule in rules]
+    lines.append(f"    o.{_HASH_CACHE_SLOT} = None")
+    lines.append("    o.__class__ = _Cls")
     if inline is None:
         lines.append("    if o._normalise(): raise _SLOW")
     lines.append("    return o")
     return "\n".join(lines) + "\n"
+
+
+def _unfrozen_twin(cls: type[BaseDataclass]) -> type[Any]:
+    """A subclass of ``cls`` that adds nothing but ordinary attribute setting.
+
+    It has the same memory layout as ``cls`` (no slots of its own), so an instance can be
+    filled in with plain stores and then have its ``__class__`` set to ``cls``: from then on
+    it is frozen and indistinguishable from one built by ``__init__`` (tests/test_fast_path.py
+    compares their slots). Overriding both ``__setattr__`` and ``__delattr__`` with object's
+    own lets CPython use its generic (and specialisable) attribute store for the twin.
+    """
+    namespace = {
+        "__slots__": (),
+        "__setattr__": object.__setattr__,
+        "__delattr__": object.__delattr__,
+        "__module__": __name__,
+        "__qualname__": f"_Unfrozen{cls.__name__}",
+    }
+    return type(f"_Unfrozen{cls.__name__}", (cls,), namespace)
 
 
 def _ok_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> str:
