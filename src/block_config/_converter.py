@@ -503,6 +503,17 @@ def _unstructure_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) 
     return "\n".join(lines) + "\n"
 
 
+def _same_fields(rules: Iterable[FieldRule], a: str, b: str) -> str:
+    """An expression: ``a`` and ``b`` hold equal values in every field of ``rules``."""
+    # bool and None are singletons: ``is`` compares them exactly, without a call.
+    return " and ".join(
+        f"{a}.{rule.name} is {b}.{rule.name}"
+        if rule.kind is Kind.BOOL
+        else f"{a}.{rule.name} == {b}.{rule.name}"
+        for rule in rules
+    )
+
+
 def _compare_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> str:
     """``__eq__``, ``__hash__`` and ``__repr__``, all three agreeing on the fields.
 
@@ -520,21 +531,16 @@ def _compare_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> s
         if rule.kind is not Kind.NESTED:
             continue
         assert rule.target is not None
-        names = _NAMES[rule.target]
+        same = _same_fields(field_rules(rule.target), "x", "y")
         nested += [
             f"    x = self.{rule.name}; y = other.{rule.name}",
             "    if x is not y:",
             f"        if x.__class__ is _T{i} and y.__class__ is _T{i}:",
-            f"            if ({', '.join(f'x.{n}' for n in names)},) != "
-            f"({', '.join(f'y.{n}' for n in names)},): return False",
+            f"            if not ({same}): return False",
             "        elif x != y: return False",
         ]
-    flat = [rule.name for rule in rules if rule.kind is not Kind.NESTED]
-    rest = (
-        f"({', '.join(f'self.{n}' for n in flat)},) == ({', '.join(f'other.{n}' for n in flat)},)"
-        if flat
-        else "True"
-    )
+    flat = [rule for rule in rules if rule.kind is not Kind.NESTED]
+    rest = _same_fields(flat, "self", "other") if flat else "True"
     eq_body = "\n".join(nested)
     return f"""
 def eq_{name}(self, other):
