@@ -250,6 +250,12 @@ NEAR_MISSES: dict[_converter.Kind, st.SearchStrategy[Any]] = {
 }
 
 
+def fresh(value: Any) -> Any:
+    """A copy of a drawn value: the strategies hand out shared lists and dicts, and the
+    mutations below must not change them for later examples."""
+    return copy.deepcopy(value)
+
+
 @st.composite
 def mutated_documents(draw: st.DrawFn) -> dict[str, Any]:
     """A valid block's document with one to three things changed anywhere in it: a value
@@ -261,19 +267,19 @@ def mutated_documents(draw: st.DrawFn) -> dict[str, Any]:
         action = draw(st.sampled_from(["set", "set", "set", "drop", "add", "odd key"]))
         if isinstance(container, list):
             if container and action != "add":
-                container[draw(st.integers(0, len(container) - 1))] = draw(VALUES)
+                container[draw(st.integers(0, len(container) - 1))] = fresh(draw(VALUES))
             else:
-                container.append(draw(VALUES))
+                container.append(fresh(draw(VALUES)))
         elif action == "drop" and container:
             del container[draw(st.sampled_from(list(container)))]
         elif action == "odd key":
-            container[draw(st.sampled_from([1, None, b"no_op", ("ffn",)]))] = draw(VALUES)
+            container[draw(st.sampled_from([1, None, b"no_op", ("ffn",)]))] = fresh(draw(VALUES))
         else:
             key = draw(st.sampled_from(list(container))) if action == "set" and container else None
             key = key if key is not None else draw(KEYS)
             kind = KINDS.get(key)
             near = NEAR_MISSES[kind] if kind is not None else VALUES
-            container[key] = draw(st.one_of(near, near, near, VALUES))
+            container[key] = fresh(draw(st.one_of(near, near, near, VALUES)))
     return document
 
 
@@ -458,19 +464,24 @@ def test_orderings_follow_repr_whatever_is_cached(
     blocks: list[BlockConfig], data: st.DataObject
 ) -> None:
     # Rebuild so that no repr is cached yet, then cache some of them.
-    fresh = [fast(block.to_dict()) for block in blocks]
-    for block in data.draw(st.lists(st.sampled_from(fresh))) if fresh else []:
+    rebuilt = [fast(block.to_dict()) for block in blocks]
+    for block in data.draw(st.lists(st.sampled_from(rebuilt))) if rebuilt else []:
         repr(block)
-    for a in fresh:
-        for b in fresh:
-            assert (a < b) == (repr(a) < repr(b))
-            assert (a <= b) == (repr(a) <= repr(b))
-            assert (a > b) == (repr(a) > repr(b))
-            assert (a >= b) == (repr(a) >= repr(b))
-            assert (a == b) == (repr(a) == repr(b))
+    # The expected reprs come from the strategy's objects, so that comparing the rebuilt ones
+    # is what fills their caches, pair by pair.
+    expected = [repr(block) for block in blocks]
+    for a, ra in zip(rebuilt, expected, strict=True):
+        for b, rb in zip(rebuilt, expected, strict=True):
+            assert (a < b) == (ra < rb)
+            assert (a <= b) == (ra <= rb)
+            assert (a > b) == (ra > rb)
+            assert (a >= b) == (ra >= rb)
+            assert (a == b) == (ra == rb)
             if a == b:
                 assert hash(a) == hash(b)
-    assert [repr(b) for b in sorted(fresh)] == sorted(repr(b) for b in fresh)
+    assert [repr(b) for b in rebuilt] == expected
+    again = [fast(block.to_dict()) for block in blocks]
+    assert [repr(b) for b in sorted(again)] == sorted(expected)
 
 
 def test_comparisons_with_other_types() -> None:
@@ -506,7 +517,7 @@ def _set_slots(obj: object) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("cls", CLASSES)
-def test_init_sets_exactly_the_fields_and_the_hash_cache(cls: type[BaseDataclass]) -> None:
+def test_init_sets_exactly_the_fields_and_the_caches(cls: type[BaseDataclass]) -> None:
     # The fast path does by hand what attrs' __init__ does: an attrs upgrade that sets more
     # (or renames the hash cache) must fail here, not silently build half-made objects.
     assert attrs_make._HASH_CACHE_FIELD == "_attrs_cached_hash"
@@ -514,8 +525,9 @@ def test_init_sets_exactly_the_fields_and_the_hash_cache(cls: type[BaseDataclass
     built = EXAMPLES[cls]()
     names = field_names(cls)
     slots = _set_slots(built)
-    assert sorted(slots) == sorted([*names, "_attrs_cached_hash"])
+    assert sorted(slots) == sorted([*names, "_attrs_cached_hash", "_repr_cache"])
     assert slots["_attrs_cached_hash"] is None
+    assert slots["_repr_cache"] is None
     made = fast(built.to_dict(), cls)
     assert made is not None
     assert _set_slots(made) == slots

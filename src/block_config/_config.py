@@ -53,17 +53,21 @@ class BaseDataclass:
     """
 
     __slots__ = ("_repr_cache",)
-    # repr(self), once computed; the orderings compare these directly when both are there.
-    _repr_cache: str
+    # repr(self) once computed, else None (or unset, after unpickling); the orderings compare
+    # these directly.
+    _repr_cache: str | None
 
     def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_repr_cache", None)
         _finish(self)
 
     def __repr__(self) -> str:
         try:
-            return self._repr_cache
+            cached = self._repr_cache
         except AttributeError:
-            pass
+            cached = None
+        if cached is not None:
+            return cached
         fields = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in _fields(type(self)))
         text = f"{type(self).__name__}({fields})"
         object.__setattr__(self, "_repr_cache", text)
@@ -73,7 +77,7 @@ class BaseDataclass:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
         try:
-            return self._repr_cache < other._repr_cache
+            return (self._repr_cache or repr(self)) < (other._repr_cache or repr(other))
         except AttributeError:
             return repr(self) < repr(other)
 
@@ -81,7 +85,7 @@ class BaseDataclass:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
         try:
-            return self._repr_cache <= other._repr_cache
+            return (self._repr_cache or repr(self)) <= (other._repr_cache or repr(other))
         except AttributeError:
             return repr(self) <= repr(other)
 
@@ -89,7 +93,7 @@ class BaseDataclass:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
         try:
-            return self._repr_cache > other._repr_cache
+            return (self._repr_cache or repr(self)) > (other._repr_cache or repr(other))
         except AttributeError:
             return repr(self) > repr(other)
 
@@ -97,7 +101,7 @@ class BaseDataclass:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
         try:
-            return self._repr_cache >= other._repr_cache
+            return (self._repr_cache or repr(self)) >= (other._repr_cache or repr(other))
         except AttributeError:
             return repr(self) >= repr(other)
 

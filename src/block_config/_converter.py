@@ -275,7 +275,7 @@ _OK: dict[type[Any], Callable[[Any], bool]] = {}
 _UNSTRUCTURE: dict[type[Any], Callable[[Any], dict[str, Any]]] = {}
 
 # attrs keeps a cached hash in this slot; the fast path builds instances without __init__
-# and so must clear it itself. tests/test_converter.py pins the name.
+# and so must clear it itself. tests/test_fast_path.py pins the name.
 _HASH_CACHE_SLOT: str = _attrs_make._HASH_CACHE_FIELD
 
 
@@ -425,6 +425,7 @@ def _fast_source(
     lines.append("    o = _new(_Unfrozen)")
     lines += [f"    o.{rule.name} = {rule.name}" for rule in rules]
     lines.append(f"    o.{_HASH_CACHE_SLOT} = None")
+    lines.append("    o._repr_cache = None")
     lines.append("    o.__class__ = _Cls")
     if inline is None:
         lines.append("    if o._normalise(): raise _SLOW")
@@ -557,8 +558,9 @@ def hash_{name}(self):
     return h
 
 def repr_{name}(self):
-    try: return self._repr_cache
-    except AttributeError: pass
+    try: text = self._repr_cache
+    except AttributeError: text = None
+    if text is not None: return text
     if self.__class__ is not _Cls: return _base_repr(self)
     text = f"{name}({shown})"
     _set_repr(self, text)
