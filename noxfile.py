@@ -37,12 +37,12 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-#: The peers the benchmark compares against, pinned so that runs stay comparable.
-BENCH_PEERS = ["pydantic==2.14.4", "msgspec==0.22.0"]
-
-
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmark against a dataclass baseline, pydantic and msgspec (``-- --quick``: short)."""
-    session.install(".", *BENCH_PEERS)
+    """Benchmark against a dataclass baseline, pydantic and msgspec (``-- --quick``: short).
+
+    Not in the default set: a full run takes minutes. The peers are pinned in the ``bench``
+    dependency group.
+    """
+    session.install(".", *_group("bench"))
     session.run("python", "benchmarks/bench.py", *session.posargs)

@@ -115,8 +115,8 @@ class BlockConfig(BaseDataclass):
     def __post_init__(self) -> None:
         self._nested("attention", AttentionConfig)
         self._nested("ffn", FFNConfig)
-        if self.parallel_blocks is not None:
+        given: list[Any] | None = self.parallel_blocks  # dicts, as the seed accepts them
+        if given is not None:
             self._set(
-                "parallel_blocks",
-                [BlockConfig(**b) if isinstance(b, dict) else b for b in self.parallel_blocks],
+                "parallel_blocks", [BlockConfig(**b) if isinstance(b, dict) else b for b in given]
             )

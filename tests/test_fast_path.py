@@ -15,6 +15,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -537,14 +538,17 @@ def test_init_sets_exactly_the_fields_and_the_caches(cls: type[BaseDataclass]) -
 def test_hash_cache_never_travels(cls: type[BaseDataclass]) -> None:
     # The hash is cached as a plain int: attrs must keep it out of the pickled state and
     # reset it when unpickling, as a string's hash differs from one process to the next.
-    obj = EXAMPLES[cls]()
+    obj = fast(EXAMPLES[cls]().to_dict(), cls)
+    assert type(obj) is cls
     value = hash(obj)
     assert obj._attrs_cached_hash == value  # type: ignore[attr-defined]
     state: dict[str, Any] = obj.__getstate__()  # type: ignore[assignment]
     assert sorted(state) == sorted(field_names(cls))
     for other in (pickle.loads(pickle.dumps(obj)), copy.copy(obj), copy.deepcopy(obj)):
+        assert type(other) is cls
         assert _set_slots(other)["_attrs_cached_hash"] is None
         assert_same(other, obj)
+    assert weakref.ref(obj)() is obj
 
 
 @pytest.mark.parametrize("cls", CLASSES)
