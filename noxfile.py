@@ -71,3 +71,14 @@ def fuzz(session: nox.Session) -> None:
         "no:cacheprovider",
         env={"BLOCK_CONFIG_FUZZ_CASES": cases},
     )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark against a dataclass baseline, pydantic and msgspec (``-- --quick``: short).
+
+    Not in the default set: a full run takes minutes. The peers are pinned in the ``bench``
+    dependency group.
+    """
+    session.install(".", *_group("bench"))
+    session.run("python", "benchmarks/bench.py", *session.posargs)

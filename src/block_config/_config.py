@@ -56,16 +56,21 @@ class BaseDataclass:
     """
 
     __slots__ = ("_repr_cache",)
-    _repr_cache: str
+    # repr(self) once computed, else None (or unset, after unpickling); the orderings compare
+    # these directly.
+    _repr_cache: str | None
 
     def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_repr_cache", None)
         _finish(self)
 
     def __repr__(self) -> str:
         try:
-            return self._repr_cache
+            cached = self._repr_cache
         except AttributeError:
-            pass
+            cached = None
+        if cached is not None:
+            return cached
         cls = type(self)
         names = _fields(cls) if attrs.has(cls) else ()
         fields = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in names)
@@ -76,22 +81,34 @@ class BaseDataclass:
     def __lt__(self, other: BaseDataclass) -> bool:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
-        return repr(self) < repr(other)
+        try:
+            return (self._repr_cache or repr(self)) < (other._repr_cache or repr(other))
+        except AttributeError:
+            return repr(self) < repr(other)
 
     def __le__(self, other: BaseDataclass) -> bool:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
-        return repr(self) <= repr(other)
+        try:
+            return (self._repr_cache or repr(self)) <= (other._repr_cache or repr(other))
+        except AttributeError:
+            return repr(self) <= repr(other)
 
     def __gt__(self, other: BaseDataclass) -> bool:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
-        return repr(self) > repr(other)
+        try:
+            return (self._repr_cache or repr(self)) > (other._repr_cache or repr(other))
+        except AttributeError:
+            return repr(self) > repr(other)
 
     def __ge__(self, other: BaseDataclass) -> bool:
         if not isinstance(other, BaseDataclass):
             return NotImplemented
-        return repr(self) >= repr(other)
+        try:
+            return (self._repr_cache or repr(self)) >= (other._repr_cache or repr(other))
+        except AttributeError:
+            return repr(self) >= repr(other)
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any], *, unknown_keys: UnknownKeys = "error") -> Self:

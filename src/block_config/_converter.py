@@ -316,7 +316,7 @@ _OK: dict[type[Any], Callable[[Any], bool]] = {}
 _UNSTRUCTURE: dict[type[Any], Callable[[Any], dict[str, Any]]] = {}
 
 # attrs keeps a cached hash in this slot; the fast path builds instances without __init__
-# and so must clear it itself. tests/test_converter.py pins the name.
+# and so must clear it itself. tests/test_fast_path.py pins the name.
 _HASH_CACHE_SLOT: str = _attrs_make._HASH_CACHE_FIELD
 
 
@@ -361,129 +361,313 @@ def _fast_blocks(value: Any, depth: int) -> tuple[BlockConfig, ...]:
     )
 
 
-def _generate(cls: type[BaseDataclass]) -> None:
-    """Write the fast structure, instance check and unstructure functions of ``cls``."""
-    rules = field_rules(cls)
-    _NAMES[cls] = tuple(rule.name for rule in rules)
+# The fast path's form of each class's ``_normalise``: the same rules, applied to the local
+# variables of the generated function (named after the fields) before the object exists, and
+# raising _SLOW wherever ``_normalise`` reports a problem, so the detailed path words it.
+# Keyed by the method itself: a subclass that overrides ``_normalise`` gets a call to it
+# instead. tests/test_fast_path.py checks both paths agree on generated inputs.
+_INLINE_NORMALISE: dict[Callable[..., Any], str] = {
+    BaseDataclass._normalise: "",
+    _config.SubblockConfig._normalise: """
+if no_op:
+    if replace_with_linear: raise _SLOW
+    sparsify = None
+""",
+    _config.MoEConfig._normalise: """
+if num_experts_per_tok > num_local_experts: raise _SLOW
+""",
+    _config.AttentionConfig._normalise: """
+if no_op:
+    if replace_with_linear or mamba is not None or llama4 is not None: raise _SLOW
+    sparsify = None
+    num_key_value_heads = None
+elif mamba is not None: num_key_value_heads = None
+elif num_key_value_heads is None: raise _SLOW
+""",
+    _config.FFNConfig._normalise: """
+if no_op:
+    if replace_with_linear: raise _SLOW
+    sparsify = None
+    moe = None
+    intermediate_size = None
+elif moe is not None: intermediate_size = None
+elif intermediate_size is None: raise _SLOW
+""",
+}
+
+
+def _indent(code: str, prefix: str = "    ") -> list[str]:
+    return [prefix + line for line in code.strip("\n").splitlines()]
+
+
+def _fast_check(rule: FieldRule, index: int, env: dict[str, Any]) -> list[str]:
+    """Source lines that check (and normalise) the local variable named after ``rule``."""
+    v = rule.name
+    kind = rule.kind
+    if kind is Kind.BOOL:
+        lines = [f"if {v} is not True and {v} is not False: raise _SLOW"]
+    elif kind is Kind.INT:
+        lines = [f"if type({v}) is not int or not {rule.minimum} <= {v} <= {MAX_INT}: raise _SLOW"]
+    elif kind is Kind.STR:
+        lines = [f"if type({v}) is not str or not _is_text({v}): raise _SLOW"]
+    elif kind is Kind.FLOAT:
+        lines = [
+            f"if type({v}) is float:",
+            f"    if not _isfinite({v}): raise _SLOW",
+            f"    if {v} == 0.0: {v} = 0.0",
+            f"else: {v} = _fast_float({v})",
+        ]
+    elif kind is Kind.STR_SEQ:
+        lines = [f"{v} = _fast_strs({v})"]
+    elif kind is Kind.NESTED:
+        assert rule.target is not None
+        env[f"_T{index}"] = rule.target
+        lines = [
+            f"if type({v}) is dict: {v} = _fast{index}({v}, depth)",
+            f"elif not isinstance({v}, _T{index}): raise _SLOW",
+        ]
+    else:  # BLOCK_SEQ
+        lines = [f"{v} = _fast_blocks({v}, depth)"]
+    if not rule.optional:
+        return lines
+    if len(lines) == 1 and lines[0].startswith("if "):
+        condition, action = lines[0][3:].split(": ")
+        return [f"if {v} is not None and ({condition}): {action}"]
+    return [f"if {v} is not None:", *("    " + line for line in lines)]
+
+
+def _fast_source(
+    cls: type[BaseDataclass], rules: tuple[FieldRule, ...], env: dict[str, Any]
+) -> str:
+    """The fast structure function: clean input only, ``_SLOW`` at the first doubt."""
     name = cls.__name__
-    env: dict[str, Any] = {
-        "Cls": cls,
-        "SLOW": _SLOW,
-        "new": object.__new__,
-        "isfinite": math.isfinite,
-        "is_text": _is_text,
-        "fast_float": _fast_float,
-        "fast_strs": _fast_strs,
-        "fast_blocks": _fast_blocks,
-        "KNOWN": frozenset(_NAMES[cls]),
-        "MAX": MAX_INT,
-        "FAST": _FAST,
-        "UN": _UNSTRUCTURE,
-        "unstructure": converter.unstructure,
-        "set_hash": getattr(cls, _HASH_CACHE_SLOT).__set__,
-    }
-    fast = [
+    lines = [
         f"def fast_{name}(d, depth):",
-        "    if type(d) is not dict or not KNOWN.issuperset(d): raise SLOW",
+        "    if type(d) is not dict: raise _SLOW",
+        # As many keys as fields, and every field found: then no key is unknown.
+        f"    if len(d) == {len(rules)}:",
+        "        try:",
+        *(f"            {rule.name} = d[{rule.name!r}]" for rule in rules),
+        "        except KeyError: raise _SLOW from None",
+        "    else:",
+        "        if not _KNOWN.issuperset(d): raise _SLOW",
+        "        _get = d.get",
     ]
-    ok = [f"def ok_{name}(o):"]
-    build = ["    o = new(Cls)"]
-    out = []
+    for i, rule in enumerate(rules):
+        if rule.required:
+            lines.append(f"        try: {rule.name} = d[{rule.name!r}]")
+            lines.append("        except KeyError: raise _SLOW from None")
+        else:
+            env[f"_default{i}"] = rule.default
+            lines.append(f"        {rule.name} = _get({rule.name!r}, _default{i})")
+    for i, rule in enumerate(rules):
+        lines += _indent("\n".join(_fast_check(rule, i, env)))
+    inline = _INLINE_NORMALISE.get(cls._normalise)
+    if inline is not None:
+        lines += _indent(inline)
+    # Built as an instance of the unfrozen twin, whose plain attribute stores are many times
+    # cheaper than calling each slot's __set__, then turned into the class itself.
+    env["_Unfrozen"] = _unfrozen_twin(cls)
+    lines.append("    o = _new(_Unfrozen)")
+    lines += [f"    o.{rule.name} = {rule.name}" for rule in rules]
+    lines.append(f"    o.{_HASH_CACHE_SLOT} = None")
+    lines.append("    o._repr_cache = None")
+    lines.append("    o.__class__ = _Cls")
+    if inline is None:
+        lines.append("    if o._normalise(): raise _SLOW")
+    lines.append("    return o")
+    return "\n".join(lines) + "\n"
+
+
+def _unfrozen_twin(cls: type[BaseDataclass]) -> type[Any]:
+    """A subclass of ``cls`` that adds nothing but ordinary attribute setting.
+
+    It has the same memory layout as ``cls`` (no slots of its own), so an instance can be
+    filled in with plain stores and then have its ``__class__`` set to ``cls``: from then on
+    it is frozen and indistinguishable from one built by ``__init__`` (tests/test_fast_path.py
+    compares their slots). Overriding both ``__setattr__`` and ``__delattr__`` with object's
+    own lets CPython use its generic (and specialisable) attribute store for the twin.
+    """
+    namespace = {
+        "__slots__": (),
+        "__setattr__": object.__setattr__,
+        "__delattr__": object.__delattr__,
+        "__module__": __name__,
+        "__qualname__": f"_Unfrozen{cls.__name__}",
+    }
+    return type(f"_Unfrozen{cls.__name__}", (cls,), namespace)
+
+
+def _ok_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> str:
+    """The instance check every constructor runs: ``False`` sends it to the detailed check."""
+    lines = [f"def ok_{cls.__name__}(o):"]
     for i, rule in enumerate(rules):
         v = f"v{i}"
-        env[f"set{i}"] = getattr(cls, rule.name).__set__
-        if rule.required:
-            fast.append(
-                f"    try: {v} = d[{rule.name!r}]\n    except KeyError: raise SLOW from None"
-            )
-        else:
-            env[f"default{i}"] = rule.default
-            fast.append(f"    {v} = d.get({rule.name!r}, default{i})")
-        none_ok = f"{v} is not None and " if rule.optional else ""
         kind = rule.kind
         if kind is Kind.BOOL:
             cond = f"{v} is not True and {v} is not False"
-            fast.append(f"    if {none_ok}{cond}: raise SLOW")
-            ok_cond = cond
         elif kind is Kind.INT:
-            cond = f"(type({v}) is not int or not {rule.minimum} <= {v} <= MAX)"
-            fast.append(f"    if {none_ok}{cond}: raise SLOW")
-            ok_cond = cond
+            cond = f"(type({v}) is not int or not {rule.minimum} <= {v} <= {MAX_INT})"
         elif kind is Kind.STR:
-            cond = f"(type({v}) is not str or not is_text({v}))"
-            fast.append(f"    if {none_ok}{cond}: raise SLOW")
-            ok_cond = cond
+            cond = f"(type({v}) is not str or not _is_text({v}))"
         elif kind is Kind.FLOAT:
-            fast.append(
-                f"    if {v} is not None: {v} = fast_float({v})"
-                if rule.optional
-                else f"    {v} = fast_float({v})"
-            )
-            ok_cond = f"(type({v}) is not float or not isfinite({v}))"
+            cond = f"(type({v}) is not float or not _isfinite({v}))"
         elif kind is Kind.STR_SEQ:
-            call = f"{v} = fast_strs({v})"
-            fast.append(f"    if {v} is not None: {call}" if rule.optional else f"    {call}")
-            ok_cond = (
+            cond = (
                 f"(type({v}) is not tuple"
-                f" or any(type(s) is not str or not is_text(s) for s in {v}))"
+                f" or any(type(s) is not str or not _is_text(s) for s in {v}))"
             )
         elif kind is Kind.NESTED:
-            assert rule.target is not None
-            env[f"T{i}"] = rule.target
-            check = f"not isinstance({v}, T{i})"
-            # A required nested object given null goes on to FAST, which bails out on it.
-            fast.append(f"    if {none_ok}{check}: {v} = FAST[T{i}]({v}, depth)")
-            ok_cond = check
+            cond = f"not isinstance({v}, _T{i})"
         else:  # BLOCK_SEQ
-            call = f"{v} = fast_blocks({v}, depth)"
-            fast.append(f"    if {v} is not None: {call}" if rule.optional else f"    {call}")
-            ok_cond = (
+            cond = (
                 f"(type({v}) is not tuple or len({v}) > {MAX_BLOCKS}"
-                f" or any(type(b) is not Cls for b in {v}))"
+                f" or any(type(b) is not _Block for b in {v}))"
             )
-            env["Cls"] = cls
-        ok.append(f"    {v} = o.{rule.name}")
-        ok.append(f"    if {none_ok if rule.optional else ''}{ok_cond}: return False")
-        build.append(f"    set{i}(o, {v})")
-        # unstructure
+        none_ok = f"{v} is not None and " if rule.optional else ""
+        lines.append(f"    {v} = o.{rule.name}")
+        lines.append(f"    if {none_ok}{cond}: return False")
+    lines.append("    return True")
+    return "\n".join(lines) + "\n"
+
+
+def _unstructure_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> str:
+    """Every field into a dict: nested objects as dicts, tuples as lists."""
+    lines = [f"def unstructure_{cls.__name__}(o):", "    return {"]
+    for i, rule in enumerate(rules):
         attr = f"o.{rule.name}"
+        kind = rule.kind
         if kind is Kind.STR_SEQ:
-            expr = f"None if {attr} is None else list({attr})"
+            expr = f"None if (x := {attr}) is None else list(x)"
         elif kind is Kind.NESTED:
             expr = (
                 f"None if (x := {attr}) is None else "
-                f"(UN[T{i}](x) if type(x) is T{i} else unstructure(x))"
+                f"(_un{i}(x) if type(x) is _T{i} else _unstructure(x))"
             )
         elif kind is Kind.BLOCK_SEQ:
             expr = (
                 f"None if (x := {attr}) is None else "
-                "[UN[Cls](b) if type(b) is Cls else unstructure(b) for b in x]"
+                "[_UN[_Block](b) if type(b) is _Block else _unstructure(b) for b in x]"
             )
         else:
             expr = attr
-        out.append(f"        {rule.name!r}: {expr},")
-    build.append("    set_hash(o, None)")
-    build.append("    if o._normalise(): raise SLOW")
-    build.append("    return o")
-    ok.append("    return True")
+        lines.append(f"        {rule.name!r}: {expr},")
+    lines.append("    }")
+    return "\n".join(lines) + "\n"
+
+
+def _same_fields(rules: Iterable[FieldRule], a: str, b: str) -> str:
+    """An expression: ``a`` and ``b`` hold equal values in every field of ``rules``."""
+    # bool and None are singletons: ``is`` compares them exactly, without a call.
+    return " and ".join(
+        f"{a}.{rule.name} is {b}.{rule.name}"
+        if rule.kind is Kind.BOOL
+        else f"{a}.{rule.name} == {b}.{rule.name}"
+        for rule in rules
+    )
+
+
+def _compare_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> str:
+    """``__eq__``, ``__hash__`` and ``__repr__``, all three agreeing on the fields.
+
+    The hash is cached as a plain int in attrs' cache slot: attrs leaves that slot out of the
+    pickled state and resets it on unpickling (tests/test_fast_path.py pins both), so a hash
+    never travels to a process where strings hash differently.
+    """
+    name = cls.__name__
+    mine = ", ".join(f"self.{rule.name}" for rule in rules)
+    shown = ", ".join(f"{rule.name}={{self.{rule.name}!r}}" for rule in rules)
+    # Nested objects of the expected class are compared field by field right here, which
+    # spares a call of their __eq__ per nested object; anything else goes through ==.
+    nested = []
+    for i, rule in enumerate(rules):
+        if rule.kind is not Kind.NESTED:
+            continue
+        assert rule.target is not None
+        same = _same_fields(field_rules(rule.target), "x", "y")
+        nested += [
+            f"    x = self.{rule.name}; y = other.{rule.name}",
+            "    if x is not y:",
+            f"        if x.__class__ is _T{i} and y.__class__ is _T{i}:",
+            f"            if not ({same}): return False",
+            "        elif x != y: return False",
+        ]
+    flat = [rule for rule in rules if rule.kind is not Kind.NESTED]
+    rest = _same_fields(flat, "self", "other") if flat else "True"
+    eq_body = "\n".join(nested)
+    return f"""
+def eq_{name}(self, other):
+    if other.__class__ is not self.__class__: return NotImplemented
+    if self is other: return True
+{eq_body}
+    return {rest}
+
+def hash_{name}(self):
+    h = self.{_HASH_CACHE_SLOT}
+    if h is None:
+        h = hash((_SALT, {mine}))
+        _set_hash(self, h)
+    return h
+
+def repr_{name}(self):
+    try: text = self._repr_cache
+    except AttributeError: text = None
+    if text is not None: return text
+    if self.__class__ is not _Cls: return _base_repr(self)
+    text = f"{name}({shown})"
+    _set_repr(self, text)
+    return text
+"""
+
+
+def _generate(cls: type[BaseDataclass]) -> None:
+    """Write the fast structure, instance check and unstructure functions of ``cls``."""
+    rules = field_rules(cls)
+    _NAMES[cls] = tuple(rule.name for rule in rules)
+    env: dict[str, Any] = {
+        "_Cls": cls,
+        "_Block": BlockConfig,
+        "_SLOW": _SLOW,
+        "_new": object.__new__,
+        "_isfinite": math.isfinite,
+        "_is_text": _is_text,
+        "_fast_float": _fast_float,
+        "_fast_strs": _fast_strs,
+        "_fast_blocks": _fast_blocks,
+        "_KNOWN": frozenset(_NAMES[cls]),
+        "_UN": _UNSTRUCTURE,
+        "_unstructure": converter.unstructure,
+        "_set_hash": getattr(cls, _HASH_CACHE_SLOT).__set__,
+        "_set_repr": BaseDataclass.__dict__["_repr_cache"].__set__,
+        "_base_repr": BaseDataclass.__repr__,
+        "_SALT": hash(cls.__qualname__),
+    }
+    for i, rule in enumerate(rules):
+        if rule.target is not None:
+            # Nested classes first, so that their functions are bound here directly.
+            _hooks_for(rule.target)
+            env[f"_fast{i}"] = _FAST[rule.target]
+            env[f"_un{i}"] = _UNSTRUCTURE[rule.target]
     source = "\n".join(
         [
-            *fast,
-            *build,
-            "",
-            *ok,
-            "",
-            f"def unstructure_{name}(o):",
-            "    return {",
-            *out,
-            "    }",
-            "",
+            _fast_source(cls, rules, env),
+            _ok_source(cls, rules),
+            _unstructure_source(cls, rules),
+            _compare_source(cls, rules),
         ]
     )
+    name = cls.__name__
     exec(compile(source, f"<block_config generated for {name}>", "exec"), env)  # noqa: S102
     _FAST[cls] = env[f"fast_{name}"]
     _OK[cls] = env[f"ok_{name}"]
     _UNSTRUCTURE[cls] = env[f"unstructure_{name}"]
+    if cls.__module__ == _config.__name__ and "__repr__" not in cls.__dict__:
+        # Only the library's own classes, whose methods have exactly the semantics above
+        # (attrs' field-wise ``==`` and cached hash, BaseDataclass's cached repr); a subclass
+        # defined elsewhere keeps what it has.
+        cls.__eq__ = env[f"eq_{name}"]  # type: ignore[method-assign]
+        cls.__hash__ = env[f"hash_{name}"]  # type: ignore[method-assign]
+        cls.__repr__ = env[f"repr_{name}"]  # type: ignore[method-assign]
 
 
 def _hooks_for(cls: type[Any]) -> None:
@@ -675,8 +859,38 @@ def _make_converter() -> OrjsonConverter:
 #: ``converter.structure(data, list[BlockConfig])``, ``converter.unstructure(block)``.
 converter: OrjsonConverter = _make_converter()
 
-for _cls in _config._CLASSES.values():
-    _generate(_cls)
+for _cls in (*_config._CLASSES.values(), _config.SubblockConfig):
+    _hooks_for(_cls)
+
+
+def _make_json_default() -> Callable[[Any], Any]:
+    """orjson's ``default=`` hook: the fields of one object, one level deep.
+
+    orjson writes tuples as arrays and calls the hook again for every nested object, so no
+    nested dict or list is built. One generated function for the library's classes (the most
+    common first); any other object of a block-config class goes through ``_unstructure``.
+    """
+    lines = ["def json_default(o):", "    t = type(o)"]
+    env: dict[str, Any] = {"_unstructure": _unstructure, "_Base": BaseDataclass}
+    order = ["AttentionConfig", "FFNConfig", "BlockConfig", "MoEConfig", "MambaConfig"]
+    classes = sorted(
+        (*_config._CLASSES.values(), _config.SubblockConfig),
+        key=lambda c: order.index(c.__name__) if c.__name__ in order else len(order),
+    )
+    for cls in classes:
+        env[cls.__name__] = cls
+        fields = ", ".join(f"{name!r}: o.{name}" for name in _NAMES[cls])
+        lines.append(f"    if t is {cls.__name__}: return {{{fields}}}")
+    lines += [
+        "    if isinstance(o, _Base): return _unstructure(o)",
+        "    raise TypeError(f'cannot write {type(o).__name__} as JSON')",
+    ]
+    exec(compile("\n".join(lines) + "\n", "<block_config generated json_default>", "exec"), env)  # noqa: S102
+    return env["json_default"]  # type: ignore[no-any-return]
+
+
+#: Pass as ``default=`` to ``orjson.dumps`` to write block-config objects directly.
+json_default: Callable[[Any], Any] = _make_json_default()
 
 _config._finish = _finish
 _config._structure_nested = _structure_nested

@@ -13,6 +13,7 @@ from block_config._config import BlockConfig
 from block_config._converter import (
     UnknownKeys,
     _is_text,
+    json_default,
     structure_block_configs,
     unstructure_block_configs,
 )
@@ -49,6 +50,17 @@ def parse_json(text: str | bytes | bytearray | memoryview) -> Any:
     Infinity (which are not JSON), numbers too large for a double, and truncated text.
     Integers past 64 bits are read as floats.
     """
+    data = _decode(text)
+    # orjson stops at 1024 levels; counting brackets (a bound on the depth) spares the walk.
+    if (type(data) is list or type(data) is dict) and _brackets(text) > MAX_JSON_DEPTH:
+        path = _too_deep(data)
+        if path is not None:
+            raise BlockConfigError.at(path, f"nests deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
+def _decode(text: str | bytes | bytearray | memoryview) -> Any:
+    """Check the size and decode, with orjson's own nesting stop (1024 levels)."""
     if not isinstance(text, (str, bytes, bytearray, memoryview)):
         raise TypeError(f"expected str or bytes, got {type(text).__name__}")
     size = _utf8_size(text)
@@ -57,15 +69,9 @@ def parse_json(text: str | bytes | bytearray | memoryview) -> Any:
             (), f"JSON text of {size} bytes is larger than the limit of {MAX_JSON_SIZE} bytes"
         )
     try:
-        data = orjson.loads(text)
+        return orjson.loads(text)
     except orjson.JSONDecodeError as error:
         raise BlockConfigError.at((), f"invalid JSON: {error}") from None
-    # orjson stops at 1024 levels; counting brackets (a bound on the depth) spares the walk.
-    if (type(data) is list or type(data) is dict) and _brackets(text) > MAX_JSON_DEPTH:
-        path = _too_deep(data)
-        if path is not None:
-            raise BlockConfigError.at(path, f"nests deeper than {MAX_JSON_DEPTH} levels")
-    return data
 
 
 def _brackets(text: str | bytes | bytearray | memoryview) -> int:
@@ -163,7 +169,9 @@ def loads(
     >>> blocks[0].ffn.intermediate_size
     5632
     """
-    return structure_block_configs(parse_json(text), unknown_keys=unknown_keys)
+    # No walk for MAX_JSON_DEPTH here: structuring never recurses into values it does not
+    # own, and bounds parallel_blocks itself, so deep input is a located error either way.
+    return structure_block_configs(_decode(text), unknown_keys=unknown_keys)
 
 
 def dumps(blocks: Iterable[BlockConfig], *, indent: int | None = None) -> str:
@@ -172,15 +180,18 @@ def dumps(blocks: Iterable[BlockConfig], *, indent: int | None = None) -> str:
     Raises :class:`BlockConfigError` rather than write text larger than
     :data:`MAX_JSON_SIZE`, which :func:`loads` would refuse.
     """
-    data = unstructure_block_configs(blocks)
-    if indent is None:
-        text = orjson.dumps(data).decode()
-    elif indent == 2:
-        text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+    items = blocks if type(blocks) is list else list(blocks)
+    if indent is None or indent == 2:
+        option = None if indent is None else orjson.OPT_INDENT_2
+        if all(type(block) is BlockConfig for block in items):
+            # orjson walks the objects itself, through the converter's hook.
+            text = orjson.dumps(items, default=json_default, option=option).decode()
+        else:
+            text = orjson.dumps(unstructure_block_configs(items), option=option).decode()
     elif type(indent) is not int or indent < 0:
         raise ValueError(f"indent must be a non-negative int or None, got {indent!r}")
     else:
-        text = json.dumps(data, indent=indent, allow_nan=False)
+        text = json.dumps(unstructure_block_configs(items), indent=indent, allow_nan=False)
     # What is written must read back: text past the limit parse_json enforces is refused.
     size = _utf8_size(text)
     if size > MAX_JSON_SIZE:
