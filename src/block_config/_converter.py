@@ -111,7 +111,9 @@ def field_rules(cls: type[BaseDataclass]) -> tuple[FieldRule, ...]:
     except KeyError:
         pass
     attrs_cls: Any = cls
-    attrs.resolve_types(attrs_cls, globalns=vars(_config))
+    # Each class's annotations are resolved in its own module, so classes defined outside
+    # the package (or with postponed annotations) get their rules too.
+    attrs.resolve_types(attrs_cls)
     rules = []
     for field in attrs.fields(attrs_cls):
         tp = field.type

@@ -16,8 +16,7 @@ Translation, as the serving engines compute it:
   and an ``intermediate_size`` of ``hidden_size``, values nothing reads.
 """
 
-# No ``from __future__ import annotations`` here: the converter derives its field rules from
-# these classes' annotations, which must be real types for classes outside ``_config``.
+from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
@@ -25,7 +24,6 @@ from typing import Any
 
 import attrs
 
-from block_config import _converter
 from block_config._config import AttentionConfig, BaseDataclass, BlockConfig, FFNConfig, _str_tuple
 from block_config._converter import MAX_BLOCKS, MAX_INT, UnknownKeys, structure_block_configs
 from block_config._errors import BlockConfigError, Path, Problem, describe
@@ -106,12 +104,6 @@ class LegacyBlockConfig(BaseDataclass):
 
     attention: LegacyAttentionConfig
     ffn: LegacyFFNConfig
-
-
-# The converter generates its structuring code per class on first use; the nested classes
-# must have theirs before a LegacyBlockConfig is structured.
-for _cls in (LegacyAttentionConfig, LegacyFFNConfig, LegacyBlockConfig):
-    _converter._hooks_for(_cls)
 
 
 # --------------------------------------------------------------------------- sizes
