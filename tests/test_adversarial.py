@@ -394,7 +394,7 @@ def test_yaml_size_past_the_limit() -> None:
 
 
 def test_yaml_size_right_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Parsing 16 MiB of YAML in pure Python takes seconds: the boundary is shown on a
+    # Parsing MAX_JSON_SIZE of YAML in pure Python takes minutes: the boundary is shown on a
     # smaller limit, through the same comparison.
     monkeypatch.setattr(block_config._yaml, "MAX_JSON_SIZE", 1000)
     core = "- {ffn: {intermediate_size: 8}}"

@@ -35,9 +35,9 @@ def test_the_limits_are_exported_and_documented() -> None:
     for name in ("MAX_BLOCKS", "MAX_INT", "MAX_JSON_DEPTH", "MAX_JSON_SIZE", "MAX_PARALLEL_DEPTH"):
         assert name in block_config.__all__
     assert (MAX_BLOCKS, MAX_JSON_DEPTH, MAX_JSON_SIZE, MAX_PARALLEL_DEPTH, MAX_INT) == (
-        65_536,
+        262_144,
         256,
-        16 * 1024 * 1024,
+        128 * 1024 * 1024,
         64,
         2**63 - 1,
     )

@@ -58,10 +58,11 @@ MAX_INT = 2**63 - 1
 #: How deep ``parallel_blocks`` may nest: a top-level block is level 0, a block in its
 #: ``parallel_blocks`` level 1, and so on. Real models use one or two levels.
 MAX_PARALLEL_DEPTH = 64
-#: The most blocks one list may hold: a model's layers, or one block's ``parallel_blocks``.
-#: Real models have a few hundred layers; the limit keeps a hostile layer count (a list, or
-#: a homogeneous config's ``num_hidden_layers``) from exhausting memory.
-MAX_BLOCKS = 65_536
+#: The most blocks one list may hold: a model's layers, one block's ``parallel_blocks``, or
+#: a pipeline's library of candidate blocks. Real models have a few hundred layers and
+#: libraries a few hundred thousand blocks; the limit keeps a hostile layer count (a list,
+#: or a homogeneous config's ``num_hidden_layers``) from exhausting memory.
+MAX_BLOCKS = 262_144
 
 _UNKNOWN_KEY_MODES = ("error", "warn")
 

@@ -28,10 +28,11 @@ __all__ = [
     "parse_json",
 ]
 
-#: The largest JSON text :func:`parse_json` reads, in bytes of UTF-8 (16 MiB). The largest
-#: published config.json files are under 100 KB; the limit bounds the memory a hostile text
-#: can make the parser allocate before any check runs.
-MAX_JSON_SIZE = 16 * 1024 * 1024
+#: The largest JSON text :func:`parse_json` reads, in bytes of UTF-8 (128 MiB). Published
+#: config.json files are under 100 KB, but a pipeline's library of candidate blocks runs to
+#: hundreds of thousands of blocks (about 400 bytes each, every field written); the limit
+#: bounds the memory a hostile text can make the parser allocate before any check runs.
+MAX_JSON_SIZE = 128 * 1024 * 1024
 #: How deep arrays and objects may nest in JSON (``[]`` is depth 1, ``[[]]`` depth 2), in
 #: text and in the values a config.json keeps verbatim. Blocks at :data:`MAX_PARALLEL_DEPTH`
 #: levels of ``parallel_blocks`` inside a config.json nest about 135 deep; deeper values
