@@ -543,3 +543,54 @@ def test_the_ultra_summary_fits_a_terminal(run: Any) -> None:
         "8 more (12 layers)" in result.out  # fmt: skip
     assert "parameters:      253,401,268,224 (253.401 B;" in result.out
     assert max(len(line) for line in result.out.splitlines()[1:]) <= 100
+
+
+def test_convert_to_native_warns_of_ffn_mults_it_cannot_keep(tmp_path: Path) -> None:
+    native = tmp_path / "native.json"
+    legacy = tmp_path / "legacy.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "block_config",
+            "convert",
+            str(SUPER),
+            "--to",
+            "native",
+            "-o",
+            str(native),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "warning: the native dialect keeps intermediate sizes, not ffn_mult" in result.stderr
+    assert "in 14 layers" in result.stderr
+    assert "Traceback" not in result.stderr
+    back = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "block_config",
+            "convert",
+            str(native),
+            "--to",
+            "legacy",
+            "-o",
+            str(legacy),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert back.stderr == ""
+    original = json.loads(SUPER.read_text())["block_configs"]
+    again = json.loads(legacy.read_text())["block_configs"]
+    changed = [i for i, (a, b) in enumerate(zip(original, again, strict=True)) if a != b]
+    assert len(changed) == 14
+    assert all(original[i]["ffn"]["ffn_mult"] in (1.0, 0.5) for i in changed)
+    assert all(
+        {**original[i]["ffn"], "ffn_mult": None} == {**again[i]["ffn"], "ffn_mult": None}
+        for i in changed
+    )

@@ -102,3 +102,18 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
         atomic_write(path, "{}")
     assert json.loads(path.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+def test_atomic_write_creates_missing_folders(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "nested" / "config.json"
+    assert atomic_write(target, "{}") == target
+    assert target.read_text() == "{}"
+    assert [p.name for p in target.parent.iterdir()] == ["config.json"]
+
+
+def test_atomic_write_errors_name_the_target(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(OSError, match=r"cannot write .*file/config\.json") as error:
+        atomic_write(blocker / "config.json", "{}")
+    assert ".tmp" not in str(error.value)

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import pytest
 
-from block_config import BlockConfig, BlockConfigError, UnknownKeyWarning
+from block_config import BlockConfig, BlockConfigError, ConversionWarning, UnknownKeyWarning
 from block_config._model import ModelArchitecture
 
 DATA = Path(__file__).parent / "data"
@@ -338,7 +338,11 @@ def test_saving_changes_only_what_changed() -> None:
 def test_legacy_to_native_and_back_in_memory_reproduces_the_block_configs() -> None:
     config = _config()
     arch = ModelArchitecture.load(SUPER)
-    native = arch.to_mapping("native")
+    with pytest.warns(
+        ConversionWarning,
+        match=r"in 14 layers \(\$\.block_configs\[54\]\.ffn\.ffn_mult 1\.0 -> 1\.03125;",
+    ):
+        native = arch.to_mapping("native")
     assert {k: v for k, v in native.items() if k != "block_configs"} == {
         k: v for k, v in config.items() if k != "block_configs"
     }
@@ -490,7 +494,8 @@ def test_an_absent_layer_count_stays_absent_unless_the_object_is_fresh() -> None
 def test_a_relabelled_dialect_still_finds_what_changed() -> None:
     config = _config()
     arch = attrs.evolve(ModelArchitecture.load(SUPER), dialect="native")
-    out = arch.to_mapping()
+    with pytest.warns(ConversionWarning):
+        out = arch.to_mapping()
     assert out["block_configs"][0]["attention"]["num_key_value_heads"] == 8
     assert {k: v for k, v in out.items() if k != "block_configs"} == {
         k: v for k, v in config.items() if k != "block_configs"

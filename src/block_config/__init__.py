@@ -28,7 +28,7 @@ from block_config._converter import (
     unstructure_block_configs,
 )
 from block_config._diff import FieldChange, LayerDiff, ModelDiff, diff_block_configs, diff_models
-from block_config._errors import BlockConfigError, Problem, UnknownKeyWarning
+from block_config._errors import BlockConfigError, ConversionWarning, Problem, UnknownKeyWarning
 from block_config._json import MAX_JSON_DEPTH, MAX_JSON_SIZE, dumps, loads
 from block_config._legacy import (
     LegacyAttentionConfig,
@@ -66,6 +66,7 @@ __all__ = [
     "BaseDataclass",
     "BlockConfig",
     "BlockConfigError",
+    "ConversionWarning",
     "Dialect",
     "FFNConfig",
     "FFNStats",

@@ -540,12 +540,13 @@ def _cmd_convert(args: argparse.Namespace, out: IO[str]) -> int:
         _invalid(args.output, "exists; refusing to overwrite it (use --force)")
     data: Any
     try:
-        if item.model is None:
-            data = [block.to_dict() for block in item.blocks]
-        elif item.bare:
-            data = item.model.to_mapping(args.to)["block_configs"]
-        else:
-            data = item.model.to_mapping(args.to)
+        with _warnings_to_stderr(item.name):
+            if item.model is None:
+                data = [block.to_dict() for block in item.blocks]
+            elif item.bare:
+                data = item.model.to_mapping(args.to)["block_configs"]
+            else:
+                data = item.model.to_mapping(args.to)
     except BlockConfigError as error:
         _invalid(item.name, _bare(error) if item.bare else error)
     try:

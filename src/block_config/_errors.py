@@ -9,6 +9,7 @@ import attrs
 
 __all__ = [
     "BlockConfigError",
+    "ConversionWarning",
     "Path",
     "Problem",
     "UnknownKeyWarning",
@@ -118,3 +119,13 @@ class BlockConfigError(ValueError):
 
 class UnknownKeyWarning(UserWarning):
     """An unknown key was dropped because the caller asked for ``unknown_keys="warn"``."""
+
+
+class ConversionWarning(UserWarning):
+    """A dialect conversion keeps every size but not the exact text of the original.
+
+    Writing a model read from the legacy dialect as native drops the original ``ffn_mult``
+    values: converting back gives multipliers that map to the same ``intermediate_size``,
+    written differently where the original was not the exact ratio (``1.0`` for 5632 with
+    hidden 8192 comes back as ``1.03125``).
+    """

@@ -86,18 +86,25 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
     The bytes go to a temporary file in the same folder, are flushed and fsynced, and the
     temporary file then replaces ``path`` (``os.replace``, atomic on POSIX and Windows). An
     existing file's permission bits are kept; a new file gets the usual ``0o666 & ~umask``.
-    On any failure the temporary file is removed and ``path`` is left as it was.
+    Missing parent folders are created. On any failure the temporary file is removed and
+    ``path`` is left as it was.
     Text is written as UTF-8. Returns the path written.
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     folder = target.parent
     temp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        mode: int | None = target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = None
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            mode: int | None = target.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = None
+        fd = os.open(temp, flags, 0o666)
+    except OSError as error:
+        # Name the file the caller asked for, not the temporary one.
+        raise type(error)(error.errno, f"cannot write {target}: {error.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)

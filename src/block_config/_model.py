@@ -25,7 +25,14 @@ from block_config._converter import (
     structure_block_configs,
     unstructure_block_configs,
 )
-from block_config._errors import BlockConfigError, Path, Problem, describe, short_repr
+from block_config._errors import (
+    BlockConfigError,
+    ConversionWarning,
+    Path,
+    Problem,
+    describe,
+    short_repr,
+)
 from block_config._io import (
     CONFIG_FILENAME,
     atomic_write,
@@ -449,7 +456,33 @@ class ModelArchitecture:
                     )
         if problems:
             raise BlockConfigError(problems)
+        self._warn_of_lost_ffn_mults()
         return unstructure_block_configs(self.block_configs)
+
+    def _warn_of_lost_ffn_mults(self) -> None:
+        """Warn when the native dialect cannot keep the original ``ffn_mult`` text."""
+        lost = []
+        for index, (item, block) in enumerate(
+            zip(self.legacy_block_configs or (), self.block_configs, strict=False)
+        ):
+            mult, ffn = item.ffn.ffn_mult, block.ffn
+            if mult is None or ffn is None or ffn.no_op or ffn.replace_with_linear:
+                continue
+            size = ffn.intermediate_size
+            if size is None or size % 256:
+                continue
+            again = _legacy.intermediate_size_to_ffn_mult(size, self.hidden_size)
+            if again != mult:
+                lost.append(f"$.block_configs[{index}].ffn.ffn_mult {mult!r} -> {again!r}")
+        if lost:
+            shown = "; ".join(lost[:3]) + ("; ..." if len(lost) > 3 else "")
+            warnings.warn(
+                f"the native dialect keeps intermediate sizes, not ffn_mult: converting back to "
+                f"legacy writes other multipliers for the same sizes in {len(lost)} layers "
+                f"({shown})",
+                ConversionWarning,
+                stacklevel=4,
+            )
 
     def _legacy_items(self) -> list[dict[str, Any]]:
         try:
