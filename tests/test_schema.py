@@ -1,4 +1,4 @@
-"""The generated JSON Schema agrees with the converter on every field-level rule."""
+"""The generated JSON Schema agrees with the converter on field rules and rules between fields."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ from hypothesis import strategies as st
 from block_config import MAX_INT, BlockConfig, BlockConfigError, Problem, structure_block_configs
 from block_config._config import _CLASSES
 from block_config._converter import field_rules
-from block_config._schema import JSON_SCHEMA_DIALECT, block_configs_json_schema
+from block_config._schema import (
+    _EXCLUDED_BY,
+    _REQUIRED_UNLESS,
+    JSON_SCHEMA_DIALECT,
+    block_configs_json_schema,
+)
 from block_config.strategies import block_configs
 
 VALIDATOR = jsonschema.Draft202012Validator(block_configs_json_schema())
@@ -46,6 +51,18 @@ def test_every_class_and_field_comes_from_the_field_rules() -> None:
     shared = defs["MoEConfig"]["properties"]["shared_expert_intermediate_dim"]
     assert (shared["minimum"], shared["maximum"], shared["default"]) == (0, MAX_INT, 8192)
     assert defs["MambaConfig"]["required"] == ["state_dim", "num_heads", "head_dim", "num_groups"]
+
+
+def test_the_rules_between_fields_name_real_fields() -> None:
+    defs = block_configs_json_schema()["$defs"]
+    for table in (_EXCLUDED_BY, _REQUIRED_UNLESS):
+        for cls, rules in table.items():
+            names = {rule.name for rule in field_rules(cls)}
+            for key, others in rules.items():
+                assert {key, *others} <= names
+            assert len(defs[cls.__name__]["allOf"]) == len(_EXCLUDED_BY[cls]) + len(
+                _REQUIRED_UNLESS[cls]
+            )
 
 
 def test_each_call_returns_a_fresh_copy() -> None:
@@ -105,14 +122,70 @@ def test_the_schema_rejects_what_the_converter_rejects(data: Any) -> None:
 
 CROSS_FIELD = [
     pytest.param([{"attention": {}}], id="kv heads required"),
+    pytest.param([{"attention": {"num_key_value_heads": None}}], id="kv heads null"),
+    pytest.param(
+        [{"attention": {"no_op": False, "mamba": None}}], id="kv heads, explicit defaults"
+    ),
     pytest.param([{"ffn": {}}], id="intermediate size required"),
+    pytest.param([{"ffn": {"moe": None, "intermediate_size": None}}], id="intermediate size null"),
     pytest.param([{"attention": {"no_op": True, "replace_with_linear": True}}], id="no_op+linear"),
-    pytest.param([{"ffn": {"moe": {"num_local_experts": 2, "num_experts_per_tok": 3}}}], id="k>n"),
-    pytest.param([{"ffn": {"intermediate_size": 8.0}}], id="integral float"),
+    pytest.param([{"ffn": {"no_op": True, "replace_with_linear": True}}], id="ffn no_op+linear"),
+    pytest.param([{"attention": {"no_op": True, "mamba": MAMBA}}], id="no_op+mamba"),
+    pytest.param([{"attention": {"no_op": True, "llama4": {}}}], id="no_op+llama4"),
+    pytest.param(
+        [{"parallel_blocks": [{"attention": {"num_key_value_heads": 8}, "ffn": {}}]}],
+        id="nested intermediate size required",
+    ),
 ]
 
 
 @pytest.mark.parametrize("data", CROSS_FIELD)
+def test_the_schema_rejects_what_the_rules_between_fields_reject(data: Any) -> None:
+    assert not _converter_accepts(data)
+    assert not VALIDATOR.is_valid(data)
+
+
+NORMALISABLE = [
+    pytest.param([{"ffn": {"no_op": True, "intermediate_size": 5}}], id="no_op ffn with size"),
+    pytest.param([{"ffn": {"no_op": True, "moe": {}}}], id="no_op ffn with moe"),
+    pytest.param([{"ffn": {"moe": {}, "intermediate_size": 5}}], id="moe with size"),
+    pytest.param([{"ffn": {"replace_with_linear": True, "intermediate_size": 5}}], id="linear ffn"),
+    pytest.param([{"attention": {"mamba": MAMBA, "num_key_value_heads": 8}}], id="mamba with kv"),
+    pytest.param([{"attention": {"no_op": True, "num_key_value_heads": 8}}], id="no_op with kv"),
+    pytest.param(
+        [{"attention": {"no_op": True, "mamba": None, "llama4": None}}], id="no_op, nulls"
+    ),
+    pytest.param(
+        [{"attention": {"replace_with_linear": True, "num_key_value_heads": 8}}], id="linear attn"
+    ),
+    pytest.param(
+        [
+            {
+                "attention": {"llama4": {}, "num_key_value_heads": 8},
+                "ffn": {"no_op": False, "moe": {}},
+            }
+        ],
+        id="llama4 and moe",
+    ),
+]
+
+
+@pytest.mark.parametrize("data", NORMALISABLE)
+def test_the_schema_accepts_what_the_converter_normalises(data: Any) -> None:
+    assert _converter_accepts(data)
+    assert VALIDATOR.is_valid(data)
+
+
+BEYOND_THE_SCHEMA = [
+    pytest.param([{"ffn": {"moe": {"num_local_experts": 2, "num_experts_per_tok": 3}}}], id="k>n"),
+    pytest.param([{"ffn": {"intermediate_size": 8.0}}], id="integral float"),
+    pytest.param(
+        [{"attention": {"no_op": True, "weights_precision": "\ud800"}}], id="lone surrogate"
+    ),
+]
+
+
+@pytest.mark.parametrize("data", BEYOND_THE_SCHEMA)
 def test_what_the_schema_cannot_express_is_left_to_the_converter(data: Any) -> None:
     assert not _converter_accepts(data)
     assert VALIDATOR.is_valid(data)
@@ -142,7 +215,16 @@ _ODD_VALUES = st.one_of(
     st.just({"unknown": 1}),
 )
 
-_FIELD_LEVEL = ("expected", "unknown key", "missing required key", "keys must be strings")
+# Problems the schema expresses too: field-level ones and the rules between fields.
+_EXPRESSED = (
+    "expected",
+    "unknown key",
+    "missing required key",
+    "keys must be strings",
+    "required unless",
+    "cannot be true when no_op is true",
+    "must be null when no_op is true",
+)
 
 
 @given(st.lists(block_configs(max_depth=1), min_size=1, max_size=3), st.data())
@@ -166,6 +248,6 @@ def test_schema_and_converter_agree_on_mutated_documents(
     if not problems:
         # The schema is never stricter than the converter.
         assert schema_ok
-    elif any(problem.message.startswith(_FIELD_LEVEL) for problem in problems):
-        # Every field-level problem the converter finds, the schema finds too.
+    elif any(problem.message.startswith(_EXPRESSED) for problem in problems):
+        # Every problem of a kind the schema expresses, the schema finds too.
         assert not schema_ok, problems

@@ -1,7 +1,8 @@
 """A JSON Schema (draft 2020-12) of the native ``block_configs`` list, derived from the classes.
 
 The schema is generated from the converter's :func:`~block_config._converter.field_rules`,
-the same rules that structuring applies, so it cannot drift from the classes.
+the same rules that structuring applies, so it cannot drift from the classes; the few rules
+between fields are stated once here, next to the generator.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import copy
 import inspect
 from typing import Any
 
-from block_config._config import BaseDataclass, BlockConfig
+from block_config._config import AttentionConfig, BaseDataclass, BlockConfig, FFNConfig
 from block_config._converter import MAX_INT, FieldRule, Kind, field_rules
 
 __all__ = ["JSON_SCHEMA_DIALECT", "block_configs_json_schema"]
@@ -27,19 +28,19 @@ def block_configs_json_schema() -> dict[str, Any]:
     Every class is a ``$defs`` entry: an object with exactly its fields
     (``additionalProperties: false``), the required ones listed, each field typed and
     ranged as the converter checks it (ints from their minimum to ``MAX_INT``, nullable
-    fields accepting ``null``), with its default.
+    fields accepting ``null``), with its default. The rules between fields are
+    ``if``/``then`` conditions: ``num_key_value_heads`` is required unless the attention
+    is ``no_op`` or Mamba, ``intermediate_size`` unless the FFN is ``no_op`` or MoE, and a
+    ``no_op`` subblock is neither ``replace_with_linear`` nor (attention) Mamba or Llama-4.
 
-    What a JSON Schema does not express, so the converter alone checks it:
+    What a JSON Schema cannot express, so the converter alone checks it:
 
-    * rules between fields: ``num_key_value_heads`` is required unless the attention is
-      ``no_op`` or Mamba, ``intermediate_size`` unless the FFN is ``no_op`` or MoE;
-      ``no_op`` excludes ``replace_with_linear``, ``mamba`` and ``llama4``;
-      ``num_experts_per_tok <= num_local_experts``;
-    * the nesting limit of ``parallel_blocks`` (:data:`block_config.MAX_PARALLEL_DEPTH`);
-    * model-level rules (KV heads dividing ``num_attention_heads``, the layer count);
+    * ``num_experts_per_tok <= num_local_experts`` (a comparison of two values);
+    * the nesting limit of ``parallel_blocks`` (:data:`block_config.MAX_PARALLEL_DEPTH`)
+      and the list length limit (:data:`block_config.MAX_BLOCKS`);
     * JSON Schema's ``integer`` is a mathematical integer, so ``8.0`` validates where the
-      converter wants the JSON integer ``8``; NaN and infinities are not JSON text and so
-      are not refused by the schema, only by the converter.
+      converter wants the JSON integer ``8``;
+    * a string holding a lone surrogate, which no UTF-8 text can carry.
 
     Each call returns a fresh copy, safe to modify.
 
@@ -75,6 +76,43 @@ def _generate() -> dict[str, Any]:
     }
 
 
+# The rules between fields, mirroring SubblockConfig._normalise, AttentionConfig._normalise
+# and FFNConfig._normalise. A field is "set" when it is present and differs from its
+# default (a true ``no_op``, a non-null ``mamba`` or ``moe``); an absent field has its default.
+
+#: For each class, a field and the fields that must keep their defaults while it is set.
+_EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
+    AttentionConfig: {"no_op": ("replace_with_linear", "mamba", "llama4")},
+    FFNConfig: {"no_op": ("replace_with_linear",)},
+}
+
+#: For each class, a field that must be present and non-null unless one of the others is set.
+_REQUIRED_UNLESS: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
+    AttentionConfig: {"num_key_value_heads": ("no_op", "mamba")},
+    FFNConfig: {"intermediate_size": ("no_op", "moe")},
+}
+
+
+def _cross_field_rules(cls: type[BaseDataclass]) -> list[dict[str, Any]]:
+    defaults = {rule.name: rule.default for rule in field_rules(cls)}
+    conditions: list[dict[str, Any]] = []
+    for key, excluded in _EXCLUDED_BY.get(cls, {}).items():
+        conditions.append(
+            {
+                "if": {"required": [key], "properties": {key: {"not": {"const": defaults[key]}}}},
+                "then": {"properties": {name: {"const": defaults[name]} for name in excluded}},
+            }
+        )
+    for name, unless in _REQUIRED_UNLESS.get(cls, {}).items():
+        conditions.append(
+            {
+                "if": {"properties": {key: {"const": defaults[key]} for key in unless}},
+                "then": {"required": [name], "properties": {name: {"not": {"type": "null"}}}},
+            }
+        )
+    return conditions
+
+
 def _object_schema(cls: type[BaseDataclass]) -> dict[str, Any]:
     rules = field_rules(cls)
     schema: dict[str, Any] = {
@@ -86,6 +124,9 @@ def _object_schema(cls: type[BaseDataclass]) -> dict[str, Any]:
     required = [rule.name for rule in rules if rule.required]
     if required:
         schema["required"] = required
+    conditions = _cross_field_rules(cls)
+    if conditions:
+        schema["allOf"] = conditions
     return schema
 
 
