@@ -237,6 +237,24 @@ def test_validate_lists_every_problem_of_every_file(run: Any, tmp_path: Path) ->
     assert errors[3] == f"{tmp_path / 'missing.json'}: no such file or folder"
 
 
+def test_validate_lists_type_translation_and_layer_count_problems_together(
+    run: Any, tmp_path: Path
+) -> None:
+    config = json.loads(SUPER.read_text())
+    config["block_configs"][5]["ffn"]["ffn_mult"] = "1.0"
+    config["block_configs"][3]["attention"]["n_heads_in_group"] = 7
+    config["num_hidden_layers"] = 81
+    bad = write(tmp_path / "config.json", config)
+    result = run("validate", bad)
+    assert result.code == EXIT_INVALID
+    assert result.err.splitlines() == [
+        f"{bad}: $.block_configs[5].ffn.ffn_mult: expected float, got str '1.0'",
+        f"{bad}: $.block_configs[3].attention.n_heads_in_group: 7 does not divide "
+        "num_attention_heads (64)",
+        f"{bad}: $.num_hidden_layers: is 81 but block_configs has 80 items",
+    ]
+
+
 def test_validate_a_folder_without_config(run: Any, tmp_path: Path) -> None:
     result = run("validate", tmp_path)
     assert result.code == EXIT_INVALID

@@ -20,6 +20,7 @@ from block_config import (
     diff_models,
     model_stats,
 )
+from block_config._cli import main
 
 SUPER = Path(__file__).parent / "data" / "Llama-3_3-Nemotron-Super-49B-v1.config.json"
 
@@ -95,3 +96,54 @@ def test_block_lists_without_figures() -> None:
     with pytest.raises(ValueError, match="name must be one of"):
         diff.total("params")
     assert diff_block_configs(a, a).layers == ()
+
+
+MAMBA = {"state_dim": 128, "num_heads": 32, "head_dim": 64, "num_groups": 8}
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def test_an_object_on_one_side_only_is_one_change_with_the_whole_object() -> None:
+    mamba = BlockConfig(attention={"mamba": MAMBA}, ffn={"no_op": True})
+    gqa = BlockConfig(attention={"num_key_value_heads": 8}, ffn={"no_op": True})
+    changes = diff_block_configs([mamba], [gqa]).layers[0].changes
+    assert changes == (
+        FieldChange("attention.num_key_value_heads", None, 8),
+        FieldChange("attention.mamba", MAMBA, None),
+    )
+    backwards = diff_block_configs([gqa], [mamba]).layers[0].changes
+    assert FieldChange("attention.mamba", None, MAMBA) in backwards
+    # Both sides have the object: leaf by leaf.
+    wider = BlockConfig(attention={"mamba": {**MAMBA, "state_dim": 64}}, ffn={"no_op": True})
+    assert diff_block_configs([mamba], [wider]).layers[0].changes == (
+        FieldChange("attention.mamba.state_dim", 128, 64),
+    )
+
+
+def test_a_parallel_block_on_one_side_only_is_one_change() -> None:
+    first = {"ffn": {"intermediate_size": 8}}
+    second = {"attention": {"num_key_value_heads": 2}, "ffn": {"intermediate_size": 16}}
+    one = BlockConfig(parallel_blocks=[first])
+    two = BlockConfig(parallel_blocks=[first, second])
+    changes = diff_block_configs([one], [two]).layers[0].changes
+    assert [(change.path, change.a) for change in changes] == [("parallel_blocks[1]", None)]
+    assert changes[0].b == two.to_dict()["parallel_blocks"][1]
+
+
+def test_the_diff_command_never_shows_null_to_null(capsys: pytest.CaptureFixture[str]) -> None:
+    hybrid = EXAMPLES / "hybrid-native.config.json"
+    pruned = EXAMPLES / "pruned-blocks.json"
+    assert main(["diff", str(hybrid), str(pruned)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    mamba = orjson.dumps(MAMBA).decode()
+    assert lines[2:5] == [
+        "layer 0: mamba / no_op -> gqa(8 KV) / dense 28,672",
+        "    attention.num_key_value_heads: null -> 8",
+        f"    attention.mamba: {mamba} -> null",
+    ]
+    assert not [line for line in lines if "null -> null" in line or "mamba." in line]
+    assert main(["diff", str(hybrid), str(pruned), "--json"]) == 0
+    data = orjson.loads(capsys.readouterr().out)
+    changes = [change for layer in data["layers"] for change in layer["changes"]]
+    assert {"path": "attention.mamba", "a": MAMBA, "b": None} in changes
+    assert not [change for change in changes if change["a"] is None and change["b"] is None]
+    assert not [change for change in changes if change["path"].startswith("attention.mamba.")]

@@ -159,8 +159,11 @@ def test_native_block_problems_carry_config_paths() -> None:
     config["block_configs"][0]["attention"]["num_key_value_heads"] = 5
     with pytest.raises(BlockConfigError) as info:
         ModelArchitecture.from_mapping(config)
+    # The item that reads is checked too: both problems at once.
     assert _messages(info.value) == [
-        "$.block_configs[1].ffn.intermediate_size: expected int, got float 3.7"
+        "$.block_configs[1].ffn.intermediate_size: expected int, got float 3.7",
+        "$.block_configs[0].attention.num_key_value_heads: 5 does not divide "
+        "num_attention_heads (32)",
     ]
     config["block_configs"][1]["ffn"]["intermediate_size"] = 4096
     with pytest.raises(BlockConfigError) as info:
@@ -178,6 +181,49 @@ def test_the_layer_count_must_match() -> None:
     without = _native_config()
     del without["num_hidden_layers"]
     assert ModelArchitecture.from_mapping(without).num_hidden_layers == 2
+
+
+def test_legacy_type_translation_and_layer_count_problems_are_all_reported() -> None:
+    config = _config()
+    config["block_configs"][5]["ffn"]["ffn_mult"] = "1.0"
+    config["block_configs"][3]["attention"]["n_heads_in_group"] = 7
+    config["num_hidden_layers"] = 81
+    with pytest.raises(BlockConfigError) as info:
+        ModelArchitecture.from_mapping(config)
+    assert _messages(info.value) == [
+        "$.block_configs[5].ffn.ffn_mult: expected float, got str '1.0'",
+        "$.block_configs[3].attention.n_heads_in_group: 7 does not divide num_attention_heads (64)",
+        "$.num_hidden_layers: is 81 but block_configs has 80 items",
+    ]
+    # A translation problem alone still comes with the layer count.
+    config["block_configs"][5]["ffn"]["ffn_mult"] = 1.0
+    with pytest.raises(BlockConfigError) as info:
+        ModelArchitecture.from_mapping(config)
+    assert _messages(info.value) == [
+        "$.block_configs[3].attention.n_heads_in_group: 7 does not divide num_attention_heads (64)",
+        "$.num_hidden_layers: is 81 but block_configs has 80 items",
+    ]
+
+
+def test_native_block_and_layer_count_problems_are_all_reported() -> None:
+    config = _native_config(num_hidden_layers=3)
+    config["block_configs"][1]["ffn"]["intermediate_size"] = "4096"
+    with pytest.raises(BlockConfigError) as info:
+        ModelArchitecture.from_mapping(config)
+    assert _messages(info.value) == [
+        "$.block_configs[1].ffn.intermediate_size: expected int, got str '4096'",
+        "$.num_hidden_layers: is 3 but block_configs has 2 items",
+    ]
+    # Blocks that all read: the KV-head check comes with the layer count.
+    config["block_configs"][1]["ffn"]["intermediate_size"] = 4096
+    config["block_configs"][0]["attention"]["num_key_value_heads"] = 5
+    with pytest.raises(BlockConfigError) as info:
+        ModelArchitecture.from_mapping(config)
+    assert _messages(info.value) == [
+        "$.num_hidden_layers: is 3 but block_configs has 2 items",
+        "$.block_configs[0].attention.num_key_value_heads: 5 does not divide "
+        "num_attention_heads (32)",
+    ]
 
 
 def test_required_keys_and_nulls() -> None:

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import attr
 import attrs
@@ -125,29 +125,41 @@ def _plain(change: FieldChange) -> dict[str, Any]:
     return attr.asdict(change, retain_collection_types=False)
 
 
-def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
-    """Leaves of a block's plain data, keyed by dotted path (``parallel_blocks[1].ffn.moe``)."""
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            _flatten(inner, f"{prefix}.{key}" if prefix else key, out)
-    elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-        for index, inner in enumerate(value):
-            _flatten(inner, f"{prefix}[{index}]", out)
+def _is_table_list(value: Any) -> TypeGuard[list[Any]]:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
+
+
+def _compare(a: Any, b: Any, path: str, out: list[FieldChange]) -> None:
+    """Append the changes from ``a`` to ``b`` (plain data) under ``path``.
+
+    Objects present on both sides (and lists of objects) are compared key by key (index by
+    index); an object on one side only is one change carrying the whole object, so a missing
+    side never shows as a row of ``null -> null`` leaves.
+    """
+    a_value = None if a is _ABSENT else a
+    b_value = None if b is _ABSENT else b
+    if a_value == b_value:
+        return
+    if isinstance(a_value, dict) and isinstance(b_value, dict):
+        for key in [*a_value, *(key for key in b_value if key not in a_value)]:
+            inner = f"{path}.{key}" if path else key
+            _compare(a_value.get(key, _ABSENT), b_value.get(key, _ABSENT), inner, out)
+    elif _is_table_list(a_value) and _is_table_list(b_value):
+        for index in range(max(len(a_value), len(b_value))):
+            _compare(
+                a_value[index] if index < len(a_value) else _ABSENT,
+                b_value[index] if index < len(b_value) else _ABSENT,
+                f"{path}[{index}]",
+                out,
+            )
     else:
-        out[prefix] = value
+        out.append(FieldChange(path, a_value, b_value))
 
 
 def _block_changes(a: BlockConfig, b: BlockConfig) -> tuple[FieldChange, ...]:
-    left: dict[str, Any] = {}
-    right: dict[str, Any] = {}
-    _flatten(a.to_dict(), "", left)
-    _flatten(b.to_dict(), "", right)
-    paths = [*left, *(path for path in right if path not in left)]
-    return tuple(
-        FieldChange(path, left.get(path), right.get(path))
-        for path in paths
-        if left.get(path, _ABSENT) != right.get(path, _ABSENT)
-    )
+    out: list[FieldChange] = []
+    _compare(a.to_dict(), b.to_dict(), "", out)
+    return tuple(out)
 
 
 _ABSENT = object()

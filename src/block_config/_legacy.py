@@ -168,13 +168,13 @@ def intermediate_size_to_ffn_mult(intermediate_size: int, hidden_size: int) -> f
 # --------------------------------------------------------------------------- legacy -> native
 
 
-def structure_legacy_block_configs(
+def structure_legacy_items(
     data: Any, *, unknown_keys: UnknownKeys = "error"
-) -> list[LegacyBlockConfig]:
-    """Read a legacy ``block_configs`` list as written, checking types and unknown keys only.
+) -> tuple[list[LegacyBlockConfig | None], list[Problem]]:
+    """Read each legacy item of ``data`` on its own: the items (None where one does not read)
+    and every item's problems, rooted at the list (``$[3].attention.n_heads_in_group``).
 
-    Problems, and the warnings of dropped keys, are rooted at the list
-    (``$[3].attention.n_heads_in_group``).
+    Raises :class:`BlockConfigError` only when ``data`` is not a list or is past the limit.
     """
     if not isinstance(data, Sequence) or isinstance(data, (str, bytes, bytearray)):
         raise BlockConfigError.at((), f"expected a list of block configs, got {describe(data)}")
@@ -183,16 +183,29 @@ def structure_legacy_block_configs(
             (), f"holds {len(data)} blocks, more than the limit of {MAX_BLOCKS}"
         )
     problems: list[Problem] = []
-    items: list[LegacyBlockConfig] = []
+    items: list[LegacyBlockConfig | None] = []
     for index, item in enumerate(data):
         try:
             with warnings_under((index,)):
                 items.append(LegacyBlockConfig.from_dict(item, unknown_keys=unknown_keys))
         except BlockConfigError as error:
+            items.append(None)
             problems.extend(error.under((index,)).problems)
+    return items, problems
+
+
+def structure_legacy_block_configs(
+    data: Any, *, unknown_keys: UnknownKeys = "error"
+) -> list[LegacyBlockConfig]:
+    """Read a legacy ``block_configs`` list as written, checking types and unknown keys only.
+
+    Problems, and the warnings of dropped keys, are rooted at the list
+    (``$[3].attention.n_heads_in_group``).
+    """
+    items, problems = structure_legacy_items(data, unknown_keys=unknown_keys)
     if problems:
         raise BlockConfigError(problems)
-    return items
+    return [item for item in items if item is not None]
 
 
 def _native_attention(
@@ -276,6 +289,18 @@ def legacy_to_native(
     if problems:
         raise BlockConfigError(problems)
     return structure_block_configs(native)
+
+
+def legacy_translation_problems(
+    items: Sequence[LegacyBlockConfig | None], *, num_attention_heads: int, hidden_size: int
+) -> list[Problem]:
+    """What :func:`legacy_to_native` would refuse in the items that read (None is skipped),
+    rooted at the list (``$[3].ffn.ffn_mult``)."""
+    problems: list[Problem] = []
+    for index, item in enumerate(items):
+        if item is not None:
+            problems.extend(_native_item(item, num_attention_heads, hidden_size, index)[1])
+    return problems
 
 
 # --------------------------------------------------------------------------- native -> legacy

@@ -12,7 +12,7 @@ import copy
 import os
 import typing
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path as FilePath
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ import attrs
 from block_config import _hf, _legacy
 from block_config._config import BlockConfig
 from block_config._converter import (
+    MAX_BLOCKS,
     UnknownKeys,
     structure_block_configs,
     unstructure_block_configs,
@@ -261,12 +262,28 @@ class ModelArchitecture:
         try:
             if dialect == "native":
                 with warnings_under(("block_configs",)):
-                    blocks = structure_block_configs(raw, unknown_keys=unknown_keys)
+                    try:
+                        blocks = structure_block_configs(raw, unknown_keys=unknown_keys)
+                    except BlockConfigError as error:
+                        # Check the items that read, so that every problem is told at once.
+                        kv_problems: list[Problem] = []
+                        if is_count(heads):
+                            for index, block in _blocks_that_read(raw, unknown_keys):
+                                _check_kv(block, heads, (index,), kv_problems)
+                        raise BlockConfigError([*error.problems, *kv_problems]) from None
             elif dialect == "legacy":
                 with warnings_under(("block_configs",)):
-                    legacy_items = _legacy.structure_legacy_block_configs(
+                    read, item_problems = _legacy.structure_legacy_items(
                         raw, unknown_keys=unknown_keys
                     )
+                if item_problems:
+                    # Translate the items that read, so that every problem is told at once.
+                    if hidden is not None and heads is not None:
+                        item_problems += _legacy.legacy_translation_problems(
+                            read, num_attention_heads=heads, hidden_size=hidden
+                        )
+                    raise BlockConfigError(item_problems)
+                legacy_items = [item for item in read if item is not None]
                 if hidden is not None and heads is not None:
                     blocks = _legacy.legacy_to_native(
                         legacy_items, num_attention_heads=heads, hidden_size=hidden
@@ -278,13 +295,18 @@ class ModelArchitecture:
                 blocks = _hf.homogeneous_block_configs(config, num_attention_heads=heads)
             except BlockConfigError as error:
                 problems.extend(error.problems)
-        elif layers is not None and blocks is not None and layers != len(blocks):
+        elif layers is not None and _is_list(raw) and layers != len(raw):
+            # Counted on the list as written, so that it is told even when items do not read.
             problems.append(
                 Problem(
                     ("num_hidden_layers",),
-                    f"is {layers} but block_configs has {len(blocks)} items",
+                    f"is {layers} but block_configs has {len(raw)} items",
                 )
             )
+        if problems and blocks is not None and is_count(heads):
+            # The constructor's check, which is not reached when something else is wrong.
+            for index, block in enumerate(blocks):
+                _check_kv(block, heads, ("block_configs", index), problems)
         if problems or blocks is None:
             raise BlockConfigError(problems)
         return cls(
@@ -517,6 +539,25 @@ def _check_kv(block: BlockConfig, heads: int, path: Path, problems: list[Problem
             )
     for index, child in enumerate(block.parallel_blocks or ()):
         _check_kv(child, heads, (*path, "parallel_blocks", index), problems)
+
+
+def _blocks_that_read(raw: Any, unknown_keys: UnknownKeys) -> Iterable[tuple[int, BlockConfig]]:
+    """Each item of ``raw`` that structures on its own, with its index (warnings silenced:
+    they were given when the whole list was read)."""
+    if not _is_list(raw) or len(raw) > MAX_BLOCKS:
+        return
+    for index, item in enumerate(raw):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                (block,) = structure_block_configs([item], unknown_keys=unknown_keys)
+        except BlockConfigError:
+            continue
+        yield index, block
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
 
 
 def _detect(config: Mapping[str, Any]) -> Dialect:
