@@ -832,7 +832,9 @@ def build_parser() -> argparse.ArgumentParser:
         "validate",
         "check config files; exit 0 when all are valid, 1 otherwise",
         _INPUTS + "\nEvery problem is printed to stderr with its file and JSON path; a bare "
-        "list is checked without dimensions unless they are given.",
+        "list is checked without dimensions unless they are given. Beyond what loading "
+        "checks, validate also requires every weights_precision and the torch_dtype to be "
+        "a known precision (the table the parameter and memory figures use).",
         _cmd_validate,
     )
     validate.add_argument("files", metavar="FILE", nargs="+")

@@ -129,3 +129,9 @@ class ConversionWarning(UserWarning):
     written differently where the original was not the exact ratio (``1.0`` for 5632 with
     hidden 8192 comes back as ``1.03125``).
     """
+
+
+# Shown as block_config.BlockConfigError in tracebacks and reprs, where users import them
+# from; pickle finds them there too.
+for _public in (BlockConfigError, UnknownKeyWarning, ConversionWarning):
+    _public.__module__ = "block_config"

@@ -21,6 +21,11 @@ matrix, with a bias vector only where noted):
   ``d_in``, out_proj ``d_in * h``, plus its input norm ``h``.
 * a no-op (or absent) subblock: nothing. ``parallel_blocks`` add up with the block's own.
 
+Every dense FFN and expert is counted as SwiGLU (three matrices). Models whose MLPs are not
+gated, such as Nemotron-H's ``relu2`` MLPs (two matrices), are over-counted by ``h * i`` per
+FFN or expert; Qwen2's built-in q/k/v biases (present without ``attention_bias``) are not
+counted, nor are the block scales of microscaled formats (nvfp4, mxfp4).
+
 Memory:
 
 * weight bytes: a subblock's parameters at its ``weights_precision`` (the model's dtype when

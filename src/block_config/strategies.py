@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as error:  # pragma: no cover - depends on what is installed
+    raise ImportError(
+        "block_config.strategies needs hypothesis: pip install 'block-config[hypothesis]'"
+    ) from error
 
 from block_config._config import (
     AttentionConfig,
