@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+from typing import Any
 
 import attrs
 import pytest
@@ -267,6 +268,27 @@ class TestInitialisationFromDicts:
         assert problems(error) == [
             "$.parallel_blocks[1].attention.num_key_value_heads: expected int, got str '8'"
         ]
+
+    def test_constructor_reports_every_problem_like_from_dict(self) -> None:
+        data: dict[str, Any] = {
+            "attention": {"num_key_value_heads": "8"},
+            "ffn": {"no_op": "false"},
+            "parallel_blocks": [{"ffn": {}}],
+        }
+        with pytest.raises(BlockConfigError) as from_constructor:
+            BlockConfig(**data)
+        with pytest.raises(BlockConfigError) as from_dict:
+            BlockConfig.from_dict(data)
+        assert (
+            problems(from_constructor)
+            == problems(from_dict)
+            == [
+                "$.attention.num_key_value_heads: expected int, got str '8'",
+                "$.ffn.no_op: expected bool, got str 'false'",
+                "$.parallel_blocks[0].ffn.intermediate_size: "
+                "required unless the FFN is no_op or MoE",
+            ]
+        )
 
     def test_unknown_keys_in_nested_mappings_are_errors(self) -> None:
         with pytest.raises(BlockConfigError, match=r"\$\.ffn\.bogus: unknown key"):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
-from block_config._errors import Path
+from block_config._errors import BlockConfigError, Path
 
 if TYPE_CHECKING:
     from typing import Self
@@ -144,10 +144,24 @@ def _fields(cls: type[Any]) -> tuple[attrs.Attribute[Any], ...]:
 
 
 def _nested(value: Any, cls_name: str, field_name: str) -> Any:
-    """Structure a mapping given for a nested class; anything else is left for the checks."""
+    """Structure a mapping given for a nested class; anything else is left for the checks.
+
+    A mapping that does not structure is left for the checks too, which then report its
+    problems together with those of the other fields.
+    """
     if isinstance(value, Mapping):
-        return _structure_nested(value, _CLASSES[cls_name], (field_name,))
+        try:
+            return _structure_nested(value, _CLASSES[cls_name], (field_name,))
+        except BlockConfigError:
+            return value
     return value
+
+
+def _block_or_mapping(item: Any, index: int) -> Any:
+    try:
+        return _structure_nested(item, BlockConfig, ("parallel_blocks", index))
+    except BlockConfigError:
+        return item  # reported by the checks, with every other problem
 
 
 def _llama4(
@@ -207,9 +221,7 @@ def _block_tuple(
     if type(given) is tuple and all(type(item) is BlockConfig for item in given):
         return given
     return tuple(
-        _structure_nested(item, BlockConfig, ("parallel_blocks", index))
-        if isinstance(item, Mapping)
-        else item
+        _block_or_mapping(item, index) if isinstance(item, Mapping) else item
         for index, item in enumerate(given)
     )
 
