@@ -35,6 +35,7 @@ from block_config._errors import (
     Problem,
     UnknownKeyWarning,
     describe,
+    format_path,
     short_repr,
     show_int,
 )
@@ -691,8 +692,6 @@ def _report(ctx: _Context) -> None:
     if ctx.problems:
         raise BlockConfigError(ctx.problems)
     for path in ctx.dropped:
-        from block_config._errors import format_path
-
         warnings.warn(f"{format_path(path)}: unknown key dropped", UnknownKeyWarning, stacklevel=4)
 
 

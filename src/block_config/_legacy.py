@@ -78,14 +78,24 @@ class LegacyAttentionConfig(BaseDataclass):
     window_length: int | None = None
 
     @property
+    def sink_or_window_settings(self) -> dict[str, bool | int]:
+        """The sink and window settings that differ from plain causal attention, by key."""
+        settings = {
+            "unshifted_sink": self.unshifted_sink,
+            "use_prefill_window_in_sink_attention": self.use_prefill_window_in_sink_attention,
+            "window_length": self.window_length,
+            "num_sink_tokens": self.num_sink_tokens,
+        }
+        return {
+            key: value
+            for key, value in settings.items()
+            if value is not None and value is not False
+        }
+
+    @property
     def has_sink_or_window(self) -> bool:
         """Whether any sink or window setting differs from plain causal attention."""
-        return (
-            self.unshifted_sink
-            or self.use_prefill_window_in_sink_attention
-            or self.window_length is not None
-            or self.num_sink_tokens is not None
-        )
+        return bool(self.sink_or_window_settings)
 
 
 @attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)

@@ -465,17 +465,14 @@ class ModelArchitecture:
     def _native_items(self) -> list[dict[str, Any]]:
         problems = []
         for index, item in enumerate(self.legacy_block_configs or ()):
-            attention = item.attention
-            for key in _SINK_KEYS:
-                value = getattr(attention, key)
-                if value is not None and value is not False:
-                    problems.append(
-                        Problem(
-                            ("block_configs", index, "attention", key),
-                            f"the native dialect cannot express sink or window attention "
-                            f"({key}={value!r}); write the legacy dialect",
-                        )
+            for key, value in item.attention.sink_or_window_settings.items():
+                problems.append(
+                    Problem(
+                        ("block_configs", index, "attention", key),
+                        f"the native dialect cannot express sink or window attention "
+                        f"({key}={value!r}); write the legacy dialect",
                     )
+                )
         if problems:
             raise BlockConfigError(problems)
         self._warn_of_lost_ffn_mults()
@@ -516,14 +513,6 @@ class ModelArchitecture:
             )
         except BlockConfigError as error:
             raise error.under(("block_configs",)) from None
-
-
-_SINK_KEYS = (
-    "unshifted_sink",
-    "use_prefill_window_in_sink_attention",
-    "window_length",
-    "num_sink_tokens",
-)
 
 
 def _check_kv(block: BlockConfig, heads: int, path: Path, problems: list[Problem]) -> None:
