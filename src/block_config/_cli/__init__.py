@@ -12,7 +12,7 @@ list (which needs the model's dimensions: ``--like CONFIG`` or ``--hidden-size``
 Exit codes: 0 success; 1 invalid input (missing or unreadable file, invalid JSON or YAML,
 invalid config, validation failed, an output that would overwrite a file without ``--force``);
 2 usage error (bad arguments); 3 an optional dependency is missing (matplotlib for ``plot``,
-PyYAML for ``.yaml`` files).
+PyYAML for YAML); 4 ``diff --exit-code`` found the two models different.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from block_config._cli import convert, diff, plot, schema, show, validate
 from block_config._cli._boundary import (
     EXIT_CODES_HELP,
+    EXIT_DIFFERENT,
     EXIT_INVALID,
     EXIT_MISSING_DEPENDENCY,
     EXIT_OK,
@@ -30,10 +31,11 @@ from block_config._cli._boundary import (
     PROG,
     run_command,
 )
-from block_config._cli._common import INPUTS_HELP
+from block_config._cli._common import INPUTS_HELP, ArgumentParser, forget_stdin
 from block_config._version import __version__
 
 __all__ = [
+    "EXIT_DIFFERENT",
     "EXIT_INVALID",
     "EXIT_MISSING_DEPENDENCY",
     "EXIT_OK",
@@ -48,7 +50,7 @@ _COMMANDS = (show, validate, convert, diff, schema, plot)
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``block-config`` command."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG,
         description="Inspect heterogeneous transformer model configs layer by layer:\n"
         "parameters, KV cache, dialect conversion, differences, pictures.\n\n" + INPUTS_HELP,
@@ -69,4 +71,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    forget_stdin()
     return run_command(args.handler, args)

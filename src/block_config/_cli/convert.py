@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
 from pathlib import Path
 from typing import IO, Any
 
-from block_config._cli._boundary import EXIT_OK, invalid, missing_dependency
+from block_config._cli._boundary import EXIT_OK, invalid, missing_dependency, warning_line
 from block_config._cli._common import (
-    INPUTS_HELP,
+    FILE_HELP,
     add_command,
     bare_problems,
     input_options,
@@ -29,14 +32,24 @@ def register(commands: Any) -> None:
         commands,
         "convert",
         "write a config in the native or the legacy nemotron-nas dialect",
-        INPUTS_HELP + "\nThe output is written atomically (never half-written), as YAML when OUT "
-        "ends in .yaml or .yml, else as JSON. Every key of config.json the conversion does not "
-        "own keeps its value. A bare list is written as a bare list.",
+        "The output is written atomically (never half-written), as YAML when OUT ends in .yaml "
+        "or .yml, else as JSON. Every key of config.json the conversion does not own keeps its "
+        "value, model_type, architectures and auto_map included: when the dialect changes, "
+        "a warning names those of them that select code reading the other dialect (the "
+        "published nemotron-nas files name DeciLM code, which reads only the legacy dialect). "
+        "A bare list is written as a bare list.",
         run,
     )
-    convert.add_argument("file", metavar="FILE")
+    convert.add_argument("file", metavar="FILE", help=FILE_HELP)
     convert.add_argument("--to", choices=("native", "legacy"), required=True, help="the dialect")
-    convert.add_argument("-o", "--output", required=True, metavar="OUT", help="file or folder")
+    convert.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="the file to write, or a folder to write config.json into (an existing folder, "
+        "or any OUT ending in /); missing folders are created",
+    )
     convert.add_argument("--force", action="store_true", help="overwrite OUT, even the input")
     input_options(convert)
 
@@ -45,7 +58,7 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     """Write ``args.file`` in the dialect ``args.to`` to ``args.output``."""
     item = read(args.file, args, need_model=args.to == "legacy")
     target = Path(args.output)
-    if target.is_dir():
+    if target.is_dir() or args.output.endswith(("/", os.sep)):
         target = target / "config.json"
     if target.exists() and not args.force:
         if _same_file(target, item.path):
@@ -62,6 +75,8 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
                 data = item.model.to_mapping(args.to)
     except BlockConfigError as error:
         invalid(item.name, bare_problems(error) if item.bare else error)
+    if item.model is not None and not item.bare and item.dialect != args.to:
+        _warn_about_code_keys(item.name, data, item.dialect)
     try:
         text = dump_yaml(data) if is_yaml(target) else dump_config_json(data)
     except ImportError as error:  # PyYAML missing
@@ -74,6 +89,32 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
         invalid(args.output, os_message(error, args.output))
     print(f"wrote {target} ({args.to} dialect, {layer_count(len(item.blocks))})", file=out)
     return EXIT_OK
+
+
+#: The config.json keys that choose the code reading the file (transformers' AutoConfig and
+#: remote code, vLLM's and llama.cpp's architecture registries).
+_CODE_KEYS = ("model_type", "architectures", "auto_map")
+
+
+def _warn_about_code_keys(name: str, data: dict[str, Any], dialect: str) -> None:
+    """Say which kept keys still select code written for the input's dialect."""
+    kept = [key for key in _CODE_KEYS if key in data]
+    if not kept:
+        return
+    shown = ", ".join(f"{key}={_short_json(data[key])}" for key in kept)
+    print(
+        warning_line(
+            f"{name}: the output keeps {shown}; they select code written for the "
+            f"{dialect} dialect, which may not read the new one (edit them, or convert back "
+            f"with --to {dialect})"
+        ),
+        file=sys.stderr,
+    )
+
+
+def _short_json(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _same_file(a: Path, b: Path) -> bool:
