@@ -138,8 +138,8 @@ def problem_lines(problems: Sequence[FileProblem]) -> list[str]:
         elif not indexes:
             lines.append(f"{file}: {format_path(before)}: {message}")
         else:
-            where = f"{format_path(before)}[{compact_indexes(indexes)}]{format_path(after)[1:]}"
-            lines.append(f"{file}: {where}: {message}")
+            place = f"{format_path(before)}[{compact_indexes(indexes)}]{format_path(after)[1:]}"
+            lines.append(f"{file}: {place}: {message}")
     return lines
 
 

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import sys
+import textwrap
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -46,8 +47,8 @@ the defaults).
 
 #: The help of every FILE argument.
 FILE_HELP = (
-    "a config.json, a model folder, a bare block_configs list, JSON or YAML; "
-    "- for standard input (see block-config --help)"
+    "a config.json or model folder, or a bare block_configs list (JSON or YAML); "
+    "- reads standard input"
 )
 
 #: The name an input read from standard input goes by.
@@ -388,7 +389,7 @@ def add_command(
     parser: argparse.ArgumentParser = commands.add_parser(
         name,
         help=summary,
-        description=f"{summary}\n\n{description}" if description else summary,
+        description="\n\n".join(textwrap.fill(text, 88) for text in (summary, description) if text),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(handler=handler)

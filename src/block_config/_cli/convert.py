@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +24,7 @@ from block_config._cli._common import (
 )
 from block_config._errors import BlockConfigError
 from block_config._io import atomic_write, dump_config_json
+from block_config._legacy import LEGACY_MODEL_TYPE
 from block_config._yaml import dump_yaml
 
 
@@ -34,10 +36,11 @@ def register(commands: Any) -> None:
         "write a config in the native or the legacy nemotron-nas dialect",
         "The output is written atomically (never half-written), as YAML when OUT ends in .yaml "
         "or .yml, else as JSON. Every key of config.json the conversion does not own keeps its "
-        "value, model_type, architectures and auto_map included: when the dialect changes, "
-        "a warning names those of them that select code reading the other dialect (the "
-        "published nemotron-nas files name DeciLM code, which reads only the legacy dialect). "
-        "A bare list is written as a bare list.",
+        "value, model_type, architectures and auto_map included: convert does not edit the "
+        "keys that choose the modelling code. Writing native from a file whose keys name "
+        "DeciLM code (the published nemotron-nas configs), which reads only the legacy "
+        "dialect, warns naming those keys; writing legacy with a model_type other than "
+        "nemotron-nas warns too. A bare list is written as a bare list.",
         run,
     )
     convert.add_argument("file", metavar="FILE", help=FILE_HELP)
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     except BlockConfigError as error:
         invalid(item.name, bare_problems(error) if item.bare else error)
     if item.model is not None and not item.bare and item.dialect != args.to:
-        _warn_about_code_keys(item.name, data, item.dialect)
+        _warn_about_code_keys(item.name, data, args.to)
     try:
         text = dump_yaml(data) if is_yaml(target) else dump_config_json(data)
     except ImportError as error:  # PyYAML missing
@@ -91,25 +94,49 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
-#: The config.json keys that choose the code reading the file (transformers' AutoConfig and
-#: remote code, vLLM's and llama.cpp's architecture registries).
-_CODE_KEYS = ("model_type", "architectures", "auto_map")
+def _warn_about_code_keys(name: str, data: dict[str, Any], to: str) -> None:
+    """Say which kept keys select code that cannot read the dialect just written.
+
+    convert never edits ``model_type``, ``architectures`` or ``auto_map``: they name code
+    (transformers' remote code, vLLM's and llama.cpp's architecture registries) that this
+    library cannot vouch for. What it knows: the published nemotron-nas configs name DeciLM
+    code, which reads the legacy keys (``n_heads_in_group``, ``ffn_mult``) only.
+    """
+    if to == "native":
+        stale = [
+            key
+            for key in ("model_type", "architectures", "auto_map")
+            if _names_decilm(data.get(key))
+        ]
+        if not stale:
+            return
+        shown = ", ".join(f"{key}={_short_json(data[key])}" for key in stale)
+        message = (
+            f"the native output keeps {shown}: that names DeciLM code, which reads only the "
+            "legacy dialect and cannot load this file (edit those keys for the code that "
+            "will read it, or keep the legacy file for DeciLM)"
+        )
+    else:
+        model_type = data.get("model_type")
+        if model_type == LEGACY_MODEL_TYPE:
+            return
+        message = (
+            f"the legacy output has model_type={_short_json(model_type)}: code reading the "
+            f'legacy dialect (DeciLM) finds it by model_type "{LEGACY_MODEL_TYPE}", '
+            "architectures and auto_map, which convert leaves to you"
+        )
+    print(warning_line(f"{name}: {message}"), file=sys.stderr)
 
 
-def _warn_about_code_keys(name: str, data: dict[str, Any], dialect: str) -> None:
-    """Say which kept keys still select code written for the input's dialect."""
-    kept = [key for key in _CODE_KEYS if key in data]
-    if not kept:
-        return
-    shown = ", ".join(f"{key}={_short_json(data[key])}" for key in kept)
-    print(
-        warning_line(
-            f"{name}: the output keeps {shown}; they select code written for the "
-            f"{dialect} dialect, which may not read the new one (edit them, or convert back "
-            f"with --to {dialect})"
-        ),
-        file=sys.stderr,
-    )
+def _names_decilm(value: Any) -> bool:
+    """Whether a model_type, architectures list or auto_map names nemotron-nas/DeciLM code."""
+    if value == LEGACY_MODEL_TYPE:
+        return True
+    if isinstance(value, Mapping):
+        return any(_names_decilm(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_names_decilm(item) for item in value)
+    return isinstance(value, str) and "decilm" in value.lower()
 
 
 def _short_json(value: Any) -> str:

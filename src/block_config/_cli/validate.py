@@ -82,8 +82,8 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
             print(f"{name}: valid ({what}, {layer_count(len(item.blocks))})", file=out)
     valid = all(verdict["valid"] for verdict in verdicts)
     if args.json:
-        problems = [problem for verdict in verdicts for problem in verdict["problems"]]
-        document = {"format": JSON_FORMAT, "valid": valid, "files": verdicts, "problems": problems}
+        every = [problem for verdict in verdicts for problem in verdict["problems"]]
+        document = {"format": JSON_FORMAT, "valid": valid, "files": verdicts, "problems": every}
         print_json(document, out)
     return EXIT_OK if valid else EXIT_INVALID
 
