@@ -9,6 +9,7 @@ from typing import IO, Any
 from block_config._cli._boundary import EXIT_OK, invalid, missing_dependency, usage
 from block_config._cli._common import (
     FILE_HELP,
+    STDIN,
     Input,
     add_command,
     input_options,
@@ -74,7 +75,11 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _title(item: Input) -> str:
-    """The file's name (``X.config.json`` gives ``X``), or the folder's for a ``config.json``."""
+    """The file's name (``X.config.json`` gives ``X``), or the folder's for a ``config.json``;
+    for standard input, the config's ``_name_or_path``."""
+    if item.name == STDIN:
+        name = item.model.source.get("_name_or_path") if item.model is not None else None
+        return name if isinstance(name, str) and name else "standard input"
     path = item.path
     if path.name == "config.json":
         return path.resolve().parent.name
