@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from published import SUPER, needs_published
 
@@ -62,6 +62,9 @@ def test_a_yaml_block_list_reads_like_json() -> None:
     ]
 
 
+# PyYAML's pure-Python emitter and loader take over the 200 ms default deadline on a loaded
+# machine; the property is about the data, not the time.
+@settings(deadline=None)
 @given(st.lists(block_configs(), max_size=4))
 def test_block_lists_round_trip_through_yaml(blocks: list[BlockConfig]) -> None:
     text = dumps_yaml(blocks)

@@ -29,11 +29,10 @@ EXIT_USAGE = 2
 #: An optional dependency is not installed: matplotlib for ``plot`` (the ``plot`` extra),
 #: PyYAML for ``.yaml`` files (the ``yaml`` extra).
 EXIT_MISSING_DEPENDENCY = 3
+#: ``diff --exit-code``: the two models differ (a model-level field or a layer).
+EXIT_DIFFERENT = 4
 
 PROG = "block-config"
-
-#: Exit status of ``diff --exit-code`` when the two models differ.
-EXIT_DIFFERENT = 4
 
 #: The exit codes as ``--help`` lists them (once, at the top level).
 EXIT_CODES_HELP = """\
