@@ -47,14 +47,17 @@ def test_there_is_one_fixture_per_family_of_the_issue() -> None:
 def test_fixture_is_a_config_with_a_model_type(name: str) -> None:
     config = _json(FAMILIES / name)
     assert isinstance(config, dict)
-    assert isinstance(config.get("model_type"), str) and config["model_type"]
+    assert isinstance(config.get("model_type"), str)
+    assert config["model_type"]
     architectures = config.get("architectures")
-    assert isinstance(architectures, list) and architectures
+    assert isinstance(architectures, list)
+    assert architectures
     assert all(isinstance(item, str) for item in architectures)
     text = config.get("text_config")
     if text is not None:
         assert isinstance(text, dict)
-        assert isinstance(text.get("model_type"), str) and text["model_type"]
+        assert isinstance(text.get("model_type"), str)
+        assert text["model_type"]
 
 
 def test_expected_covers_exactly_the_fixtures() -> None:
@@ -67,19 +70,24 @@ def test_expected_figures_are_whole_and_consistent(name: str) -> None:
     config = _json(FAMILIES / name)
     assert entry["model_type"] == config["model_type"]
     for key in ("total_params", "active_params", "kv_bytes_32k_bf16"):
-        assert _is_int(entry[key]) and entry[key] > 0, key
+        assert _is_int(entry[key]), key
+        assert entry[key] > 0, key
     assert entry["active_params"] <= entry["total_params"]
     for key in ("total_params_source", "active_params_source", "kv_derivation"):
-        assert isinstance(entry[key], str) and entry[key], key
-    assert isinstance(entry["transformers_version"], str) and entry["transformers_version"]
+        assert isinstance(entry[key], str), key
+        assert entry[key], key
+    assert isinstance(entry["transformers_version"], str)
+    assert entry["transformers_version"]
     published = entry["published_total"]
     assert published is None or (_is_int(published) and published > 0)
-    assert isinstance(entry["published_total_source"], str) and entry["published_total_source"]
+    assert isinstance(entry["published_total_source"], str)
+    assert entry["published_total_source"]
     if published is not None and entry["published_vs_counted"].startswith("equal"):
         assert published == entry["total_params"]
     if "routed_expert_params" in entry:
         routed = entry["routed_expert_params"]
-        assert _is_int(routed) and 0 < routed < entry["total_params"]
+        assert _is_int(routed)
+        assert 0 < routed < entry["total_params"]
         assert entry["active_params"] < entry["total_params"]
 
 
@@ -90,7 +98,8 @@ def test_multimodal_fixtures_say_what_the_text_model_holds(name: str) -> None:
         assert "text_params" not in entry
         return
     text = entry["text_params"]
-    assert _is_int(text) and 0 < text < entry["total_params"]
+    assert _is_int(text)
+    assert 0 < text < entry["total_params"]
     assert entry["active_params"] <= text
 
 
