@@ -254,18 +254,18 @@ def test_head_dim_defaults_and_can_be_given() -> None:
 
 def test_unknown_block_keys_follow_the_unknown_keys_mode() -> None:
     config = _native_config()
-    config["block_configs"][0]["ffn"]["gated"] = True
-    with pytest.raises(BlockConfigError, match=r"\$\.block_configs\[0\]\.ffn\.gated: unknown"):
+    config["block_configs"][0]["ffn"]["act"] = "relu2"
+    with pytest.raises(BlockConfigError, match=r"\$\.block_configs\[0\]\.ffn\.act: unknown"):
         ModelArchitecture.from_mapping(config)
-    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[0\]\.ffn\.gated: unknown"):
+    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[0\]\.ffn\.act: unknown"):
         arch = ModelArchitecture.from_mapping(config, unknown_keys="warn")
     assert arch.num_hidden_layers == 2
 
 
 def test_unknown_legacy_keys_warn_at_their_config_path() -> None:
     config = _config()
-    config["block_configs"][4]["ffn"]["gated"] = True
-    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[4\]\.ffn\.gated: unknown"):
+    config["block_configs"][4]["ffn"]["act"] = "relu2"
+    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[4\]\.ffn\.act: unknown"):
         arch = ModelArchitecture.from_mapping(config, unknown_keys="warn")
     assert arch.num_hidden_layers == 80
 
