@@ -14,6 +14,7 @@ from block_config._config import (
     FFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
+    MLAConfig,
     MoEConfig,
     SubblockConfig,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "LegacyBlockConfig",
     "LegacyFFNConfig",
     "Llama4AttentionConfig",
+    "MLAConfig",
     "MambaConfig",
     "MemoryEstimate",
     "MoEConfig",
