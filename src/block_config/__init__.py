@@ -47,7 +47,9 @@ from block_config._quantization import (
 from block_config._schema import block_configs_json_schema
 from block_config._stats import (
     PRECISION_BITS,
+    AttentionKind,
     AttentionStats,
+    FFNKind,
     FFNStats,
     LayerStats,
     MemoryEstimate,
@@ -68,6 +70,7 @@ __all__ = [
     "PRECISION_BITS",
     "SUBBLOCK_CLS_DICT",
     "AttentionConfig",
+    "AttentionKind",
     "AttentionStats",
     "BaseDataclass",
     "BlockConfig",
@@ -75,6 +78,7 @@ __all__ = [
     "ConversionWarning",
     "Dialect",
     "FFNConfig",
+    "FFNKind",
     "FFNStats",
     "FieldChange",
     "LayerDiff",
