@@ -824,3 +824,54 @@ def test_every_fact_adds_up_and_the_cache_follows_its_closed_form(
 
 def _attentions(layer: LayerStats) -> list[AttentionStats]:
     return [layer.attention, *(a for inner in layer.parallel_blocks for a in _attentions(inner))]
+
+
+DEEPSEEK_V3_MLA = {
+    "q_lora_rank": 1536,
+    "kv_lora_rank": 512,
+    "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64,
+    "v_head_dim": 128,
+}
+
+
+def _deepseek_v3_full(moe_layers: int, q: WeightQuantization | None = None) -> ModelArchitecture:
+    moe = {
+        "num_local_experts": 256,
+        "num_experts_per_tok": 8,
+        "expert_intermediate_dim": 2048,
+        "shared_expert_intermediate_dim": 2048,
+    }
+    dense: dict[str, Any] = {
+        "attention": {"mla": DEEPSEEK_V3_MLA},
+        "ffn": {"intermediate_size": 18432},
+    }
+    sparse: dict[str, Any] = {"attention": {"mla": DEEPSEEK_V3_MLA}, "ffn": {"moe": moe}}
+    return ModelArchitecture(
+        hidden_size=7168,
+        num_attention_heads=128,
+        vocab_size=129280,
+        router_score_correction_bias=True,
+        torch_dtype="bfloat16",
+        quantization=q,
+        block_configs=[dense] * 3 + [sparse] * moe_layers,
+    )
+
+
+def test_deepseek_v3_as_transformers_counts_it() -> None:
+    stats = model_stats(_deepseek_v3_full(58))
+    assert stats.total_params == 671_026_404_352
+    assert stats.active_params == 37_552_282_624
+    assert stats.kv_cache_bytes(1, 32768) == 61 * (512 + 64) * 2 * 32768
+
+
+def test_deepseek_v3_fp8_checkpoint_bytes_as_published() -> None:
+    # The Hub's safetensors summary of deepseek-ai/DeepSeek-V3: BF16 3,918,786,560 +
+    # F8_E4M3 680,571,043,840 + F32 41,555,600 values. The checkpoint also holds the
+    # multi-token-prediction layer: one more MoE decoder layer (a 62nd block here) and, in
+    # bf16, its own embed_tokens and shared_head.head, eh_proj (7,168 x 14,336) and three norms.
+    published = 2 * 3_918_786_560 + 680_571_043_840 + 4 * 41_555_600
+    q = WeightQuantization(method="fp8", weight_block_size=(128, 128))
+    with_mtp_layer = model_stats(_deepseek_v3_full(59, q))
+    mtp_extras = 2 * (2 * 129280 * 7168 + 7168 * 14336 + 3 * 7168)
+    assert with_mtp_layer.weight_bytes + mtp_extras == published
