@@ -6,6 +6,12 @@
 8
 """
 
+from block_config._candidates import (
+    LIBRARY_FORMAT_VERSION,
+    Candidate,
+    CandidateLibrary,
+    build_candidates,
+)
 from block_config._config import (
     SUBBLOCK_CLS_DICT,
     AttentionConfig,
@@ -39,6 +45,17 @@ from block_config._legacy import (
 )
 from block_config._model import Dialect, ModelArchitecture, WritableDialect
 from block_config._schema import block_configs_json_schema
+from block_config._search import (
+    BudgetName,
+    Budgets,
+    InfeasibleBudgetError,
+    SearchResult,
+    SearchStatus,
+    SolverNotInstalledError,
+    SweepPoint,
+    search,
+    sweep,
+)
 from block_config._stats import (
     PRECISION_BITS,
     AttentionStats,
@@ -54,6 +71,7 @@ from block_config._version import __version__
 from block_config._yaml import dumps_yaml, loads_yaml
 
 __all__ = [
+    "LIBRARY_FORMAT_VERSION",
     "MAX_BLOCKS",
     "MAX_INT",
     "MAX_JSON_DEPTH",
@@ -66,11 +84,16 @@ __all__ = [
     "BaseDataclass",
     "BlockConfig",
     "BlockConfigError",
+    "BudgetName",
+    "Budgets",
+    "Candidate",
+    "CandidateLibrary",
     "ConversionWarning",
     "Dialect",
     "FFNConfig",
     "FFNStats",
     "FieldChange",
+    "InfeasibleBudgetError",
     "LayerDiff",
     "LayerStats",
     "LegacyAttentionConfig",
@@ -84,13 +107,18 @@ __all__ = [
     "ModelDiff",
     "ModelStats",
     "Problem",
+    "SearchResult",
+    "SearchStatus",
+    "SolverNotInstalledError",
     "SubblockConfig",
+    "SweepPoint",
     "UnknownKeyWarning",
     "UnknownKeys",
     "WritableDialect",
     "__version__",
     "block_configs_json_schema",
     "block_stats",
+    "build_candidates",
     "converter",
     "diff_block_configs",
     "diff_models",
@@ -103,6 +131,8 @@ __all__ = [
     "maybe_cast_block_configs",
     "model_stats",
     "precision_bits",
+    "search",
     "structure_block_configs",
+    "sweep",
     "unstructure_block_configs",
 ]
