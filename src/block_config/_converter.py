@@ -761,7 +761,7 @@ def check_score(value: Any, path: Path = ("score",)) -> float | None:
     Anything else raises :class:`BlockConfigError` located at ``path``.
     """
     if value is None or (type(value) is float and math.isfinite(value)):
-        return value  # type: ignore[no-any-return]
+        return value
     ctx = _Context("error")
     result, _ = _check_field(_SCORE_RULE, value, path, ctx, 0)
     _report(ctx)

@@ -363,7 +363,11 @@ def _solve(
     c = np.empty(count)
     for layer in free:
         c[starts[layer] : starts[layer] + len(problem.kept[layer])] = problem.objective[layer]
-    rows, cols, vals, lower, upper = [], [], [], [], []
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[int] = []
+    lower: list[float] = []
+    upper: list[float] = []
     for row, layer in enumerate(free):
         width = len(problem.kept[layer])
         rows += [row] * width
@@ -485,7 +489,7 @@ def search(
     if budgets is None:
         budgets = Budgets()
     if time_limit is not None and not (
-        isinstance(time_limit, (int, float)) and time_limit > 0 and math.isfinite(time_limit)
+        type(time_limit) in (int, float) and time_limit > 0 and math.isfinite(time_limit)
     ):
         raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
     _solver()  # tell of a missing solver before any work
