@@ -464,3 +464,15 @@ def test_budgets_are_checked(fields: dict[str, Any], match: str) -> None:
 def test_a_sweep_names_only_known_budgets() -> None:
     with pytest.raises(ValueError, match="budget must be one of"):
         sweep(_two_way_library(), "max_layers", [1])  # type: ignore[arg-type]
+
+
+def test_stray_solver_output_on_file_descriptor_1_is_kept_off_stdout(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    print("before", flush=True)
+    with _search._quiet_stdout():
+        import os
+
+        os.write(1, b"HighsMipSolverData stray line\n")
+    print("after", flush=True)
+    assert capfd.readouterr().out == "before\nafter\n"

@@ -22,10 +22,14 @@ with tolerances. So that no tolerance decides a budget:
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+import threading
 import time
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -340,6 +344,36 @@ def _solver() -> Any:
     return optimize, sparse
 
 
+_STDOUT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Send the process's stdout (file descriptor 1) to the null device for a while.
+
+    HiGHS, as SciPy builds it, writes stray lines straight to file descriptor 1 whatever its
+    display option says; they would land in the middle of ``search --json`` output.
+    """
+    with _STDOUT_LOCK:
+        with contextlib.suppress(Exception):  # a replaced sys.stdout may not flush
+            sys.stdout.flush()
+        try:
+            saved = os.dup(1)
+        except OSError:  # no stdout at all: nothing to protect
+            yield
+            return
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, 1)
+            finally:
+                os.close(null)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def _solve(
     problem: _Problem,
     limits: dict[str, int],
@@ -401,13 +435,14 @@ def _solve(
     options: dict[str, Any] = {"disp": False, "mip_rel_gap": 0.0}
     if time_limit is not None:
         options["time_limit"] = max(time_limit, 0.001)
-    result = optimize.milp(
-        c,
-        integrality=np.ones(count),
-        bounds=optimize.Bounds(0, 1),
-        constraints=optimize.LinearConstraint(matrix, np.array(lower), np.array(upper)),
-        options=options,
-    )
+    with _quiet_stdout():
+        result = optimize.milp(
+            c,
+            integrality=np.ones(count),
+            bounds=optimize.Bounds(0, 1),
+            constraints=optimize.LinearConstraint(matrix, np.array(lower), np.array(upper)),
+            options=options,
+        )
     if result.status == 2:  # infeasible
         return None
     if result.x is None:
