@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from block_config import ModelArchitecture, model_stats
+from block_config._cli import main
 
 pytest.importorskip("scipy", reason="the search needs the search extra (scipy)")
 
@@ -29,7 +30,7 @@ class Run:
         return json.loads(self.out)
 
 
-def cli(*args: str | Path, env: dict[str, str] | None = None) -> Run:
+def cli(*args: str | Path | int, env: dict[str, str] | None = None) -> Run:
     """The installed console script (``python -m block_config`` where it is not installed)."""
     command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "block_config"]
     done = subprocess.run(
@@ -41,6 +42,14 @@ def cli(*args: str | Path, env: dict[str, str] | None = None) -> Run:
     )
     assert "Traceback" not in done.stderr, done.stderr
     return Run(done)
+
+
+def in_process(capsys: pytest.CaptureFixture[str], *args: str | Path) -> Run:
+    """The same command through ``main`` in this process: for the many quick refusals."""
+    code = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return Run(subprocess.CompletedProcess(args, code, captured.out, captured.err))
 
 
 def score(library: Path, scored: Path, *, missing: tuple[int, int] | None = None) -> None:
@@ -144,8 +153,10 @@ def test_costs_prints_every_candidate(tmp_path: Path) -> None:
         (("--costs", "--experts", "2"), 2, "2 is fewer than the 8 experts per token of layer 3"),
     ],
 )
-def test_candidates_refuses_bad_options(args: tuple[str, ...], code: int, message: str) -> None:
-    result = cli("candidates", HYBRID, *args)
+def test_candidates_refuses_bad_options(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], code: int, message: str
+) -> None:
+    result = in_process(capsys, "candidates", HYBRID, *args)
     assert result.code == code
     assert message in result.err
 
@@ -170,8 +181,7 @@ def test_a_malformed_library_is_told_with_its_json_paths(tmp_path: Path, scored:
     assert result.code == 1
     assert result.err.splitlines() == [
         f"{broken}: $.layers[3][1].score: expected float, got str 'bad'",
-        f"{broken}: $.layers[5][0].block.attention.num_key_value_heads: expected int, "
-        "got str '8'",
+        f"{broken}: $.layers[5][0].block.attention.num_key_value_heads: expected int, got str '8'",
     ]
     broken.write_text('{"layers": [')
     result = cli("search", HYBRID, "--library", broken)
@@ -196,7 +206,9 @@ def test_an_unscored_candidate_is_named(tmp_path: Path) -> None:
 def test_an_infeasible_budget_exits_1_naming_it(scored: Path) -> None:
     result = cli("search", HYBRID, "--library", scored, "--max-params", "1000")
     assert result.code == 1
-    assert "no choice of candidates meets --max-params 1,000 (the smallest any choice " in result.err
+    assert (
+        "no choice of candidates meets --max-params 1,000 (the smallest any choice " in result.err
+    )
     assert result.out == ""
 
 
@@ -207,9 +219,7 @@ def test_a_missing_solver_exits_3_with_the_install_hint(tmp_path: Path, scored: 
     env = {"PYTHONPATH": str(shadow.parent)}
     result = cli("search", HYBRID, "--library", scored, "--max-params", "10", env=env)
     assert result.code == 3
-    assert result.err == (
-        "the search needs a MIP solver: pip install 'block-config[search]'\n"
-    )
+    assert result.err == ("the search needs a MIP solver: pip install 'block-config[search]'\n")
 
 
 @pytest.mark.parametrize(
@@ -227,8 +237,10 @@ def test_a_missing_solver_exits_3_with_the_install_hint(tmp_path: Path, scored: 
         (("--sweep", "max-params=1:5:3", "--plot", "front.gif"), "--plot must end in .png"),
     ],
 )
-def test_search_usage_errors_exit_2(scored: Path, args: tuple[str, ...], message: str) -> None:
-    result = cli("search", HYBRID, "--library", scored, *args)
+def test_search_usage_errors_exit_2(
+    capsys: pytest.CaptureFixture[str], scored: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = in_process(capsys, "search", HYBRID, "--library", scored, *args)
     assert result.code == 2
     assert message.replace("--max_params", "--max-params") in result.err
 
