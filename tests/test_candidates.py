@@ -61,9 +61,9 @@ def test_the_parents_own_block_comes_first_in_every_layer() -> None:
 def test_every_candidate_carries_the_exact_costs_of_its_block_in_the_parent() -> None:
     parent = ModelArchitecture.load(HYBRID)
     library = build_candidates(parent, kv_heads=[1], ffn_sizes=[64], linear=True, no_op=True)
-    for index, layer in enumerate(library.layers):
+    for layer in library.layers:
         for candidate in layer:
-            stats = block_stats(candidate.block, parent, index=index)
+            stats = block_stats(candidate.block, parent)
             assert candidate.stats == stats
             assert candidate.costs() == {
                 "params": stats.params,
@@ -170,7 +170,11 @@ def test_a_library_written_reads_back_equal_with_its_format_version(tmp_path: Pa
         [[float(j) / 4 for j in range(len(layer))] for layer in library.layers]
     )
     path = scored.save(tmp_path / "library.json")
-    document = json.loads(path.read_text())
+    text = path.read_text()
+    assert text == scored.dumps()
+    # One candidate per line: a diff of two libraries shows the candidates that differ.
+    assert len(text.splitlines()) == 2 + library.num_candidates + 2 * len(library.layers)
+    document = json.loads(text)
     assert document["format_version"] == LIBRARY_FORMAT_VERSION == 1
     first = document["layers"][0][0]
     assert set(first) == {"block", "score", *_candidates.COST_NAMES}

@@ -27,6 +27,7 @@ from pathlib import Path as FilePath
 from typing import Any
 
 import attrs
+import orjson
 
 from block_config._config import AttentionConfig, BlockConfig, FFNConfig
 from block_config._converter import (
@@ -37,7 +38,7 @@ from block_config._converter import (
     unstructure_block_configs,
 )
 from block_config._errors import BlockConfigError, Path, Problem
-from block_config._io import atomic_write, dump_config_json, read_limited
+from block_config._io import atomic_write, read_limited
 from block_config._json import parse_json
 from block_config._model import ModelArchitecture, _check_kv
 from block_config._stats import LayerStats, attention_kind, block_stats, ffn_kind
@@ -67,8 +68,9 @@ def _score(instance: Any, attribute: Any, value: Any) -> None:
 class Candidate:
     """One block a layer could hold, its exact costs in the parent model, and its score.
 
-    ``stats`` is the block's :class:`LayerStats` with the parent's dimensions;
-    ``score`` a finite float, or None while not yet scored. Built by
+    ``stats`` is the block's :class:`LayerStats` with the parent's dimensions (counted once
+    per distinct block, so its ``index`` is 0 whatever the layer: costs do not depend on
+    it); ``score`` a finite float, or None while not yet scored. Built by
     :func:`build_candidates` and :meth:`CandidateLibrary.from_blocks`, which count ``stats``.
     """
 
@@ -152,6 +154,8 @@ class CandidateLibrary:
                 ("layers",), f"holds more than the limit of {MAX_BLOCKS} candidates"
             )
         built: list[tuple[Candidate, ...]] = []
+        # Libraries repeat the same blocks across layers: count each distinct block once.
+        counted: dict[BlockConfig, LayerStats] = {}
         for index, layer in enumerate(layers):
             if not layer:
                 problems.append(
@@ -162,7 +166,7 @@ class CandidateLibrary:
             for position, item in enumerate(layer):
                 block, score = item if isinstance(item, tuple) else (item, None)
                 candidate = _candidate(
-                    block, score, parent, index, ("layers", index, position), problems
+                    block, score, parent, index, ("layers", index, position), problems, counted
                 )
                 if candidate is not None:
                     row.append(candidate)
@@ -234,9 +238,22 @@ class CandidateLibrary:
             )
         return {"format_version": LIBRARY_FORMAT_VERSION, "layers": layers}
 
+    def dumps(self) -> str:
+        """:meth:`to_mapping` as JSON text, one candidate per line (compact, yet diffable)."""
+        mapping = self.to_mapping()
+        layers = [
+            "[\n" + ",\n".join(orjson.dumps(item).decode() for item in layer) + "\n]"
+            for layer in mapping["layers"]
+        ]
+        return (
+            f'{{"format_version": {mapping["format_version"]}, "layers": [\n'
+            + ",\n".join(layers)
+            + "\n]}\n"
+        )
+
     def save(self, path: str | os.PathLike[str]) -> FilePath:
-        """Write :meth:`to_mapping` as JSON, atomically; returns the path written."""
-        return atomic_write(path, dump_config_json(self.to_mapping()))
+        """Write :meth:`dumps` to ``path``, atomically; returns the path written."""
+        return atomic_write(path, self.dumps())
 
 
 def _candidate(
@@ -246,8 +263,12 @@ def _candidate(
     index: int,
     path: Path,
     problems: list[Problem],
+    counted: dict[BlockConfig, LayerStats],
 ) -> Candidate | None:
-    """The candidate for ``block`` in layer ``index``, or None after recording its problems."""
+    """The candidate for ``block`` in layer ``index``, or None after recording its problems.
+
+    ``counted`` holds the stats of the blocks met so far, to be reused for the same block.
+    """
     if type(block) is not BlockConfig:
         problems.append(Problem((*path, "block"), "expected a BlockConfig"))
         return None
@@ -259,10 +280,12 @@ def _candidate(
         checked = check_score(score, (*path, "score"))
     except BlockConfigError as error:
         problems.extend(error.problems)
-    try:
-        stats = block_stats(block, parent, index=index)
-    except BlockConfigError as error:
-        problems.extend(error.under((*path, "block")).problems)
+    stats = counted.get(block)
+    if stats is None:
+        try:
+            stats = counted[block] = block_stats(block, parent)
+        except BlockConfigError as error:
+            problems.extend(error.under((*path, "block")).problems)
     if len(problems) > before or stats is None:
         return None
     return Candidate(block=block, stats=stats, score=checked)

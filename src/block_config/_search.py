@@ -64,6 +64,10 @@ _INSTALL_HINT = "the search needs a MIP solver: pip install 'block-config[search
 # Re-solves after a recount found a budget exceeded (each cuts off one choice); past this
 # the solver is not to be trusted with the instance.
 _MAX_CUTS = 1000
+# Costs from here on are compared in Python ints rather than numpy's 64-bit ones.
+_INT64_SAFE = 2**62
+# Cost comparisons done at once by the dominance test (bounds its memory to a few MiB).
+_COMPARISONS = 2**22
 
 
 class SolverNotInstalledError(ImportError):
@@ -276,12 +280,37 @@ def _undominated(objective: Sequence[float], costs: Sequence[Sequence[int]]) -> 
     dominated candidates keeps an optimal choice: any choice using ``a`` stays feasible and
     no worse with ``b``.
     """
-    order = sorted(range(len(objective)), key=lambda i: (objective[i], *(c[i] for c in costs), i))
-    kept: list[int] = []
-    for i in order:
-        if not any(all(c[j] <= c[i] for c in costs) for j in kept):
-            kept.append(i)
-    return sorted(kept)
+    import numpy as np
+
+    if not costs:
+        return [min(range(len(objective)), key=lambda i: (objective[i], i))]
+    if any(value >= _INT64_SAFE for row in costs for value in row):
+        order = sorted(
+            range(len(objective)), key=lambda i: (objective[i], *(c[i] for c in costs), i)
+        )
+        kept = []  # past 64 bits: the same test, in Python ints
+        for i in order:
+            if not any(all(c[j] <= c[i] for c in costs) for j in kept):
+                kept.append(i)
+        return sorted(kept)
+    # In order of objective (then costs, then index), a candidate is dominated exactly when
+    # an earlier one costs no more in every budget (what dominates that one dominates it too).
+    # Compared a block of rows at a time against all earlier candidates.
+    table = np.array(costs, dtype=np.int64).T  # one row per candidate
+    ranked = np.lexsort((*(table[:, k] for k in reversed(range(len(costs)))), objective))
+    ordered = table[ranked]
+    count = len(ranked)
+    step = max(1, _COMPARISONS // max(count, 1))
+    dominated = np.zeros(count, dtype=bool)
+    for start in range(1, count, step):
+        stop = min(start + step, count)
+        # covers[r, j]: candidate j (ranked before row r) costs no more in every budget.
+        covers = np.arange(stop)[None, :] < np.arange(start, stop)[:, None]
+        for column in ordered.T:
+            covers &= column[None, :stop] <= column[start:stop, None]
+        dominated[start:stop] = covers.any(axis=1)
+    kept_index = ranked[~dominated].tolist()
+    return sorted(kept_index)
 
 
 def _build(library: CandidateLibrary, budgets: Budgets, maximize: bool) -> _Problem:
