@@ -476,3 +476,23 @@ def test_stray_solver_output_on_file_descriptor_1_is_kept_off_stdout(
         os.write(1, b"HighsMipSolverData stray line\n")
     print("after", flush=True)
     assert capfd.readouterr().out == "before\nafter\n"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_dominance_keeps_exactly_the_candidates_nothing_earlier_dominates(seed: int) -> None:
+    rng = random.Random(seed)
+    count, budgets = rng.randint(1, 60), rng.randint(1, 3)
+    objective = [rng.randint(0, 5) / 2 for _ in range(count)]
+    costs = [[rng.randint(0, 6) for _ in range(count)] for _ in range(budgets)]
+
+    def dominates(j: int, i: int) -> bool:
+        if objective[j] > objective[i] or any(c[j] > c[i] for c in costs):
+            return False
+        mine = (objective[i], *(c[i] for c in costs), i)
+        return (objective[j], *(c[j] for c in costs), j) < mine
+
+    expected = [i for i in range(count) if not any(dominates(j, i) for j in range(count))]
+    assert _search._undominated(objective, costs) == expected
+    # Costs past 64 bits take the Python-int path, with the same answer.
+    huge = [[value + 2**70 for value in row] for row in costs]
+    assert _search._undominated(objective, huge) == expected

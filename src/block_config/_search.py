@@ -288,7 +288,7 @@ def _undominated(objective: Sequence[float], costs: Sequence[Sequence[int]]) -> 
         order = sorted(
             range(len(objective)), key=lambda i: (objective[i], *(c[i] for c in costs), i)
         )
-        kept = []  # past 64 bits: the same test, in Python ints
+        kept: list[int] = []  # past 64 bits: the same test, in Python ints
         for i in order:
             if not any(all(c[j] <= c[i] for c in costs) for j in kept):
                 kept.append(i)
@@ -297,7 +297,8 @@ def _undominated(objective: Sequence[float], costs: Sequence[Sequence[int]]) -> 
     # an earlier one costs no more in every budget (what dominates that one dominates it too).
     # Compared a block of rows at a time against all earlier candidates.
     table = np.array(costs, dtype=np.int64).T  # one row per candidate
-    ranked = np.lexsort((*(table[:, k] for k in reversed(range(len(costs)))), objective))
+    keys = [table[:, k] for k in reversed(range(len(costs)))]
+    ranked = np.lexsort((*keys, np.asarray(objective, dtype=np.float64)))
     ordered = table[ranked]
     count = len(ranked)
     step = max(1, _COMPARISONS // max(count, 1))
