@@ -349,3 +349,11 @@ def test_the_super_49b_library_has_the_parent_first_and_only_valid_kv_counts() -
             if attention is not None and attention.num_key_value_heads is not None:
                 assert parent.num_attention_heads % attention.num_key_value_heads == 0
     assert library.num_candidates == sum(len(layer) for layer in library.layers)
+
+
+def test_the_docstring_examples_hold() -> None:
+    import doctest
+
+    failures, attempted = doctest.testmod(_candidates, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert attempted > 0
+    assert failures == 0

@@ -496,3 +496,44 @@ def test_dominance_keeps_exactly_the_candidates_nothing_earlier_dominates(seed: 
     # Costs past 64 bits take the Python-int path, with the same answer.
     huge = [[value + 2**70 for value in row] for row in costs]
     assert _search._undominated(objective, huge) == expected
+
+
+def test_the_docstring_examples_hold() -> None:
+    import doctest
+
+    failures, attempted = doctest.testmod(_search, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert attempted > 0
+    assert failures == 0
+
+
+def test_a_solver_stopped_by_the_time_limit_gives_its_choice_and_gap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scipy import optimize
+
+    real = optimize.milp
+
+    def stopped(*args: Any, **kwargs: Any) -> Any:
+        assert kwargs["options"]["time_limit"] <= 5
+        result = real(*args, **kwargs)
+        result.status, result.mip_gap = 1, 0.05  # as HiGHS reports a time limit
+        return result
+
+    monkeypatch.setattr(optimize, "milp", stopped)
+    parent = ModelArchitecture.load(HYBRID)
+    library = build_candidates(parent, kv_heads=[2, 1], no_op=True)
+    scored = library.with_scores([[float(i) for i in range(len(row))] for row in library.layers])
+    budgets = Budgets(max_params=model_stats(parent).total_params // 2)
+    result = search(scored, budgets, time_limit=5)
+    assert result.status == "time_limit"
+    assert result.gap == 0.05
+    assert_within(result, budgets)
+
+    def nothing(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        result.status, result.x = 1, None  # stopped before any choice was found
+        return result
+
+    monkeypatch.setattr(optimize, "milp", nothing)
+    with pytest.raises(TimeoutError, match=r"the time limit \(5 s\) stopped the solver before"):
+        search(scored, budgets, time_limit=5)

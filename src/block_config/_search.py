@@ -477,10 +477,7 @@ def _solve(
         return None
     if result.x is None:
         if result.status == 1:
-            raise TimeoutError(
-                f"the time limit ({time_limit} s) stopped the solver before it found any choice "
-                "that meets the budgets"
-            )
+            raise TimeoutError("the time limit stopped the solver before it found any choice")
         raise RuntimeError(f"the solver failed: {result.message}")
     x = result.x
     for layer in free:
@@ -565,7 +562,13 @@ def search(
     cuts: list[tuple[int, ...]] = []
     while True:
         remaining = None if deadline is None else deadline - time.monotonic()
-        solution = _solve(problem, limits, cuts, remaining)
+        try:
+            solution = _solve(problem, limits, cuts, remaining)
+        except TimeoutError:
+            raise TimeoutError(
+                f"the time limit ({time_limit:g} s) stopped the solver before it found any "
+                "choice that meets the budgets"
+            ) from None
         if solution is None:
             # Each budget alone can be met (checked above), so only their sum is too tight.
             raise InfeasibleBudgetError(limits, smallest, jointly=True)
