@@ -20,6 +20,7 @@ from block_config._config import (
     FFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
+    MLAConfig,
     MoEConfig,
     SubblockConfig,
 )
@@ -44,6 +45,11 @@ from block_config._legacy import (
     intermediate_size_to_ffn_mult,
 )
 from block_config._model import Dialect, ModelArchitecture, WritableDialect
+from block_config._quantization import (
+    QuantizationMethod,
+    WeightQuantization,
+    quantization_from_config,
+)
 from block_config._schema import block_configs_json_schema
 from block_config._search import (
     BudgetName,
@@ -58,7 +64,9 @@ from block_config._search import (
 )
 from block_config._stats import (
     PRECISION_BITS,
+    AttentionKind,
     AttentionStats,
+    FFNKind,
     FFNStats,
     LayerStats,
     MemoryEstimate,
@@ -80,6 +88,7 @@ __all__ = [
     "PRECISION_BITS",
     "SUBBLOCK_CLS_DICT",
     "AttentionConfig",
+    "AttentionKind",
     "AttentionStats",
     "BaseDataclass",
     "BlockConfig",
@@ -91,6 +100,7 @@ __all__ = [
     "ConversionWarning",
     "Dialect",
     "FFNConfig",
+    "FFNKind",
     "FFNStats",
     "FieldChange",
     "InfeasibleBudgetError",
@@ -100,6 +110,7 @@ __all__ = [
     "LegacyBlockConfig",
     "LegacyFFNConfig",
     "Llama4AttentionConfig",
+    "MLAConfig",
     "MambaConfig",
     "MemoryEstimate",
     "MoEConfig",
@@ -107,6 +118,7 @@ __all__ = [
     "ModelDiff",
     "ModelStats",
     "Problem",
+    "QuantizationMethod",
     "SearchResult",
     "SearchStatus",
     "SolverNotInstalledError",
@@ -114,6 +126,7 @@ __all__ = [
     "SweepPoint",
     "UnknownKeyWarning",
     "UnknownKeys",
+    "WeightQuantization",
     "WritableDialect",
     "__version__",
     "block_configs_json_schema",
@@ -131,6 +144,7 @@ __all__ = [
     "maybe_cast_block_configs",
     "model_stats",
     "precision_bits",
+    "quantization_from_config",
     "search",
     "structure_block_configs",
     "sweep",
