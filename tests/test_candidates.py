@@ -357,3 +357,26 @@ def test_the_docstring_examples_hold() -> None:
     failures, attempted = doctest.testmod(_candidates, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert attempted > 0
     assert failures == 0
+
+
+def test_a_quantized_parent_counts_each_layer_as_itself() -> None:
+    """A layer whose FFN is left unquantized stores its candidates' FFN weights at bf16."""
+    config = {
+        "hidden_size": 32,
+        "num_attention_heads": 8,
+        "vocab_size": 50,
+        "block_configs": [GQA, GQA],
+        "quantization_config": {
+            "quant_method": "modelopt",
+            "quant_algo": "FP8",
+            "ignore": ["model.layers.0.mlp*", "lm_head"],
+        },
+    }
+    parent = ModelArchitecture.from_mapping(config)
+    library = build_candidates(parent, ffn_sizes=[64])
+    for index, layer in enumerate(library.layers):
+        for candidate in layer:
+            assert candidate.stats == block_stats(candidate.block, parent, index=index)
+    same = library.layers[0][1].block
+    assert same == library.layers[1][1].block
+    assert library.layers[0][1].weight_bytes > library.layers[1][1].weight_bytes

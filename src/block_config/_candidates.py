@@ -69,8 +69,9 @@ class Candidate:
     """One block a layer could hold, its exact costs in the parent model, and its score.
 
     ``stats`` is the block's :class:`LayerStats` with the parent's dimensions (counted once
-    per distinct block, so its ``index`` is 0 whatever the layer: costs do not depend on
-    it); ``score`` a finite float, or None while not yet scored. Built by
+    per distinct block, so its ``index`` is 0, unless the parent is quantized: a quantized
+    model may leave some layers' modules unquantized, and each layer is counted as itself);
+    ``score`` a finite float, or None while not yet scored. Built by
     :func:`build_candidates` and :meth:`CandidateLibrary.from_blocks`, which count ``stats``.
     """
 
@@ -155,7 +156,7 @@ class CandidateLibrary:
             )
         built: list[tuple[Candidate, ...]] = []
         # Libraries repeat the same blocks across layers: count each distinct block once.
-        counted: dict[BlockConfig, LayerStats] = {}
+        counted: dict[tuple[BlockConfig, int], LayerStats] = {}
         for index, layer in enumerate(layers):
             if not layer:
                 problems.append(
@@ -263,7 +264,7 @@ def _candidate(
     index: int,
     path: Path,
     problems: list[Problem],
-    counted: dict[BlockConfig, LayerStats],
+    counted: dict[tuple[BlockConfig, int], LayerStats],
 ) -> Candidate | None:
     """The candidate for ``block`` in layer ``index``, or None after recording its problems.
 
@@ -280,10 +281,13 @@ def _candidate(
         checked = check_score(score, (*path, "score"))
     except BlockConfigError as error:
         problems.extend(error.problems)
-    stats = counted.get(block)
+    # Without quantization a block costs the same in every layer; with it, a layer's modules
+    # may be left unquantized by name, so each layer counts its own.
+    key = (block, 0 if parent.quantization is None else index)
+    stats = counted.get(key)
     if stats is None:
         try:
-            stats = counted[block] = block_stats(block, parent)
+            stats = counted[key] = block_stats(block, parent, index=key[1])
         except BlockConfigError as error:
             problems.extend(error.under((*path, "block")).problems)
     if len(problems) > before or stats is None:
