@@ -20,7 +20,7 @@ from block_config._stats import LayerStats, ModelStats
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["MissingDependencyError", "plot_architecture"]
+__all__ = ["MissingDependencyError", "plot_architecture", "plot_pareto_front"]
 
 _ATTENTION_COLOURS = {
     "gqa": "#1f77b4",
@@ -108,6 +108,15 @@ def picture_formats() -> tuple[str, ...]:
     return tuple(sorted(f".{name}" for name in names))
 
 
+def _picture_suffix(path: str | Path) -> str:
+    """The suffix of ``path``, one of :func:`picture_formats`; ``ValueError`` otherwise."""
+    suffix = Path(path).suffix.lower()
+    formats = picture_formats()
+    if suffix not in formats:
+        raise ValueError(f"the picture must end in one of {', '.join(formats)}, got {str(path)!r}")
+    return suffix
+
+
 def _thousands(value: float, _: Any) -> str:
     if value >= 1000:
         return f"{value / 1000:.4g}k"
@@ -141,10 +150,7 @@ def plot_architecture(
     Raises :class:`MissingDependencyError` when matplotlib is not installed, ``ValueError``
     for a suffix matplotlib does not write.
     """
-    suffix = Path(path).suffix.lower()
-    formats = picture_formats()
-    if suffix not in formats:
-        raise ValueError(f"the picture must end in one of {', '.join(formats)}, got {str(path)!r}")
+    suffix = _picture_suffix(path)
     plt = _pyplot()
     figure = _figure(plt, stats, title, num_attention_heads)
     buffer = io.BytesIO()
@@ -279,3 +285,50 @@ def _legend(patch: Any, columns: Sequence[_Column]) -> list[Any]:
             patch(facecolor=_ATTENTION_COLOURS["no_op"], edgecolor=_NO_OP_EDGE, label="no-op")
         )
     return handles
+
+
+def plot_pareto_front(
+    points: Sequence[tuple[int, float | None]],
+    path: str | Path,
+    *,
+    budget: str,
+    title: str,
+) -> None:
+    """Draw the best score under each budget value (``None``: no choice fits) to ``path``.
+
+    Raises :class:`MissingDependencyError` when matplotlib is not installed, ``ValueError``
+    for an unknown suffix.
+    """
+    suffix = _picture_suffix(path)
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 5))
+    try:
+        solved = [(value, score) for value, score in points if score is not None]
+        if solved:
+            axes.step(
+                [value for value, _ in solved],
+                [score for _, score in solved],
+                where="post",
+                marker="o",
+                color=_ATTENTION_COLOURS["gqa"],
+            )
+        unmet = [value for value, score in points if score is None]
+        if unmet:
+            axes.scatter(
+                unmet,
+                [min((s for _, s in solved), default=0.0)] * len(unmet),
+                marker="x",
+                color=_NO_OP_EDGE,
+                label="no choice fits",
+            )
+            axes.legend()
+        axes.set_xlabel(budget)
+        axes.set_ylabel("best total score")
+        axes.set_title(title)
+        axes.grid(True, alpha=0.3)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=suffix[1:], dpi=110)
+    finally:
+        plt.close(figure)
+    atomic_write(path, buffer.getvalue())

@@ -9,7 +9,7 @@ import json
 import sys
 import textwrap
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -306,6 +306,23 @@ def ffn_cells(layer: LayerStats) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------- output
 
 
+def table(
+    columns: Sequence[str], right: Sequence[bool], rows: Sequence[Sequence[str]]
+) -> list[str]:
+    """Lines of a plain-text table: the header, a rule, then ``rows``; ``right`` aligns a
+    column to the right (numbers) or left (names)."""
+    widths = [max(len(row[i]) for row in (columns, *rows)) for i in range(len(columns))]
+    lines = []
+    for row in (columns, *rows):
+        cells = [
+            cell.rjust(width) if align else cell.ljust(width)
+            for cell, width, align in zip(row, widths, right, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines
+
+
 def print_json(document: Any, out: IO[str]) -> None:
     """``document`` as indented JSON on ``out``."""
     try:
@@ -382,6 +399,14 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, error_line(message) + "\n")
 
 
+def _paragraphs(text: str) -> str:
+    """Each one-line paragraph of ``text`` wrapped to 88 columns; laid-out ones kept as they are."""
+    return "\n\n".join(
+        part if "\n" in part.strip() else textwrap.fill(part.strip(), 88)
+        for part in text.split("\n\n")
+    )
+
+
 def add_command(
     commands: Any, name: str, summary: str, description: str, handler: Handler
 ) -> argparse.ArgumentParser:
@@ -389,7 +414,7 @@ def add_command(
     parser: argparse.ArgumentParser = commands.add_parser(
         name,
         help=summary,
-        description="\n\n".join(textwrap.fill(text, 88) for text in (summary, description) if text),
+        description="\n\n".join(_paragraphs(text) for text in (summary, description) if text),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(handler=handler)
