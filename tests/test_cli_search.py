@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from published import SUPER, needs_published
 
 from block_config import ModelArchitecture, model_stats
 from block_config._cli import main
@@ -18,7 +19,6 @@ pytest.importorskip("scipy", reason="the search needs the search extra (scipy)")
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 HYBRID = EXAMPLES / "hybrid-native.config.json"
-SUPER = EXAMPLES / "Llama-3_3-Nemotron-Super-49B-v1.config.json"
 SCRIPT = Path(sys.executable).parent / "block-config"
 
 
@@ -282,6 +282,7 @@ def test_maximize_and_a_time_limit(scored: Path) -> None:
     assert high["total_params"] <= budget
 
 
+@needs_published
 def test_a_legacy_parent_gives_a_legacy_child_on_request(tmp_path: Path) -> None:
     library = tmp_path / "library.json"
     result = cli(
