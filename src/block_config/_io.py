@@ -22,6 +22,8 @@ __all__ = [
 
 #: The file name Hugging Face gives a model's configuration inside a model folder.
 CONFIG_FILENAME = "config.json"
+# What read_limited asks for at a time past a file's stated size (pipes and devices state 0).
+_READ_CHUNK = 1 << 20
 
 
 def resolve_config_path(path: str | os.PathLike[str]) -> Path:
@@ -55,13 +57,25 @@ def read_config_json(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]
 def read_limited(path: Path) -> bytes:
     """The bytes of a file of at most :data:`MAX_JSON_SIZE` bytes; a larger one is refused.
 
-    A bounded read: a huge file, or a device that never ends, is not swallowed.
+    A bounded read: a huge file, or a device that never ends, is not swallowed. The buffer
+    grows with what is read (a file's own size first), never to the limit at once.
     """
-    with path.open("rb") as handle:
-        data = handle.read(MAX_JSON_SIZE + 1)
+    with path.open("rb", buffering=0) as handle:
+        try:
+            hint = os.fstat(handle.fileno()).st_size
+        except OSError:  # pragma: no cover - fstat of an open file does not fail on POSIX
+            hint = 0
+        data = bytearray()
+        want = min(max(hint + 1, _READ_CHUNK), MAX_JSON_SIZE + 1)
+        while len(data) <= MAX_JSON_SIZE:
+            chunk = handle.read(min(want, MAX_JSON_SIZE + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
+            want = _READ_CHUNK
     if len(data) > MAX_JSON_SIZE:
         raise BlockConfigError.at((), f"{path} is larger than the limit of {MAX_JSON_SIZE} bytes")
-    return data
+    return bytes(data)
 
 
 def dump_config_json(mapping: dict[str, Any]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -22,6 +22,7 @@ from block_config._errors import BlockConfigError, Path, Problem, describe, shor
 __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_JSON_SIZE",
+    "copy_json",
     "dumps",
     "json_value_problems",
     "loads",
@@ -86,18 +87,29 @@ def _brackets(text: str | bytes | bytearray | memoryview) -> int:
 def _too_deep(data: Any) -> Path | None:
     """The path of the first array or object deeper than MAX_JSON_DEPTH, if any.
 
-    Iterative, so that it never meets the recursion limit it is there to protect.
+    Iterative, so that it never meets the recursion limit it is there to protect. One stack
+    entry per open level (an iterator over its members) and one list of keys, the path of
+    the current value: memory stays at the depth, whatever the number of values.
     """
-    stack: list[tuple[Any, Path]] = [(data, ())]
+    keys: list[str | int] = []
+    stack = [_members(data)]
     while stack:
-        node, path = stack.pop()
-        if len(path) >= MAX_JSON_DEPTH:
-            return path
-        items = node.items() if type(node) is dict else enumerate(node)
-        for key, child in items:
+        for key, child in stack[-1]:
             if type(child) is list or type(child) is dict:
-                stack.append((child, (*path, key)))
+                keys.append(key)
+                if len(stack) >= MAX_JSON_DEPTH:
+                    return tuple(keys)
+                stack.append(_members(child))
+                break
+        else:
+            stack.pop()
+            if keys:
+                keys.pop()
     return None
+
+
+def _members(node: Any) -> Iterator[tuple[Any, Any]]:
+    return iter(node.items()) if type(node) is dict else enumerate(node)
 
 
 def json_value_problems(value: Any, path: Path = ()) -> list[Problem]:
@@ -105,49 +117,80 @@ def json_value_problems(value: Any, path: Path = ()) -> list[Problem]:
 
     A JSON value is null, a bool, an int of at most 64 bits, a finite float, a str without
     lone surrogates, a list of JSON values (not a tuple, which YAML could not write), or a
-    dict with str keys, nested at most :data:`MAX_JSON_DEPTH` deep. Iterative: any depth of
-    input is safe to check.
+    dict with str keys, nested at most :data:`MAX_JSON_DEPTH` deep. Iterative, in document
+    order, with memory bounded by the depth (a path is built only for a problem): any size
+    or depth of input is safe to check.
     """
     problems: list[Problem] = []
-    stack: list[tuple[Any, Path, int]] = [(value, path, 0)]
+    keys: list[Any] = list(path)
+    base = len(keys)
+    note = _value_problem(value)
+    if note is not None:
+        if note:
+            problems.append(Problem(path, note))
+        return problems
+    stack = [(_members(value), type(value) is dict)]
     while stack:
-        node, where, depth = stack.pop()
-        kind = type(node)
-        if node is None or kind is bool or (kind is str and _is_text(node)):
-            continue
-        if kind is int:
-            if not _MIN_JSON_INT <= node <= _MAX_JSON_INT:
-                problems.append(Problem(where, f"JSON keeps ints to 64 bits, got {describe(node)}"))
-        elif kind is float:
-            if not math.isfinite(node):
-                problems.append(Problem(where, f"JSON has no {node!r}"))
-        elif kind is str:
-            problems.append(
-                Problem(where, "a str with a lone surrogate, which UTF-8 cannot encode")
-            )
-        elif kind is list or kind is dict:
-            if depth >= MAX_JSON_DEPTH:
-                problems.append(Problem(where, f"nests deeper than {MAX_JSON_DEPTH} levels"))
+        members, in_object = stack[-1]
+        for key, child in members:
+            if in_object and (type(key) is not str or not _is_text(key)):
+                where = (*keys, short_repr(key))
+                problems.append(Problem(where, f"JSON object keys are text, got {describe(key)}"))
                 continue
-            if kind is dict:
-                members = []
-                for key, child in node.items():
-                    if type(key) is not str or not _is_text(key):
-                        problems.append(
-                            Problem(
-                                (*where, short_repr(key)),
-                                f"JSON object keys are text, got {describe(key)}",
-                            )
-                        )
-                    else:
-                        members.append((child, (*where, key), depth + 1))
-                stack.extend(reversed(members))
-            else:
-                children = [(child, (*where, i), depth + 1) for i, child in enumerate(node)]
-                stack.extend(reversed(children))
+            note = _value_problem(child)
+            if note is None:  # an array or an object: one level down
+                keys.append(key)
+                if len(stack) >= MAX_JSON_DEPTH:
+                    problems.append(
+                        Problem(tuple(keys), f"nests deeper than {MAX_JSON_DEPTH} levels")
+                    )
+                    keys.pop()
+                    continue
+                stack.append((_members(child), type(child) is dict))
+                break
+            if note:
+                problems.append(Problem((*keys, key), note))
         else:
-            problems.append(Problem(where, f"not a JSON value: {describe(node)}"))
+            stack.pop()
+            if len(keys) > base:
+                keys.pop()
     return problems
+
+
+def _value_problem(node: Any) -> str | None:
+    """None for a list or dict (to walk), "" for a good scalar, else what is wrong with it."""
+    kind = type(node)
+    if kind is list or kind is dict:
+        return None
+    if node is None or kind is bool:
+        return ""
+    if kind is str:
+        return "" if _is_text(node) else "a str with a lone surrogate, which UTF-8 cannot encode"
+    if kind is int:
+        if _MIN_JSON_INT <= node <= _MAX_JSON_INT:
+            return ""
+        return f"JSON keeps ints to 64 bits, got {describe(node)}"
+    if kind is float:
+        return "" if math.isfinite(node) else f"JSON has no {node!r}"
+    return f"not a JSON value: {describe(node)}"
+
+
+def copy_json(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a checked JSON object (see :func:`json_value_problems`), every level new.
+
+    Unlike ``copy.deepcopy`` it keeps no memo of the objects copied (a JSON value shares
+    nothing), which spares about as much memory again as the copy itself.
+    """
+    return {key: _copy(child) for key, child in value.items()}
+
+
+def _copy(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy(child) for key, child in value.items()}
+    if kind is list:
+        return [_copy(child) for child in value]
+    return value
 
 
 def _utf8_size(text: str | bytes | bytearray | memoryview) -> int:

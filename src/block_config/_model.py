@@ -8,7 +8,6 @@ does not own as it was.
 
 from __future__ import annotations
 
-import copy
 import os
 import typing
 import warnings
@@ -42,7 +41,7 @@ from block_config._io import (
     read_limited,
     resolve_config_path,
 )
-from block_config._json import json_value_problems
+from block_config._json import copy_json, json_value_problems
 from block_config._keys import ConfigReader, check_int, is_count
 from block_config._legacy import LegacyBlockConfig
 from block_config._warnings import warnings_under
@@ -218,6 +217,18 @@ class ModelArchitecture:
         :attr:`source`. Raises :class:`BlockConfigError` listing every problem, with paths
         rooted at the ``config.json`` (``$.block_configs[3].attention.n_heads_in_group``).
         """
+        return cls._read(config, unknown_keys, dialect, owned=False)
+
+    @classmethod
+    def _read(
+        cls,
+        config: Mapping[str, Any],
+        unknown_keys: UnknownKeys,
+        dialect: Dialect | None,
+        *,
+        owned: bool,
+    ) -> ModelArchitecture:
+        """:meth:`from_mapping`; ``owned``: ``config`` was parsed here and is kept, not copied."""
         if not isinstance(config, Mapping):
             raise BlockConfigError.at((), f"expected a config.json object, got {describe(config)}")
         keys: Iterable[Any] = config
@@ -314,7 +325,7 @@ class ModelArchitecture:
             block_configs=tuple(blocks),
             dialect=dialect,
             legacy_block_configs=None if legacy_items is None else tuple(legacy_items),
-            source=copy.deepcopy(dict(config)),
+            source=config if owned and type(config) is dict else copy_json(config),
         )
 
     @classmethod
@@ -335,7 +346,7 @@ class ModelArchitecture:
         if target.suffix.lower() in YAML_SUFFIXES:
             return cls.from_yaml(read_limited(target), unknown_keys=unknown_keys, dialect=dialect)
         _, config = read_config_json(target)
-        return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect)
+        return cls._read(config, unknown_keys, dialect, owned=True)
 
     @classmethod
     def from_yaml(
@@ -349,7 +360,7 @@ class ModelArchitecture:
         config = parse_yaml(text)
         if not isinstance(config, dict):
             raise BlockConfigError.at((), f"expected a mapping, got {describe(config)}")
-        return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect)
+        return cls._read(config, unknown_keys, dialect, owned=True)
 
     # ----------------------------------------------------------------------- changing
 
@@ -383,7 +394,7 @@ class ModelArchitecture:
         elif dialect not in ("native", "legacy"):
             raise ValueError(f"dialect must be 'native' or 'legacy', got {dialect!r}")
         original = self._original()
-        out = copy.deepcopy(self.source)
+        out = copy_json(self.source)
         self._write_scalars(out)
         same_blocks = (
             original is not None
@@ -432,9 +443,8 @@ class ModelArchitecture:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    return ModelArchitecture.from_mapping(
-                        self.source, unknown_keys="warn", dialect=dialect
-                    )
+                    # Only compared, never kept: its source needs no copy of its own.
+                    return ModelArchitecture._read(self.source, "warn", dialect, owned=True)
             except BlockConfigError:
                 pass
         return None
