@@ -36,7 +36,7 @@ from block_config._errors import (
     UnknownKeyWarning,
     describe,
     format_path,
-    short_repr,
+    key_label,
     show_int,
 )
 
@@ -322,7 +322,7 @@ def _structure_detailed(
         if key in names:
             continue
         if not isinstance(key, str):
-            ctx.add((*path, short_repr(key)), f"keys must be strings, got {describe(key)}")
+            ctx.add((*path, key_label(key)), f"keys must be strings, got {describe(key)}")
             good = False
         elif ctx.unknown_keys == "error":
             ctx.add((*path, key), f"unknown key (expected one of: {', '.join(names)})")

@@ -17,7 +17,7 @@ from block_config._converter import (
     structure_block_configs,
     unstructure_block_configs,
 )
-from block_config._errors import BlockConfigError, Path, Problem, describe, short_repr
+from block_config._errors import BlockConfigError, Path, Problem, describe, key_label
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -48,17 +48,99 @@ def parse_json(text: str | bytes | bytearray | memoryview) -> Any:
     """Parse JSON text, turning every decoding failure into a :class:`BlockConfigError`.
 
     Refused: text longer than :data:`MAX_JSON_SIZE` bytes (a str counts its UTF-8 bytes),
-    nesting deeper than :data:`MAX_JSON_DEPTH`, invalid UTF-8, lone surrogates, NaN and
+    nesting deeper than :data:`MAX_JSON_DEPTH`, a key given twice in one object, invalid UTF-8, lone surrogates, NaN and
     Infinity (which are not JSON), numbers too large for a double, and truncated text.
     Integers past 64 bits are read as floats.
     """
     data = _decode(text)
-    # orjson stops at 1024 levels; counting brackets (a bound on the depth) spares the walk.
-    if (type(data) is list or type(data) is dict) and _brackets(text) > MAX_JSON_DEPTH:
-        path = _too_deep(data)
-        if path is not None:
-            raise BlockConfigError.at(path, f"nests deeper than {MAX_JSON_DEPTH} levels")
+    if type(data) is list or type(data) is dict:
+        # orjson stops at 1024 levels; counting brackets (a bound on the depth) spares the walk.
+        if _brackets(text) > MAX_JSON_DEPTH:
+            path = _too_deep(data)
+            if path is not None:
+                raise BlockConfigError.at(path, f"nests deeper than {MAX_JSON_DEPTH} levels")
+        _refuse_duplicate_keys(text, data)
     return data
+
+
+def _decode_checked(text: str | bytes | bytearray | memoryview) -> Any:
+    """:func:`_decode`, refusing a key given twice in one object (as YAML reading does)."""
+    data = _decode(text)
+    if type(data) is dict or type(data) is list:
+        _refuse_duplicate_keys(text, data)
+    return data
+
+
+def _refuse_duplicate_keys(text: str | bytes | bytearray | memoryview, data: Any) -> None:
+    """Raise if an object of ``text`` names a key twice (orjson keeps the last silently).
+
+    The fast test: every key of the text is followed by one colon, and so is every key of
+    ``data`` written back by orjson; colons inside strings are the same on both sides. So
+    the text has no more keys than ``data`` when both hold as many colons, unless a string
+    spells a colon as an escape (``\u003a``). Only then, or when the counts differ, is the
+    text parsed again with the standard library, which reports each object's pairs.
+    """
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    if b"\\u003" not in raw:
+        try:
+            again = orjson.dumps(data)
+        except orjson.JSONEncodeError:  # nested past orjson's writing limit (254 levels)
+            pass
+        else:
+            if again.count(b":") == raw.count(b":"):
+                return
+    twice: dict[int, str] = {}
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(items)
+        if len(result) != len(items):
+            seen: set[str] = set()
+            for key, _ in items:
+                if key in seen:
+                    twice[id(result)] = key
+                    break
+                seen.add(key)
+        return result
+
+    # Numbers are not needed here, only the keys: skip converting them (and the limit on
+    # int digits). The text already parsed once, so this cannot fail.
+    try:
+        tree = json.loads(raw, object_pairs_hook=pairs, parse_int=_zero, parse_float=_zero)
+    except RecursionError:
+        # Only loads() gets here, with text nested far past MAX_JSON_DEPTH (parse_json refuses
+        # it first): structuring refuses whatever it owns at such a depth.
+        return
+    if twice:
+        raise BlockConfigError(
+            Problem(path, f"the key {key!r} is given twice in one object")
+            for path, key in _marked(tree, twice)
+        )
+
+
+def _zero(_: str) -> int:
+    return 0
+
+
+def _marked(tree: Any, twice: dict[int, str]) -> list[tuple[Path, str]]:
+    """Each object of ``tree`` named in ``twice``, as (its key's path, the key), in order."""
+    found: list[tuple[Path, str]] = []
+    keys: list[str | int] = []
+    if type(tree) is dict and id(tree) in twice:
+        found.append(((twice[id(tree)],), twice[id(tree)]))
+    stack = [_members(tree)]
+    while stack:
+        for key, child in stack[-1]:
+            if type(child) is dict or type(child) is list:
+                keys.append(key)
+                if type(child) is dict and id(child) in twice:
+                    found.append(((*keys, twice[id(child)]), twice[id(child)]))
+                stack.append(_members(child))
+                break
+        else:
+            stack.pop()
+            if keys:
+                keys.pop()
+    return found
 
 
 def _decode(text: str | bytes | bytearray | memoryview) -> Any:
@@ -134,7 +216,7 @@ def json_value_problems(value: Any, path: Path = ()) -> list[Problem]:
         members, in_object = stack[-1]
         for key, child in members:
             if in_object and (type(key) is not str or not _is_text(key)):
-                where = (*keys, short_repr(key))
+                where = (*keys, key_label(key))
                 problems.append(Problem(where, f"JSON object keys are text, got {describe(key)}"))
                 continue
             note = _value_problem(child)
@@ -215,7 +297,7 @@ def loads(
     """
     # No walk for MAX_JSON_DEPTH here: structuring never recurses into values it does not
     # own, and bounds parallel_blocks itself, so deep input is a located error either way.
-    return structure_block_configs(_decode(text), unknown_keys=unknown_keys)
+    return structure_block_configs(_decode_checked(text), unknown_keys=unknown_keys)
 
 
 def dumps(blocks: Iterable[BlockConfig], *, indent: int | None = None) -> str:

@@ -31,7 +31,7 @@ from block_config._errors import (
     Path,
     Problem,
     describe,
-    short_repr,
+    key_label,
 )
 from block_config._io import (
     CONFIG_FILENAME,
@@ -235,7 +235,7 @@ class ModelArchitecture:
         bad_keys = [key for key in keys if not isinstance(key, str)]
         if bad_keys:
             raise BlockConfigError(
-                Problem((short_repr(key),), f"keys must be strings, got {describe(key)}")
+                Problem((key_label(key),), f"keys must be strings, got {describe(key)}")
                 for key in bad_keys
             )
         # Kept verbatim in source and written back by save(): it must be JSON that reads
