@@ -19,7 +19,6 @@ import enum
 import math
 import types
 import typing
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -33,12 +32,11 @@ from block_config._errors import (
     BlockConfigError,
     Path,
     Problem,
-    UnknownKeyWarning,
     describe,
-    format_path,
     key_label,
     show_int,
 )
+from block_config._warnings import warn_unknown_key
 
 __all__ = [
     "MAX_BLOCKS",
@@ -735,7 +733,7 @@ def _report(ctx: _Context) -> None:
     if ctx.problems:
         raise BlockConfigError(ctx.problems)
     for path in ctx.dropped:
-        warnings.warn(f"{format_path(path)}: unknown key dropped", UnknownKeyWarning, stacklevel=4)
+        warn_unknown_key(path, "unknown key dropped", stacklevel=4)
 
 
 def structure_one(value: Any, cls: type[_T], unknown_keys: str = "error", path: Path = ()) -> _T:

@@ -48,8 +48,9 @@ def parse_json(text: str | bytes | bytearray | memoryview) -> Any:
     """Parse JSON text, turning every decoding failure into a :class:`BlockConfigError`.
 
     Refused: text longer than :data:`MAX_JSON_SIZE` bytes (a str counts its UTF-8 bytes),
-    nesting deeper than :data:`MAX_JSON_DEPTH`, a key given twice in one object, invalid UTF-8, lone surrogates, NaN and
-    Infinity (which are not JSON), numbers too large for a double, and truncated text.
+    nesting deeper than :data:`MAX_JSON_DEPTH`, a key given twice in one object, invalid
+    UTF-8, lone surrogates, NaN and Infinity (which are not JSON), numbers too large for a
+    double, and truncated text.
     Integers past 64 bits are read as floats.
     """
     data = _decode(text)

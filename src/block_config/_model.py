@@ -12,6 +12,7 @@ import os
 import typing
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path as FilePath
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from block_config._config import BlockConfig
 from block_config._converter import (
     MAX_BLOCKS,
     UnknownKeys,
+    _is_text,
     structure_block_configs,
     unstructure_block_configs,
 )
@@ -44,7 +46,7 @@ from block_config._io import (
 from block_config._json import copy_json, json_value_problems
 from block_config._keys import ConfigReader, check_int, is_count
 from block_config._legacy import LegacyBlockConfig
-from block_config._warnings import warnings_under
+from block_config._warnings import quiet, warnings_under
 from block_config._yaml import dump_yaml, parse_yaml
 
 __all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
@@ -62,6 +64,13 @@ _UNSET = -1  # head_dim not given and not derivable; reported by the checks
 _DEFAULT_CONV_KERNEL = 4
 #: File suffixes read and written as YAML instead of JSON.
 YAML_SUFFIXES = (".yaml", ".yml")
+
+
+# The source the constructor may take as checked: from_mapping checked it as its input, and
+# with_block_configs keeps the one checked when the object was made.
+_checked_source: ContextVar[dict[str, Any] | None] = ContextVar(
+    "block_config_checked_source", default=None
+)
 
 
 def _default_head_dim(self: ModelArchitecture) -> int:
@@ -169,9 +178,18 @@ class ModelArchitecture:
             value = getattr(self, name)
             if value is not True and value is not False:
                 problems.append(Problem((name,), f"expected bool, got {describe(value)}"))
-        if self.torch_dtype is not None and type(self.torch_dtype) is not str:
+        dtype = self.torch_dtype
+        if dtype is not None and type(dtype) is not str:
             problems.append(
-                Problem(("torch_dtype",), f"expected str or null, got {describe(self.torch_dtype)}")
+                Problem(("torch_dtype",), f"expected str or null, got {describe(dtype)}")
+            )
+        elif dtype is not None and (not dtype or not _is_text(dtype)):
+            # "" reads back as no dtype at all; a lone surrogate cannot be written.
+            problems.append(
+                Problem(
+                    ("torch_dtype",),
+                    f"expected a dtype name (text, not empty) or null, got {describe(dtype)}",
+                )
             )
         if self.dialect not in _DIALECTS:
             problems.append(
@@ -179,6 +197,9 @@ class ModelArchitecture:
             )
         if type(self.source) is not dict:
             problems.append(Problem(("source",), f"expected dict, got {describe(self.source)}"))
+        elif _checked_source.get() is not self.source:
+            # Written back by save(): it must be JSON that reads back the same.
+            problems += json_value_problems(self.source, ("source",))
         legacy = self.legacy_block_configs
         if legacy is not None:
             if any(type(item) is not LegacyBlockConfig for item in legacy):
@@ -258,7 +279,8 @@ class ModelArchitecture:
             "attention_bias": reader.boolean("attention_bias"),
             "mlp_bias": reader.boolean("mlp_bias"),
             "mamba_conv_kernel": reader.integer("conv_kernel", default=_DEFAULT_CONV_KERNEL),
-            "torch_dtype": reader.string("torch_dtype") or reader.string("dtype"),
+            # "" is no dtype: the object holds None (and writing keeps the "").
+            "torch_dtype": reader.string("torch_dtype") or reader.string("dtype") or None,
         }
         head_dim = reader.integer("head_dim", default=None)
         if head_dim is not None:
@@ -320,13 +342,18 @@ class ModelArchitecture:
                 _check_kv(block, heads, ("block_configs", index), problems)
         if problems or blocks is None:
             raise BlockConfigError(problems)
-        return cls(
-            **fields,
-            block_configs=tuple(blocks),
-            dialect=dialect,
-            legacy_block_configs=None if legacy_items is None else tuple(legacy_items),
-            source=config if owned and type(config) is dict else copy_json(config),
-        )
+        source = config if owned and type(config) is dict else copy_json(config)
+        token = _checked_source.set(source)  # checked above, as config
+        try:
+            return cls(
+                **fields,
+                block_configs=tuple(blocks),
+                dialect=dialect,
+                legacy_block_configs=None if legacy_items is None else tuple(legacy_items),
+                source=source,
+            )
+        finally:
+            _checked_source.reset(token)
 
     @classmethod
     def load(
@@ -376,7 +403,12 @@ class ModelArchitecture:
         legacy = self.legacy_block_configs
         if legacy is not None and len(legacy) != len(blocks):
             legacy = None
-        return attrs.evolve(self, block_configs=blocks, legacy_block_configs=legacy)
+        # The source was checked when self was made (save() checks it again).
+        token = _checked_source.set(self.source)
+        try:
+            return attrs.evolve(self, block_configs=blocks, legacy_block_configs=legacy)
+        finally:
+            _checked_source.reset(token)
 
     # ----------------------------------------------------------------------- writing
 
@@ -431,6 +463,11 @@ class ModelArchitecture:
         if target.is_dir():
             target = target / CONFIG_FILENAME
         mapping = self.to_mapping(dialect)
+        # source is a dict, changeable after the object was made: what would not read back
+        # the same is refused before anything is written.
+        problems = json_value_problems(mapping)
+        if problems:
+            raise BlockConfigError(problems)
         if target.suffix.lower() in YAML_SUFFIXES:
             return atomic_write(target, dump_yaml(mapping))
         return atomic_write(target, dump_config_json(mapping))
@@ -441,8 +478,7 @@ class ModelArchitecture:
             return None
         for dialect in (self.dialect, None):
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+                with quiet():
                     # Only compared, never kept: its source needs no copy of its own.
                     return ModelArchitecture._read(self.source, "warn", dialect, owned=True)
             except BlockConfigError:
@@ -464,7 +500,7 @@ class ModelArchitecture:
         if _or_default(out.get("head_dim"), derived) != self.head_dim:
             out["head_dim"] = self.head_dim
         dtype_keys = [key for key in ("torch_dtype", "dtype") if key in out] or ["torch_dtype"]
-        if (out.get("torch_dtype") or out.get("dtype")) != self.torch_dtype:
+        if (out.get("torch_dtype") or out.get("dtype") or None) != self.torch_dtype:
             for key in dtype_keys:
                 out[key] = self.torch_dtype
         # An absent count is derived from the blocks; a fresh object states it, as HF needs it.
@@ -500,9 +536,13 @@ class ModelArchitecture:
             size = ffn.intermediate_size
             if size is None or size % 256:
                 continue
-            again = _legacy.intermediate_size_to_ffn_mult(size, self.hidden_size)
+            try:
+                again: float | None = _legacy.intermediate_size_to_ffn_mult(size, self.hidden_size)
+            except ValueError:  # no float ffn_mult maps back to a size this large
+                again = None
             if again != mult:
-                lost.append(f"$.block_configs[{index}].ffn.ffn_mult {mult!r} -> {again!r}")
+                shown = "no ffn_mult maps back" if again is None else repr(again)
+                lost.append(f"$.block_configs[{index}].ffn.ffn_mult {mult!r} -> {shown}")
         if lost:
             shown = "; ".join(lost[:3]) + ("; ..." if len(lost) > 3 else "")
             warnings.warn(
@@ -547,8 +587,7 @@ def _blocks_that_read(raw: Any, unknown_keys: UnknownKeys) -> Iterable[tuple[int
         return
     for index, item in enumerate(raw):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with quiet():
                 (block,) = structure_block_configs([item], unknown_keys=unknown_keys)
         except BlockConfigError:
             continue
