@@ -106,7 +106,7 @@ def _yaml() -> tuple[Any, type[Any], type[Any]]:
 
     def construct_bool(loader: Any, node: Any) -> bool:
         # Also for an explicit ``!!bool``: ``!!bool yes`` is no more a bool than ``yes``.
-        text = loader.construct_scalar(node)
+        text: str = loader.construct_scalar(node)
         if not _BOOL.match(text):
             raise yaml.constructor.ConstructorError(
                 None, None, f"{text!r} is not a bool (true or false)", node.start_mark
