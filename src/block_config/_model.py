@@ -8,6 +8,7 @@ does not own as it was.
 
 from __future__ import annotations
 
+import errno
 import os
 import typing
 import warnings
@@ -459,6 +460,8 @@ class ModelArchitecture:
         writes it. The write is atomic: a reader sees the old file or the new one, never a
         half-written file. Returns the path written.
         """
+        if not os.fspath(path):  # Path("") is the current folder: refuse, as open("") does
+            raise FileNotFoundError(errno.ENOENT, "cannot write '': no file name given")
         target = FilePath(path)
         if target.is_dir():
             target = target / CONFIG_FILENAME
