@@ -195,7 +195,7 @@ posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs a
 def test_a_fifo_is_never_replaced(tmp_path: Path) -> None:
     fifo = tmp_path / "out.json"
     os.mkfifo(fifo)
-    with pytest.raises(OSError, match="a FIFO, not a regular file"):
+    with pytest.raises(OSError, match="a named pipe, not a regular file"):
         atomic_write(fifo, "{}")
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert _files(tmp_path) == ["out.json"]

@@ -192,7 +192,7 @@ def _writable(target: Path, overwrite: bool) -> tuple[Path, int | None]:
 def _file_kind(mode: int) -> str:
     kinds = [
         (stat.S_ISDIR, "a folder"),
-        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISFIFO, "a named pipe"),
         (stat.S_ISCHR, "a character device"),
         (stat.S_ISBLK, "a block device"),
         (stat.S_ISSOCK, "a socket"),

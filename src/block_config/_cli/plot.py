@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     assert item.model is not None
     title = args.title or _title(item)
     target = Path(args.output)
-    if target.exists() and not args.force:
+    if os.path.lexists(target) and not args.force:  # a dangling symlink counts too
         invalid(args.output, "exists; refusing to overwrite it (use --force)")
     try:
         plot_architecture(
