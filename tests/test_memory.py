@@ -210,7 +210,7 @@ def test_depth_walks_keep_no_path_per_value() -> None:
         parse_peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert parse_peak < 40 * len(text), (parse_peak, len(text))
+    assert parse_peak < MEMORY_PER_BYTE * len(text), (parse_peak, len(text))
 
 
 def test_json_value_problems_paths_are_still_exact() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from block_config import (
@@ -64,6 +64,8 @@ def test_a_yaml_block_list_reads_like_json() -> None:
     ]
 
 
+# No deadline: a timing is no verdict (a loaded machine took 330 ms for one case).
+@settings(deadline=None)
 @given(st.lists(block_configs(), max_size=4))
 def test_block_lists_round_trip_through_yaml(blocks: list[BlockConfig]) -> None:
     text = dumps_yaml(blocks)

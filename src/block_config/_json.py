@@ -78,17 +78,20 @@ def _refuse_duplicate_keys(text: str | bytes | bytearray | memoryview, data: Any
     The fast test: every key of the text is followed by one colon, and so is every key of
     ``data`` written back by orjson; colons inside strings are the same on both sides. So
     the text has no more keys than ``data`` when both hold as many colons, unless a string
-    spells a colon as an escape (``\u003a``). Only then, or when the counts differ, is the
+    spells a colon as an escape (``\\u003a``). Only then, or when the counts differ, is the
     text parsed again with the standard library, which reports each object's pairs.
     """
-    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
-    if b"\\u003" not in raw:
+    # Counted on the text as given: no copy of it (a str is not encoded).
+    raw: str | bytes | bytearray = text.tobytes() if isinstance(text, memoryview) else text
+    escaped = ("\\u003" in raw) if isinstance(raw, str) else (b"\\u003" in raw)
+    if not escaped:
         try:
             again = orjson.dumps(data)
         except orjson.JSONEncodeError:  # nested past orjson's writing limit (254 levels)
             pass
         else:
-            if again.count(b":") == raw.count(b":"):
+            colons = raw.count(":") if isinstance(raw, str) else raw.count(b":")
+            if again.count(b":") == colons:
                 return
     twice: dict[int, str] = {}
 
@@ -106,7 +109,12 @@ def _refuse_duplicate_keys(text: str | bytes | bytearray | memoryview, data: Any
     # Numbers are not needed here, only the keys: skip converting them (and the limit on
     # int digits). The text already parsed once, so this cannot fail.
     try:
-        tree = json.loads(raw, object_pairs_hook=pairs, parse_int=_zero, parse_float=_zero)
+        tree = json.loads(
+            raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw),
+            object_pairs_hook=pairs,
+            parse_int=_zero,
+            parse_float=_zero,
+        )
     except RecursionError:
         # Only loads() gets here, with text nested far past MAX_JSON_DEPTH (parse_json refuses
         # it first): structuring refuses whatever it owns at such a depth.

@@ -53,8 +53,14 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
         invalid(args.output, "exists; refusing to overwrite it (use --force)")
     try:
         plot_architecture(
-            stats, target, title=title, num_attention_heads=item.model.num_attention_heads
+            stats,
+            target,
+            title=title,
+            num_attention_heads=item.model.num_attention_heads,
+            overwrite=args.force,
         )
+    except FileExistsError:  # created by someone else since the check above
+        invalid(args.output, "exists; refusing to overwrite it (use --force)")
     except MissingDependencyError as error:
         missing_dependency(str(error))
     except OSError as error:
