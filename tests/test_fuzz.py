@@ -107,9 +107,7 @@ def _check_error(error: BlockConfigError) -> None:
     for problem in error.problems:
         assert type(problem.path) is tuple, problem
         # str (a non-text key's label is a str subclass that shows as [null]) or int
-        assert all(isinstance(key, (str, int)) and type(key) is not bool for key in problem.path), (
-            problem
-        )
+        assert all(isinstance(key, str) or type(key) is int for key in problem.path), problem
         assert isinstance(problem.message, str)
         assert problem.message
     assert str(error).count("\n") == len(error.problems) - 1
