@@ -86,13 +86,12 @@ def _refuse_duplicate_keys(text: str | bytes | bytearray | memoryview, data: Any
     escaped = ("\\u003" in raw) if isinstance(raw, str) else (b"\\u003" in raw)
     if not escaped:
         try:
-            again = orjson.dumps(data)
+            written = orjson.dumps(data).count(b":")
         except orjson.JSONEncodeError:  # nested past orjson's writing limit (254 levels)
-            pass
-        else:
-            colons = raw.count(":") if isinstance(raw, str) else raw.count(b":")
-            if again.count(b":") == colons:
-                return
+            written = _colons(data)  # counted by a walk instead: no second tree is built
+        colons = raw.count(":") if isinstance(raw, str) else raw.count(b":")
+        if written == colons:
+            return
     twice: dict[int, str] = {}
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -124,6 +123,25 @@ def _refuse_duplicate_keys(text: str | bytes | bytearray | memoryview, data: Any
             Problem(path, f"the key {key!r} is given twice in one object")
             for path, key in _marked(tree, twice)
         )
+
+
+def _colons(data: Any) -> int:
+    """The colons orjson would write for ``data``: one per key, and those inside strings."""
+    total = 0
+    stack = [_members(data)]
+    while stack:
+        for key, child in stack[-1]:
+            if type(key) is str:
+                total += 1 + key.count(":")
+            kind = type(child)
+            if kind is str:
+                total += child.count(":")
+            elif kind is list or kind is dict:
+                stack.append(_members(child))
+                break
+        else:
+            stack.pop()
+    return total
 
 
 def _zero(_: str) -> int:
