@@ -14,6 +14,7 @@ import os
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -223,3 +224,28 @@ def test_json_value_problems_paths_are_still_exact() -> None:
         "$.source.c[0][0][0][0]: a str with a lone surrogate, which UTF-8 cannot encode",
         "$.source.d: not a JSON value: tuple",
     ]
+
+
+def test_the_budget_walk_visits_at_most_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Work counted, not timed: every block the walk looks at comes from an enumerate().
+    from block_config import _converter
+
+    visited = 0
+
+    def counting(items: Any) -> Any:
+        nonlocal visited
+        for pair in enumerate(items):
+            visited += 1
+            yield pair
+
+    leaf = BlockConfig()
+    middle = BlockConfig(parallel_blocks=[leaf] * 512)
+    wide = BlockConfig(parallel_blocks=[middle] * 500)  # 256,500 blocks below it
+    monkeypatch.setattr(_converter, "enumerate", counting, raising=False)
+    with pytest.raises(BlockConfigError):
+        structure_block_configs([wide] * 512)  # 131 million blocks, as written out
+    assert visited <= MAX_BLOCKS + 512
+    visited = 0
+    blocks = structure_block_configs([middle] * 100)
+    assert len(blocks) == 100
+    assert visited == 100 + 100 * 512  # each block once: linear in the blocks
