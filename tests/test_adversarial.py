@@ -772,9 +772,9 @@ def test_loading_in_threads_leaves_the_warning_machinery_alone() -> None:
         list(pool.map(work, range(8)))
     assert warnings.filters == filters
     assert warnings.showwarning is show
-    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[0\]\.ffn\.gated"):
+    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[0\]\.ffn\.bogus"):
         ModelArchitecture.from_mapping(
-            {**_DIMS, "block_configs": [{"ffn": {"intermediate_size": 8, "gated": 1}}]},
+            {**_DIMS, "block_configs": [{"ffn": {"intermediate_size": 8, "bogus": 1}}]},
             unknown_keys="warn",
         )
 
@@ -832,6 +832,8 @@ def _deep_list(levels: int) -> Any:
         ("source", {"x": _deep_list(300)}, "$.source.x" + "[0]" * 255),
         ("torch_dtype", "\ud800", "$.torch_dtype"),
         ("torch_dtype", "", "$.torch_dtype"),
+        ("mamba_ssm_cache_dtype", "\ud800", "$.mamba_ssm_cache_dtype"),
+        ("model_type", "\udfff", "$.model_type"),
     ],
 )
 def test_the_model_refuses_what_save_could_not_write_back(
