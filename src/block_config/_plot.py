@@ -143,12 +143,14 @@ def plot_architecture(
     *,
     title: str,
     num_attention_heads: int,
+    overwrite: bool = True,
 ) -> None:
     """Draw ``stats`` layer by layer and write the picture to ``path``, in the format its
     suffix names (any of :func:`picture_formats`: .png, .jpg, .svg, .pdf, ...).
 
     Raises :class:`MissingDependencyError` when matplotlib is not installed, ``ValueError``
-    for a suffix matplotlib does not write.
+    for a suffix matplotlib does not write, :class:`FileExistsError` when ``path`` exists
+    and not ``overwrite`` (checked as the file is created: see :func:`atomic_write`).
     """
     suffix = _picture_suffix(path)
     plt = _pyplot()
@@ -159,7 +161,7 @@ def plot_architecture(
     finally:
         plt.close(figure)
     # Drawn in memory, then written atomically: a failed write leaves any old picture whole.
-    atomic_write(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue(), overwrite=overwrite)
 
 
 def _figure(plt: Any, stats: ModelStats, title: str, num_attention_heads: int) -> Figure:

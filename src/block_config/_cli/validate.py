@@ -14,6 +14,7 @@ from block_config._cli._boundary import (
     error_line,
     file_problems,
     invalid,
+    note_failure,
     problem_lines,
 )
 from block_config._cli._common import (
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
             if failure.code != EXIT_INVALID:  # usage, missing dependency: not the file's fault
                 raise
             problems = failure.problems or tuple(file_problems(name, " ".join(failure.lines)))
+            note_failure()  # before printing: a closed stderr must not turn this into success
             verdicts.append(_verdict(name, None, problems))
             if not args.json:
                 for line in problem_lines(problems):
