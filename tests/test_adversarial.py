@@ -227,6 +227,7 @@ def test_non_finite_floats_in_objects_are_refused(value: float) -> None:
 # --------------------------------------------------------------------------- model level
 
 CONFIG = {
+    "model_type": "llama",
     "hidden_size": 64,
     "num_attention_heads": 8,
     "vocab_size": 100,
@@ -306,7 +307,12 @@ def test_model_config_values_that_json_keeps_are_saved_and_loaded_back(tmp_path:
 
 
 def test_model_config_with_unhashable_layer_kinds() -> None:
-    config = {**CONFIG, "num_hidden_layers": 3, "layers_block_type": [["mamba"], {"k": 1}, "mlp"]}
+    config = {
+        **CONFIG,
+        "model_type": "nemotron_h",
+        "num_hidden_layers": 3,
+        "layers_block_type": [["mamba"], {"k": 1}, "mlp"],
+    }
     with pytest.raises(BlockConfigError) as error:
         ModelArchitecture.from_mapping(config)
     assert [p.path for p in error.value.problems] == [

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from block_config import BlockConfig, BlockConfigError, ModelArchitecture
-from block_config._hf import homogeneous_block_configs
+from block_config.readers import ReadOptions, reader_for
 
 HF = Path(__file__).parent / "data" / "hf"
 
@@ -212,20 +212,43 @@ def test_nemotron_h_problems() -> None:
     assert _errors(config) == ["$.layers_block_type: expected a list of str, got str 'mamba'"]
 
 
-def test_unsupported_families_are_refused_not_read_as_dense() -> None:
-    deepseek = {**_config("llama"), "n_routed_experts": 64}
-    assert _errors(deepseek) == [
-        "$.n_routed_experts: not supported: DeepSeek-style MoE without a Nemotron-H layer pattern"
-    ]
+def test_an_unknown_model_type_is_refused_naming_the_supported_ones() -> None:
+    config = {**_config("llama"), "model_type": "my_llama"}
+    (message,) = _errors(config)
+    assert message.startswith("$.model_type: no reader for str 'my_llama'; supported: ")
+    assert "llama, mistral, mixtral, nemotron_h, qwen2," in message
+    # Unless the caller says how to read it.
+    arch = ModelArchitecture.from_mapping(config, family="llama")
+    assert arch.block_configs == _load("llama").block_configs
+    assert arch.source["model_type"] == "my_llama"
+
+
+def test_no_model_type_and_no_block_configs_is_refused() -> None:
+    config = _config("llama")
+    del config["model_type"]
+    (message,) = _errors(config)
+    assert message.startswith("$.model_type: missing, and there are no block_configs")
+    assert len(ModelArchitecture.from_mapping(config, family="llama").block_configs) == 4
+    # A wrapper without a type is not read through its text part by guessing either.
     nested = {"text_config": _config("llama"), "hidden_size": 8, "num_attention_heads": 1}
-    assert "$.text_config: not supported" in _errors({**nested, "vocab_size": 8})[0]
+    assert _errors({**nested, "vocab_size": 8})[0].startswith("$.model_type: missing")
+
+
+def test_a_family_no_reader_is_registered_for_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r"family must be one of \('llama', "):
+        ModelArchitecture.from_mapping(_config("llama"), family="lama")
 
 
 def test_the_heads_are_only_needed_when_valid() -> None:
     config = {**_config("llama"), "num_attention_heads": "8"}
     assert _errors(config) == ["$.num_attention_heads: expected int, got str '8'"]
-    blocks = homogeneous_block_configs(_config("llama"), num_attention_heads=None)
-    assert blocks[0] == _dense(2, 688)
+    llama = reader_for("llama")
+    assert llama is not None
+    with pytest.raises(BlockConfigError) as info:
+        llama(config, ReadOptions(model_type="llama"))
+    assert [str(problem) for problem in info.value.problems] == [
+        "$.num_attention_heads: expected int, got str '8'"
+    ]
 
 
 # --------------------------------------------------------------------------- writing

@@ -12,16 +12,15 @@ import copy
 import os
 import typing
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path as FilePath
 from typing import Any, Literal
 
 import attrs
 
-from block_config import _hf, _legacy
+from block_config import _legacy, readers
 from block_config._config import BlockConfig
 from block_config._converter import (
-    MAX_BLOCKS,
     UnknownKeys,
     structure_block_configs,
     unstructure_block_configs,
@@ -29,7 +28,6 @@ from block_config._converter import (
 from block_config._errors import (
     BlockConfigError,
     ConversionWarning,
-    Path,
     Problem,
     describe,
     short_repr,
@@ -43,10 +41,11 @@ from block_config._io import (
     resolve_config_path,
 )
 from block_config._json import json_value_problems
-from block_config._keys import ConfigReader, check_int, is_count
+from block_config._keys import check_int, is_count
 from block_config._legacy import LegacyBlockConfig
-from block_config._warnings import warnings_under
 from block_config._yaml import dump_yaml, parse_yaml
+from block_config.readers._common import DEFAULT_CONV_KERNEL as _DEFAULT_CONV_KERNEL
+from block_config.readers._common import check_kv
 
 __all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
 
@@ -60,7 +59,6 @@ WritableDialect = Literal["native", "legacy"]
 _DIALECTS: tuple[str, ...] = typing.get_args(Dialect)
 _UNSET = -1  # head_dim not given and not derivable; reported by the checks
 
-_DEFAULT_CONV_KERNEL = 4
 #: File suffixes read and written as YAML instead of JSON.
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -196,7 +194,7 @@ class ModelArchitecture:
                 )
         if is_count(self.num_attention_heads):
             for index, block in enumerate(self.block_configs):
-                _check_kv(block, self.num_attention_heads, ("block_configs", index), problems)
+                check_kv(block, self.num_attention_heads, ("block_configs", index), problems)
         return problems
 
     # ----------------------------------------------------------------------- reading
@@ -208,15 +206,22 @@ class ModelArchitecture:
         *,
         unknown_keys: UnknownKeys = "error",
         dialect: Dialect | None = None,
+        family: str | None = None,
     ) -> ModelArchitecture:
-        """Read a ``config.json`` object, detecting its dialect unless ``dialect`` is given.
+        """Read a ``config.json`` object with the reader its dialect or family calls for.
 
         A ``block_configs`` list with legacy keys (``n_heads_in_group``, ``ffn_mult``, ...) is
         legacy, one with native keys native; one with neither is legacy when ``model_type`` is
-        ``"nemotron-nas"``, else native. Without ``block_configs`` the config is homogeneous.
-        ``unknown_keys`` applies to the block items; unknown model-level keys are kept in
-        :attr:`source`. Raises :class:`BlockConfigError` listing every problem, with paths
-        rooted at the ``config.json`` (``$.block_configs[3].attention.n_heads_in_group``).
+        ``"nemotron-nas"``, else native. Without ``block_configs`` the config is homogeneous
+        and read by the reader registered for its ``model_type`` (see
+        :mod:`block_config.readers`; multimodal wrappers through their ``text_config``), or for
+        ``family`` when given (which reads a config whose ``model_type`` no reader knows, or
+        reads one as another family). ``unknown_keys`` applies to the block items; unknown
+        model-level keys are kept in :attr:`source`. Raises :class:`BlockConfigError` listing
+        every problem, with paths rooted at the ``config.json``
+        (``$.block_configs[3].attention.n_heads_in_group``); an unknown or missing
+        ``model_type`` is one at ``$.model_type`` naming the supported types. Raises
+        :class:`ValueError` for a ``family`` no reader is registered for.
         """
         if not isinstance(config, Mapping):
             raise BlockConfigError.at((), f"expected a config.json object, got {describe(config)}")
@@ -232,90 +237,12 @@ class ModelArchitecture:
         json_problems = json_value_problems(config)
         if json_problems:
             raise BlockConfigError(json_problems)
-        if dialect is None:
-            dialect = _detect(config)
-        elif dialect not in _DIALECTS:
+        if dialect is not None and dialect not in _DIALECTS:
             raise ValueError(f"dialect must be one of {_DIALECTS}, got {dialect!r}")
-        reader = ConfigReader(config)
-        hidden = reader.integer("hidden_size", required=True)
-        heads = reader.integer("num_attention_heads", required=True)
-        fields: dict[str, Any] = {
-            "hidden_size": hidden,
-            "num_attention_heads": heads,
-            "vocab_size": reader.integer("vocab_size", required=True),
-            "tie_word_embeddings": reader.boolean("tie_word_embeddings"),
-            "attention_bias": reader.boolean("attention_bias"),
-            "mlp_bias": reader.boolean("mlp_bias"),
-            "mamba_conv_kernel": reader.integer("conv_kernel", default=_DEFAULT_CONV_KERNEL),
-            "torch_dtype": reader.string("torch_dtype") or reader.string("dtype"),
-        }
-        head_dim = reader.integer("head_dim", default=None)
-        if head_dim is not None:
-            fields["head_dim"] = head_dim
-        layers = None
-        if dialect != "homogeneous":
-            layers = reader.integer("num_hidden_layers", default=None, minimum=0)
-        problems = reader.problems
-        blocks: list[BlockConfig] | None = None
-        legacy_items: list[LegacyBlockConfig] | None = None
-        raw: Any = config.get("block_configs")
-        try:
-            if dialect == "native":
-                with warnings_under(("block_configs",)):
-                    try:
-                        blocks = structure_block_configs(raw, unknown_keys=unknown_keys)
-                    except BlockConfigError as error:
-                        # Check the items that read, so that every problem is told at once.
-                        kv_problems: list[Problem] = []
-                        if is_count(heads):
-                            for index, block in _blocks_that_read(raw, unknown_keys):
-                                _check_kv(block, heads, (index,), kv_problems)
-                        raise BlockConfigError([*error.problems, *kv_problems]) from None
-            elif dialect == "legacy":
-                with warnings_under(("block_configs",)):
-                    read, item_problems = _legacy.structure_legacy_items(
-                        raw, unknown_keys=unknown_keys
-                    )
-                if item_problems:
-                    # Translate the items that read, so that every problem is told at once.
-                    if hidden is not None and heads is not None:
-                        item_problems += _legacy.legacy_translation_problems(
-                            read, num_attention_heads=heads, hidden_size=hidden
-                        )
-                    raise BlockConfigError(item_problems)
-                legacy_items = [item for item in read if item is not None]
-                if hidden is not None and heads is not None:
-                    blocks = _legacy.legacy_to_native(
-                        legacy_items, num_attention_heads=heads, hidden_size=hidden
-                    )
-        except BlockConfigError as error:
-            problems.extend(error.under(("block_configs",)).problems)
-        if dialect == "homogeneous":
-            try:
-                blocks = _hf.homogeneous_block_configs(config, num_attention_heads=heads)
-            except BlockConfigError as error:
-                problems.extend(error.problems)
-        elif layers is not None and _is_list(raw) and layers != len(raw):
-            # Counted on the list as written, so that it is told even when items do not read.
-            problems.append(
-                Problem(
-                    ("num_hidden_layers",),
-                    f"is {layers} but block_configs has {len(raw)} items",
-                )
-            )
-        if problems and blocks is not None and is_count(heads):
-            # The constructor's check, which is not reached when something else is wrong.
-            for index, block in enumerate(blocks):
-                _check_kv(block, heads, ("block_configs", index), problems)
-        if problems or blocks is None:
-            raise BlockConfigError(problems)
-        return cls(
-            **fields,
-            block_configs=tuple(blocks),
-            dialect=dialect,
-            legacy_block_configs=None if legacy_items is None else tuple(legacy_items),
-            source=copy.deepcopy(dict(config)),
+        fields = readers.read_fields(
+            config, family=family, dialect=dialect, unknown_keys=unknown_keys
         )
+        return cls(**fields, source=copy.deepcopy(dict(config)))
 
     @classmethod
     def load(
@@ -324,6 +251,7 @@ class ModelArchitecture:
         *,
         unknown_keys: UnknownKeys = "error",
         dialect: Dialect | None = None,
+        family: str | None = None,
     ) -> ModelArchitecture:
         """Read a ``config.json`` file, the one inside a model folder, or a YAML file.
 
@@ -333,9 +261,11 @@ class ModelArchitecture:
         """
         target = resolve_config_path(path)
         if target.suffix.lower() in YAML_SUFFIXES:
-            return cls.from_yaml(read_limited(target), unknown_keys=unknown_keys, dialect=dialect)
+            return cls.from_yaml(
+                read_limited(target), unknown_keys=unknown_keys, dialect=dialect, family=family
+            )
         _, config = read_config_json(target)
-        return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect)
+        return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect, family=family)
 
     @classmethod
     def from_yaml(
@@ -344,12 +274,13 @@ class ModelArchitecture:
         *,
         unknown_keys: UnknownKeys = "error",
         dialect: Dialect | None = None,
+        family: str | None = None,
     ) -> ModelArchitecture:
         """Read a whole config written in YAML (safe loading; needs the ``yaml`` extra)."""
         config = parse_yaml(text)
         if not isinstance(config, dict):
             raise BlockConfigError.at((), f"expected a mapping, got {describe(config)}")
-        return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect)
+        return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect, family=family)
 
     # ----------------------------------------------------------------------- changing
 
@@ -513,50 +444,3 @@ class ModelArchitecture:
             )
         except BlockConfigError as error:
             raise error.under(("block_configs",)) from None
-
-
-def _check_kv(block: BlockConfig, heads: int, path: Path, problems: list[Problem]) -> None:
-    attention = block.attention
-    if attention is not None and not attention.replace_with_linear:
-        kv = attention.num_key_value_heads
-        if kv is not None and heads % kv:
-            problems.append(
-                Problem(
-                    (*path, "attention", "num_key_value_heads"),
-                    f"{kv} does not divide num_attention_heads ({heads})",
-                )
-            )
-    for index, child in enumerate(block.parallel_blocks or ()):
-        _check_kv(child, heads, (*path, "parallel_blocks", index), problems)
-
-
-def _blocks_that_read(raw: Any, unknown_keys: UnknownKeys) -> Iterable[tuple[int, BlockConfig]]:
-    """Each item of ``raw`` that structures on its own, with its index (warnings silenced:
-    they were given when the whole list was read)."""
-    if not _is_list(raw) or len(raw) > MAX_BLOCKS:
-        return
-    for index, item in enumerate(raw):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                (block,) = structure_block_configs([item], unknown_keys=unknown_keys)
-        except BlockConfigError:
-            continue
-        yield index, block
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
-
-
-def _detect(config: Mapping[str, Any]) -> Dialect:
-    raw = config.get("block_configs")
-    if raw is None:
-        return "homogeneous"
-    try:
-        legacy = _legacy.looks_legacy(raw)
-    except BlockConfigError as error:
-        raise error.under(("block_configs",)) from None
-    if legacy is None:
-        legacy = config.get("model_type") == _legacy.LEGACY_MODEL_TYPE
-    return "legacy" if legacy else "native"

@@ -1,0 +1,143 @@
+"""What the family readers share: the model-level keys every Hugging Face config has, the
+layer count, grouped-query attention, routed experts, and building the blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from block_config._config import BlockConfig
+from block_config._converter import MAX_BLOCKS, structure_block_configs
+from block_config._errors import BlockConfigError, Path, Problem
+from block_config._keys import ConfigReader, is_count
+
+__all__ = [
+    "DEFAULT_CONV_KERNEL",
+    "MAX_BLOCKS",
+    "NO_OP",
+    "attention",
+    "build_blocks",
+    "check_kv",
+    "homogeneous",
+    "layer_count",
+    "model_fields",
+    "routed_experts",
+]
+
+DEFAULT_CONV_KERNEL = 4
+NO_OP: dict[str, Any] = {"no_op": True}
+
+
+def model_fields(keys: ConfigReader, *, tie_word_embeddings: bool = False) -> dict[str, Any]:
+    """The model-level keys every family spells the same way.
+
+    ``tie_word_embeddings`` is the family's default when the key is absent.
+    """
+    fields: dict[str, Any] = {
+        "hidden_size": keys.integer("hidden_size", required=True),
+        "num_attention_heads": keys.integer("num_attention_heads", required=True),
+        "vocab_size": keys.integer("vocab_size", required=True),
+        "tie_word_embeddings": keys.boolean("tie_word_embeddings", tie_word_embeddings),
+        "attention_bias": keys.boolean("attention_bias"),
+        "mlp_bias": keys.boolean("mlp_bias"),
+        "mamba_conv_kernel": keys.integer("conv_kernel", default=DEFAULT_CONV_KERNEL),
+        "torch_dtype": keys.string("torch_dtype") or keys.string("dtype"),
+    }
+    head_dim = keys.integer("head_dim", default=None)
+    if head_dim is not None:
+        fields["head_dim"] = head_dim
+    return fields
+
+
+def layer_count(keys: ConfigReader) -> int | None:
+    """``num_hidden_layers``, required and at most :data:`MAX_BLOCKS` (None after a problem)."""
+    layers: int | None = keys.integer("num_hidden_layers", required=True, minimum=0)
+    if layers is not None and layers > MAX_BLOCKS:
+        keys.problems.append(
+            Problem(
+                ("num_hidden_layers",),
+                f"gives {layers} layers, more than the limit of {MAX_BLOCKS}",
+            )
+        )
+        return None
+    return layers
+
+
+def attention(keys: ConfigReader, heads: int | None) -> dict[str, Any]:
+    """Grouped-query attention: ``num_key_value_heads`` (the head count when absent or null)."""
+    kv = keys.integer("num_key_value_heads", default=heads)
+    if is_count(heads) and is_count(kv) and heads % kv:
+        keys.problems.append(
+            Problem(("num_key_value_heads",), f"{kv} does not divide num_attention_heads ({heads})")
+        )
+    return {"num_key_value_heads": kv}
+
+
+def routed_experts(
+    keys: ConfigReader,
+    experts_key: str,
+    size_key: str,
+    shared: int | None,
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An MoE FFN: ``experts_key`` experts of width ``size_key``, ``num_experts_per_tok``
+    active, a shared expert ``shared`` wide, and ``extra`` :class:`MoEConfig` fields."""
+    experts = keys.integer(experts_key, required=True)
+    per_token = keys.integer("num_experts_per_tok", required=True)
+    if is_count(experts) and is_count(per_token) and per_token > experts:
+        keys.problems.append(
+            Problem(
+                ("num_experts_per_tok",),
+                f"must not exceed {experts_key} ({experts}), got {per_token}",
+            )
+        )
+    return {
+        "moe": {
+            "num_local_experts": experts,
+            "num_experts_per_tok": per_token,
+            "expert_intermediate_dim": keys.integer(size_key, required=True),
+            "shared_expert_intermediate_dim": shared,
+            **(extra or {}),
+        }
+    }
+
+
+def build_blocks(keys: ConfigReader, items: list[dict[str, Any]]) -> list[BlockConfig]:
+    """One block per item (the converter builds them), one object per distinct item object.
+
+    Raises :class:`BlockConfigError` with every problem :attr:`ConfigReader.problems` holds.
+    """
+    if keys.problems:
+        raise BlockConfigError(keys.problems)
+    distinct: dict[int, BlockConfig] = {}
+    blocks = []
+    for item in items:
+        if id(item) not in distinct:
+            (distinct[id(item)],) = structure_block_configs([item])
+        blocks.append(distinct[id(item)])
+    return blocks
+
+
+def check_kv(block: BlockConfig, heads: int, path: Path, problems: list[Problem]) -> None:
+    """Record a problem where a layer's KV heads do not divide the model's heads."""
+    attention = block.attention
+    if attention is not None and not attention.replace_with_linear:
+        kv = attention.num_key_value_heads
+        if kv is not None and heads % kv:
+            problems.append(
+                Problem(
+                    (*path, "attention", "num_key_value_heads"),
+                    f"{kv} does not divide num_attention_heads ({heads})",
+                )
+            )
+    for index, child in enumerate(block.parallel_blocks or ()):
+        check_kv(child, heads, (*path, "parallel_blocks", index), problems)
+
+
+def homogeneous(
+    keys: ConfigReader, fields: dict[str, Any], items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The model's keyword arguments: ``fields`` and one block per item, or every problem."""
+    blocks = build_blocks(keys, items)
+    return {**fields, "block_configs": tuple(blocks), "dialect": "homogeneous"}
