@@ -38,6 +38,11 @@ from block_config._legacy import (
     intermediate_size_to_ffn_mult,
 )
 from block_config._model import Dialect, ModelArchitecture, WritableDialect
+from block_config._quantization import (
+    QuantizationMethod,
+    WeightQuantization,
+    quantization_from_config,
+)
 from block_config._schema import block_configs_json_schema
 from block_config._stats import (
     PRECISION_BITS,
@@ -84,9 +89,11 @@ __all__ = [
     "ModelDiff",
     "ModelStats",
     "Problem",
+    "QuantizationMethod",
     "SubblockConfig",
     "UnknownKeyWarning",
     "UnknownKeys",
+    "WeightQuantization",
     "WritableDialect",
     "__version__",
     "block_configs_json_schema",
@@ -103,6 +110,7 @@ __all__ = [
     "maybe_cast_block_configs",
     "model_stats",
     "precision_bits",
+    "quantization_from_config",
     "structure_block_configs",
     "unstructure_block_configs",
 ]

@@ -43,9 +43,10 @@ from block_config._io import (
 from block_config._json import json_value_problems
 from block_config._keys import check_int, is_count
 from block_config._legacy import LegacyBlockConfig
+from block_config._quantization import WeightQuantization, quantization_from_config
 from block_config._yaml import dump_yaml, parse_yaml
 from block_config.readers._common import DEFAULT_CONV_KERNEL as _DEFAULT_CONV_KERNEL
-from block_config.readers._common import check_kv
+from block_config.readers._common import FLAG_KEYS, check_kv
 
 __all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
 
@@ -58,7 +59,12 @@ WritableDialect = Literal["native", "legacy"]
 
 _DIALECTS: tuple[str, ...] = typing.get_args(Dialect)
 _UNSET = -1  # head_dim not given and not derivable; reported by the checks
-
+#: The model-wide facts read from and written to ``config.json`` keys of the same names
+#: (written only when true, so a model without them is written as before).
+_FLAGS = FLAG_KEYS
+_BOOL_FIELDS = ("tie_word_embeddings", "attention_bias", "mlp_bias", *_FLAGS)
+_UNREADABLE = object()
+_STR_FIELDS = ("torch_dtype", "mamba_ssm_cache_dtype", "model_type")
 #: File suffixes read and written as YAML instead of JSON.
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -127,6 +133,32 @@ class ModelArchitecture:
     mamba_conv_kernel: int = _DEFAULT_CONV_KERNEL
     #: dtype the weights are stored in (``torch_dtype``), e.g. ``"bfloat16"``; None if unsaid.
     torch_dtype: str | None = None
+    #: Biases on q, k and v only (Qwen2, Qwen2-MoE); o has one only with ``attention_bias``.
+    qkv_bias: bool = False
+    #: An RMSNorm weight of ``head_dim`` on q and one on k in every attention layer (Qwen3,
+    #: Qwen3-MoE, Gemma-3). Llama-4's weightless L2 QK-norm is not this.
+    qk_norm: bool = False
+    #: A norm after each attention and FFN besides the one before it (Gemma-2, Gemma-3).
+    sandwich_norms: bool = False
+    #: The router has a bias of ``num_local_experts`` (gpt-oss).
+    router_bias: bool = False
+    #: Each expert has biases: ``2 * expert_dim`` on gate/up and ``hidden_size`` on down
+    #: (gpt-oss).
+    expert_bias: bool = False
+    #: One learned sink logit per attention head in every attention layer (gpt-oss).
+    attention_sinks: bool = False
+    #: A ``hidden_size -> 1`` sigmoid gate on the shared expert (Qwen2-MoE).
+    shared_expert_gate: bool = False
+    #: A score-correction bias of ``num_local_experts`` in every router (DeepSeek-V3
+    #: ``e_score_correction_bias``, Nemotron-H MoE).
+    router_score_correction_bias: bool = False
+    #: How the quantized weight matrices are stored (``quantization_config``); None: all at
+    #: ``torch_dtype``.
+    quantization: WeightQuantization | None = None
+    #: dtype of the Mamba SSM state (``mamba_ssm_cache_dtype``); None if unsaid.
+    mamba_ssm_cache_dtype: str | None = None
+    #: The ``model_type`` the model was read as; None if unsaid.
+    model_type: str | None = None
     dialect: Dialect = "native"
     #: The legacy items as read, one per layer; None unless read from the legacy dialect.
     legacy_block_configs: tuple[LegacyBlockConfig, ...] | None = attrs.field(
@@ -164,13 +196,20 @@ class ModelArchitecture:
                 )
         else:
             check_int(self.head_dim, ("head_dim",), problems)
-        for name in ("tie_word_embeddings", "attention_bias", "mlp_bias"):
+        for name in _BOOL_FIELDS:
             value = getattr(self, name)
             if value is not True and value is not False:
                 problems.append(Problem((name,), f"expected bool, got {describe(value)}"))
-        if self.torch_dtype is not None and type(self.torch_dtype) is not str:
+        for name in _STR_FIELDS:
+            value = getattr(self, name)
+            if value is not None and type(value) is not str:
+                problems.append(Problem((name,), f"expected str or null, got {describe(value)}"))
+        if self.quantization is not None and type(self.quantization) is not WeightQuantization:
             problems.append(
-                Problem(("torch_dtype",), f"expected str or null, got {describe(self.torch_dtype)}")
+                Problem(
+                    ("quantization",),
+                    f"expected WeightQuantization or null, got {describe(self.quantization)}",
+                )
             )
         if self.dialect not in _DIALECTS:
             problems.append(
@@ -314,8 +353,19 @@ class ModelArchitecture:
         elif dialect not in ("native", "legacy"):
             raise ValueError(f"dialect must be 'native' or 'legacy', got {dialect!r}")
         original = self._original()
-        out = copy.deepcopy(self.source)
-        self._write_scalars(out)
+        whole = copy.deepcopy(self.source)
+        # A multimodal wrapper read through its text part is written there.
+        text_key = readers.text_part_key(self.source, self._family())
+        out: dict[str, Any] = whole
+        if text_key is not None:
+            out = whole[text_key]
+        self._write_scalars(out, original)
+        if (
+            text_key is not None
+            and "tie_word_embeddings" in whole
+            and whole["tie_word_embeddings"] != self.tie_word_embeddings
+        ):  # the wrapper's own key is the one read
+            whole["tie_word_embeddings"] = self.tie_word_embeddings
         same_blocks = (
             original is not None
             and original.dialect == dialect
@@ -332,7 +382,7 @@ class ModelArchitecture:
                     for key in ("num_key_value_heads", "intermediate_size"):
                         if key in out:
                             out[key] = None
-        return out
+        return whole
 
     def to_yaml(self, dialect: WritableDialect | None = None) -> str:
         """:meth:`to_mapping` as YAML text (needs the ``yaml`` extra)."""
@@ -364,20 +414,33 @@ class ModelArchitecture:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     return ModelArchitecture.from_mapping(
-                        self.source, unknown_keys="warn", dialect=dialect
+                        self.source, unknown_keys="warn", dialect=dialect, family=self._family()
                     )
             except BlockConfigError:
                 pass
         return None
 
-    def _write_scalars(self, out: dict[str, Any]) -> None:
+    def _family(self) -> str | None:
+        """The family :attr:`source` was read as, when a reader is registered for it."""
+        if self.model_type in readers.supported_model_types():
+            return self.model_type
+        return None
+
+    def _write_scalars(self, out: dict[str, Any], original: ModelArchitecture | None) -> None:
         """Write each owned model-level key whose value, as ``out`` would be read, differs."""
         for name in ("hidden_size", "num_attention_heads", "vocab_size"):
             if out.get(name) != getattr(self, name):
                 out[name] = getattr(self, name)
-        for name in ("tie_word_embeddings", "attention_bias", "mlp_bias"):
+        for name in ("tie_word_embeddings", "attention_bias", "mlp_bias", *_FLAGS):
             if out.get(name, False) != getattr(self, name):
                 out[name] = getattr(self, name)
+        if out.get("mamba_ssm_cache_dtype") != self.mamba_ssm_cache_dtype:
+            out["mamba_ssm_cache_dtype"] = self.mamba_ssm_cache_dtype
+        # The type read as may be family=... or a wrapper's: kept as the source spells it.
+        unchanged = original is not None and original.model_type == self.model_type
+        if out.get("model_type") != self.model_type and not unchanged:
+            out["model_type"] = self.model_type
+        self._write_quantization(out)
         if _or_default(out.get("conv_kernel"), _DEFAULT_CONV_KERNEL) != self.mamba_conv_kernel:
             out["conv_kernel"] = self.mamba_conv_kernel
         # After hidden_size and num_attention_heads: an absent head_dim is derived from them.
@@ -392,6 +455,21 @@ class ModelArchitecture:
         layers = out.get("num_hidden_layers", None if self.source else -1)
         if _or_default(layers, self.num_hidden_layers) != self.num_hidden_layers:
             out["num_hidden_layers"] = self.num_hidden_layers
+
+    def _write_quantization(self, out: dict[str, Any]) -> None:
+        written = out.get("quantization_config")
+        current: object = None
+        if written is not None:
+            try:
+                current = quantization_from_config(written)
+            except BlockConfigError:
+                current = _UNREADABLE  # a source given by hand: replaced or dropped below
+        if current == self.quantization:
+            return
+        if self.quantization is None:
+            out.pop("quantization_config", None)
+        else:
+            out["quantization_config"] = self.quantization.to_config()
 
     def _native_items(self) -> list[dict[str, Any]]:
         problems = []

@@ -38,6 +38,7 @@ from block_config.readers._registry import (
 )
 
 __all__ = [
+    "Choice",
     "ReadOptions",
     "Reader",
     "choose",

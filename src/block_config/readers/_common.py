@@ -10,14 +10,17 @@ from block_config._config import BlockConfig
 from block_config._converter import MAX_BLOCKS, structure_block_configs
 from block_config._errors import BlockConfigError, Path, Problem
 from block_config._keys import ConfigReader, is_count
+from block_config._quantization import quantization_from_config
 
 __all__ = [
     "DEFAULT_CONV_KERNEL",
+    "FLAG_KEYS",
     "MAX_BLOCKS",
     "NO_OP",
     "attention",
     "build_blocks",
     "check_kv",
+    "flag_fields",
     "homogeneous",
     "layer_count",
     "model_fields",
@@ -25,13 +28,28 @@ __all__ = [
 ]
 
 DEFAULT_CONV_KERNEL = 4
+#: The model-wide facts the native and legacy dialects read from (and write to) keys of the
+#: same names; a family reader sets them from what its modelling code builds.
+FLAG_KEYS = (
+    "qkv_bias",
+    "qk_norm",
+    "sandwich_norms",
+    "router_bias",
+    "expert_bias",
+    "attention_sinks",
+    "shared_expert_gate",
+    "router_score_correction_bias",
+)
 NO_OP: dict[str, Any] = {"no_op": True}
 
 
-def model_fields(keys: ConfigReader, *, tie_word_embeddings: bool = False) -> dict[str, Any]:
-    """The model-level keys every family spells the same way.
+def model_fields(
+    keys: ConfigReader, *, tie_word_embeddings: bool = False, head_dim: int | None = None
+) -> dict[str, Any]:
+    """The model-level keys every family spells the same way, ``quantization_config`` too.
 
-    ``tie_word_embeddings`` is the family's default when the key is absent.
+    ``tie_word_embeddings`` and ``head_dim`` are the family's defaults when the key is absent
+    (``head_dim`` None: ``hidden_size // num_attention_heads``).
     """
     fields: dict[str, Any] = {
         "hidden_size": keys.integer("hidden_size", required=True),
@@ -42,11 +60,22 @@ def model_fields(keys: ConfigReader, *, tie_word_embeddings: bool = False) -> di
         "mlp_bias": keys.boolean("mlp_bias"),
         "mamba_conv_kernel": keys.integer("conv_kernel", default=DEFAULT_CONV_KERNEL),
         "torch_dtype": keys.string("torch_dtype") or keys.string("dtype"),
+        "mamba_ssm_cache_dtype": keys.string("mamba_ssm_cache_dtype"),
     }
-    head_dim = keys.integer("head_dim", default=None)
+    head_dim = keys.integer("head_dim", default=head_dim)
     if head_dim is not None:
         fields["head_dim"] = head_dim
+    if keys.config.get("quantization_config") is not None:
+        try:
+            fields["quantization"] = quantization_from_config(keys.config["quantization_config"])
+        except BlockConfigError as error:
+            keys.problems.extend(error.problems)
     return fields
+
+
+def flag_fields(keys: ConfigReader) -> dict[str, Any]:
+    """The model-wide facts as the native and legacy dialects spell them (:data:`FLAG_KEYS`)."""
+    return {name: keys.boolean(name) for name in FLAG_KEYS}
 
 
 def layer_count(keys: ConfigReader) -> int | None:

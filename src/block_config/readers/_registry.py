@@ -26,6 +26,7 @@ from block_config._converter import UnknownKeys
 from block_config._errors import BlockConfigError, Problem, describe
 
 __all__ = [
+    "Choice",
     "ReadOptions",
     "Reader",
     "choose",
@@ -128,11 +129,29 @@ def _unknown(model_type: object) -> str:
     )
 
 
+@attrs.frozen
+class Choice:
+    """What :func:`choose` decides for a config."""
+
+    #: The reader that reads it (or its text part).
+    reader: Reader
+    #: The ``model_type`` it is read as: ``family`` when given, else the config's own (for a
+    #: wrapper, the wrapper's); None when it has none.
+    model_type: str | None
+    #: ``"text_config"`` when a multimodal wrapper's text part is read, else None.
+    text_key: str | None = None
+    #: The ``model_type`` the text part is read as.
+    text_model_type: str | None = None
+
+
 def choose(
-    config: Mapping[str, Any], *, family: str | None = None, dialect: _Dialect | None = None
-) -> tuple[Reader, str | None, str | None]:
-    """The reader for ``config``, the ``model_type`` it reads as, and the key of the text part
-    it reads (``"text_config"`` for a multimodal wrapper, else None).
+    config: Mapping[str, Any],
+    *,
+    family: str | None = None,
+    dialect: _Dialect | None = None,
+    wrappers: bool = True,
+) -> Choice:
+    """The reader for ``config`` (see the module docs); ``wrappers`` False for a text part.
 
     Raises :class:`BlockConfigError` at ``$.model_type`` (or ``$.text_config.model_type``)
     when no reader fits.
@@ -149,13 +168,15 @@ def choose(
             legacy = own_type == LEGACY_MODEL_TYPE
         dialect = "legacy" if legacy else "native"
     if dialect in ("native", "legacy"):
-        return _DIALECT_READERS[dialect], own_type if type(own_type) is str else None, None
+        return Choice(_DIALECT_READERS[dialect], own_type if type(own_type) is str else None)
     model_type: Any = own_type if family is None else family
     if type(model_type) is str and model_type in _READERS:
-        return _READERS[model_type], model_type, None
+        return Choice(_READERS[model_type], model_type)
     text = config.get(TEXT_CONFIG)
-    wrapper = _WRAPPERS.get(model_type) if type(model_type) is str else None
-    generic = type(model_type) is str and isinstance(text, Mapping) and "model_type" in text
+    wrapper = _WRAPPERS.get(model_type) if type(model_type) is str and wrappers else None
+    generic = (
+        wrappers and type(model_type) is str and isinstance(text, Mapping) and "model_type" in text
+    )
     if wrapper is not None or generic:
         if not isinstance(text, Mapping):
             raise BlockConfigError.at(
@@ -165,10 +186,12 @@ def choose(
         if text_type is None and wrapper is not None:
             text_type = wrapper.text_model_type
         if type(text_type) is str and text_type in _READERS:
-            return _READERS[text_type], model_type if wrapper else text_type, TEXT_CONFIG
-        raise BlockConfigError.at(
-                (TEXT_CONFIG, "model_type"), _unknown(text_type)
-            )
+            try:
+                inner = choose(text, family=text_type, wrappers=False)
+            except BlockConfigError as error:
+                raise error.under((TEXT_CONFIG,)) from None
+            return Choice(inner.reader, model_type, TEXT_CONFIG, text_type)
+        raise BlockConfigError.at((TEXT_CONFIG, "model_type"), _unknown(text_type))
     if model_type is None and family is None:
         raise BlockConfigError.at(
             ("model_type",),
@@ -182,7 +205,7 @@ def choose(
 def text_part_key(config: Mapping[str, Any], family: str | None = None) -> str | None:
     """``"text_config"`` when ``config`` is read through its text part, else None."""
     try:
-        return choose(config, family=family)[2]
+        return choose(config, family=family).text_key
     except BlockConfigError:
         return None
 
@@ -197,25 +220,29 @@ def read_fields(
     """Read ``config`` with the reader :func:`choose` picks: the model's keyword arguments."""
     if family is not None and (type(family) is not str or family not in supported_model_types()):
         raise ValueError(f"family must be one of {supported_model_types()}, got {family!r}")
-    reader, model_type, text_key = choose(config, family=family, dialect=dialect)
-    options = ReadOptions(model_type=model_type, unknown_keys=unknown_keys)
-    if text_key is None:
-        return reader(config, options)
-    text: Mapping[str, Any] = config[text_key]
+    choice = choose(config, family=family, dialect=dialect)
+    if choice.text_key is None:
+        options = ReadOptions(model_type=choice.model_type, unknown_keys=unknown_keys)
+        fields = choice.reader(config, options)
+        if fields["dialect"] == "homogeneous":
+            fields["model_type"] = choice.model_type
+        return fields
+    text: Mapping[str, Any] = config[choice.text_key]
+    options = ReadOptions(model_type=choice.text_model_type, unknown_keys=unknown_keys)
     try:
-        fields = reader(text, options)
+        fields = choice.reader(text, options)
     except BlockConfigError as error:
-        raise error.under((text_key,)) from None
-    wrapper = _WRAPPERS.get(model_type) if model_type is not None else None
-    # The wrapper's own tie_word_embeddings decides (the language model's head is tied or not
-    # by the wrapper's class); its text part's, when the wrapper does not say.
+        raise error.under((choice.text_key,)) from None
+    fields["model_type"] = choice.model_type
+    wrapper = _WRAPPERS.get(choice.model_type) if choice.model_type is not None else None
+    # The wrapper's own tie_word_embeddings decides (its class ties the language model's head
+    # or not); its text part's when the wrapper does not say; else the wrapper's default.
     tie: Any = config.get("tie_word_embeddings")
     if tie is None and "tie_word_embeddings" not in text and wrapper is not None:
         tie = wrapper.tie_word_embeddings
     if tie is not None:
         if tie is not True and tie is not False:
-            raise BlockConfigError(
-                [Problem(("tie_word_embeddings",), f"expected bool, got {describe(tie)}")]
-            )
+            message = f"expected bool, got {describe(tie)}"
+            raise BlockConfigError([Problem(("tie_word_embeddings",), message)])
         fields["tie_word_embeddings"] = tie
     return fields

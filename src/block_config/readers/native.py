@@ -17,7 +17,7 @@ from block_config._converter import MAX_BLOCKS, UnknownKeys, structure_block_con
 from block_config._errors import BlockConfigError, Problem
 from block_config._keys import ConfigReader, is_count
 from block_config._warnings import warnings_under
-from block_config.readers._common import check_kv, model_fields
+from block_config.readers._common import check_kv, flag_fields, model_fields
 from block_config.readers._registry import ReadOptions, register_dialect
 
 __all__ = ["finish_dialect", "is_list", "read_native"]
@@ -76,6 +76,7 @@ def read_native(config: Mapping[str, Any], options: ReadOptions) -> dict[str, An
     """A config with native ``block_configs``: the model's keyword arguments."""
     keys = ConfigReader(config)
     fields = model_fields(keys)
+    fields.update(flag_fields(keys), model_type=keys.string("model_type"))
     layers = keys.integer("num_hidden_layers", default=None, minimum=0)
     heads = fields["num_attention_heads"]
     raw: Any = config.get("block_configs")

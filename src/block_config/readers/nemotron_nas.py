@@ -22,7 +22,7 @@ from block_config._config import BlockConfig
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config._warnings import warnings_under
-from block_config.readers._common import model_fields
+from block_config.readers._common import flag_fields, model_fields
 from block_config.readers._registry import ReadOptions, register_dialect
 from block_config.readers.native import finish_dialect
 
@@ -34,6 +34,7 @@ def read_nemotron_nas(config: Mapping[str, Any], options: ReadOptions) -> dict[s
     """A config with legacy ``block_configs``: the model's keyword arguments."""
     keys = ConfigReader(config)
     fields = model_fields(keys)
+    fields.update(flag_fields(keys), model_type=keys.string("model_type"))
     layers = keys.integer("num_hidden_layers", default=None, minimum=0)
     hidden, heads = fields["hidden_size"], fields["num_attention_heads"]
     blocks: list[BlockConfig] | None = None

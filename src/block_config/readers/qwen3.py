@@ -23,7 +23,7 @@ def read_qwen3(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any
     """A Qwen3 config: one dense block per layer."""
     del options
     keys = ConfigReader(config)
-    fields = model_fields(keys)
+    fields = {**model_fields(keys), **{"qk_norm": True}}
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
