@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from block_config import BlockConfig, BlockConfigError, ModelArchitecture
@@ -254,15 +255,30 @@ def test_the_heads_are_only_needed_when_valid() -> None:
 # --------------------------------------------------------------------------- writing
 
 
-@pytest.mark.parametrize("name", ["llama", "mixtral", "qwen2_moe", "nemotron_h"])
-def test_a_homogeneous_config_saves_as_native_and_keeps_every_other_key(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "facts"),
+    [
+        ("llama", {}),
+        ("mixtral", {}),
+        # The native dialect states the family's model-wide facts, so that it reads back.
+        ("qwen2_moe", {"qkv_bias": True, "shared_expert_gate": True}),
+        ("nemotron_h", {}),
+    ],
+)
+def test_a_homogeneous_config_saves_as_native_and_keeps_every_other_key(
+    name: str, facts: dict[str, Any]
+) -> None:
     config = _config(name)
     arch = _load(name)
     out = arch.to_mapping()
-    assert {key: value for key, value in out.items() if key != "block_configs"} == config
+    assert {key: value for key, value in out.items() if key != "block_configs"} == {
+        **config,
+        **facts,
+    }
     reread = ModelArchitecture.from_mapping(out)
     assert reread.dialect == "native"
     assert reread.block_configs == arch.block_configs
+    assert attrs.evolve(reread, dialect="homogeneous") == arch
 
 
 def test_a_dense_homogeneous_config_saves_as_legacy_when_widths_allow() -> None:
