@@ -14,7 +14,12 @@ True
 """
 
 from block_config.readers import (
+    deepseek,
+    gemma2,
+    gemma3,
+    gpt_oss,
     llama,
+    llama4,
     mixtral,
     native,
     nemotron_h,
@@ -52,7 +57,12 @@ __all__ = [
 
 #: The modules that register readers: importing them is what registers them.
 FAMILY_MODULES = (
+    deepseek,
+    gemma2,
+    gemma3,
+    gpt_oss,
     llama,
+    llama4,
     mixtral,
     native,
     nemotron_h,

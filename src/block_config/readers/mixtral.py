@@ -20,6 +20,7 @@ from block_config.readers._common import (
     layer_count,
     model_fields,
     routed_experts,
+    windowed,
 )
 from block_config.readers._registry import ReadOptions, register
 
@@ -29,14 +30,15 @@ __all__ = ["read_mixtral"]
 @register("mixtral")
 def read_mixtral(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Mixtral config: the same MoE block in every layer."""
-    del options
+    del options  # one family
     keys = ConfigReader(config)
     fields = model_fields(keys)
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
+    window = keys.integer("sliding_window", default=None)  # MixtralConfig's default: None
     item = {
-        "attention": attention(keys, fields["num_attention_heads"]),
+        "attention": windowed(attention(keys, fields["num_attention_heads"]), window),
         "ffn": routed_experts(keys, "num_local_experts", "intermediate_size", 0),
     }
     return homogeneous(keys, fields, [item] * layers)

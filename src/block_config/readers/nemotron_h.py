@@ -7,14 +7,16 @@ each layer's kind:
 * ``M``: a Mamba-2 mixer (``ssm_state_size``, ``mamba_num_heads``, ``mamba_head_dim``,
   ``n_groups``; conv1d of ``conv_kernel``), no FFN;
 * ``*``: grouped-query attention (``num_key_value_heads``, ``head_dim``), no FFN;
-* ``-``: an MLP of ``intermediate_size``, no attention;
-* ``E``: a mixture of ``n_routed_experts`` experts of ``moe_intermediate_size``,
-  ``num_experts_per_tok`` active, and a shared expert of
-  ``moe_shared_expert_intermediate_size`` times ``n_shared_experts`` (default 1), no
-  attention.
+* ``-``: an ungated MLP of ``intermediate_size`` (up and down projections, relu2), no
+  attention;
+* ``E``: a mixture of ``n_routed_experts`` ungated experts of ``moe_intermediate_size``,
+  ``num_experts_per_tok`` active, and an ungated shared expert of
+  ``moe_shared_expert_intermediate_size`` times ``n_shared_experts`` (default 1), behind a
+  router with a per-expert score-correction bias, no attention.
 
 Every layer has one RMSNorm before its mixer; embeddings untied unless
-``tie_word_embeddings``.
+``tie_word_embeddings``; the Mamba state is kept in ``mamba_ssm_cache_dtype`` when the config
+says.
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ def _items(keys: ConfigReader, kinds: list[str], heads: int | None) -> list[dict
         items["attention"] = {"attention": attention(keys, heads), "ffn": NO_OP}
     if "mlp" in present:
         size = keys.integer("intermediate_size", required=True)
-        items["mlp"] = {"attention": NO_OP, "ffn": {"intermediate_size": size}}
+        items["mlp"] = {"attention": NO_OP, "ffn": {"intermediate_size": size, "gated": False}}
     if "moe" in present:
         shared_size = keys.integer("moe_shared_expert_intermediate_size", default=0, minimum=0)
         shared_count = keys.integer("n_shared_experts", default=1, minimum=0)
@@ -117,7 +119,9 @@ def _items(keys: ConfigReader, kinds: list[str], heads: int | None) -> list[dict
             shared = shared_size * shared_count
         items["moe"] = {
             "attention": NO_OP,
-            "ffn": routed_experts(keys, "n_routed_experts", "moe_intermediate_size", shared),
+            "ffn": routed_experts(
+                keys, "n_routed_experts", "moe_intermediate_size", shared, extra={"gated": False}
+            ),
         }
     return [items[kind] for kind in kinds if kind in items]
 
@@ -146,5 +150,7 @@ def read_nemotron_h(config: Mapping[str, Any], options: ReadOptions) -> dict[str
             )
         )
         raise BlockConfigError(keys.problems)
+    if "moe" in kinds:
+        fields["router_score_correction_bias"] = True
     items = _items(keys, kinds, fields["num_attention_heads"])
     return homogeneous(keys, fields, items)

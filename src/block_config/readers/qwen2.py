@@ -12,7 +12,15 @@ from typing import Any
 
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
-from block_config.readers._common import attention, homogeneous, layer_count, model_fields
+from block_config.readers._common import (
+    attention,
+    dense_layers,
+    homogeneous,
+    layer_count,
+    model_fields,
+    qwen_sliding,
+    window_attentions,
+)
 from block_config.readers._registry import ReadOptions, register
 
 __all__ = ["read_qwen2"]
@@ -23,12 +31,11 @@ def read_qwen2(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any
     """A Qwen2 config: one dense block per layer."""
     del options
     keys = ConfigReader(config)
-    fields = {**model_fields(keys), **{"qkv_bias": True}}
+    fields = {**model_fields(keys), "qkv_bias": True}
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
-    item = {
-        "attention": attention(keys, fields["num_attention_heads"]),
-        "ffn": {"intermediate_size": keys.integer("intermediate_size", required=True)},
-    }
-    return homogeneous(keys, fields, [item] * layers)
+    attn = attention(keys, fields["num_attention_heads"])
+    windows = qwen_sliding(keys, layers, max_window_layers=28)
+    ffn = {"intermediate_size": keys.integer("intermediate_size", required=True)}
+    return homogeneous(keys, fields, dense_layers(window_attentions(attn, windows), ffn))

@@ -21,7 +21,9 @@ from block_config.readers._common import (
     homogeneous,
     layer_count,
     model_fields,
+    qwen_sliding,
     routed_experts,
+    window_attentions,
 )
 from block_config.readers._registry import ReadOptions, register
 
@@ -29,7 +31,11 @@ __all__ = ["qwen_moe_items", "read_qwen2_moe"]
 
 
 def qwen_moe_items(
-    keys: ConfigReader, fields: dict[str, Any], *, shared_key: str | None
+    keys: ConfigReader,
+    fields: dict[str, Any],
+    *,
+    shared_key: str | None,
+    max_window_layers: int,
 ) -> list[dict[str, Any]]:
     """The layers of a Qwen-MoE config (Qwen2-MoE, Qwen3-MoE); the shared expert's width is
     ``shared_key`` (required), none when ``shared_key`` is None."""
@@ -50,20 +56,23 @@ def qwen_moe_items(
                     f"layer {layer} does not exist (num_hidden_layers is {layers})",
                 )
             )
-    attn = attention(keys, fields["num_attention_heads"])
-    sparse = {
-        "attention": attn,
-        "ffn": routed_experts(keys, "num_experts", "moe_intermediate_size", shared),
-    }
+    attentions = window_attentions(
+        attention(keys, fields["num_attention_heads"]),
+        qwen_sliding(keys, layers, max_window_layers=max_window_layers),
+    )
+    moe = routed_experts(keys, "num_experts", "moe_intermediate_size", shared)
     is_sparse = [
         index not in mlp_only and is_count(step) and (index + 1) % step == 0
         for index in range(layers)
     ]
     dense: dict[str, Any] = {}
     if not all(is_sparse):
-        size = keys.integer("intermediate_size", required=True)
-        dense = {"attention": attn, "ffn": {"intermediate_size": size}}
-    return [sparse if flag else dense for flag in is_sparse]
+        dense = {"intermediate_size": keys.integer("intermediate_size", required=True)}
+    made: dict[tuple[int, bool], dict[str, Any]] = {}
+    return [
+        made.setdefault((id(attn), flag), {"attention": attn, "ffn": moe if flag else dense})
+        for attn, flag in zip(attentions, is_sparse, strict=True)
+    ]
 
 
 @register("qwen2_moe")
@@ -71,6 +80,8 @@ def read_qwen2_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str,
     """A Qwen2-MoE config: sparse and dense layers as the sparse step and mlp_only_layers say."""
     del options
     keys = ConfigReader(config)
-    fields = {**model_fields(keys), **{"qkv_bias": True, "shared_expert_gate": True}}
-    items = qwen_moe_items(keys, fields, shared_key="shared_expert_intermediate_size")
+    fields = {**model_fields(keys), "qkv_bias": True, "shared_expert_gate": True}
+    items = qwen_moe_items(
+        keys, fields, shared_key="shared_expert_intermediate_size", max_window_layers=28
+    )
     return homogeneous(keys, fields, items)
