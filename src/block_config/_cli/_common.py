@@ -15,6 +15,7 @@ from typing import IO, Any
 import attrs
 import orjson
 
+from block_config import readers
 from block_config._cli._boundary import (
     EXIT_CODES_HELP,
     Handler,
@@ -136,7 +137,9 @@ def from_mapping(name: str, data: Mapping[str, Any], args: argparse.Namespace) -
     """The model ``data`` describes; its warnings go to stderr, its problems stop the command."""
     with warnings_to_stderr(name):
         try:
-            return ModelArchitecture.from_mapping(data, unknown_keys=args.unknown_keys)
+            return ModelArchitecture.from_mapping(
+                data, unknown_keys=args.unknown_keys, family=args.family
+            )
         except BlockConfigError as error:
             invalid(name, error)
 
@@ -185,7 +188,9 @@ def read(
         mapping.setdefault("model_type", "nemotron-nas")
     with warnings_to_stderr(name):
         try:
-            model = ModelArchitecture.from_mapping(mapping, unknown_keys=args.unknown_keys)
+            model = ModelArchitecture.from_mapping(
+                mapping, unknown_keys=args.unknown_keys, family=args.family
+            )
         except BlockConfigError as error:
             invalid(name, bare_problems(error))
     return Input(name, path, model, model.block_configs, True, model.dialect)
@@ -311,6 +316,13 @@ def input_options(parser: argparse.ArgumentParser) -> None:
         choices=("error", "warn"),
         default="error",
         help="unknown keys in block configs: an error (default) or a warning",
+    )
+    parser.add_argument(
+        "--family",
+        choices=readers.supported_model_types(),
+        metavar="NAME",
+        help="read a config without block_configs as this model_type (for a model_type no "
+        "reader knows); one of: " + ", ".join(readers.supported_model_types()),
     )
 
 
