@@ -2,12 +2,13 @@
 layer, tied embeddings.
 
 Follows transformers' ``configuration_gemma2.py`` / ``modeling_gemma2.py``, defaults
-included: ``head_dim`` 256, ``num_key_value_heads`` 4, ``tie_word_embeddings`` true,
-``sliding_window`` 4096, and ``layer_types`` alternating from a sliding layer 0 (layer ``i``
-slides when ``i + 1`` is odd) unless the config lists them. Each layer: an RMSNorm before
-and one after the attention and the MLP (``sandwich_norms``); q/k/v/o biases only with
-``attention_bias``; a gated GeLU MLP of ``intermediate_size`` (three matrices). A sliding
-layer's KV cache holds at most ``sliding_window`` tokens.
+included (the sizes too, when absent: ``hidden_size`` 2304, ``intermediate_size`` 9216,
+26 layers, 8 heads, ``vocab_size`` 256000): ``head_dim`` 256, ``num_key_value_heads`` 4,
+``tie_word_embeddings`` true, ``sliding_window`` 4096, and ``layer_types`` alternating from
+a sliding layer 0 (layer ``i`` slides when ``i + 1`` is odd) unless the config lists them.
+Each layer: an RMSNorm before and one after the attention and the MLP (``sandwich_norms``);
+q/k/v/o biases only with ``attention_bias``; a gated GeLU MLP of ``intermediate_size``
+(three matrices). A sliding layer's KV cache holds at most ``sliding_window`` tokens.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ __all__ = ["gemma_layers", "read_gemma2"]
 
 _GEMMA_DEFAULT_WINDOW = 4096
 _GEMMA_DEFAULT_KV_HEADS = 4
+#: Gemma2Config's defaults for the sizes (the published configs state them all).
+_DEFAULTS = {
+    "vocab_size": 256000,
+    "hidden_size": 2304,
+    "intermediate_size": 9216,
+    "num_hidden_layers": 26,
+    "num_attention_heads": 8,
+}
 
 
 def gemma_layers(
@@ -59,7 +68,7 @@ def gemma_layers(
 def read_gemma2(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Gemma-2 config: sliding and global layers alternating."""
     del options  # one family
-    keys = ConfigReader(config)
+    keys = ConfigReader({**_DEFAULTS, **config})
     fields = {
         **model_fields(keys, tie_word_embeddings=True, head_dim=256),
         "sandwich_norms": True,

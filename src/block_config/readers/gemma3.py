@@ -3,7 +3,9 @@ five local sliding-window layers to one global, four norms per layer, QK-norm, t
 embeddings.
 
 Follows transformers' ``configuration_gemma3.py`` / ``modeling_gemma3.py``, defaults
-included: ``head_dim`` 256, ``num_key_value_heads`` 4, ``tie_word_embeddings`` true (the
+included (the sizes too, which the published multimodal configs partly leave out:
+``hidden_size`` 2304, ``intermediate_size`` 9216, 26 layers, 8 heads, ``vocab_size`` 262208):
+``head_dim`` 256, ``num_key_value_heads`` 4, ``tie_word_embeddings`` true (the
 wrapper's too), ``sliding_window`` 4096, and ``layer_types`` from ``sliding_window_pattern``
 (default 6: layer ``i`` is global when ``(i + 1)`` is a multiple of it) unless the config
 lists them. Each layer: an RMSNorm before and after the attention and the MLP
@@ -26,13 +28,22 @@ from block_config.readers.gemma2 import gemma_layers
 __all__ = ["read_gemma3_text"]
 
 _DEFAULT_PATTERN = 6
+#: Gemma3TextConfig's defaults for the sizes: the published multimodal configs leave some
+#: out of their ``text_config`` (gemma-3-4b: the head count and the vocabulary).
+_DEFAULTS = {
+    "vocab_size": 262208,
+    "hidden_size": 2304,
+    "intermediate_size": 9216,
+    "num_hidden_layers": 26,
+    "num_attention_heads": 8,
+}
 
 
 @register("gemma3_text")
 def read_gemma3_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Gemma-3 text config: a global layer every ``sliding_window_pattern`` layers."""
     del options  # one family
-    keys = ConfigReader(config)
+    keys = ConfigReader({**_DEFAULTS, **config})
     fields = {
         **model_fields(keys, tie_word_embeddings=True, head_dim=256),
         "sandwich_norms": True,
