@@ -6,6 +6,7 @@
 8
 """
 
+from block_config import readers
 from block_config._config import (
     SUBBLOCK_CLS_DICT,
     AttentionConfig,
@@ -57,6 +58,7 @@ from block_config._stats import (
 )
 from block_config._version import __version__
 from block_config._yaml import dumps_yaml, loads_yaml
+from block_config.readers import supported_model_types
 
 __all__ = [
     "MAX_BLOCKS",
@@ -111,6 +113,8 @@ __all__ = [
     "model_stats",
     "precision_bits",
     "quantization_from_config",
+    "readers",
     "structure_block_configs",
+    "supported_model_types",
     "unstructure_block_configs",
 ]

@@ -31,6 +31,7 @@ from block_config.readers import (
     qwen3_vl,
 )
 from block_config.readers._registry import (
+    Choice,
     Reader,
     ReadOptions,
     choose,
