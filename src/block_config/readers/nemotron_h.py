@@ -1,12 +1,14 @@
 """Nemotron-H (``nemotron_h``): hybrid Mamba-2 / attention / MLP / MoE layers, one kind each.
 
 Follows transformers' ``modeling_nemotron_h.py`` (Nemotron-H v1, Nemotron-Nano-v2, and the
-MoE layers of Nemotron-3-Nano): ``hybrid_override_pattern`` (or ``layers_block_type``) gives
-each layer's kind:
+MoE layers of Nemotron-3-Nano): ``hybrid_override_pattern`` (or ``layers_block_type``, in the
+published names or transformers' ``linear_attention`` / ``full_attention``) gives each
+layer's kind:
 
 * ``M``: a Mamba-2 mixer (``ssm_state_size``, ``mamba_num_heads``, ``mamba_head_dim``,
   ``n_groups``; conv1d of ``conv_kernel``), no FFN;
-* ``*``: grouped-query attention (``num_key_value_heads``, ``head_dim``), no FFN;
+* ``*``: grouped-query attention (``num_key_value_heads``, ``head_dim``: default 128, or
+  ``attention_head_dim`` as the first published configs spell it), no FFN;
 * ``-``: an ungated MLP of ``intermediate_size`` (up and down projections, relu2), no
   attention;
 * ``E``: a mixture of ``n_routed_experts`` ungated experts of ``moe_intermediate_size``,
@@ -16,7 +18,8 @@ each layer's kind:
 
 Every layer has one RMSNorm before its mixer; embeddings untied unless
 ``tie_word_embeddings``; the Mamba state is kept in ``mamba_ssm_cache_dtype`` when the config
-says.
+says. Latent MoE projections (``moe_latent_size``) are refused, not miscounted; the
+multi-token-prediction layers are not counted.
 """
 
 from __future__ import annotations
@@ -40,6 +43,15 @@ __all__ = ["read_nemotron_h"]
 
 #: Layer kinds: pattern character -> ``layers_block_type`` name.
 _PATTERN_KINDS = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
+#: ``layers_block_type`` names: the published ones and transformers' newer spelling.
+_NAMES = {
+    "mamba": "mamba",
+    "attention": "attention",
+    "mlp": "mlp",
+    "moe": "moe",
+    "linear_attention": "mamba",
+    "full_attention": "attention",
+}
 
 
 def _pattern_key(config: Mapping[str, Any]) -> tuple[str]:
@@ -76,16 +88,18 @@ def _kinds(config: Mapping[str, Any], keys: ConfigReader) -> list[str]:
                 Problem(("layers_block_type",), f"expected a list of str, got {describe(names)}")
             )
             return []
-        known = set(_PATTERN_KINDS.values())
+        kinds = []
         for index, name in enumerate(names):
-            if type(name) is not str or name not in known:
+            if type(name) is not str or name not in _NAMES:
                 keys.problems.append(
                     Problem(
                         ("layers_block_type", index),
-                        f"expected one of {', '.join(sorted(known))}, got {describe(name)}",
+                        f"expected one of {', '.join(sorted(_NAMES))}, got {describe(name)}",
                     )
                 )
-        return list(names)
+            else:
+                kinds.append(_NAMES[name])
+        return kinds
     keys.problems.append(
         Problem(
             ("hybrid_override_pattern",),
@@ -131,7 +145,17 @@ def read_nemotron_h(config: Mapping[str, Any], options: ReadOptions) -> dict[str
     """A Nemotron-H config: one block per character of its layer pattern."""
     del options
     keys = ConfigReader(config)
-    fields = model_fields(keys)
+    # head_dim: NemotronHConfig's default is 128; the first published configs, read by their
+    # own modelling code, spell it attention_head_dim.
+    head_dim = keys.integer("attention_head_dim", default=128)
+    fields = model_fields(keys, head_dim=head_dim)
+    if config.get("moe_latent_size") is not None:
+        keys.problems.append(
+            Problem(
+                ("moe_latent_size",),
+                "not supported: experts projecting through a latent space are not counted",
+            )
+        )
     before = len(keys.problems)
     kinds = _kinds(config, keys)
     if len(keys.problems) > before:  # a broken layer pattern: nothing below reads reliably
