@@ -2,8 +2,8 @@
 
 :class:`ModelArchitecture` reads a Hugging Face ``config.json`` in any of three dialects
 (native ``block_configs``, legacy nemotron-nas ``block_configs``, or a homogeneous config
-without them), checks it, and writes the native or legacy dialect back, leaving every key it
-does not own as it was.
+without them, read by its family's reader: see :mod:`block_config.readers`), checks it, and
+writes the native or legacy dialect back, leaving every key it does not own as it was.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ __all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
 
 #: How ``block_configs`` are spelled in a ``config.json``: the seed's classes ("native"), the
 #: published nemotron-nas / DeciLM form ("legacy"), or no ``block_configs`` at all
-#: ("homogeneous": a plain Hugging Face config, one block shape repeated per layer).
+#: ("homogeneous": a plain Hugging Face config, its layers built by its family's reader).
 Dialect = Literal["native", "legacy", "homogeneous"]
 #: The dialects :meth:`ModelArchitecture.to_mapping` writes.
 WritableDialect = Literal["native", "legacy"]
