@@ -355,7 +355,9 @@ class ModelArchitecture:
         original = self._original()
         whole = copy.deepcopy(self.source)
         # A multimodal wrapper read through its text part is written there.
-        text_key = readers.text_part_key(self.source, self._family())
+        text_key = None
+        if readers.TEXT_CONFIG in self.source:
+            text_key = readers.text_part_key(self.source, self._family())
         out: dict[str, Any] = whole
         if text_key is not None:
             out = whole[text_key]

@@ -31,6 +31,7 @@ from block_config.readers import (
     qwen3_vl,
 )
 from block_config.readers._registry import (
+    TEXT_CONFIG,
     Choice,
     Reader,
     ReadOptions,
@@ -44,6 +45,7 @@ from block_config.readers._registry import (
 )
 
 __all__ = [
+    "TEXT_CONFIG",
     "Choice",
     "ReadOptions",
     "Reader",
