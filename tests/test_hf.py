@@ -207,7 +207,8 @@ def test_nemotron_h_problems() -> None:
     del config["hybrid_override_pattern"]
     config["layers_block_type"] = ["mamba", "hybrid"] + ["mlp"] * 6
     assert _errors(config) == [
-        "$.layers_block_type[1]: expected one of attention, mamba, mlp, moe, got str 'hybrid'"
+        "$.layers_block_type[1]: expected one of attention, full_attention, linear_attention, "
+        "mamba, mlp, moe, got str 'hybrid'"
     ]
     config["layers_block_type"] = "mamba"
     assert _errors(config) == ["$.layers_block_type: expected a list of str, got str 'mamba'"]
