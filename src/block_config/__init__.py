@@ -15,6 +15,7 @@ from block_config._config import (
     FFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
+    MLAConfig,
     MoEConfig,
     SubblockConfig,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "LegacyBlockConfig",
     "LegacyFFNConfig",
     "Llama4AttentionConfig",
+    "MLAConfig",
     "MambaConfig",
     "MemoryEstimate",
     "MoEConfig",

@@ -476,7 +476,7 @@ class ModelArchitecture:
     def _native_items(self) -> list[dict[str, Any]]:
         problems = []
         for index, item in enumerate(self.legacy_block_configs or ()):
-            for key, value in item.attention.sink_or_window_settings.items():
+            for key, value in item.attention.settings_native_cannot_say.items():
                 problems.append(
                     Problem(
                         ("block_configs", index, "attention", key),

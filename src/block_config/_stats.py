@@ -48,7 +48,7 @@ from typing import Any, Literal
 import attr
 import attrs
 
-from block_config._config import AttentionConfig, BlockConfig, FFNConfig, MambaConfig
+from block_config._config import AttentionConfig, BlockConfig, FFNConfig, MambaConfig, MLAConfig
 from block_config._errors import BlockConfigError, Path, Problem
 from block_config._model import ModelArchitecture
 
@@ -68,7 +68,7 @@ __all__ = [
     "precision_bits",
 ]
 
-AttentionKind = Literal["gqa", "linear", "no_op", "mamba"]
+AttentionKind = Literal["gqa", "linear", "no_op", "mamba", "mla"]
 FFNKind = Literal["dense", "linear", "no_op", "moe"]
 
 #: Bits per parameter for every precision name this library knows, as ``weights_precision``
@@ -346,7 +346,8 @@ def _mamba_state_elements(mamba: MambaConfig, ctx: _Context) -> int:
 
 
 def attention_kind(attention: AttentionConfig | None) -> AttentionKind:
-    """What an attention subblock is: ``no_op`` (or absent), ``linear``, ``mamba`` or ``gqa``.
+    """What an attention subblock is: ``no_op`` (or absent), ``linear``, ``mamba``, ``mla``
+    (Multi-head Latent Attention) or ``gqa``.
 
     A linear replacement wins over the Mamba or GQA settings it replaces.
     """
@@ -356,6 +357,8 @@ def attention_kind(attention: AttentionConfig | None) -> AttentionKind:
         return "linear"
     if attention.mamba is not None:
         return "mamba"
+    if attention.mla is not None:
+        return "mla"
     return "gqa"
 
 
@@ -389,6 +392,12 @@ def _attention_stats(
         assert attention.mamba is not None
         params = _mamba_params(attention.mamba, ctx)
         state_bytes = _bytes(_mamba_state_elements(attention.mamba, ctx), ctx.state_bits)
+    elif kind == "mla":
+        assert attention is not None
+        assert attention.mla is not None
+        params = _mla_params(attention.mla, ctx)
+        # The cache holds the KV latent and the one shared rotary key, per token.
+        kv_bytes = _bytes(attention.mla.kv_lora_rank + attention.mla.qk_rope_head_dim, ctx.kv_bits)
     else:
         assert attention is not None
         kv_heads = attention.num_key_value_heads
@@ -411,6 +420,32 @@ def _attention_stats(
         mamba_state_bytes_per_sequence=state_bytes,
         attention_chunk_size=chunk,
     )
+
+
+def _mla_params(mla: MLAConfig, ctx: _Context) -> int:
+    """Multi-head Latent Attention as transformers' DeepseekV3Attention builds it, with the
+    norm before it: ``attention_bias`` puts biases on the two down projections and on o."""
+    h, heads = ctx.hidden, ctx.heads
+    qk_head_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+    if mla.q_lora_rank is None:
+        query = h * heads * qk_head_dim
+    else:
+        # q_a_proj, its norm, q_b_proj.
+        query = h * mla.q_lora_rank + mla.q_lora_rank + mla.q_lora_rank * heads * qk_head_dim
+        if ctx.attention_bias:
+            query += mla.q_lora_rank
+    kv_down = mla.kv_lora_rank + mla.qk_rope_head_dim
+    # kv_a_proj_with_mqa, its norm (the latent only), kv_b_proj.
+    key_value = (
+        h * kv_down
+        + mla.kv_lora_rank
+        + mla.kv_lora_rank * heads * (mla.qk_nope_head_dim + mla.v_head_dim)
+    )
+    output = heads * mla.v_head_dim * h
+    params = query + key_value + output + h
+    if ctx.attention_bias:
+        params += kv_down + h
+    return params
 
 
 def _swiglu(width: int, ctx: _Context) -> int:
