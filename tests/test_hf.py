@@ -57,8 +57,16 @@ def _errors(config: dict[str, Any]) -> list[str]:
         ("llama", 4, _dense(2, 688), 32),
         ("qwen2", 3, _dense(1, 1184), 32),
         ("qwen3", 2, _dense(2, 768), 128),
-        # No num_key_value_heads: every head has its own KV head.
-        ("mistral", 3, _dense(8, 1792), 64),
+        # No num_key_value_heads: every head has its own KV head; Mistral's sliding window.
+        (
+            "mistral",
+            3,
+            BlockConfig(
+                attention={"num_key_value_heads": 8, "sliding_window": 4096},
+                ffn={"intermediate_size": 1792},
+            ),
+            64,
+        ),
     ],
 )
 def test_dense_families(name: str, layers: int, block: BlockConfig, head_dim: int) -> None:
@@ -94,7 +102,8 @@ def test_nemotron_h_layers_follow_the_pattern() -> None:
         attention={"mamba": {"state_dim": 64, "num_heads": 16, "head_dim": 32, "num_groups": 2}},
         ffn={"no_op": True},
     )
-    mlp = BlockConfig(attention={"no_op": True}, ffn={"intermediate_size": 768})
+    # relu2: the MLP and the experts are ungated (two matrices).
+    mlp = BlockConfig(attention={"no_op": True}, ffn={"intermediate_size": 768, "gated": False})
     attention = BlockConfig(attention={"num_key_value_heads": 2}, ffn={"no_op": True})
     moe = BlockConfig(
         attention={"no_op": True},
@@ -104,6 +113,7 @@ def test_nemotron_h_layers_follow_the_pattern() -> None:
                 "num_experts_per_tok": 2,
                 "expert_intermediate_dim": 128,
                 "shared_expert_intermediate_dim": 256,
+                "gated": False,
             }
         },
     )
@@ -218,7 +228,7 @@ def test_an_unknown_model_type_is_refused_naming_the_supported_ones() -> None:
     config = {**_config("llama"), "model_type": "my_llama"}
     (message,) = _errors(config)
     assert message.startswith("$.model_type: no reader for str 'my_llama'; supported: ")
-    assert "llama, mistral, mixtral, nemotron_h, qwen2," in message
+    assert "gpt_oss, llama, llama4, llama4_text, mistral, mixtral, nemotron_h, qwen2," in message
     # Unless the caller says how to read it.
     arch = ModelArchitecture.from_mapping(config, family="llama")
     assert arch.block_configs == _load("llama").block_configs
@@ -237,7 +247,7 @@ def test_no_model_type_and_no_block_configs_is_refused() -> None:
 
 
 def test_a_family_no_reader_is_registered_for_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match=r"family must be one of \('llama', "):
+    with pytest.raises(ValueError, match=r"family must be one of \('deepseek_v2', "):
         ModelArchitecture.from_mapping(_config("llama"), family="lama")
 
 
@@ -263,7 +273,7 @@ def test_the_heads_are_only_needed_when_valid() -> None:
         ("mixtral", {}),
         # The native dialect states the family's model-wide facts, so that it reads back.
         ("qwen2_moe", {"qkv_bias": True, "shared_expert_gate": True}),
-        ("nemotron_h", {}),
+        ("nemotron_h", {"router_score_correction_bias": True}),
     ],
 )
 def test_a_homogeneous_config_saves_as_native_and_keeps_every_other_key(
