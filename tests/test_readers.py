@@ -66,9 +66,9 @@ def test_every_family_of_the_issue_is_supported() -> None:
 
 
 def test_a_model_type_is_registered_once() -> None:
+    mixtral = readers.reader_for("mixtral")
+    assert mixtral is not None
     with pytest.raises(ValueError, match="'llama' already has a reader"):
-        mixtral = readers.reader_for("mixtral")
-        assert mixtral is not None
         readers.register("llama")(mixtral)
     with pytest.raises(ValueError, match="'gemma3' already has a reader"):
         readers.register_text_wrapper("gemma3", text_model_type="gemma3_text")
