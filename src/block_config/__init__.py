@@ -48,7 +48,9 @@ from block_config._quantization import (
 from block_config._schema import block_configs_json_schema
 from block_config._stats import (
     PRECISION_BITS,
+    AttentionKind,
     AttentionStats,
+    FFNKind,
     FFNStats,
     LayerStats,
     MemoryEstimate,
@@ -70,6 +72,7 @@ __all__ = [
     "PRECISION_BITS",
     "SUBBLOCK_CLS_DICT",
     "AttentionConfig",
+    "AttentionKind",
     "AttentionStats",
     "BaseDataclass",
     "BlockConfig",
@@ -77,6 +80,7 @@ __all__ = [
     "ConversionWarning",
     "Dialect",
     "FFNConfig",
+    "FFNKind",
     "FFNStats",
     "FieldChange",
     "LayerDiff",

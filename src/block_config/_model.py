@@ -150,7 +150,8 @@ class ModelArchitecture:
     #: A ``hidden_size -> 1`` sigmoid gate on the shared expert (Qwen2-MoE).
     shared_expert_gate: bool = False
     #: A score-correction bias of ``num_local_experts`` in every router (DeepSeek-V3
-    #: ``e_score_correction_bias``, Nemotron-H MoE).
+    #: ``e_score_correction_bias``, Nemotron-H MoE): stored in fp32 by the checkpoints, a
+    #: buffer rather than a parameter to transformers, so counted in weight bytes only.
     router_score_correction_bias: bool = False
     #: How the quantized weight matrices are stored (``quantization_config``); None: all at
     #: ``torch_dtype``.
