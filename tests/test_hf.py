@@ -138,17 +138,18 @@ def test_nemotron_h_layers_block_type_is_read_too() -> None:
     assert ModelArchitecture.from_mapping(config).block_configs == _load("nemotron_h").block_configs
 
 
-def test_nemotron_h_shared_experts_scale_the_shared_width() -> None:
-    config = {**_config("nemotron_h"), "n_shared_experts": 2}
-    moe = ModelArchitecture.from_mapping(config).block_configs[4].ffn
-    assert moe is not None
-    assert moe.moe is not None
-    assert moe.moe.shared_expert_intermediate_dim == 512
-    config = {**_config("nemotron_h"), "n_shared_experts": 0}
-    moe = ModelArchitecture.from_mapping(config).block_configs[4].ffn
-    assert moe is not None
-    assert moe.moe is not None
-    assert moe.moe.shared_expert_intermediate_dim == 0
+def test_nemotron_h_has_one_shared_expert_whatever_n_shared_experts_says() -> None:
+    # transformers' NemotronHMOE builds one shared expert of
+    # moe_shared_expert_intermediate_size; n_shared_experts does not scale it.
+    for count in (0, 1, 2):
+        config = {**_config("nemotron_h"), "n_shared_experts": count}
+        moe = ModelArchitecture.from_mapping(config).block_configs[4].ffn
+        assert moe is not None
+        assert moe.moe is not None
+        assert moe.moe.shared_expert_intermediate_dim == 256
+    config = _config("nemotron_h")
+    del config["moe_shared_expert_intermediate_size"]
+    assert _errors(config) == ["$.moe_shared_expert_intermediate_size: missing required key"]
 
 
 def test_layers_share_one_object_per_shape() -> None:

@@ -12,9 +12,10 @@ layer's kind:
 * ``-``: an ungated MLP of ``intermediate_size`` (up and down projections, relu2), no
   attention;
 * ``E``: a mixture of ``n_routed_experts`` ungated experts of ``moe_intermediate_size``,
-  ``num_experts_per_tok`` active, and an ungated shared expert of
-  ``moe_shared_expert_intermediate_size`` times ``n_shared_experts`` (default 1), behind a
-  router with a per-expert score-correction bias, no attention.
+  ``num_experts_per_tok`` active, and one ungated shared expert of
+  ``moe_shared_expert_intermediate_size`` (transformers builds one whatever
+  ``n_shared_experts`` says), behind a router with a per-expert score-correction bias, no
+  attention.
 
 Every layer has one RMSNorm before its mixer; embeddings untied unless
 ``tie_word_embeddings``; the Mamba state is kept in ``mamba_ssm_cache_dtype`` when the config
@@ -126,11 +127,9 @@ def _items(keys: ConfigReader, kinds: list[str], heads: int | None) -> list[dict
         size = keys.integer("intermediate_size", required=True)
         items["mlp"] = {"attention": NO_OP, "ffn": {"intermediate_size": size, "gated": False}}
     if "moe" in present:
-        shared_size = keys.integer("moe_shared_expert_intermediate_size", default=0, minimum=0)
-        shared_count = keys.integer("n_shared_experts", default=1, minimum=0)
-        shared = None
-        if type(shared_size) is int and type(shared_count) is int:
-            shared = shared_size * shared_count
+        # One shared expert of this width, whatever n_shared_experts says (transformers'
+        # NemotronHMOE builds exactly one).
+        shared = keys.integer("moe_shared_expert_intermediate_size", required=True, minimum=0)
         items["moe"] = {
             "attention": NO_OP,
             "ffn": routed_experts(
