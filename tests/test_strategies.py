@@ -64,8 +64,11 @@ def test_the_fields_written_only_when_set_are_generated_both_ways() -> None:
     attention, ffn, moe = bst.attention_configs(), bst.ffn_configs(), bst.moe_configs()
     assert find(attention, lambda a: a.sliding_window is not None).sliding_window is not None
     assert find(attention, lambda a: a.mla is not None).is_mla
-    assert find(attention, lambda a: a.mla is not None and a.mla.q_lora_rank is not None)
-    assert find(attention, lambda a: a.mla is None and a.sliding_window is None)
+    with_q_latent = find(attention, lambda a: a.mla is not None and a.mla.q_lora_rank is not None)
+    assert with_q_latent.mla is not None
+    assert with_q_latent.mla.q_lora_rank is not None
+    seed_shaped = find(attention, lambda a: a.mla is None and a.sliding_window is None)
+    assert "sliding_window" not in seed_shaped.to_dict()
     assert find(ffn, lambda f: f.gated is False).is_gated is False
     assert find(ffn, lambda f: f.moe is None and f.gated is None).is_gated
     assert find(moe, lambda m: m.gated is False).is_gated is False
