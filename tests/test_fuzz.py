@@ -52,6 +52,7 @@ from block_config import (
     FFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
+    MLAConfig,
     ModelArchitecture,
     MoEConfig,
     UnknownKeyWarning,
@@ -243,7 +244,7 @@ _KNOWN_KEYS = sorted(
     {rule.name for cls in (BlockConfig, AttentionConfig, FFNConfig) for rule in field_rules(cls)}
     | {
         rule.name
-        for cls in (MoEConfig, MambaConfig, Llama4AttentionConfig)
+        for cls in (MoEConfig, MambaConfig, MLAConfig, Llama4AttentionConfig)
         for rule in field_rules(cls)
     }
 )
@@ -279,11 +280,12 @@ def random_attention(rng: random.Random) -> AttentionConfig | None:
         "sparsify": rng.choice([None, [], ["q_proj"], ["k_proj", "v_proj"]]),
         "weights_precision": rng.choice([None, "bf16", "fp8", "nvfp4"]),
     }
-    kind = rng.randrange(6)
+    kind = rng.randrange(7)
     if kind == 0:
         return None
     if kind == 1:
-        return AttentionConfig(num_key_value_heads=_size(rng), **common)
+        window = rng.choice([None, None, 128, 4096, _size(rng)])
+        return AttentionConfig(num_key_value_heads=_size(rng), sliding_window=window, **common)
     if kind == 2:
         llama4 = Llama4AttentionConfig(
             attention_chunk_size=rng.choice([None, 8192]),
@@ -299,6 +301,15 @@ def random_attention(rng: random.Random) -> AttentionConfig | None:
             state_dim=_size(rng), num_heads=_size(rng), head_dim=_size(rng), num_groups=_size(rng)
         )
         return AttentionConfig(mamba=mamba, **common)
+    if kind == 5:
+        mla = MLAConfig(
+            q_lora_rank=rng.choice([None, _size(rng)]),
+            kv_lora_rank=_size(rng),
+            qk_nope_head_dim=_size(rng),
+            qk_rope_head_dim=_size(rng),
+            v_head_dim=_size(rng),
+        )
+        return AttentionConfig(mla=mla, sliding_window=rng.choice([None, _size(rng)]), **common)
     return AttentionConfig(no_op=True, **common)
 
 
@@ -311,7 +322,8 @@ def random_ffn(rng: random.Random) -> FFNConfig | None:
     if kind == 0:
         return None
     if kind == 1:
-        return FFNConfig(intermediate_size=_size(rng), **common)
+        gated = rng.choice([None, True, False])
+        return FFNConfig(intermediate_size=_size(rng), gated=gated, **common)
     if kind == 2:
         return FFNConfig(replace_with_linear=True, intermediate_size=_size(rng), **common)
     if kind == 3:
@@ -321,6 +333,7 @@ def random_ffn(rng: random.Random) -> FFNConfig | None:
             num_experts_per_tok=per_tok,
             expert_intermediate_dim=_size(rng),
             shared_expert_intermediate_dim=rng.choice([0, _size(rng)]),
+            gated=rng.choice([None, False]),
         )
         return FFNConfig(moe=moe, **common)
     return FFNConfig(no_op=True, **common)
@@ -367,6 +380,7 @@ _CLASS_OF_KEY: dict[str, type[BaseDataclass]] = {
     "ffn": FFNConfig,
     "llama4": Llama4AttentionConfig,
     "mamba": MambaConfig,
+    "mla": MLAConfig,
     "moe": MoEConfig,
 }
 
