@@ -8,7 +8,9 @@ code gives on the meta device (``/work/shared/tools/hf_meta_params.py``).
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -24,6 +26,7 @@ from block_config import (
     ModelArchitecture,
     WeightQuantization,
     model_stats,
+    quantization_from_config,
 )
 from block_config.strategies import block_configs
 
@@ -824,3 +827,260 @@ def test_every_fact_adds_up_and_the_cache_follows_its_closed_form(
 
 def _attentions(layer: LayerStats) -> list[AttentionStats]:
     return [layer.attention, *(a for inner in layer.parallel_blocks for a in _attentions(inner))]
+
+
+DEEPSEEK_V3_MLA = {
+    "q_lora_rank": 1536,
+    "kv_lora_rank": 512,
+    "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64,
+    "v_head_dim": 128,
+}
+
+
+def _deepseek_v3_full(moe_layers: int, q: WeightQuantization | None = None) -> ModelArchitecture:
+    moe = {
+        "num_local_experts": 256,
+        "num_experts_per_tok": 8,
+        "expert_intermediate_dim": 2048,
+        "shared_expert_intermediate_dim": 2048,
+    }
+    dense: dict[str, Any] = {
+        "attention": {"mla": DEEPSEEK_V3_MLA},
+        "ffn": {"intermediate_size": 18432},
+    }
+    sparse: dict[str, Any] = {"attention": {"mla": DEEPSEEK_V3_MLA}, "ffn": {"moe": moe}}
+    return ModelArchitecture(
+        hidden_size=7168,
+        num_attention_heads=128,
+        vocab_size=129280,
+        router_score_correction_bias=True,
+        torch_dtype="bfloat16",
+        quantization=q,
+        block_configs=[dense] * 3 + [sparse] * moe_layers,
+    )
+
+
+def test_deepseek_v3_as_transformers_counts_it() -> None:
+    stats = model_stats(_deepseek_v3_full(58))
+    assert stats.total_params == 671_026_404_352
+    assert stats.active_params == 37_552_282_624
+    assert stats.kv_cache_bytes(1, 32768) == 61 * (512 + 64) * 2 * 32768
+
+
+def test_deepseek_v3_fp8_checkpoint_bytes_as_published() -> None:
+    # The Hub's safetensors summary of deepseek-ai/DeepSeek-V3: BF16 3,918,786,560 +
+    # F8_E4M3 680,571,043,840 + F32 41,555,600 values. The checkpoint also holds the
+    # multi-token-prediction layer: one more MoE decoder layer (a 62nd block here) and, in
+    # bf16, its own embed_tokens and shared_head.head, eh_proj (7,168 x 14,336) and three norms.
+    published = 2 * 3_918_786_560 + 680_571_043_840 + 4 * 41_555_600
+    q = WeightQuantization(method="fp8", weight_block_size=(128, 128))
+    with_mtp_layer = model_stats(_deepseek_v3_full(59, q))
+    mtp_extras = 2 * (2 * 129280 * 7168 + 7168 * 14336 + 3 * 7168)
+    assert with_mtp_layer.weight_bytes + mtp_extras == published
+
+
+# ----------------------------------------------------------------------- the family fixtures
+#
+# Each published config.json of tests/data/families/ built here by hand (not by the readers),
+# key by key as its family's modelling code reads it, against EXPECTED.json: transformers'
+# meta-device totals and the KV cache of one 32,768-token sequence in bf16.
+
+FAMILIES = Path(__file__).parent / "data" / "families"
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FAMILIES / f"{name}.config.json").read_text())
+    return data
+
+
+def _expected(name: str) -> dict[str, Any]:
+    table: dict[str, Any] = json.loads((FAMILIES / "EXPECTED.json").read_text())
+    entry: dict[str, Any] = table[f"{name}.config.json"]
+    return entry
+
+
+def _qwen_dense(c: dict[str, Any], **facts: Any) -> ModelArchitecture:
+    block = {
+        "attention": gqa(c["num_key_value_heads"]),
+        "ffn": {"intermediate_size": c["intermediate_size"]},
+    }
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        head_dim=c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"],
+        vocab_size=c["vocab_size"],
+        tie_word_embeddings=c["tie_word_embeddings"],
+        block_configs=[block] * c["num_hidden_layers"],
+        **facts,
+    )
+
+
+def _gemma(c: dict[str, Any], global_layer: Any, **facts: Any) -> ModelArchitecture:
+    blocks = [
+        {
+            "attention": gqa(c["num_key_value_heads"])
+            if global_layer(n)
+            else gqa(c["num_key_value_heads"], sliding_window=c["sliding_window"]),
+            "ffn": {"intermediate_size": c["intermediate_size"]},
+        }
+        for n in range(c["num_hidden_layers"])
+    ]
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        head_dim=c["head_dim"],
+        vocab_size=c["vocab_size"],
+        tie_word_embeddings=c.get("tie_word_embeddings", True),  # Gemma ties by default
+        sandwich_norms=True,
+        block_configs=blocks,
+        **facts,
+    )
+
+
+def _gpt_oss_fixture(c: dict[str, Any]) -> ModelArchitecture:
+    moe = {
+        "num_local_experts": c["num_local_experts"],
+        "num_experts_per_tok": c["num_experts_per_tok"],
+        "expert_intermediate_dim": c["intermediate_size"],
+        "shared_expert_intermediate_dim": 0,
+    }
+    kv = c["num_key_value_heads"]
+    blocks = [
+        {
+            "attention": gqa(kv, sliding_window=c["sliding_window"])
+            if kind == "sliding_attention"
+            else gqa(kv),
+            "ffn": {"moe": moe},
+        }
+        for kind in c["layer_types"]
+    ]
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        head_dim=c["head_dim"],
+        vocab_size=c["vocab_size"],
+        attention_bias=c["attention_bias"],
+        attention_sinks=True,
+        router_bias=True,
+        expert_bias=True,
+        block_configs=blocks,
+    )
+
+
+def _qwen2_moe_fixture(c: dict[str, Any]) -> ModelArchitecture:
+    moe = {
+        "num_local_experts": c["num_experts"],
+        "num_experts_per_tok": c["num_experts_per_tok"],
+        "expert_intermediate_dim": c["moe_intermediate_size"],
+        "shared_expert_intermediate_dim": c["shared_expert_intermediate_size"],
+    }
+    block = {"attention": gqa(c["num_key_value_heads"]), "ffn": {"moe": moe}}
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        vocab_size=c["vocab_size"],
+        qkv_bias=True,
+        shared_expert_gate=True,
+        block_configs=[block] * c["num_hidden_layers"],
+    )
+
+
+def _deepseek_fixture(c: dict[str, Any]) -> ModelArchitecture:
+    mla = {
+        key: c[key]
+        for key in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim")
+    }
+    mla["v_head_dim"] = c["v_head_dim"]
+    moe = {
+        "num_local_experts": c["n_routed_experts"],
+        "num_experts_per_tok": c["num_experts_per_tok"],
+        "expert_intermediate_dim": c["moe_intermediate_size"],
+        "shared_expert_intermediate_dim": c["n_shared_experts"] * c["moe_intermediate_size"],
+    }
+    dense = {"attention": {"mla": mla}, "ffn": {"intermediate_size": c["intermediate_size"]}}
+    sparse = {"attention": {"mla": mla}, "ffn": {"moe": moe}}
+    first = c["first_k_dense_replace"]
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        vocab_size=c["vocab_size"],
+        router_score_correction_bias=c["model_type"] == "deepseek_v3",
+        block_configs=[dense] * first + [sparse] * (c["num_hidden_layers"] - first),
+    )
+
+
+def _nemotron_h_fixture(c: dict[str, Any]) -> ModelArchitecture:
+    no_op = {"no_op": True}
+    mamba = {
+        "state_dim": c["ssm_state_size"],
+        "num_heads": c["mamba_num_heads"],
+        "head_dim": c["mamba_head_dim"],
+        "num_groups": c["n_groups"],
+    }
+    moe = {
+        "num_local_experts": c["n_routed_experts"],
+        "num_experts_per_tok": c["num_experts_per_tok"],
+        "expert_intermediate_dim": c["moe_intermediate_size"],
+        "shared_expert_intermediate_dim": c["n_shared_experts"]
+        * c["moe_shared_expert_intermediate_size"],
+        "gated": False,
+    }
+    kinds: dict[str, dict[str, Any]] = {
+        "M": {"attention": {"mamba": mamba}, "ffn": no_op},
+        "*": {"attention": gqa(c["num_key_value_heads"]), "ffn": no_op},
+        "-": {
+            "attention": no_op,
+            "ffn": {"intermediate_size": c["intermediate_size"], "gated": False},
+        },
+        "E": {"attention": no_op, "ffn": {"moe": moe}},
+    }
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        head_dim=c["head_dim"],
+        vocab_size=c["vocab_size"],
+        mamba_conv_kernel=c["conv_kernel"],
+        router_score_correction_bias=True,
+        mamba_ssm_cache_dtype=c["mamba_ssm_cache_dtype"],
+        block_configs=[kinds[kind] for kind in c["hybrid_override_pattern"]],
+    )
+
+
+_BUILDERS: dict[str, Any] = {
+    "Qwen2.5-0.5B": lambda c: _qwen_dense(c, qkv_bias=True),
+    "Qwen3-0.6B": lambda c: _qwen_dense(c, qk_norm=True),
+    "gemma-2-2b": lambda c: _gemma(c, lambda n: n % 2 == 1),
+    "gemma-3-1b-it": lambda c: _gemma(
+        c, lambda n: (n + 1) % c["sliding_window_pattern"] == 0, qk_norm=True
+    ),
+    "gpt-oss-20b": _gpt_oss_fixture,
+    "Qwen1.5-MoE-A2.7B": _qwen2_moe_fixture,
+    "DeepSeek-V2-Lite": _deepseek_fixture,
+    "DeepSeek-V3": _deepseek_fixture,
+    "NVIDIA-Nemotron-3-Nano-30B-A3B": _nemotron_h_fixture,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BUILDERS))
+def test_family_fixture_built_by_hand_gives_the_expected_figures(name: str) -> None:
+    if not (FAMILIES / "EXPECTED.json").exists():
+        pytest.skip("the family fixtures are not in this checkout")
+    expected = _expected(name)
+    stats = model_stats(_BUILDERS[name](_fixture(name)), kv_cache_dtype="bf16")
+    assert stats.total_params == expected["total_params"]
+    assert stats.active_params == expected["active_params"]
+    assert stats.kv_cache_bytes(1, 32768) == expected["kv_bytes_32k_bf16"]
+
+
+def test_gpt_oss_20b_fixture_quantization_config_gives_the_checkpoint_bytes() -> None:
+    if not (FAMILIES / "EXPECTED.json").exists():
+        pytest.skip("the family fixtures are not in this checkout")
+    config = _fixture("gpt-oss-20b")
+    arch = attrs.evolve(
+        _gpt_oss_fixture(config),
+        torch_dtype="bfloat16",
+        quantization=quantization_from_config(config["quantization_config"]),
+    )
+    # "total_size" of openai/gpt-oss-20b's model.safetensors.index.json.
+    assert model_stats(arch).weight_bytes == 13_761_264_768

@@ -10,19 +10,22 @@ back. The storage of one quantized matrix of ``rows x cols`` values (``rows`` ou
   Qwen3 FP8 checkpoints): one byte per value (``float8_e4m3fn``) plus fp32 scales. With
   ``weight_block_size`` ``[br, bc]`` the scales are ``weight_scale_inv`` of shape
   ``ceil(rows / br) x ceil(cols / bc)`` (transformers' ``FP8Linear``; DeepSeek-V3's
-  safetensors index holds one ``weight_scale_inv`` beside each quantized ``weight``);
-  without it, one fp32 scale per matrix. With static activation scales
+  safetensors index holds one ``weight_scale_inv`` beside each quantized ``weight``, and its
+  Hub summary, BF16 3,918,786,560 + F8_E4M3 680,571,043,840 + F32 41,555,600 values, is
+  what these rules give); without it, one fp32 scale per matrix. With static activation scales
   (``activation_scheme: "static"``, and every ModelOpt ``FP8`` export) one more fp32
   ``input_scale`` per matrix.
 * ``mxfp4`` (``quant_method: "mxfp4"``, gpt-oss): 4-bit E2M1 values packed two per byte plus
   one 8-bit (E8M0) scale per 32 values along the input dimension. gpt-oss-20b stores each
   expert stack as ``gate_up_proj_blocks`` ``[32, 5760, 90, 16]`` uint8 and
   ``gate_up_proj_scales`` ``[32, 5760, 90]`` uint8 for ``h = 2880 = 90 * 32``: bytes
-  ``rows * ceil(cols / 32) * (16 + 1)``.
+  ``rows * ceil(cols / 32) * (16 + 1)`` (with the bf16 rest, the ``total_size`` of its
+  ``model.safetensors.index.json``, 13,761,264,768).
 * ``nvfp4`` (ModelOpt ``quant_method: "modelopt"``, ``quant_algo: "NVFP4"``): 4-bit E2M1
   values packed two per byte (``weight``, ``rows x cols/2`` uint8), one ``float8_e4m3fn``
   scale per 16 values along the input dimension (``weight_scale``, ``rows x cols/16``), and
-  two fp32 scalars per matrix (``weight_scale_2`` and the static ``input_scale``): bytes
+  two fp32 scalars per matrix (``weight_scale_2`` and the static ``input_scale``), the
+  tensors vLLM's ModelOpt FP4 linear method loads: bytes
   ``ceil(rows * cols / 2) + rows * ceil(cols / 16) + 8``.
 
 Only weight matrices of linear layers are quantized. Embeddings, norms, biases, convolution
