@@ -56,6 +56,14 @@ def test_mxfp4_as_gpt_oss_publishes_it() -> None:
     assert (q.value_bits, q.group_size, q.input_scales) == (4, 32, False)
 
 
+def test_fp8_blocks_default_as_transformers_reads_them() -> None:
+    # FineGrainedFP8Config: absent -> 128 x 128 blocks; null -> one scale per matrix.
+    assert quantization_from_config({"quant_method": "fp8"}).weight_block_size == (128, 128)
+    per_tensor = quantization_from_config({"quant_method": "fp8", "weight_block_size": None})
+    assert per_tensor.weight_block_size is None
+    assert per_tensor.to_config()["weight_block_size"] is None
+
+
 def test_modelopt_nvfp4_and_fp8() -> None:
     q = quantization_from_config(
         {

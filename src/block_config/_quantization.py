@@ -12,7 +12,8 @@ back. The storage of one quantized matrix of ``rows x cols`` values (``rows`` ou
   ``ceil(rows / br) x ceil(cols / bc)`` (transformers' ``FP8Linear``; DeepSeek-V3's
   safetensors index holds one ``weight_scale_inv`` beside each quantized ``weight``, and its
   Hub summary, BF16 3,918,786,560 + F8_E4M3 680,571,043,840 + F32 41,555,600 values, is
-  what these rules give); without it, one fp32 scale per matrix. With static activation scales
+  what these rules give; absent, it means 128 x 128 as in transformers); with
+  ``weight_block_size`` null, one fp32 scale per matrix. With static activation scales
   (``activation_scheme: "static"``, and every ModelOpt ``FP8`` export) one more fp32
   ``input_scale`` per matrix.
 * ``mxfp4`` (``quant_method: "mxfp4"``, gpt-oss): 4-bit E2M1 values packed two per byte plus
@@ -60,6 +61,8 @@ _VALUE_BITS = {"fp8": 8, "mxfp4": 4, "nvfp4": 4}
 _GROUP_SIZE = {"mxfp4": 32, "nvfp4": 16}
 #: ``quant_method`` values :func:`quantization_from_config` reads.
 _READ_METHODS = ("fp8", "mxfp4", "modelopt")
+#: ``weight_block_size`` of a ``quant_method: "fp8"`` config that does not give one.
+_DEFAULT_FP8_BLOCK = (128, 128)
 _MODELOPT_ALGOS = ("NVFP4", "FP8")
 
 
@@ -151,8 +154,8 @@ class WeightQuantization:
         out: dict[str, Any] = {"quant_method": self.method}
         if self.method == "fp8":
             out["activation_scheme"] = "static" if self.input_scales else "dynamic"
-            if self.weight_block_size is not None:
-                out["weight_block_size"] = list(self.weight_block_size)
+            block = self.weight_block_size
+            out["weight_block_size"] = None if block is None else list(block)
         if modules:
             out["modules_to_not_convert"] = modules
         return out
@@ -254,12 +257,14 @@ def quantization_from_config(
 ) -> WeightQuantization:
     """Read a ``quantization_config`` object (``config`` is that object, found at ``path``).
 
-    Reads ``quant_method`` ``"fp8"`` (``weight_block_size``, ``activation_scheme``,
-    ``modules_to_not_convert``), ``"mxfp4"`` (``modules_to_not_convert``) and ``"modelopt"``
-    with ``quant_algo`` ``"NVFP4"`` (``group_size`` 16 when given; ``exclude_modules`` and
-    ``ignore``) or ``"FP8"`` (per-tensor fp8 with static activation scales). Anything else,
-    including a method this library cannot count, is a :class:`BlockConfigError` located in
-    the object (``$.quantization_config.quant_method``); nothing is ignored silently.
+    Reads ``quant_method`` ``"fp8"`` (``weight_block_size``: 128 x 128 when absent, as in
+    transformers' ``FineGrainedFP8Config``, null for one scale per matrix;
+    ``activation_scheme``; ``modules_to_not_convert``), ``"mxfp4"``
+    (``modules_to_not_convert``) and ``"modelopt"`` with ``quant_algo`` ``"NVFP4"``
+    (``group_size`` 16 when given; ``exclude_modules`` and ``ignore``) or ``"FP8"``
+    (per-tensor fp8 with static activation scales). Anything else, including a method this
+    library cannot count, is a :class:`BlockConfigError` located in the object
+    (``$.quantization_config.quant_method``); nothing is ignored silently.
 
     >>> quantization_from_config({"quant_method": "mxfp4", "modules_to_not_convert": ["lm_head"]})
     WeightQuantization(method='mxfp4', weight_block_size=None, input_scales=False, \
@@ -278,7 +283,9 @@ unquantized_modules=('lm_head',))
     fields: dict[str, Any] = {}
     if method == "fp8":
         fields["method"] = "fp8"
-        block = config.get("weight_block_size")
+        # transformers' FineGrainedFP8Config: an absent weight_block_size means 128 x 128
+        # blocks; an explicit null, one scale per matrix.
+        block = config.get("weight_block_size", list(_DEFAULT_FP8_BLOCK))
         if block is not None:
             if not isinstance(block, list) or len(block) != 2:
                 reader.problems.append(

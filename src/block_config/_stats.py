@@ -495,7 +495,7 @@ def _norms(tally: _Tally) -> None:
     tally.vector(tally.ctx.hidden * (2 if tally.ctx.sandwich_norms else 1))
 
 
-def _gqa_weights(attention: AttentionConfig, kv_heads: int, tally: _Tally) -> None:
+def _gqa_weights(kv_heads: int, tally: _Tally) -> None:
     ctx = tally.ctx
     h = ctx.hidden
     q_width = ctx.heads * ctx.head_dim
@@ -570,7 +570,7 @@ def _attention_stats(
         assert attention is not None
         kv_heads = attention.num_key_value_heads
         assert kv_heads is not None  # the class requires it for a GQA attention
-        _gqa_weights(attention, kv_heads, tally)
+        _gqa_weights(kv_heads, tally)
         kv_bytes = _bytes(2 * kv_heads * ctx.head_dim, ctx.kv_bits)
         if attention.llama4 is not None:
             chunk = attention.llama4.attention_chunk_size
