@@ -7,6 +7,12 @@
 """
 
 from block_config import readers
+from block_config._candidates import (
+    LIBRARY_FORMAT_VERSION,
+    Candidate,
+    CandidateLibrary,
+    build_candidates,
+)
 from block_config._config import (
     SUBBLOCK_CLS_DICT,
     AttentionConfig,
@@ -46,6 +52,17 @@ from block_config._quantization import (
     quantization_from_config,
 )
 from block_config._schema import block_configs_json_schema
+from block_config._search import (
+    BudgetName,
+    Budgets,
+    InfeasibleBudgetError,
+    SearchResult,
+    SearchStatus,
+    SolverNotInstalledError,
+    SweepPoint,
+    search,
+    sweep,
+)
 from block_config._stats import (
     PRECISION_BITS,
     AttentionKind,
@@ -64,6 +81,7 @@ from block_config._yaml import dumps_yaml, loads_yaml
 from block_config.readers import supported_model_types
 
 __all__ = [
+    "LIBRARY_FORMAT_VERSION",
     "MAX_BLOCKS",
     "MAX_INT",
     "MAX_JSON_DEPTH",
@@ -77,12 +95,17 @@ __all__ = [
     "BaseDataclass",
     "BlockConfig",
     "BlockConfigError",
+    "BudgetName",
+    "Budgets",
+    "Candidate",
+    "CandidateLibrary",
     "ConversionWarning",
     "Dialect",
     "FFNConfig",
     "FFNKind",
     "FFNStats",
     "FieldChange",
+    "InfeasibleBudgetError",
     "LayerDiff",
     "LayerStats",
     "LegacyAttentionConfig",
@@ -98,7 +121,11 @@ __all__ = [
     "ModelStats",
     "Problem",
     "QuantizationMethod",
+    "SearchResult",
+    "SearchStatus",
+    "SolverNotInstalledError",
     "SubblockConfig",
+    "SweepPoint",
     "UnknownKeyWarning",
     "UnknownKeys",
     "WeightQuantization",
@@ -106,6 +133,7 @@ __all__ = [
     "__version__",
     "block_configs_json_schema",
     "block_stats",
+    "build_candidates",
     "converter",
     "diff_block_configs",
     "diff_models",
@@ -120,7 +148,9 @@ __all__ = [
     "precision_bits",
     "quantization_from_config",
     "readers",
+    "search",
     "structure_block_configs",
     "supported_model_types",
+    "sweep",
     "unstructure_block_configs",
 ]
