@@ -8,11 +8,12 @@ writes the native or legacy dialect back, leaving every key it does not own as i
 
 from __future__ import annotations
 
-import copy
+import errno
 import os
 import typing
 import warnings
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from pathlib import Path as FilePath
 from typing import Any, Literal
 
@@ -21,7 +22,9 @@ import attrs
 from block_config import _legacy, readers
 from block_config._config import BlockConfig
 from block_config._converter import (
+    _NOT_TEXT,
     UnknownKeys,
+    _is_text,
     structure_block_configs,
     unstructure_block_configs,
 )
@@ -30,7 +33,7 @@ from block_config._errors import (
     ConversionWarning,
     Problem,
     describe,
-    short_repr,
+    key_label,
 )
 from block_config._io import (
     CONFIG_FILENAME,
@@ -40,10 +43,11 @@ from block_config._io import (
     read_limited,
     resolve_config_path,
 )
-from block_config._json import json_value_problems
+from block_config._json import copy_json, json_value_problems
 from block_config._keys import check_int, is_count
 from block_config._legacy import LegacyBlockConfig
 from block_config._quantization import WeightQuantization, quantization_from_config
+from block_config._warnings import quiet
 from block_config._yaml import dump_yaml, parse_yaml
 from block_config.readers._common import DEFAULT_CONV_KERNEL as _DEFAULT_CONV_KERNEL
 from block_config.readers._common import FLAG_KEYS, check_kv
@@ -67,6 +71,13 @@ _UNREADABLE = object()
 _STR_FIELDS = ("torch_dtype", "mamba_ssm_cache_dtype", "model_type")
 #: File suffixes read and written as YAML instead of JSON.
 YAML_SUFFIXES = (".yaml", ".yml")
+
+
+# The source the constructor may take as checked: from_mapping checked it as its input, and
+# with_block_configs keeps the one checked when the object was made.
+_checked_source: ContextVar[dict[str, Any] | None] = ContextVar(
+    "block_config_checked_source", default=None
+)
 
 
 def _default_head_dim(self: ModelArchitecture) -> int:
@@ -205,6 +216,12 @@ class ModelArchitecture:
             value = getattr(self, name)
             if value is not None and type(value) is not str:
                 problems.append(Problem((name,), f"expected str or null, got {describe(value)}"))
+            elif value is not None and not _is_text(value):
+                problems.append(Problem((name,), _NOT_TEXT))
+        if self.torch_dtype == "":  # reads back as no dtype at all
+            problems.append(
+                Problem(("torch_dtype",), "expected a dtype name (text, not empty) or null, got ''")
+            )
         if self.quantization is not None and type(self.quantization) is not WeightQuantization:
             problems.append(
                 Problem(
@@ -218,6 +235,9 @@ class ModelArchitecture:
             )
         if type(self.source) is not dict:
             problems.append(Problem(("source",), f"expected dict, got {describe(self.source)}"))
+        elif _checked_source.get() is not self.source:
+            # Written back by save(): it must be JSON that reads back the same.
+            problems += json_value_problems(self.source, ("source",))
         legacy = self.legacy_block_configs
         if legacy is not None:
             if any(type(item) is not LegacyBlockConfig for item in legacy):
@@ -263,13 +283,26 @@ class ModelArchitecture:
         ``model_type`` is one at ``$.model_type`` naming the supported types. Raises
         :class:`ValueError` for a ``family`` no reader is registered for.
         """
+        return cls._read(config, unknown_keys, dialect, owned=False, family=family)
+
+    @classmethod
+    def _read(
+        cls,
+        config: Mapping[str, Any],
+        unknown_keys: UnknownKeys,
+        dialect: Dialect | None,
+        *,
+        owned: bool,
+        family: str | None = None,
+    ) -> ModelArchitecture:
+        """:meth:`from_mapping`; ``owned``: ``config`` was parsed here and is kept, not copied."""
         if not isinstance(config, Mapping):
             raise BlockConfigError.at((), f"expected a config.json object, got {describe(config)}")
         keys: Iterable[Any] = config
         bad_keys = [key for key in keys if not isinstance(key, str)]
         if bad_keys:
             raise BlockConfigError(
-                Problem((short_repr(key),), f"keys must be strings, got {describe(key)}")
+                Problem((key_label(key),), f"keys must be strings, got {describe(key)}")
                 for key in bad_keys
             )
         # Kept verbatim in source and written back by save(): it must be JSON that reads
@@ -282,7 +315,12 @@ class ModelArchitecture:
         fields = readers.read_fields(
             config, family=family, dialect=dialect, unknown_keys=unknown_keys
         )
-        return cls(**fields, source=copy.deepcopy(dict(config)))
+        source = config if owned and type(config) is dict else copy_json(config)
+        token = _checked_source.set(source)  # checked above, as config
+        try:
+            return cls(**fields, source=source)
+        finally:
+            _checked_source.reset(token)
 
     @classmethod
     def load(
@@ -305,7 +343,7 @@ class ModelArchitecture:
                 read_limited(target), unknown_keys=unknown_keys, dialect=dialect, family=family
             )
         _, config = read_config_json(target)
-        return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect, family=family)
+        return cls._read(config, unknown_keys, dialect, owned=True, family=family)
 
     @classmethod
     def from_yaml(
@@ -320,7 +358,7 @@ class ModelArchitecture:
         config = parse_yaml(text)
         if not isinstance(config, dict):
             raise BlockConfigError.at((), f"expected a mapping, got {describe(config)}")
-        return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect, family=family)
+        return cls._read(config, unknown_keys, dialect, owned=True, family=family)
 
     # ----------------------------------------------------------------------- changing
 
@@ -336,7 +374,12 @@ class ModelArchitecture:
         legacy = self.legacy_block_configs
         if legacy is not None and len(legacy) != len(blocks):
             legacy = None
-        return attrs.evolve(self, block_configs=blocks, legacy_block_configs=legacy)
+        # The source was checked when self was made (save() checks it again).
+        token = _checked_source.set(self.source)
+        try:
+            return attrs.evolve(self, block_configs=blocks, legacy_block_configs=legacy)
+        finally:
+            _checked_source.reset(token)
 
     # ----------------------------------------------------------------------- writing
 
@@ -354,7 +397,7 @@ class ModelArchitecture:
         elif dialect not in ("native", "legacy"):
             raise ValueError(f"dialect must be 'native' or 'legacy', got {dialect!r}")
         original = self._original()
-        whole = copy.deepcopy(self.source)
+        whole = copy_json(self.source)
         # A multimodal wrapper read through its text part is written there.
         text_key = None
         if readers.TEXT_CONFIG in self.source:
@@ -400,10 +443,17 @@ class ModelArchitecture:
         writes it. The write is atomic: a reader sees the old file or the new one, never a
         half-written file. Returns the path written.
         """
+        if not os.fspath(path):  # Path("") is the current folder: refuse, as open("") does
+            raise FileNotFoundError(errno.ENOENT, "cannot write '': no file name given")
         target = FilePath(path)
         if target.is_dir():
             target = target / CONFIG_FILENAME
         mapping = self.to_mapping(dialect)
+        # source is a dict, changeable after the object was made: what would not read back
+        # the same is refused before anything is written.
+        problems = json_value_problems(mapping)
+        if problems:
+            raise BlockConfigError(problems)
         if target.suffix.lower() in YAML_SUFFIXES:
             return atomic_write(target, dump_yaml(mapping))
         return atomic_write(target, dump_config_json(mapping))
@@ -414,10 +464,10 @@ class ModelArchitecture:
             return None
         for dialect in (self.dialect, None):
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    return ModelArchitecture.from_mapping(
-                        self.source, unknown_keys="warn", dialect=dialect, family=self._family()
+                with quiet():
+                    # Only compared, never kept: its source needs no copy of its own.
+                    return ModelArchitecture._read(
+                        self.source, "warn", dialect, owned=True, family=self._family()
                     )
             except BlockConfigError:
                 pass
@@ -451,7 +501,7 @@ class ModelArchitecture:
         if _or_default(out.get("head_dim"), derived) != self.head_dim:
             out["head_dim"] = self.head_dim
         dtype_keys = [key for key in ("torch_dtype", "dtype") if key in out] or ["torch_dtype"]
-        if (out.get("torch_dtype") or out.get("dtype")) != self.torch_dtype:
+        if (out.get("torch_dtype") or out.get("dtype") or None) != self.torch_dtype:
             for key in dtype_keys:
                 out[key] = self.torch_dtype
         # An absent count is derived from the blocks; a fresh object states it, as HF needs it.
@@ -502,9 +552,13 @@ class ModelArchitecture:
             size = ffn.intermediate_size
             if size is None or size % 256:
                 continue
-            again = _legacy.intermediate_size_to_ffn_mult(size, self.hidden_size)
+            try:
+                again: float | None = _legacy.intermediate_size_to_ffn_mult(size, self.hidden_size)
+            except ValueError:  # no float ffn_mult maps back to a size this large
+                again = None
             if again != mult:
-                lost.append(f"$.block_configs[{index}].ffn.ffn_mult {mult!r} -> {again!r}")
+                shown = "no ffn_mult maps back" if again is None else repr(again)
+                lost.append(f"$.block_configs[{index}].ffn.ffn_mult {mult!r} -> {shown}")
         if lost:
             shown = "; ".join(lost[:3]) + ("; ..." if len(lost) > 3 else "")
             warnings.warn(

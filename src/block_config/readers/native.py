@@ -8,7 +8,6 @@ the model-level keys are those of a Llama config. Counts exactly what the blocks
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ from block_config._config import BlockConfig
 from block_config._converter import MAX_BLOCKS, UnknownKeys, structure_block_configs
 from block_config._errors import BlockConfigError, Problem
 from block_config._keys import ConfigReader, is_count
-from block_config._warnings import warnings_under
+from block_config._warnings import quiet, warnings_under
 from block_config.readers._common import check_kv, flag_fields, model_fields
 from block_config.readers._registry import ReadOptions, register_dialect
 
@@ -35,8 +34,7 @@ def _blocks_that_read(raw: Any, unknown_keys: UnknownKeys) -> Iterable[tuple[int
         return
     for index, item in enumerate(raw):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with quiet():
                 (block,) = structure_block_configs([item], unknown_keys=unknown_keys)
         except BlockConfigError:
             continue
