@@ -147,3 +147,17 @@ def test_the_diff_command_never_shows_null_to_null(capsys: pytest.CaptureFixture
     assert {"path": "attention.mamba", "a": MAMBA, "b": None} in changes
     assert not [change for change in changes if change["a"] is None and change["b"] is None]
     assert not [change for change in changes if change["path"].startswith("attention.mamba.")]
+
+
+def test_the_fields_written_only_when_set_are_compared_too() -> None:
+    plain = BlockConfig(attention={"num_key_value_heads": 8}, ffn={"intermediate_size": 8})
+    windowed = BlockConfig(
+        attention={"num_key_value_heads": 8, "sliding_window": 4096},
+        ffn={"intermediate_size": 8, "gated": False},
+    )
+    diff = diff_block_configs([plain], [windowed])
+    (layer,) = diff.layers
+    assert [(c.path, c.a, c.b) for c in layer.changes] == [
+        ("attention.sliding_window", None, 4096),
+        ("ffn.gated", None, False),
+    ]

@@ -53,6 +53,7 @@ from block_config import (
     FFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
+    MLAConfig,
     ModelArchitecture,
     MoEConfig,
     UnknownKeyWarning,
@@ -88,7 +89,9 @@ SHARES = {
 
 DATA = Path(__file__).parent / "data"
 REAL_CONFIGS = [SUPER, ULTRA]
-HF_CONFIGS = sorted((DATA / "hf").glob("*.config.json"))
+HF_CONFIGS = sorted((DATA / "hf").glob("*.config.json")) + sorted(
+    (DATA / "families").glob("*.config.json")
+)
 
 Doc = Any  # a JSON-like document: dicts, lists and scalars
 
@@ -245,7 +248,7 @@ _KNOWN_KEYS = sorted(
     {rule.name for cls in (BlockConfig, AttentionConfig, FFNConfig) for rule in field_rules(cls)}
     | {
         rule.name
-        for cls in (MoEConfig, MambaConfig, Llama4AttentionConfig)
+        for cls in (MoEConfig, MambaConfig, MLAConfig, Llama4AttentionConfig)
         for rule in field_rules(cls)
     }
 )
@@ -281,11 +284,12 @@ def random_attention(rng: random.Random) -> AttentionConfig | None:
         "sparsify": rng.choice([None, [], ["q_proj"], ["k_proj", "v_proj"]]),
         "weights_precision": rng.choice([None, "bf16", "fp8", "nvfp4"]),
     }
-    kind = rng.randrange(6)
+    kind = rng.randrange(7)
     if kind == 0:
         return None
     if kind == 1:
-        return AttentionConfig(num_key_value_heads=_size(rng), **common)
+        window = rng.choice([None, None, 128, 4096, _size(rng)])
+        return AttentionConfig(num_key_value_heads=_size(rng), sliding_window=window, **common)
     if kind == 2:
         llama4 = Llama4AttentionConfig(
             attention_chunk_size=rng.choice([None, 8192]),
@@ -301,6 +305,15 @@ def random_attention(rng: random.Random) -> AttentionConfig | None:
             state_dim=_size(rng), num_heads=_size(rng), head_dim=_size(rng), num_groups=_size(rng)
         )
         return AttentionConfig(mamba=mamba, **common)
+    if kind == 5:
+        mla = MLAConfig(
+            q_lora_rank=rng.choice([None, _size(rng)]),
+            kv_lora_rank=_size(rng),
+            qk_nope_head_dim=_size(rng),
+            qk_rope_head_dim=_size(rng),
+            v_head_dim=_size(rng),
+        )
+        return AttentionConfig(mla=mla, sliding_window=rng.choice([None, _size(rng)]), **common)
     return AttentionConfig(no_op=True, **common)
 
 
@@ -313,7 +326,8 @@ def random_ffn(rng: random.Random) -> FFNConfig | None:
     if kind == 0:
         return None
     if kind == 1:
-        return FFNConfig(intermediate_size=_size(rng), **common)
+        gated = rng.choice([None, True, False])
+        return FFNConfig(intermediate_size=_size(rng), gated=gated, **common)
     if kind == 2:
         return FFNConfig(replace_with_linear=True, intermediate_size=_size(rng), **common)
     if kind == 3:
@@ -323,6 +337,7 @@ def random_ffn(rng: random.Random) -> FFNConfig | None:
             num_experts_per_tok=per_tok,
             expert_intermediate_dim=_size(rng),
             shared_expert_intermediate_dim=rng.choice([0, _size(rng)]),
+            gated=rng.choice([None, False]),
         )
         return FFNConfig(moe=moe, **common)
     return FFNConfig(no_op=True, **common)
@@ -369,6 +384,7 @@ _CLASS_OF_KEY: dict[str, type[BaseDataclass]] = {
     "ffn": FFNConfig,
     "llama4": Llama4AttentionConfig,
     "mamba": MambaConfig,
+    "mla": MLAConfig,
     "moe": MoEConfig,
 }
 
@@ -791,7 +807,26 @@ def _windowed(document: Doc, rng: random.Random) -> Doc:
 
 
 def _same_model(a: ModelArchitecture, b: ModelArchitecture) -> bool:
-    names = ("hidden_size", "num_attention_heads", "vocab_size", "head_dim", "block_configs")
+    names = (
+        "hidden_size",
+        "num_attention_heads",
+        "vocab_size",
+        "head_dim",
+        "block_configs",
+        "tie_word_embeddings",
+        "attention_bias",
+        "qkv_bias",
+        "qk_norm",
+        "sandwich_norms",
+        "router_bias",
+        "expert_bias",
+        "attention_sinks",
+        "shared_expert_gate",
+        "router_score_correction_bias",
+        "quantization",
+        "mamba_ssm_cache_dtype",
+        "model_type",
+    )
     return all(getattr(a, name) == getattr(b, name) for name in names)
 
 
@@ -811,7 +846,7 @@ def _check_model(arch: ModelArchitecture) -> None:
 
 @pytest.fixture(scope="module")
 def config_documents(real_documents: list[Doc]) -> list[Doc]:
-    """Real legacy configs, real homogeneous Hugging Face configs."""
+    """Real legacy configs, homogeneous Hugging Face configs of every family."""
     assert HF_CONFIGS, f"no *.config.json in {DATA / 'hf'}"
     return real_documents + [orjson.loads(path.read_bytes()) for path in HF_CONFIGS]
 
