@@ -13,9 +13,9 @@ import warnings
 from pathlib import Path
 
 import pytest
+from published import PUBLISHED, SUPER, ULTRA, needs_published
 
 from block_config import ConversionWarning, ModelArchitecture, dumps, dumps_yaml, loads
-from published import PUBLISHED, SUPER, ULTRA, needs_published
 
 ROOT = Path(__file__).parents[1]
 
