@@ -6,6 +6,10 @@
 8
 """
 
+# Not public API, but module-level names that code written for the original module imports
+# from it; the redundant aliases re-export them.
+from block_config._compat import _get_dataclass_type as _get_dataclass_type
+from block_config._compat import _is_dataclass_type as _is_dataclass_type
 from block_config._config import (
     SUBBLOCK_CLS_DICT,
     AttentionConfig,
@@ -28,7 +32,13 @@ from block_config._converter import (
     unstructure_block_configs,
 )
 from block_config._diff import FieldChange, LayerDiff, ModelDiff, diff_block_configs, diff_models
-from block_config._errors import BlockConfigError, ConversionWarning, Problem, UnknownKeyWarning
+from block_config._errors import (
+    BlockConfigError,
+    ConversionWarning,
+    FrozenInstanceError,
+    Problem,
+    UnknownKeyWarning,
+)
 from block_config._json import MAX_JSON_DEPTH, MAX_JSON_SIZE, dumps, loads
 from block_config._legacy import (
     LegacyAttentionConfig,
@@ -71,6 +81,7 @@ __all__ = [
     "FFNConfig",
     "FFNStats",
     "FieldChange",
+    "FrozenInstanceError",
     "LayerDiff",
     "LayerStats",
     "LegacyAttentionConfig",
