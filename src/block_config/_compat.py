@@ -109,7 +109,7 @@ def install_dataclass_protocol(cls: type[Any]) -> None:
     attrs' frozen ones are replaced.
     """
     with _LOCK:
-        if FIELDS in cls.__dict__:
+        if isinstance(cls.__dict__.get(FIELDS), dict):
             return
         fields, params = dataclass_protocol(cls)
         # attrs' frozen __setattr__ raises attrs' error only; this one is also the dataclasses'.
@@ -131,11 +131,12 @@ _BASE_PARAMS: Any = _BASE_SHADOW.__dataclass_params__
 class DataclassAttribute:
     """``__dataclass_fields__`` or ``__dataclass_params__`` of a class not yet given them.
 
-    Set on the base class only. The library's own classes get the protocol when their module
-    is imported; any other attrs subclass gets it here, the first time anything asks
-    (``dataclasses.is_dataclass`` included), and from then on holds it as a plain class
-    attribute. The base class itself, which has no fields, reads as a dataclass without any,
-    as the original base class was.
+    Every subclass of the base class gets these two when it is created (its own, so that it
+    never shows its parent's fields), because its field types may not be resolvable yet. The
+    library's own classes then get the protocol when their module is imported; any other
+    subclass gets it the first time anything asks (``dataclasses.is_dataclass`` included), and
+    from then on holds it as plain class attributes. The base class itself, which has no
+    fields, reads as a dataclass without any, as the original base class was.
     """
 
     def __init__(self, name: str) -> None:

@@ -76,6 +76,12 @@ class BaseDataclass:
         __dataclass_fields__ = DataclassAttribute(FIELDS)
         __dataclass_params__ = DataclassAttribute(PARAMS)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Each class its own (lazily built) protocol, never its parent's fields.
+        type.__setattr__(cls, FIELDS, DataclassAttribute(FIELDS))
+        type.__setattr__(cls, PARAMS, DataclassAttribute(PARAMS))
+
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_repr_cache", None)
         _finish(self)
