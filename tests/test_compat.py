@@ -40,6 +40,7 @@ from block_config import (
     BaseDataclass,
     BlockConfig,
     BlockConfigError,
+    ConversionWarning,
     FFNConfig,
     FrozenInstanceError,
     LegacyAttentionConfig,
@@ -47,6 +48,7 @@ from block_config import (
     LegacyFFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
+    ModelArchitecture,
     MoEConfig,
     SubblockConfig,
     UnknownKeyWarning,
@@ -57,6 +59,15 @@ from block_config import (
     unstructure_block_configs,
 )
 from block_config.strategies import block_configs
+
+DATA = Path(__file__).parent / "data"
+# Models to save as native config.json files: published Puzzle configs (legacy dialect) and
+# homogeneous Hugging Face configs, dense, MoE and Mamba hybrids.
+SAVED_MODELS = [
+    DATA / "Llama-3_3-Nemotron-Super-49B-v1.config.json",
+    DATA / "Llama-3_1-Nemotron-Ultra-253B-v1.config.json",
+    *sorted((DATA / "hf").glob("*.config.json")),
+]
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -945,6 +956,21 @@ class TestReferenceReader:
             # ... and what the original writes back (asdict, json.dumps) reads back here.
             written_back = json.dumps([dataclasses.asdict(b) for b in read])
             assert block_config.loads(written_back) == blocks
+
+    @pytest.mark.parametrize("source", SAVED_MODELS, ids=lambda path: path.name)
+    def test_saved_native_config_json_reads_back_through_the_original(
+        self, source: Path, tmp_path: Path
+    ) -> None:
+        arch = ModelArchitecture.load(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter(
+                "ignore", ConversionWarning
+            )  # legacy ffn_mult text, tested elsewhere
+            written = arch.save(tmp_path / "config.json", dialect="native")
+        saved = json.loads(written.read_text())["block_configs"]
+        read = reference_maybe_cast_block_configs(saved) or []
+        assert len(read) == len(arch.block_configs) == arch.num_hidden_layers
+        assert [dataclasses.asdict(b) for b in read] == saved
 
     @PROPERTY
     @given(block_configs())
