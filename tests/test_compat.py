@@ -571,6 +571,18 @@ class TestFrozen:
         assert WideFFN(intermediate_size=4).intermediate_size == 1024
         assert WideFFN.from_dict({"intermediate_size": 8}).intermediate_size == 1024
 
+        finished = FFNConfig(intermediate_size=4)
+
+        @attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
+        class MeddlingFFN(FFNConfig):
+            def _normalise(self) -> list[tuple[str, str]]:
+                finished._force_setattr("intermediate_size", 8)  # not the object being built
+                return super()._normalise()
+
+        with pytest.raises(FrozenInstanceError):
+            MeddlingFFN(intermediate_size=4)
+        assert finished.intermediate_size == 4
+
 
 class TestOriginalHelpers:
     def test_dataclass_type_in_field_types(self) -> None:

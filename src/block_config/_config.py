@@ -157,14 +157,16 @@ class BaseDataclass:
         """Set a field of this frozen object, while it is being built only.
 
         As in the original implementation, for a subclass's normalisation: allowed when called
-        (directly or not) from ``_normalise``, ``__attrs_post_init__`` or ``__post_init__``;
-        anywhere else it raises :class:`FrozenInstanceError` (an ``AttributeError``), whatever
-        the interpreter's ``-O`` flag. For a changed copy, use ``dataclasses.replace`` or
-        ``attrs.evolve``.
+        (directly or not) from this object's ``_normalise``, ``__attrs_post_init__`` or
+        ``__post_init__``; anywhere else it raises :class:`FrozenInstanceError` (an
+        ``AttributeError``), whatever the interpreter's ``-O`` flag. For a changed copy, use
+        ``dataclasses.replace`` or ``attrs.evolve``.
         """
         frame = inspect.currentframe()
         while frame is not None:
-            if frame.f_code.co_name in _BUILDING:
+            # This object's own building: another object's __post_init__ up the stack is no
+            # licence to change one that is finished (and whose hash may be cached).
+            if frame.f_code.co_name in _BUILDING and frame.f_locals.get("self") is self:
                 object.__setattr__(self, name, value)
                 return
             frame = frame.f_back
