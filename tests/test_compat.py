@@ -598,8 +598,8 @@ class TestAsdictAndAstuple:
         assert data["attention"]["sparsify"] == ("q_proj",)
         assert json.loads(json.dumps(data))["attention"]["sparsify"] == ["q_proj"]
         assert dataclasses.asdict(PARALLEL)["parallel_blocks"] == (
-            GQA.to_dict(),
-            SKIP.to_dict(),
+            dataclasses.asdict(GQA),
+            dataclasses.asdict(SKIP),
         )
 
     @pytest.mark.parametrize("block", EXAMPLES)
