@@ -19,11 +19,20 @@ from block_config import (
     FFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
+    MLAConfig,
     MoEConfig,
     SubblockConfig,
 )
 
 MAMBA = {"state_dim": 128, "num_heads": 64, "head_dim": 64, "num_groups": 8}
+#: DeepSeek-V3's attention (config.json of deepseek-ai/DeepSeek-V3).
+MLA = {
+    "q_lora_rank": 1536,
+    "kv_lora_rank": 512,
+    "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64,
+    "v_head_dim": 128,
+}
 
 
 def problems(error: pytest.ExceptionInfo[BlockConfigError]) -> list[str]:
@@ -152,7 +161,7 @@ class TestRequirements:
         with pytest.raises(BlockConfigError) as error:
             AttentionConfig()
         assert problems(error) == [
-            "$.num_key_value_heads: required unless the attention is no_op or Mamba"
+            "$.num_key_value_heads: required unless the attention is no_op, Mamba or MLA"
         ]
 
     def test_linear_attention_needs_kv_heads_too(self) -> None:
@@ -193,7 +202,7 @@ class TestRequirements:
             ),
         ],
     )
-    def test_moe_counts(self, kwargs: dict[str, int], message: str) -> None:
+    def test_moe_counts(self, kwargs: dict[str, Any], message: str) -> None:
         with pytest.raises(BlockConfigError) as error:
             MoEConfig(**kwargs)
         assert problems(error)[0].startswith(message)
@@ -221,7 +230,7 @@ class TestRequirements:
             [sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True
         ).stdout
         assert out.splitlines() == [
-            "$.num_key_value_heads: required unless the attention is no_op or Mamba",
+            "$.num_key_value_heads: required unless the attention is no_op, Mamba or MLA",
             "$.replace_with_linear: cannot be true when no_op is true",
         ]
 
@@ -366,3 +375,203 @@ class TestComparison:
         assert type(config.attn_scale) is float
         assert config == Llama4AttentionConfig(attn_scale=1.0, floor_scale=8192.0)
         assert repr(config) == repr(Llama4AttentionConfig(attn_scale=1.0, floor_scale=8192.0))
+
+
+class TestSlidingWindow:
+    def test_defaults_to_full_attention(self) -> None:
+        attention = AttentionConfig(num_key_value_heads=8)
+        assert attention.sliding_window is None
+
+    def test_a_window_is_kept(self) -> None:
+        attention = AttentionConfig(num_key_value_heads=8, sliding_window=4096)
+        assert attention.sliding_window == 4096
+        assert AttentionConfig(mla=MLA, sliding_window=128).sliding_window == 128
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            (0, "$.sliding_window: expected int from 1 to 9223372036854775807, got 0"),
+            (-1, "$.sliding_window: expected int from 1 to 9223372036854775807, got -1"),
+            ("4096", "$.sliding_window: expected int, got str '4096'"),
+            (True, "$.sliding_window: expected int, got bool True"),
+            (4096.0, "$.sliding_window: expected int, got float 4096.0"),
+        ],
+    )
+    def test_strict_counts(self, value: Any, message: str) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            AttentionConfig(num_key_value_heads=8, sliding_window=value)
+        assert problems(error) == [message]
+
+    def test_not_on_no_op_or_mamba(self) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            AttentionConfig(no_op=True, sliding_window=8)
+        assert problems(error) == ["$.sliding_window: must be null when no_op is true"]
+        with pytest.raises(BlockConfigError) as error:
+            AttentionConfig(mamba=MAMBA, sliding_window=8)
+        assert problems(error) == ["$.sliding_window: must be null when mamba is set"]
+
+    def test_reported_at_its_path_in_a_list(self) -> None:
+        from block_config import structure_block_configs
+
+        data: list[Any] = [{}, {}, {}, {"attention": {"no_op": True, "sliding_window": 8}}]
+        with pytest.raises(BlockConfigError) as error:
+            structure_block_configs(data)
+        assert problems(error) == ["$[3].attention.sliding_window: must be null when no_op is true"]
+
+
+class TestMLA:
+    def test_fields(self) -> None:
+        mla = MLAConfig(**MLA)
+        assert (
+            mla.q_lora_rank,
+            mla.kv_lora_rank,
+            mla.qk_nope_head_dim,
+            mla.qk_rope_head_dim,
+            mla.v_head_dim,
+        ) == (1536, 512, 128, 64, 128)
+        lite = {key: value for key, value in MLA.items() if key != "q_lora_rank"}
+        assert MLAConfig(**lite).q_lora_rank is None
+
+    def test_four_fields_are_required(self) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            MLAConfig.from_dict({"kv_lora_rank": 512})
+        assert problems(error) == [
+            "$.qk_nope_head_dim: missing required key",
+            "$.qk_rope_head_dim: missing required key",
+            "$.v_head_dim: missing required key",
+        ]
+
+    def test_strict_counts(self) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            MLAConfig.from_dict({**MLA, "kv_lora_rank": "512", "q_lora_rank": 0})
+        assert problems(error) == [
+            "$.kv_lora_rank: expected int, got str '512'",
+            "$.q_lora_rank: expected int from 1 to 9223372036854775807, got 0",
+        ]
+
+    def test_an_mla_attention_drops_its_kv_heads(self) -> None:
+        attention = AttentionConfig(mla=MLA, num_key_value_heads=128)
+        assert attention.num_key_value_heads is None
+        assert attention.is_mla
+        assert attention.mla == MLAConfig(**MLA)
+        assert AttentionConfig(mla=MLA) == attention
+        assert not AttentionConfig(num_key_value_heads=8).is_mla
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"no_op": True}, "$.mla: must be null when no_op is true"),
+            ({"mamba": MAMBA}, "$.mla: must be null when mamba is set"),
+            ({"llama4": {}}, "$.mla: must be null when llama4 is set"),
+        ],
+    )
+    def test_one_kind_of_attention_at_a_time(self, fields: dict[str, Any], message: str) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            AttentionConfig(mla=MLA, **fields)
+        assert problems(error) == [message]
+
+    def test_nested_problems_carry_their_path(self) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            BlockConfig(attention={"mla": {**MLA, "v_head_dim": None}})
+        assert problems(error) == ["$.attention.mla.v_head_dim: expected int, got null"]
+
+
+class TestGated:
+    def test_gated_by_default(self) -> None:
+        ffn = FFNConfig(intermediate_size=8)
+        assert ffn.gated is None
+        assert ffn.is_gated
+        assert MoEConfig().gated is None
+        assert MoEConfig().is_gated
+
+    def test_true_is_normalised_to_none(self) -> None:
+        assert FFNConfig(intermediate_size=8, gated=True).gated is None
+        assert FFNConfig(intermediate_size=8, gated=True) == FFNConfig(intermediate_size=8)
+        assert MoEConfig(gated=True) == MoEConfig()
+
+    def test_two_matrix_mlps(self) -> None:
+        ffn = FFNConfig(intermediate_size=8, gated=False)
+        assert ffn.gated is False
+        assert not ffn.is_gated
+        assert ffn != FFNConfig(intermediate_size=8)
+        moe = MoEConfig(gated=False)
+        assert not moe.is_gated
+        assert not FFNConfig(moe=moe).is_gated
+        assert FFNConfig(moe={}).is_gated
+
+    def test_dropped_where_meaningless(self) -> None:
+        assert FFNConfig(no_op=True, gated=False).gated is None
+        on_moe = FFNConfig(moe={}, gated=False)
+        assert on_moe.gated is None
+        assert on_moe.is_gated  # the experts say it, and they are gated
+
+    @pytest.mark.parametrize("value", [1, 0, "false", "true", 1.0])
+    def test_strict_bools(self, value: Any) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            FFNConfig(intermediate_size=8, gated=value)
+        assert problems(error) == [f"$.gated: expected bool, got {type(value).__name__} {value!r}"]
+        with pytest.raises(BlockConfigError) as error:
+            BlockConfig(ffn={"moe": {"gated": value}})
+        assert problems(error)[0].startswith("$.ffn.moe.gated: expected bool")
+
+
+class TestNewFieldsKeepTheSeedShape:
+    def test_positional_order_is_the_seeds_then_the_new_fields(self) -> None:
+        assert [f.name for f in attrs.fields(AttentionConfig)] == [
+            "no_op",
+            "replace_with_linear",
+            "sparsify",
+            "weights_precision",
+            "num_key_value_heads",
+            "llama4",
+            "mamba",
+            "sliding_window",
+            "mla",
+        ]
+        assert [f.name for f in attrs.fields(FFNConfig)][-1] == "gated"
+        assert [f.name for f in attrs.fields(MoEConfig)][-1] == "gated"
+
+    def test_unset_fields_are_neither_shown_nor_written(self) -> None:
+        block = BlockConfig(attention={"num_key_value_heads": 8}, ffn={"moe": {}})
+        assert repr(block) == (
+            "BlockConfig(attention=AttentionConfig(no_op=False, replace_with_linear=False, "
+            "sparsify=None, weights_precision='bf16', num_key_value_heads=8, llama4=None, "
+            "mamba=None), ffn=FFNConfig(no_op=False, replace_with_linear=False, sparsify=None, "
+            "weights_precision='bf16', moe=MoEConfig(num_local_experts=8, num_experts_per_tok=1, "
+            "expert_intermediate_dim=8192, shared_expert_intermediate_dim=8192), "
+            "intermediate_size=None), parallel_blocks=None)"
+        )
+        written = block.to_dict()
+        assert "sliding_window" not in written["attention"]
+        assert "mla" not in written["attention"]
+        assert "gated" not in written["ffn"]
+        assert "gated" not in written["ffn"]["moe"]
+
+    def test_set_fields_are_shown_and_written_after_the_seeds(self) -> None:
+        attention = AttentionConfig(num_key_value_heads=8, sliding_window=4096)
+        assert repr(attention).endswith("llama4=None, mamba=None, sliding_window=4096)")
+        assert list(attention.to_dict())[-1] == "sliding_window"
+        ffn = FFNConfig(intermediate_size=8, gated=False)
+        assert repr(ffn).endswith("intermediate_size=8, gated=False)")
+        assert ffn.to_dict()["gated"] is False
+
+    def test_equality_hash_and_order_agree_with_repr(self) -> None:
+        plain = AttentionConfig(num_key_value_heads=8)
+        explicit = AttentionConfig(num_key_value_heads=8, sliding_window=None, mla=None)
+        windowed = AttentionConfig(num_key_value_heads=8, sliding_window=4096)
+        assert plain == explicit
+        assert hash(plain) == hash(explicit)
+        assert repr(plain) == repr(explicit)
+        assert plain != windowed
+        assert sorted([windowed, plain]) == [plain, windowed]
+        assert sorted([plain, windowed]) == [plain, windowed]
+        assert len({plain, explicit, windowed}) == 2
+
+    def test_pickle_keeps_the_new_fields(self) -> None:
+        block = BlockConfig(
+            attention={"mla": MLA, "sliding_window": 8},
+            ffn={"intermediate_size": 8, "gated": False},
+        )
+        again = pickle.loads(pickle.dumps(block))
+        assert again == block
+        assert repr(again) == repr(block)

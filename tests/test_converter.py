@@ -7,6 +7,7 @@ import warnings
 from typing import Any
 
 import attrs
+import orjson
 import pytest
 
 from block_config import (
@@ -21,10 +22,15 @@ from block_config import (
     MoEConfig,
     UnknownKeyWarning,
     converter,
+    dumps,
+    dumps_yaml,
+    loads,
+    loads_yaml,
     maybe_cast_block_configs,
     structure_block_configs,
     unstructure_block_configs,
 )
+from block_config._converter import json_default
 
 GQA: dict[str, Any] = {"attention": {"num_key_value_heads": 8}, "ffn": {"intermediate_size": 28672}}
 
@@ -151,7 +157,7 @@ class TestErrorReports:
             "$[1].attention.num_key_value_heads: expected int, got str '8'",
             "$[2].attention.replace_with_linear: cannot be true when no_op is true",
             "$[2].ffn.bogus: unknown key (expected one of: no_op, replace_with_linear, "
-            "sparsify, weights_precision, moe, intermediate_size)",
+            "sparsify, weights_precision, moe, intermediate_size, gated)",
             "$[3]: expected BlockConfig object, got list",
         ]
 
@@ -181,7 +187,7 @@ class TestErrorReports:
         data = [GQA, {"parallel_blocks": [{"attention": {}}]}]
         assert messages(data) == [
             "$[1].parallel_blocks[0].attention.num_key_value_heads: "
-            "required unless the attention is no_op or Mamba"
+            "required unless the attention is no_op, Mamba or MLA"
         ]
 
     def test_errors_pickle(self) -> None:
@@ -344,8 +350,12 @@ class TestConverterApi:
         assert unstructure_block_configs([block]) == [block.to_dict()]
 
     def test_every_field_appears_in_to_dict(self) -> None:
+        # Every field but those added after the seed's, which appear only when set.
+        later = {AttentionConfig: ["sliding_window", "mla"], FFNConfig: ["gated"]}
         for cls in (AttentionConfig, FFNConfig, MoEConfig, Llama4AttentionConfig, BlockConfig):
-            names = [f.name for f in attrs.fields(cls)]
+            names = [f.name for f in attrs.fields(cls) if f.name not in later.get(cls, [])]
+            if cls is MoEConfig:
+                names.remove("gated")
             example = {
                 AttentionConfig: AttentionConfig(no_op=True),
                 FFNConfig: FFNConfig(no_op=True),
@@ -404,3 +414,103 @@ class TestMaybeCast:
     def test_invalid_items_are_errors(self) -> None:
         with pytest.raises(BlockConfigError, match=r"^\$\[1\]: expected BlockConfig object"):
             maybe_cast_block_configs([GQA, "x"])  # type: ignore[list-item]
+
+
+MLA = {"kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128}
+MAMBA = {"state_dim": 128, "num_heads": 64, "head_dim": 64, "num_groups": 8}
+
+#: Blocks of every shape the new per-layer fields describe.
+FAMILY_BLOCKS: list[dict[str, Any]] = [
+    {"attention": {"num_key_value_heads": 8, "sliding_window": 4096}, "ffn": GQA["ffn"]},
+    {"attention": {"mla": {**MLA, "q_lora_rank": 1536}}, "ffn": {"moe": {"gated": False}}},
+    {"attention": {"mla": MLA}, "ffn": {"intermediate_size": 18432}},
+    {"attention": {"no_op": True}, "ffn": {"intermediate_size": 21504, "gated": False}},
+    {
+        "attention": {"num_key_value_heads": 8, "sliding_window": 128},
+        "parallel_blocks": [{"ffn": {"intermediate_size": 8, "gated": False}}],
+    },
+]
+
+
+class TestFieldsWrittenOnlyWhenSet:
+    def test_strict_typing_with_paths(self) -> None:
+        data = [
+            {"attention": {"num_key_value_heads": 8, "sliding_window": "4096"}},
+            {"attention": {"num_key_value_heads": 8, "sliding_window": True}},
+            {"attention": {"num_key_value_heads": 8, "sliding_window": 0}},
+            {"attention": {"mla": {**MLA, "v_head_dim": 128.0}}},
+            {"attention": {"mla": [512]}},
+            {"ffn": {"intermediate_size": 8, "gated": "false"}},
+            {"ffn": {"moe": {"gated": 0}}},
+        ]
+        assert messages(data) == [
+            "$[0].attention.sliding_window: expected int, got str '4096'",
+            "$[1].attention.sliding_window: expected int, got bool True",
+            f"$[2].attention.sliding_window: expected int from 1 to {MAX_INT}, got 0",
+            "$[3].attention.mla.v_head_dim: expected int, got float 128.0",
+            "$[4].attention.mla: expected MLAConfig object, got list",
+            "$[5].ffn.gated: expected bool, got str 'false'",
+            "$[6].ffn.moe.gated: expected bool, got int 0",
+        ]
+
+    def test_rules_between_fields_with_paths(self) -> None:
+        data = [
+            {"attention": {"no_op": True, "sliding_window": 8, "mla": MLA}},
+            {"attention": {"mamba": MAMBA, "sliding_window": 8}},
+            {"attention": {"mla": MLA, "llama4": {}}},
+        ]
+        assert messages(data) == [
+            "$[0].attention.sliding_window: must be null when no_op is true",
+            "$[0].attention.mla: must be null when no_op is true",
+            "$[1].attention.sliding_window: must be null when mamba is set",
+            "$[2].attention.mla: must be null when llama4 is set",
+        ]
+
+    def test_unknown_keys_list_the_new_fields(self) -> None:
+        assert messages([{"attention": {"mla": {**MLA, "n_heads": 1}}}]) == [
+            "$[0].attention.mla.n_heads: unknown key (expected one of: kv_lora_rank, "
+            "qk_nope_head_dim, qk_rope_head_dim, v_head_dim, q_lora_rank)"
+        ]
+
+    def test_round_trips_through_every_writer(self) -> None:
+        blocks = structure_block_configs(FAMILY_BLOCKS)
+        assert structure_block_configs(unstructure_block_configs(blocks)) == blocks
+        assert loads(dumps(blocks)) == blocks
+        assert loads(dumps(blocks, indent=4)) == blocks
+        assert loads_yaml(dumps_yaml(blocks)) == blocks
+        assert [converter.structure(converter.unstructure(b), BlockConfig) for b in blocks] == (
+            blocks
+        )
+
+    def test_written_only_when_set(self) -> None:
+        blocks = structure_block_configs(FAMILY_BLOCKS)
+        written = unstructure_block_configs(blocks)
+        assert written[0]["attention"]["sliding_window"] == 4096
+        assert "mla" not in written[0]["attention"]
+        assert written[1]["attention"]["mla"] == {**MLA, "q_lora_rank": 1536}
+        assert "sliding_window" not in written[1]["attention"]
+        assert written[1]["ffn"]["moe"]["gated"] is False
+        assert written[2]["attention"]["mla"]["q_lora_rank"] is None  # MLAConfig writes all
+        assert "gated" not in written[2]["ffn"]
+        assert written[3]["ffn"]["gated"] is False
+        assert written[4]["parallel_blocks"][0]["ffn"]["gated"] is False
+        # dumps hands the objects to orjson with its own hook: the same text.
+        assert orjson.loads(dumps(blocks)) == written
+        assert orjson.dumps(blocks, default=json_default) == orjson.dumps(written)
+
+    def test_seed_shaped_blocks_are_written_as_before(self) -> None:
+        # Every key, in the seed's order, and not one more (the fields added since are unset).
+        block = BlockConfig(
+            attention={"num_key_value_heads": 8, "sliding_window": None, "mla": None},
+            ffn={"moe": {"gated": True}, "gated": False},
+        )
+        assert dumps([block]) == (
+            '[{"attention":{"no_op":false,"replace_with_linear":false,"sparsify":null,'
+            '"weights_precision":"bf16","num_key_value_heads":8,"llama4":null,"mamba":null},'
+            '"ffn":{"no_op":false,"replace_with_linear":false,"sparsify":null,'
+            '"weights_precision":"bf16","moe":{"num_local_experts":8,"num_experts_per_tok":1,'
+            '"expert_intermediate_dim":8192,"shared_expert_intermediate_dim":8192},'
+            '"intermediate_size":null},"parallel_blocks":null}]'
+        )
+        assert "gated" not in dumps_yaml([block])
+        assert "sliding_window" not in dumps_yaml([block])

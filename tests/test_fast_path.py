@@ -35,6 +35,7 @@ from block_config import (
     FFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
+    MLAConfig,
     MoEConfig,
     SubblockConfig,
     _converter,
@@ -46,6 +47,7 @@ from block_config.strategies import (
     ffn_configs,
     llama4_attention_configs,
     mamba_configs,
+    mla_configs,
     moe_configs,
 )
 
@@ -53,6 +55,7 @@ CLASSES: list[type[BaseDataclass]] = [
     SubblockConfig,
     MoEConfig,
     MambaConfig,
+    MLAConfig,
     Llama4AttentionConfig,
     AttentionConfig,
     FFNConfig,
@@ -64,11 +67,31 @@ EXAMPLES: dict[type[BaseDataclass], Callable[[], BaseDataclass]] = {
     SubblockConfig: lambda: SubblockConfig(sparsify=["a"]),
     MoEConfig: lambda: MoEConfig(num_experts_per_tok=2),
     MambaConfig: lambda: MambaConfig(state_dim=128, num_heads=64, head_dim=64, num_groups=8),
+    MLAConfig: lambda: MLAConfig(
+        kv_lora_rank=512, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128
+    ),
     Llama4AttentionConfig: lambda: Llama4AttentionConfig(attn_scale=0.1, use_rope=True),
     AttentionConfig: lambda: AttentionConfig(num_key_value_heads=8, llama4={}),
     FFNConfig: lambda: FFNConfig(moe={"num_local_experts": 16}),
     BlockConfig: lambda: BlockConfig(
         attention={"no_op": True}, ffn={"intermediate_size": 4}, parallel_blocks=[{}]
+    ),
+}
+
+#: Instances that set the fields written only when set (the seed-shaped ones are above).
+EXAMPLES_WITH_OPTIONAL_FIELDS: dict[type[BaseDataclass], Callable[[], BaseDataclass]] = {
+    MoEConfig: lambda: MoEConfig(gated=False),
+    MLAConfig: lambda: MLAConfig(
+        kv_lora_rank=512, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128, q_lora_rank=8
+    ),
+    AttentionConfig: lambda: AttentionConfig(
+        sliding_window=4096,
+        mla={"kv_lora_rank": 1, "qk_nope_head_dim": 2, "qk_rope_head_dim": 3, "v_head_dim": 4},
+    ),
+    FFNConfig: lambda: FFNConfig(intermediate_size=4, gated=False),
+    BlockConfig: lambda: BlockConfig(
+        attention={"num_key_value_heads": 8, "sliding_window": 128},
+        ffn={"moe": {"gated": False}},
     ),
 }
 
@@ -175,6 +198,7 @@ VALUES = st.one_of(
     st.text(max_size=4),
     _plain(moe_configs()),
     _plain(mamba_configs()),
+    _plain(mla_configs()),
     _plain(llama4_attention_configs()),
     _plain(attention_configs()),
     _plain(ffn_configs()),
@@ -551,14 +575,48 @@ def test_hash_cache_never_travels(cls: type[BaseDataclass]) -> None:
     assert weakref.ref(obj)() is obj
 
 
+def omitted_if_none(cls: type[BaseDataclass]) -> set[str]:
+    """The fields of ``cls`` that are written and shown only when not None."""
+    attrs_cls: Any = cls
+    return {f.name for f in attrs.fields(attrs_cls) if f.metadata.get("omit_if_none")}
+
+
+def test_the_fields_written_only_when_set() -> None:
+    # The rule is declared on the fields; these are the ones added after the seed's.
+    found = {cls.__name__: sorted(omitted_if_none(cls)) for cls in CLASSES}
+    assert {name: fields for name, fields in found.items() if fields} == {
+        "MoEConfig": ["gated"],
+        "AttentionConfig": ["mla", "sliding_window"],
+        "FFNConfig": ["gated"],
+    }
+    for cls in CLASSES:
+        rules = {rule.name: rule.omit_if_none for rule in _converter.field_rules(cls)}
+        assert {name for name, omit in rules.items() if omit} == omitted_if_none(cls)
+
+
 @pytest.mark.parametrize("cls", CLASSES)
-def test_comparison_methods_are_the_generated_ones(cls: type[BaseDataclass]) -> None:
+@pytest.mark.parametrize("examples", [EXAMPLES, EXAMPLES_WITH_OPTIONAL_FIELDS])
+def test_comparison_methods_are_the_generated_ones(
+    cls: type[BaseDataclass], examples: dict[type[BaseDataclass], Callable[[], BaseDataclass]]
+) -> None:
     for name in ("__eq__", "__hash__", "__repr__"):
         method = cls.__dict__[name]
         assert method.__code__.co_filename == f"<block_config generated for {cls.__name__}>"
-    obj = EXAMPLES[cls]()
-    fields = ", ".join(f"{name}={getattr(obj, name)!r}" for name in field_names(cls))
+    obj = examples.get(cls, EXAMPLES[cls])()
+    omitted = omitted_if_none(cls)
+    fields = ", ".join(
+        f"{name}={getattr(obj, name)!r}"
+        for name in field_names(cls)
+        if getattr(obj, name) is not None or name not in omitted
+    )
     assert repr(obj) == f"{cls.__name__}({fields})"
+    # The base class's repr (kept by subclasses defined elsewhere) says the same.
+    uncached = copy.copy(obj)
+    object.__setattr__(uncached, "_repr_cache", None)
+    assert BaseDataclass.__repr__(uncached) == repr(obj)
+    assert list(obj.to_dict()) == [
+        name for name in field_names(cls) if getattr(obj, name) is not None or name not in omitted
+    ]
 
 
 def test_unpickled_objects_compare_and_order() -> None:

@@ -298,7 +298,11 @@ def test_changed_layers_are_written_afresh_and_keep_their_sink_keys() -> None:
     )
     assert unchanged == original_items
     wider = BlockConfig(attention=block.attention, ffn={"intermediate_size": 28672})
-    fewer_kv = BlockConfig(attention={"num_key_value_heads": 4}, ffn=block.ffn)
+    assert block.attention is not None
+    assert block.attention.sliding_window == 4096  # window_length is read as the window
+    fewer_kv = BlockConfig(
+        attention=attrs.evolve(block.attention, num_key_value_heads=4), ffn=block.ffn
+    )
     (changed_ffn,) = native_to_legacy(
         [wider], num_attention_heads=64, hidden_size=16384, originals=originals
     )
@@ -349,3 +353,105 @@ def test_looks_legacy_tells_the_dialects_apart() -> None:
         r"\$\[1\]\.attention\.num_key_value_heads is native",
     ):
         looks_legacy([{"ffn": {"ffn_mult": 1.0}}, {"attention": {"num_key_value_heads": 8}}])
+
+
+# --------------------------------------------------------------------------- family fields
+
+
+def test_window_length_is_the_native_sliding_window() -> None:
+    items = [
+        {"attention": _attention(window_length=4096), "ffn": _ffn()},
+        {"attention": _attention(replace_with_linear=True, window_length=128), "ffn": _ffn()},
+        {"attention": {"no_op": True, "window_length": 64}, "ffn": _ffn()},
+        {"attention": _attention(), "ffn": _ffn()},
+    ]
+    blocks = _native(items)
+    windows = [block.attention.sliding_window if block.attention else 0 for block in blocks]
+    assert windows == [4096, 128, None, None]
+    # Read back as it was written, the no-op's key included (a no-op has no native window).
+    originals = structure_legacy_block_configs(items)
+    written = native_to_legacy(
+        blocks, num_attention_heads=64, hidden_size=8192, originals=originals
+    )
+    assert [item["attention"]["window_length"] for item in written] == [4096, 128, 64, None]
+
+
+def test_a_native_sliding_window_is_written_as_window_length() -> None:
+    blocks = [
+        BlockConfig(
+            attention={"num_key_value_heads": 8, "sliding_window": 4096}, ffn={"no_op": True}
+        ),
+        BlockConfig(attention={"num_key_value_heads": 8}, ffn={"intermediate_size": 5632}),
+    ]
+    written = native_to_legacy(blocks, num_attention_heads=64, hidden_size=8192)
+    assert written[0]["attention"] == {
+        "n_heads_in_group": 8,
+        "no_op": False,
+        "num_sink_tokens": None,
+        "replace_with_linear": False,
+        "sparsify": None,
+        "unshifted_sink": False,
+        "use_prefill_window_in_sink_attention": False,
+        "window_length": 4096,
+    }
+    assert written[1]["attention"]["window_length"] is None
+    assert _native(written) == blocks
+
+
+def test_a_changed_window_is_written_and_the_sink_keys_kept() -> None:
+    items = [{"attention": _attention(window_length=4096, num_sink_tokens=4), "ffn": _ffn()}]
+    originals = structure_legacy_block_configs(items)
+    (block,) = legacy_to_native(originals, num_attention_heads=64, hidden_size=8192)
+    assert block.attention is not None
+    for window in (1024, None):
+        changed = BlockConfig(
+            attention=attrs.evolve(block.attention, sliding_window=window), ffn=block.ffn
+        )
+        (item,) = native_to_legacy(
+            [changed], num_attention_heads=64, hidden_size=8192, originals=originals
+        )
+        assert item["attention"] == {
+            **items[0]["attention"],
+            "window_length": window,
+            "num_sink_tokens": 4,
+            "sparsify": None,
+            "unshifted_sink": False,
+            "use_prefill_window_in_sink_attention": False,
+        }
+
+
+def test_what_legacy_cannot_say_of_the_family_fields_is_refused_in_place() -> None:
+    mla = {"kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128}
+    blocks = [
+        BlockConfig(attention={"num_key_value_heads": 8}, ffn={"intermediate_size": 5632}),
+        BlockConfig(attention={"mla": mla}, ffn={"intermediate_size": 5632}),
+        BlockConfig(attention={"no_op": True}, ffn={"intermediate_size": 5632, "gated": False}),
+        BlockConfig(attention={"no_op": True}, ffn={"moe": {"gated": False}}),
+    ]
+    with pytest.raises(BlockConfigError) as info:
+        native_to_legacy(blocks, num_attention_heads=64, hidden_size=8192)
+    assert [str(p) for p in info.value.problems] == [
+        "$[1].attention.mla: the legacy dialect cannot express Multi-head Latent Attention (MLA)",
+        "$[2].ffn.gated: the legacy dialect cannot express ungated (two-matrix) FFNs: "
+        "every legacy FFN is SwiGLU",
+        "$[3].ffn.moe: the legacy dialect cannot express mixture-of-experts FFNs",
+    ]
+
+
+def test_the_new_native_keys_mark_the_native_dialect() -> None:
+    assert looks_legacy([{"attention": {"no_op": False, "sliding_window": 8}}]) is False
+    assert looks_legacy([{"ffn": {"no_op": False, "gated": False}}]) is False
+    with pytest.raises(BlockConfigError, match=r"\$\[0\]\.attention\.window_length is legacy"):
+        looks_legacy([{"attention": {"window_length": 8}}, {"attention": {"sliding_window": 8}}])
+
+
+def test_settings_native_cannot_say() -> None:
+    assert (
+        LegacyAttentionConfig(n_heads_in_group=8, window_length=8).settings_native_cannot_say == {}
+    )
+    assert LegacyAttentionConfig(no_op=True, window_length=8).settings_native_cannot_say == {
+        "window_length": 8
+    }
+    assert LegacyAttentionConfig(
+        n_heads_in_group=8, num_sink_tokens=0
+    ).settings_native_cannot_say == {"num_sink_tokens": 0}

@@ -254,18 +254,18 @@ def test_head_dim_defaults_and_can_be_given() -> None:
 
 def test_unknown_block_keys_follow_the_unknown_keys_mode() -> None:
     config = _native_config()
-    config["block_configs"][0]["ffn"]["gated"] = True
-    with pytest.raises(BlockConfigError, match=r"\$\.block_configs\[0\]\.ffn\.gated: unknown"):
+    config["block_configs"][0]["ffn"]["act"] = "relu2"
+    with pytest.raises(BlockConfigError, match=r"\$\.block_configs\[0\]\.ffn\.act: unknown"):
         ModelArchitecture.from_mapping(config)
-    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[0\]\.ffn\.gated: unknown"):
+    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[0\]\.ffn\.act: unknown"):
         arch = ModelArchitecture.from_mapping(config, unknown_keys="warn")
     assert arch.num_hidden_layers == 2
 
 
 def test_unknown_legacy_keys_warn_at_their_config_path() -> None:
     config = _config()
-    config["block_configs"][4]["ffn"]["gated"] = True
-    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[4\]\.ffn\.gated: unknown"):
+    config["block_configs"][4]["ffn"]["act"] = "relu2"
+    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[4\]\.ffn\.act: unknown"):
         arch = ModelArchitecture.from_mapping(config, unknown_keys="warn")
     assert arch.num_hidden_layers == 80
 
@@ -452,18 +452,34 @@ def test_a_fresh_object_writes_its_owned_keys_only() -> None:
         arch.to_mapping("homogeneous")  # type: ignore[arg-type]
 
 
-def test_sink_and_window_settings_refuse_the_native_dialect() -> None:
+def test_sink_settings_and_no_op_windows_refuse_the_native_dialect() -> None:
     config = _config()
-    config["block_configs"][0]["attention"]["window_length"] = 4096
+    config["block_configs"][6]["attention"]["window_length"] = 4096  # a no-op attention
     config["block_configs"][2]["attention"]["unshifted_sink"] = True
     arch = ModelArchitecture.from_mapping(config)
     assert arch.to_mapping() == config
     with pytest.raises(BlockConfigError) as info:
         arch.to_mapping("native")
     assert [str(p).split(":")[0] for p in info.value.problems] == [
-        "$.block_configs[0].attention.window_length",
         "$.block_configs[2].attention.unshifted_sink",
+        "$.block_configs[6].attention.window_length",
     ]
+
+
+def test_a_legacy_window_is_the_native_sliding_window() -> None:
+    config = _config()
+    config["block_configs"][0]["attention"]["window_length"] = 4096
+    arch = ModelArchitecture.from_mapping(config)
+    assert arch.block_configs[0].attention is not None
+    assert arch.block_configs[0].attention.sliding_window == 4096
+    assert arch.to_mapping() == config
+    with pytest.warns(ConversionWarning, match="keeps intermediate sizes, not ffn_mult"):
+        native = arch.to_mapping("native")
+    assert native["block_configs"][0]["attention"]["sliding_window"] == 4096
+    assert "sliding_window" not in native["block_configs"][1]["attention"]
+    again = ModelArchitecture.from_mapping(native)
+    assert again.block_configs == arch.block_configs
+    assert again.to_mapping("legacy")["block_configs"][0]["attention"]["window_length"] == 4096
 
 
 def test_legacy_refusals_carry_config_paths() -> None:

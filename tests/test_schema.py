@@ -24,6 +24,8 @@ from block_config.strategies import block_configs
 VALIDATOR = jsonschema.Draft202012Validator(block_configs_json_schema())
 
 MAMBA = {"state_dim": 128, "num_heads": 8, "head_dim": 64, "num_groups": 1}
+MLA = {"kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128}
+KV = {"num_key_value_heads": 8}
 
 
 def _converter_accepts(data: Any) -> bool:
@@ -98,7 +100,7 @@ INVALID = [
     pytest.param([{"ffn": {"intermediate_size": -1}}], id="negative size"),
     pytest.param([{"ffn": {"intermediate_size": MAX_INT + 1}}], id="beyond int64"),
     pytest.param([{"ffn": {"moe": {"shared_expert_intermediate_dim": -1}}}], id="negative shared"),
-    pytest.param([{"ffn": {"gated": True}}], id="unknown ffn key"),
+    pytest.param([{"ffn": {"activation": "relu2"}}], id="unknown ffn key"),
     pytest.param([{"mlp": {}}], id="unknown block key"),
     pytest.param([{"attention": {"mamba": {"state_dim": 1}}}], id="missing mamba fields"),
     pytest.param([{"attention": {"mamba": {**MAMBA, "d_conv": 4}}}], id="unknown mamba key"),
@@ -110,6 +112,14 @@ INVALID = [
     pytest.param([{"parallel_blocks": {}}], id="object for list"),
     pytest.param([{"parallel_blocks": [{"ffn": {"x": 1}}]}], id="nested unknown key"),
     pytest.param([[]], id="list for block"),
+    pytest.param([{"attention": {**KV, "sliding_window": 0}}], id="zero window"),
+    pytest.param([{"attention": {**KV, "sliding_window": "4096"}}], id="str for window"),
+    pytest.param([{"attention": {**KV, "sliding_window": True}}], id="bool for window"),
+    pytest.param([{"attention": {"mla": {**MLA, "kv_lora_rank": 0}}}], id="zero mla rank"),
+    pytest.param([{"attention": {"mla": {"kv_lora_rank": 512}}}], id="missing mla fields"),
+    pytest.param([{"attention": {"mla": {**MLA, "rope_theta": 1.0}}}], id="unknown mla key"),
+    pytest.param([{"ffn": {"intermediate_size": 5, "gated": "false"}}], id="str for gated"),
+    pytest.param([{"ffn": {"moe": {"gated": 0}}}], id="int for moe gated"),
     pytest.param({"attention": {}}, id="object for the list"),
 ]
 
@@ -132,6 +142,12 @@ CROSS_FIELD = [
     pytest.param([{"ffn": {"no_op": True, "replace_with_linear": True}}], id="ffn no_op+linear"),
     pytest.param([{"attention": {"no_op": True, "mamba": MAMBA}}], id="no_op+mamba"),
     pytest.param([{"attention": {"no_op": True, "llama4": {}}}], id="no_op+llama4"),
+    pytest.param([{"attention": {"no_op": True, "sliding_window": 8}}], id="no_op+window"),
+    pytest.param([{"attention": {"no_op": True, "mla": MLA}}], id="no_op+mla"),
+    pytest.param([{"attention": {"mamba": MAMBA, "sliding_window": 8}}], id="mamba+window"),
+    pytest.param([{"attention": {"mamba": MAMBA, "mla": MLA}}], id="mamba+mla"),
+    pytest.param([{"attention": {"llama4": {}, "mla": MLA}}], id="llama4+mla"),
+    pytest.param([{"attention": {"mla": None}}], id="kv heads required, null mla"),
     pytest.param(
         [{"parallel_blocks": [{"attention": {"num_key_value_heads": 8}, "ffn": {}}]}],
         id="nested intermediate size required",
@@ -146,6 +162,12 @@ def test_the_schema_rejects_what_the_rules_between_fields_reject(data: Any) -> N
 
 
 NORMALISABLE = [
+    pytest.param([{"attention": {"mla": MLA, "num_key_value_heads": 8}}], id="mla with kv"),
+    pytest.param([{"attention": {"mla": MLA, "sliding_window": 8}}], id="mla with window"),
+    pytest.param([{"attention": {**KV, "sliding_window": None, "mla": None}}], id="null new"),
+    pytest.param([{"ffn": {"intermediate_size": 5, "gated": True}}], id="gated true"),
+    pytest.param([{"ffn": {"moe": {"gated": True}, "gated": False}}], id="moe ffn gated"),
+    pytest.param([{"ffn": {"no_op": True, "gated": False}}], id="no_op ffn gated"),
     pytest.param([{"ffn": {"no_op": True, "intermediate_size": 5}}], id="no_op ffn with size"),
     pytest.param([{"ffn": {"no_op": True, "moe": {}}}], id="no_op ffn with moe"),
     pytest.param([{"ffn": {"moe": {}, "intermediate_size": 5}}], id="moe with size"),
@@ -224,6 +246,8 @@ _EXPRESSED = (
     "required unless",
     "cannot be true when no_op is true",
     "must be null when no_op is true",
+    "must be null when mamba is set",
+    "must be null when llama4 is set",
 )
 
 

@@ -376,3 +376,45 @@ def test_a_nemotron_h_hybrid_read_from_its_config() -> None:
     assert mamba.mamba_state_bytes_per_sequence == (768 * 3 + 16 * 32 * 64) * 2
     assert stats.kv_cache_bytes_per_token == 2 * 2 * 64 * 2  # the one attention layer
     assert stats.mamba_state_bytes_per_sequence == 3 * mamba.mamba_state_bytes_per_sequence
+
+
+#: DeepSeek-V3's attention (its config.json), with 128 heads of hidden 7168.
+DEEPSEEK_V3_MLA = {
+    "q_lora_rank": 1536,
+    "kv_lora_rank": 512,
+    "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64,
+    "v_head_dim": 128,
+}
+
+
+def test_mla_attention_and_its_latent_kv_cache() -> None:
+    block = {"attention": {"mla": DEEPSEEK_V3_MLA}, "ffn": NO_OP}
+    stats = layer(block, hidden_size=7168, num_attention_heads=128, head_dim=56).attention
+    assert stats.kind == "mla"
+    assert stats.num_key_value_heads is None
+    # By hand: q_a_proj 7168x1536, its norm 1536, q_b_proj 1536 x 128*(128+64),
+    # kv_a_proj_with_mqa 7168 x (512+64), its norm 512, kv_b_proj 512 x 128*(128+128),
+    # o_proj 128*128 x 7168, the input norm 7168.
+    by_hand = 11_010_048 + 1_536 + 37_748_736 + 4_128_768 + 512 + 16_777_216 + 117_440_512 + 7_168
+    assert stats.params == by_hand == 187_114_496
+    # The latent and the shared rotary key, 512 + 64 values of 2 bytes per token.
+    assert stats.kv_cache_bytes_per_token == 1_152
+
+
+def test_mla_without_a_query_latent_and_with_biases() -> None:
+    lite = {key: value for key, value in DEEPSEEK_V3_MLA.items() if key != "q_lora_rank"}
+    block = {"attention": {"mla": lite}, "ffn": NO_OP}
+    stats = layer(block).attention  # hidden 16, 4 heads
+    # q_proj 16 x 4*192, kv_a 16 x 576, norm 512, kv_b 512 x 4*256, o 4*128 x 16, norm 16.
+    plain = 16 * 768 + 16 * 576 + 512 + 512 * 1024 + 512 * 16 + 16
+    assert stats.params == plain
+    # attention_bias: on kv_a_proj_with_mqa (576) and o_proj (16); q_proj has none.
+    biased = layer(block, attention_bias=True).attention
+    assert biased.params == plain + 576 + 16
+    with_q_latent = layer(
+        {"attention": {"mla": DEEPSEEK_V3_MLA}, "ffn": NO_OP}, attention_bias=True
+    )
+    # q_a_proj gets a bias of 1536 too.
+    unbiased = layer({"attention": {"mla": DEEPSEEK_V3_MLA}, "ffn": NO_OP})
+    assert with_q_latent.attention.params == unbiased.attention.params + 1536 + 576 + 16

@@ -12,9 +12,9 @@ from block_config._warnings import warnings_under
 
 def test_unknown_key_warnings_get_the_prefix() -> None:
     with pytest.warns(UnknownKeyWarning) as records, warnings_under(("block_configs",)):
-        structure_block_configs([{"ffn": {"no_op": True, "gated": 1}}], unknown_keys="warn")
+        structure_block_configs([{"ffn": {"no_op": True, "activation": 1}}], unknown_keys="warn")
     assert [str(r.message) for r in records] == [
-        "$.block_configs[0].ffn.gated: unknown key dropped"
+        "$.block_configs[0].ffn.activation: unknown key dropped"
     ]
 
 

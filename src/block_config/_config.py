@@ -27,6 +27,7 @@ __all__ = [
     "BlockConfig",
     "FFNConfig",
     "Llama4AttentionConfig",
+    "MLAConfig",
     "MambaConfig",
     "MoEConfig",
     "SubblockConfig",
@@ -36,6 +37,11 @@ _T = TypeVar("_T", bound="BaseDataclass")
 
 #: What to do with keys a class does not know: raise (the default), or warn and drop them.
 UnknownKeys = Literal["error", "warn"]
+
+#: Field metadata marking a field that is written (``to_dict``, JSON, YAML, config.json) and
+#: shown in ``repr`` only when it is not ``None``: the fields added after the seed's, so that
+#: an object that does not use them is written exactly as the seed writes it.
+OMIT_IF_NONE: dict[str, Any] = {"omit_if_none": True}
 
 
 def _converter_not_imported(*args: Any) -> Any:
@@ -95,7 +101,11 @@ class BaseDataclass:
             return cached
         cls = type(self)
         names = _fields(cls) if attrs.has(cls) else ()
-        fields = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in names)
+        fields = ", ".join(
+            f"{a.name}={value!r}"
+            for a in names
+            if (value := getattr(self, a.name)) is not None or not a.metadata.get("omit_if_none")
+        )
         text = f"{cls.__name__}({fields})"
         object.__setattr__(self, "_repr_cache", text)
         return text
@@ -142,7 +152,13 @@ class BaseDataclass:
         return _structure_from_dict(mapping, cls, unknown_keys)  # type: ignore[no-any-return]
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field, ``None`` included, with nested dicts and lists for sequences."""
+        """Every field, with nested dicts and lists for sequences.
+
+        ``None`` is written as ``None``, except in the fields added after the seed's
+        (``AttentionConfig.sliding_window`` and ``mla``, ``FFNConfig.gated``,
+        ``MoEConfig.gated``), which are left out when ``None``: a block that does not use
+        them is written exactly as before they existed.
+        """
         return _unstructure(self)
 
     def _normalise(self) -> list[tuple[str, str]]:
@@ -227,6 +243,10 @@ def _moe(value: MoEConfig | Mapping[str, Any] | None) -> MoEConfig | None:
     return _nested(value, "MoEConfig", "moe")  # type: ignore[no-any-return]
 
 
+def _mla(value: MLAConfig | Mapping[str, Any] | None) -> MLAConfig | None:
+    return _nested(value, "MLAConfig", "mla")  # type: ignore[no-any-return]
+
+
 def _attention(value: AttentionConfig | Mapping[str, Any] | None) -> AttentionConfig | None:
     return _nested(value, "AttentionConfig", "attention")  # type: ignore[no-any-return]
 
@@ -302,15 +322,25 @@ class MoEConfig(BaseDataclass):
     """Configuration class for Mixture of Experts parameters.
 
     ``shared_expert_intermediate_dim=0`` means the model has no shared expert (Mixtral,
-    Qwen3-MoE, GPT-OSS); every other count is at least 1.
+    Qwen3-MoE, GPT-OSS); every other count is at least 1. ``gated=False`` means the routed
+    experts and the shared expert are two-matrix MLPs (up, down: Nemotron-H's relu2);
+    ``None`` means gated (gate, up, down: SwiGLU), and ``True`` is normalised to ``None``.
     """
 
     num_local_experts: int = 8
     num_experts_per_tok: int = 1
     expert_intermediate_dim: int = 8192
     shared_expert_intermediate_dim: int = attrs.field(default=8192, metadata={"minimum": 0})
+    gated: bool | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+
+    @property
+    def is_gated(self) -> bool:
+        """Whether the experts (and the shared expert) are gated: gate, up and down."""
+        return self.gated is not False
 
     def _normalise(self) -> list[tuple[str, str]]:
+        if self.gated is True:
+            self._set("gated", None)
         if self.num_experts_per_tok > self.num_local_experts:
             return [
                 (
@@ -346,16 +376,44 @@ class Llama4AttentionConfig(BaseDataclass):
 
 
 @attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
+class MLAConfig(BaseDataclass):
+    """Multi-head Latent Attention (DeepSeek-V2/V3): queries, keys and values through
+    low-rank latents.
+
+    Keys and values are projected from the hidden state to a latent of ``kv_lora_rank``
+    (which is what the KV cache holds, with the ``qk_rope_head_dim`` rotary key), then up to
+    every head's ``qk_nope_head_dim`` key part and ``v_head_dim`` value. Queries go through a
+    latent of ``q_lora_rank``, or, when it is ``None`` (DeepSeek-V2-Lite), through one full
+    projection. A head's query and key have ``qk_nope_head_dim + qk_rope_head_dim`` values;
+    the number of heads is the model's ``num_attention_heads``.
+    """
+
+    kv_lora_rank: int
+    qk_nope_head_dim: int
+    qk_rope_head_dim: int
+    v_head_dim: int
+    q_lora_rank: int | None = None
+
+
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
 class AttentionConfig(SubblockConfig):
     """Configuration for an attention subblock within a transformer block.
 
-    A ``no_op`` or Mamba attention drops ``num_key_value_heads``; any other attention,
-    linear replacements included, needs it. A ``no_op`` attention is neither Mamba nor Llama-4.
+    A ``no_op``, Mamba or MLA attention drops ``num_key_value_heads``; any other attention,
+    linear replacements included, needs it. A ``no_op`` attention is neither Mamba, Llama-4
+    nor MLA and has no ``sliding_window``; an MLA attention is neither Mamba nor Llama-4; a
+    Mamba mixer has no ``sliding_window``.
+
+    ``sliding_window``: this layer attends to at most the last ``sliding_window`` tokens
+    (Gemma's local layers, gpt-oss's alternating layers, Mistral's and Qwen's sliding window,
+    the legacy dialect's ``window_length``); ``None`` means full attention.
     """
 
     num_key_value_heads: int | None = None
     llama4: Llama4AttentionConfig | None = attrs.field(default=None, converter=_llama4)
     mamba: MambaConfig | None = attrs.field(default=None, converter=_mamba)
+    sliding_window: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+    mla: MLAConfig | None = attrs.field(default=None, converter=_mla, metadata=OMIT_IF_NONE)
 
     def _normalise(self) -> list[tuple[str, str]]:
         problems = super()._normalise()
@@ -364,11 +422,23 @@ class AttentionConfig(SubblockConfig):
                 problems.append(("mamba", "must be null when no_op is true"))
             if self.llama4 is not None:
                 problems.append(("llama4", "must be null when no_op is true"))
-        if self.no_op or self.mamba is not None:
+            if self.sliding_window is not None:
+                problems.append(("sliding_window", "must be null when no_op is true"))
+            if self.mla is not None:
+                problems.append(("mla", "must be null when no_op is true"))
+        else:
+            if self.mamba is not None:
+                if self.sliding_window is not None:
+                    problems.append(("sliding_window", "must be null when mamba is set"))
+                if self.mla is not None:
+                    problems.append(("mla", "must be null when mamba is set"))
+            if self.mla is not None and self.llama4 is not None:
+                problems.append(("mla", "must be null when llama4 is set"))
+        if self.no_op or self.mamba is not None or self.mla is not None:
             self._set("num_key_value_heads", None)
         elif self.num_key_value_heads is None:
             problems.append(
-                ("num_key_value_heads", "required unless the attention is no_op or Mamba")
+                ("num_key_value_heads", "required unless the attention is no_op, Mamba or MLA")
             )
         return problems
 
@@ -386,6 +456,11 @@ class AttentionConfig(SubblockConfig):
         """Whether this attention is a Mamba (state-space) mixer."""
         return self.mamba is not None
 
+    @property
+    def is_mla(self) -> bool:
+        """Whether this attention is Multi-head Latent Attention (DeepSeek-V2/V3)."""
+        return self.mla is not None
+
 
 @attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
 class FFNConfig(SubblockConfig):
@@ -393,20 +468,30 @@ class FFNConfig(SubblockConfig):
 
     A ``no_op`` FFN drops ``moe`` and ``intermediate_size``; an MoE FFN drops
     ``intermediate_size``; any other FFN, linear replacements included, needs it.
+
+    ``gated=False`` means a two-matrix MLP (up, down: Nemotron-H's relu2, GPT-2-style MLPs);
+    ``None`` means gated (gate, up, down: the seed's SwiGLU), and ``True`` is normalised to
+    ``None``. A ``no_op`` or MoE FFN drops it (an MoE says it in :attr:`MoEConfig.gated`).
     """
 
     moe: MoEConfig | None = attrs.field(default=None, converter=_moe)
     intermediate_size: int | None = None
+    gated: bool | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
 
     def _normalise(self) -> list[tuple[str, str]]:
         problems = super()._normalise()
         if self.no_op:
             self._set("moe", None)
             self._set("intermediate_size", None)
+            self._set("gated", None)
         elif self.moe is not None:
             self._set("intermediate_size", None)
-        elif self.intermediate_size is None:
-            problems.append(("intermediate_size", "required unless the FFN is no_op or MoE"))
+            self._set("gated", None)
+        else:
+            if self.gated is True:
+                self._set("gated", None)
+            if self.intermediate_size is None:
+                problems.append(("intermediate_size", "required unless the FFN is no_op or MoE"))
         return problems
 
     def to_blockconfig(self) -> BlockConfig:
@@ -417,6 +502,16 @@ class FFNConfig(SubblockConfig):
     def is_moe(self) -> bool:
         """Whether this FFN is a Mixture of Experts."""
         return self.moe is not None
+
+    @property
+    def is_gated(self) -> bool:
+        """Whether this FFN's MLPs are gated (gate, up, down), its experts' if it is an MoE.
+
+        ``True`` for a ``no_op`` FFN, which has no MLP at all.
+        """
+        if self.moe is not None:
+            return self.moe.gated is not False
+        return self.gated is not False
 
 
 @attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
@@ -446,6 +541,7 @@ _CLASSES: dict[str, type[BaseDataclass]] = {
     for c in (
         MoEConfig,
         MambaConfig,
+        MLAConfig,
         Llama4AttentionConfig,
         AttentionConfig,
         FFNConfig,

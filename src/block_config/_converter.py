@@ -93,6 +93,9 @@ class FieldRule:
     default: Any
     minimum: int = 1
     target: type[BaseDataclass] | None = None
+    #: Left out of what is written (and of ``repr``) when ``None``: declared on the attrs
+    #: field as ``metadata={"omit_if_none": True}`` (:data:`block_config._config.OMIT_IF_NONE`).
+    omit_if_none: bool = False
 
     @property
     def expected(self) -> str:
@@ -119,6 +122,10 @@ def field_rules(cls: type[BaseDataclass]) -> tuple[FieldRule, ...]:
     rules = []
     for field in attrs.fields(attrs_cls):
         tp = field.type
+        if field.metadata.get("omit_if_none") and field.default is not None:
+            raise TypeError(  # pragma: no cover - a class declared an impossible field
+                f"{cls.__name__}.{field.name}: omit_if_none needs the default None"
+            )
         optional = False
         if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
             args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -150,6 +157,7 @@ def field_rules(cls: type[BaseDataclass]) -> tuple[FieldRule, ...]:
                 default=None if field.default is attrs.NOTHING else field.default,
                 minimum=field.metadata.get("minimum", 1),
                 target=target,
+                omit_if_none=bool(field.metadata.get("omit_if_none", False)),
             )
         )
     result = _RULES[cls] = tuple(rules)
@@ -378,14 +386,23 @@ if no_op:
     sparsify = None
 """,
     _config.MoEConfig._normalise: """
+if gated is True: gated = None
 if num_experts_per_tok > num_local_experts: raise _SLOW
 """,
     _config.AttentionConfig._normalise: """
 if no_op:
-    if replace_with_linear or mamba is not None or llama4 is not None: raise _SLOW
+    if (
+        replace_with_linear or mamba is not None or llama4 is not None
+        or sliding_window is not None or mla is not None
+    ): raise _SLOW
     sparsify = None
     num_key_value_heads = None
-elif mamba is not None: num_key_value_heads = None
+elif mamba is not None:
+    if sliding_window is not None or mla is not None: raise _SLOW
+    num_key_value_heads = None
+elif mla is not None:
+    if llama4 is not None: raise _SLOW
+    num_key_value_heads = None
 elif num_key_value_heads is None: raise _SLOW
 """,
     _config.FFNConfig._normalise: """
@@ -394,8 +411,13 @@ if no_op:
     sparsify = None
     moe = None
     intermediate_size = None
-elif moe is not None: intermediate_size = None
-elif intermediate_size is None: raise _SLOW
+    gated = None
+elif moe is not None:
+    intermediate_size = None
+    gated = None
+else:
+    if gated is True: gated = None
+    if intermediate_size is None: raise _SLOW
 """,
     _config.BlockConfig._normalise: """
 if parallel_blocks is not None and not parallel_blocks: parallel_blocks = None
@@ -448,6 +470,10 @@ def _fast_source(
 ) -> str:
     """The fast structure function: clean input only, ``_SLOW`` at the first doubt."""
     name = cls.__name__
+    # The fields written only when set: a document without them (every seed-shaped one)
+    # takes a branch of its own, as quick as before they existed.
+    kept = [rule for rule in rules if not rule.omit_if_none]
+    omitted = [rule for rule in rules if rule.omit_if_none]
     lines = [
         f"def fast_{name}(d, depth):",
         "    if type(d) is not dict: raise _SLOW",
@@ -456,6 +482,17 @@ def _fast_source(
         "        try:",
         *(f"            {rule.name} = d[{rule.name!r}]" for rule in rules),
         "        except KeyError: raise _SLOW from None",
+    ]
+    if omitted and kept:
+        absent = " and ".join(f"{rule.name!r} not in d" for rule in omitted)
+        lines += [
+            f"    elif len(d) == {len(kept)} and {absent}:",
+            "        try:",
+            *(f"            {rule.name} = d[{rule.name!r}]" for rule in kept),
+            "        except KeyError: raise _SLOW from None",
+            *(f"        {rule.name} = None" for rule in omitted),
+        ]
+    lines += [
         "    else:",
         "        if not _KNOWN.issuperset(d): raise _SLOW",
         "        _get = d.get",
@@ -539,8 +576,10 @@ def _ok_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> str:
 
 
 def _unstructure_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> str:
-    """Every field into a dict: nested objects as dicts, tuples as lists."""
-    lines = [f"def unstructure_{cls.__name__}(o):", "    return {"]
+    """Every field into a dict: nested objects as dicts, tuples as lists; the fields marked
+    ``omit_if_none`` only when they are not ``None``."""
+    lines = [f"def unstructure_{cls.__name__}(o):", "    d = {"]
+    later = []
     for i, rule in enumerate(rules):
         attr = f"o.{rule.name}"
         kind = rule.kind
@@ -558,9 +597,14 @@ def _unstructure_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) 
             )
         else:
             expr = attr
-        lines.append(f"        {rule.name!r}: {expr},")
-    lines.append("    }")
-    return "\n".join(lines) + "\n"
+        if rule.omit_if_none:
+            later += [f"    if {attr} is not None:", f"        d[{rule.name!r}] = {expr}"]
+        else:
+            lines.append(f"        {rule.name!r}: {expr},")
+    if not later:
+        lines[1] = "    return {"
+        return "\n".join([*lines, "    }"]) + "\n"
+    return "\n".join([*lines, "    }", *later, "    return d"]) + "\n"
 
 
 def _same_fields(rules: Iterable[FieldRule], a: str, b: str) -> str:
@@ -583,7 +627,25 @@ def _compare_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) -> s
     """
     name = cls.__name__
     mine = ", ".join(f"self.{rule.name}" for rule in rules)
-    shown = ", ".join(f"{rule.name}={{self.{rule.name}!r}}" for rule in rules)
+    shown = ", ".join(
+        f"{rule.name}={{self.{rule.name}!r}}" for rule in rules if not rule.omit_if_none
+    )
+    # The fields written only when set are shown only when set, so that an object that does
+    # not use them has the repr (and so the place in sorted()) it had before they existed.
+    omitted = [rule.name for rule in rules if rule.omit_if_none]
+    if omitted:
+        # One f-string when none of them is set (the common case), as before they existed.
+        unset = " and ".join(f"self.{name} is None" for name in omitted)
+        extra = "".join(
+            f"\n        if (x := self.{name}) is not None: text += f', {name}={{x!r}}'"
+            for name in omitted
+        )
+        make_text = (
+            f'if {unset}: text = f"{name}({shown})"\n'
+            f'    else:\n        text = f"{name}({shown}"{extra}\n        text += ")"'
+        )
+    else:
+        make_text = f'text = f"{name}({shown})"'
     # Nested objects of the expected class are compared field by field right here, which
     # spares a call of their __eq__ per nested object; anything else goes through ==.
     nested = []
@@ -621,7 +683,7 @@ def repr_{name}(self):
     except AttributeError: text = None
     if text is not None: return text
     if self.__class__ is not _Cls: return _base_repr(self)
-    text = f"{name}({shown})"
+    {make_text}
     _set_repr(self, text)
     return text
 """
@@ -881,15 +943,35 @@ def _make_json_default() -> Callable[[Any], Any]:
     """
     lines = ["def json_default(o):", "    t = type(o)"]
     env: dict[str, Any] = {"_unstructure": _unstructure, "_Base": BaseDataclass}
-    order = ["AttentionConfig", "FFNConfig", "BlockConfig", "MoEConfig", "MambaConfig"]
+    order = [
+        "AttentionConfig",
+        "FFNConfig",
+        "BlockConfig",
+        "MoEConfig",
+        "MambaConfig",
+        "MLAConfig",
+    ]
     classes = sorted(
         (*_config._CLASSES.values(), _config.SubblockConfig),
         key=lambda c: order.index(c.__name__) if c.__name__ in order else len(order),
     )
     for cls in classes:
         env[cls.__name__] = cls
-        fields = ", ".join(f"{name!r}: o.{name}" for name in _NAMES[cls])
-        lines.append(f"    if t is {cls.__name__}: return {{{fields}}}")
+        rules = field_rules(cls)
+        fields = ", ".join(f"{r.name!r}: o.{r.name}" for r in rules if not r.omit_if_none)
+        omitted = [r.name for r in rules if r.omit_if_none]
+        if not omitted:
+            lines.append(f"    if t is {cls.__name__}: return {{{fields}}}")
+            continue
+        unset = " and ".join(f"o.{name} is None" for name in omitted)
+        lines += [
+            f"    if t is {cls.__name__}:",
+            f"        if {unset}: return {{{fields}}}",
+            f"        d = {{{fields}}}",
+        ]
+        for name in omitted:
+            lines.append(f"        if (x := o.{name}) is not None: d[{name!r}] = x")
+        lines.append("        return d")
     lines += [
         "    if isinstance(o, _Base): return _unstructure(o)",
         "    raise TypeError(f'cannot write {type(o).__name__} as JSON')",

@@ -10,6 +10,8 @@ Translation, as the serving engines compute it:
 * ``num_key_value_heads = num_attention_heads // n_heads_in_group``; a group size that does
   not divide the head count is an error.
 * ``intermediate_size = round_up(int(2 * ffn_mult * hidden_size / 3), 256)``.
+* ``window_length`` is the native ``sliding_window`` (on any attention but a no-op one,
+  which has none); the sink keys have no native counterpart and are kept as read.
 * ``n_heads_in_group`` may be null on no-op and linear-replacement attention, ``ffn_mult`` on
   no-op and linear-replacement FFNs. A linear replacement has neither heads nor an inner
   width, yet the native classes want both: such a layer gets ``num_attention_heads`` KV heads
@@ -65,8 +67,9 @@ _MAX_DECIMALS = 17
 class LegacyAttentionConfig(BaseDataclass):
     """One layer's ``attention`` entry in the legacy dialect, exactly as the file spells it.
 
-    The sink and window keys have no native counterpart; they are kept so that writing the
-    legacy dialect back reproduces them.
+    ``window_length`` becomes the native ``sliding_window`` (but on a no-op attention); the
+    sink keys have no native counterpart. All are kept so that writing the legacy dialect
+    back reproduces them.
     """
 
     n_heads_in_group: int | None = None
@@ -92,6 +95,15 @@ class LegacyAttentionConfig(BaseDataclass):
             for key, value in settings.items()
             if value is not None and value is not False
         }
+
+    @property
+    def settings_native_cannot_say(self) -> dict[str, bool | int]:
+        """The sink and window settings the native dialect has no field for, by key: the
+        sink settings, and ``window_length`` on a no-op attention (which has no window)."""
+        settings = self.sink_or_window_settings
+        if not self.no_op:
+            settings.pop("window_length", None)
+        return settings
 
     @property
     def has_sink_or_window(self) -> bool:
@@ -235,6 +247,8 @@ def _native_attention(
     where = (*path, "n_heads_in_group")
     if attention.no_op:
         return common, []
+    if attention.window_length is not None:
+        common["sliding_window"] = attention.window_length
     if group is None:
         if attention.replace_with_linear:
             return {**common, "num_key_value_heads": num_attention_heads}, []
@@ -340,6 +354,8 @@ def _refusals(block: BlockConfig, num_attention_heads: int, index: int) -> list[
             refuse((*where, "mamba"), "Mamba layers")
         if attention.llama4 is not None:
             refuse((*where, "llama4"), "Llama-4 attention")
+        if attention.mla is not None:
+            refuse((*where, "mla"), "Multi-head Latent Attention (MLA)")
         if attention.weights_precision != _DEFAULT_PRECISION:
             refuse(
                 (*where, "weights_precision"),
@@ -357,6 +373,8 @@ def _refusals(block: BlockConfig, num_attention_heads: int, index: int) -> list[
         where = (*path, "ffn")
         if ffn.moe is not None:
             refuse((*where, "moe"), "mixture-of-experts FFNs")
+        if ffn.gated is False:
+            refuse((*where, "gated"), "ungated (two-matrix) FFNs: every legacy FFN is SwiGLU")
         if ffn.weights_precision != _DEFAULT_PRECISION:
             refuse(
                 (*where, "weights_precision"),
@@ -383,6 +401,8 @@ def _legacy_attention(
     if not attention.no_op and not attention.replace_with_linear and kv is not None:
         group = num_attention_heads // kv
     keep = original if original is not None else LegacyAttentionConfig()
+    # A no-op attention has no window of its own: the original's key is kept as it was.
+    window = keep.window_length if attention.no_op else attention.sliding_window
     return {
         "n_heads_in_group": group,
         "no_op": attention.no_op,
@@ -391,7 +411,7 @@ def _legacy_attention(
         "sparsify": _sparsify(attention.sparsify),
         "unshifted_sink": keep.unshifted_sink,
         "use_prefill_window_in_sink_attention": keep.use_prefill_window_in_sink_attention,
-        "window_length": keep.window_length,
+        "window_length": window,
     }
 
 
@@ -419,9 +439,10 @@ def native_to_legacy(
     ``originals`` are the legacy items the blocks were read from (same length). Where a
     block's attention or FFN still is what its original translates to, the original entry is
     written unchanged (its exact ``ffn_mult``, its sink and window keys); otherwise the entry
-    is computed afresh, keeping the original's sink and window keys. Refuses, listing every
-    layer, what the dialect cannot express: parallel blocks, MoE, Mamba, Llama-4 attention,
-    KV heads that do not divide the head count, widths that are not multiples of 256.
+    is computed afresh, keeping the original's sink keys, with ``sliding_window`` written as
+    ``window_length``. Refuses, listing every layer, what the dialect cannot express: parallel
+    blocks, MoE, Mamba, Llama-4 and MLA attention, ungated FFNs, KV heads that do not divide
+    the head count, widths that are not multiples of 256.
     Problems are rooted at the list (``$[3].ffn.moe``).
     """
     if originals is not None and len(originals) != len(blocks):
@@ -494,5 +515,7 @@ def looks_legacy(items: Any) -> bool | None:
     return None
 
 
-_NATIVE_ATTENTION_KEYS = frozenset({"num_key_value_heads", "llama4", "mamba", "weights_precision"})
-_NATIVE_FFN_KEYS = frozenset({"intermediate_size", "moe", "weights_precision"})
+_NATIVE_ATTENTION_KEYS = frozenset(
+    {"num_key_value_heads", "llama4", "mamba", "weights_precision", "sliding_window", "mla"}
+)
+_NATIVE_FFN_KEYS = frozenset({"intermediate_size", "moe", "weights_precision", "gated"})

@@ -28,6 +28,7 @@ _ATTENTION_COLOURS = {
     "gqa": "#1f77b4",
     "linear": "#ff7f0e",
     "mamba": "#2ca02c",
+    "mla": "#17becf",
     "no_op": "#f2f2f2",
 }
 _FFN_COLOURS = {
@@ -241,6 +242,7 @@ def _legend(patch: Any, columns: Sequence[_Column]) -> list[Any]:
         "gqa": "GQA attention",
         "linear": "linear replacement",
         "mamba": "Mamba (no KV cache)",
+        "mla": "MLA attention (latent KV cache)",
         "dense": "dense FFN",
         "moe": "MoE FFN (active width)",
     }

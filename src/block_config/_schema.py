@@ -30,8 +30,12 @@ def block_configs_json_schema() -> dict[str, Any]:
     ranged as the converter checks it (ints from their minimum to ``MAX_INT``, nullable
     fields accepting ``null``), with its default. The rules between fields are
     ``if``/``then`` conditions: ``num_key_value_heads`` is required unless the attention
-    is ``no_op`` or Mamba, ``intermediate_size`` unless the FFN is ``no_op`` or MoE, and a
-    ``no_op`` subblock is neither ``replace_with_linear`` nor (attention) Mamba or Llama-4.
+    is ``no_op``, Mamba or MLA, ``intermediate_size`` unless the FFN is ``no_op`` or MoE; a
+    ``no_op`` subblock is not ``replace_with_linear``, a ``no_op`` attention is not Mamba,
+    Llama-4 or MLA and has no ``sliding_window``, a Mamba attention has neither
+    ``sliding_window`` nor ``mla``, and an MLA attention is not Llama-4. The fields written
+    only when set (``sliding_window``, ``mla``, ``gated``) are optional and nullable, like
+    the others.
 
     What a JSON Schema cannot express, so the converter alone checks it:
 
@@ -82,13 +86,17 @@ def _generate() -> dict[str, Any]:
 
 #: For each class, a field and the fields that must keep their defaults while it is set.
 _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
-    AttentionConfig: {"no_op": ("replace_with_linear", "mamba", "llama4")},
+    AttentionConfig: {
+        "no_op": ("replace_with_linear", "mamba", "llama4", "sliding_window", "mla"),
+        "mamba": ("sliding_window", "mla"),
+        "mla": ("llama4",),
+    },
     FFNConfig: {"no_op": ("replace_with_linear",)},
 }
 
 #: For each class, a field that must be present and non-null unless one of the others is set.
 _REQUIRED_UNLESS: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
-    AttentionConfig: {"num_key_value_heads": ("no_op", "mamba")},
+    AttentionConfig: {"num_key_value_heads": ("no_op", "mamba", "mla")},
     FFNConfig: {"intermediate_size": ("no_op", "moe")},
 }
 

@@ -27,6 +27,7 @@ from block_config._config import (
     FFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
+    MLAConfig,
     MoEConfig,
 )
 from block_config._converter import MAX_INT
@@ -38,6 +39,7 @@ __all__ = [
     "ffn_configs",
     "llama4_attention_configs",
     "mamba_configs",
+    "mla_configs",
     "moe_configs",
     "sizes",
 ]
@@ -63,8 +65,14 @@ def _sparsify() -> st.SearchStrategy[tuple[str, ...] | None]:
     return st.none() | st.lists(st.text(max_size=12), max_size=3).map(tuple)
 
 
+def _gated() -> st.SearchStrategy[bool | None]:
+    """``gated`` as written: mostly unset (gated), sometimes ``False``, rarely ``True``."""
+    return st.sampled_from([None, None, None, False, False, True])
+
+
 def moe_configs() -> st.SearchStrategy[MoEConfig]:
-    """Valid :class:`MoEConfig` objects (``num_experts_per_tok <= num_local_experts``)."""
+    """Valid :class:`MoEConfig` objects (``num_experts_per_tok <= num_local_experts``),
+    gated or (sometimes) with two-matrix experts."""
     return st.integers(1, 512).flatmap(
         lambda per_tok: st.builds(
             MoEConfig,
@@ -72,6 +80,7 @@ def moe_configs() -> st.SearchStrategy[MoEConfig]:
             num_experts_per_tok=st.just(per_tok),
             expert_intermediate_dim=sizes(),
             shared_expert_intermediate_dim=st.just(0) | sizes(),
+            gated=_gated(),
         )
     )
 
@@ -84,6 +93,18 @@ def mamba_configs() -> st.SearchStrategy[MambaConfig]:
         num_heads=sizes(),
         head_dim=sizes(),
         num_groups=sizes(),
+    )
+
+
+def mla_configs() -> st.SearchStrategy[MLAConfig]:
+    """Valid :class:`MLAConfig` objects, with and without a query latent."""
+    return st.builds(
+        MLAConfig,
+        kv_lora_rank=sizes(),
+        qk_nope_head_dim=sizes(),
+        qk_rope_head_dim=sizes(),
+        v_head_dim=sizes(),
+        q_lora_rank=st.none() | sizes(),
     )
 
 
@@ -109,22 +130,27 @@ def llama4_attention_configs() -> st.SearchStrategy[Llama4AttentionConfig]:
 def attention_configs(
     precisions: Sequence[str | None] = KNOWN_PRECISIONS,
 ) -> st.SearchStrategy[AttentionConfig]:
-    """Valid attention subblocks: GQA, Llama-4 GQA, linear replacement, Mamba and no-op."""
+    """Valid attention subblocks: GQA, Llama-4 GQA, linear replacement, Mamba, MLA and
+    no-op; attention that is not Mamba or no-op sometimes has a sliding window."""
     common = {"sparsify": _sparsify(), "weights_precision": _precisions(precisions)}
+    window = st.none() | st.none() | sizes()
     return st.one_of(
-        st.builds(AttentionConfig, num_key_value_heads=sizes(), **common),
+        st.builds(AttentionConfig, num_key_value_heads=sizes(), sliding_window=window, **common),
         st.builds(
             AttentionConfig,
             num_key_value_heads=sizes(),
             llama4=llama4_attention_configs(),
+            sliding_window=window,
             **common,
         ),
         st.builds(
             AttentionConfig,
             replace_with_linear=st.just(True),
             num_key_value_heads=sizes(),
+            sliding_window=window,
             **common,
         ),
+        st.builds(AttentionConfig, mla=mla_configs(), sliding_window=window, **common),
         st.builds(AttentionConfig, mamba=mamba_configs(), **common),
         st.builds(AttentionConfig, no_op=st.just(True), **common),
     )
@@ -133,10 +159,11 @@ def attention_configs(
 def ffn_configs(
     precisions: Sequence[str | None] = KNOWN_PRECISIONS,
 ) -> st.SearchStrategy[FFNConfig]:
-    """Valid FFN subblocks: dense, linear replacement, MoE and no-op."""
+    """Valid FFN subblocks: dense (gated or sometimes two-matrix), linear replacement, MoE
+    and no-op."""
     common = {"sparsify": _sparsify(), "weights_precision": _precisions(precisions)}
     return st.one_of(
-        st.builds(FFNConfig, intermediate_size=sizes(), **common),
+        st.builds(FFNConfig, intermediate_size=sizes(), gated=_gated(), **common),
         st.builds(
             FFNConfig, replace_with_linear=st.just(True), intermediate_size=sizes(), **common
         ),
