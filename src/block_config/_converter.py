@@ -980,7 +980,10 @@ def _make_json_default() -> Callable[[Any], Any]:
     return env["json_default"]  # type: ignore[no-any-return]
 
 
-#: Pass as ``default=`` to ``orjson.dumps`` to write block-config objects directly.
+#: Pass as ``default=`` to ``orjson.dumps`` to write block-config objects directly, with
+#: ``option=orjson.OPT_PASSTHROUGH_DATACLASS``: the classes carry the dataclass protocol, and
+#: orjson would otherwise write them itself, every field included (``null`` for the optional
+#: fields that the library's writers leave out while unset).
 json_default: Callable[[Any], Any] = _make_json_default()
 
 _config._finish = _finish
