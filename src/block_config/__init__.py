@@ -6,6 +6,13 @@
 8
 """
 
+from block_config._candidates import (
+    LIBRARY_FORMAT_VERSION,
+    Candidate,
+    CandidateLibrary,
+    build_candidates,
+)
+
 # Not public API, but module-level names that code written for the original module imports
 # from it; the redundant aliases re-export them.
 from block_config._compat import _get_dataclass_type as _get_dataclass_type
@@ -55,6 +62,17 @@ from block_config._quantization import (
     quantization_from_config,
 )
 from block_config._schema import block_configs_json_schema
+from block_config._search import (
+    BudgetName,
+    Budgets,
+    InfeasibleBudgetError,
+    SearchResult,
+    SearchStatus,
+    SolverNotInstalledError,
+    SweepPoint,
+    search,
+    sweep,
+)
 from block_config._stats import (
     PRECISION_BITS,
     AttentionKind,
@@ -72,6 +90,7 @@ from block_config._version import __version__
 from block_config._yaml import dumps_yaml, loads_yaml
 
 __all__ = [
+    "LIBRARY_FORMAT_VERSION",
     "MAX_BLOCKS",
     "MAX_INT",
     "MAX_JSON_DEPTH",
@@ -85,6 +104,10 @@ __all__ = [
     "BaseDataclass",
     "BlockConfig",
     "BlockConfigError",
+    "BudgetName",
+    "Budgets",
+    "Candidate",
+    "CandidateLibrary",
     "ConversionWarning",
     "Dialect",
     "FFNConfig",
@@ -92,6 +115,7 @@ __all__ = [
     "FFNStats",
     "FieldChange",
     "FrozenInstanceError",
+    "InfeasibleBudgetError",
     "LayerDiff",
     "LayerStats",
     "LegacyAttentionConfig",
@@ -107,7 +131,11 @@ __all__ = [
     "ModelStats",
     "Problem",
     "QuantizationMethod",
+    "SearchResult",
+    "SearchStatus",
+    "SolverNotInstalledError",
     "SubblockConfig",
+    "SweepPoint",
     "UnknownKeyWarning",
     "UnknownKeys",
     "WeightQuantization",
@@ -115,6 +143,7 @@ __all__ = [
     "__version__",
     "block_configs_json_schema",
     "block_stats",
+    "build_candidates",
     "converter",
     "diff_block_configs",
     "diff_models",
@@ -128,6 +157,8 @@ __all__ = [
     "model_stats",
     "precision_bits",
     "quantization_from_config",
+    "search",
     "structure_block_configs",
+    "sweep",
     "unstructure_block_configs",
 ]

@@ -8,7 +8,7 @@ import contextlib
 import json
 import sys
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,8 +23,8 @@ from block_config._cli._boundary import (
     usage,
 )
 from block_config._config import BlockConfig
-from block_config._converter import structure_block_configs
-from block_config._errors import BlockConfigError, Problem
+from block_config._converter import MAX_INT, structure_block_configs
+from block_config._errors import BlockConfigError, Problem, short_repr
 from block_config._io import read_limited, resolve_config_path
 from block_config._json import parse_json
 from block_config._legacy import looks_legacy
@@ -264,6 +264,23 @@ def ffn_cells(layer: LayerStats) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------- output
 
 
+def table(
+    columns: Sequence[str], right: Sequence[bool], rows: Sequence[Sequence[str]]
+) -> list[str]:
+    """Lines of a plain-text table: the header, a rule, then ``rows``; ``right`` aligns a
+    column to the right (numbers) or left (names)."""
+    widths = [max(len(row[i]) for row in (columns, *rows)) for i in range(len(columns))]
+    lines = []
+    for row in (columns, *rows):
+        cells = [
+            cell.rjust(width) if align else cell.ljust(width)
+            for cell, width, align in zip(row, widths, right, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines
+
+
 def print_json(document: Any, out: IO[str]) -> None:
     """``document`` as indented JSON on ``out``."""
     try:
@@ -284,8 +301,10 @@ def positive(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not 1 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer up to {MAX_INT}, got {short_repr(value)}"
+        )
     return value
 
 
