@@ -9,6 +9,7 @@ from pathlib import Path
 import attrs
 import orjson
 import pytest
+from published import SUPER, needs_published
 
 from block_config import (
     BlockConfig,
@@ -22,8 +23,6 @@ from block_config import (
 )
 from block_config._cli import main
 
-SUPER = Path(__file__).parent / "data" / "Llama-3_3-Nemotron-Super-49B-v1.config.json"
-
 
 @pytest.mark.parametrize("module", [_diff, _stats])
 def test_the_documented_examples_run(module: types.ModuleType) -> None:
@@ -32,6 +31,7 @@ def test_the_documented_examples_run(module: types.ModuleType) -> None:
     assert failures == 0
 
 
+@needs_published
 def test_a_pruned_child_of_the_super_49b() -> None:
     parent = ModelArchitecture.load(SUPER)
     blocks = list(parent.block_configs)
@@ -147,3 +147,17 @@ def test_the_diff_command_never_shows_null_to_null(capsys: pytest.CaptureFixture
     assert {"path": "attention.mamba", "a": MAMBA, "b": None} in changes
     assert not [change for change in changes if change["a"] is None and change["b"] is None]
     assert not [change for change in changes if change["path"].startswith("attention.mamba.")]
+
+
+def test_the_fields_written_only_when_set_are_compared_too() -> None:
+    plain = BlockConfig(attention={"num_key_value_heads": 8}, ffn={"intermediate_size": 8})
+    windowed = BlockConfig(
+        attention={"num_key_value_heads": 8, "sliding_window": 4096},
+        ffn={"intermediate_size": 8, "gated": False},
+    )
+    diff = diff_block_configs([plain], [windowed])
+    (layer,) = diff.layers
+    assert [(c.path, c.a, c.b) for c in layer.changes] == [
+        ("attention.sliding_window", None, 4096),
+        ("ffn.gated", None, False),
+    ]

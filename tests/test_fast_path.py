@@ -96,6 +96,7 @@ EXAMPLES_WITH_OPTIONAL_FIELDS: dict[type[BaseDataclass], Callable[[], BaseDatacl
 }
 
 MAMBA_FIELDS = ("state_dim", "num_heads", "head_dim", "num_groups")
+MLA = {"kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128}
 
 FAST_SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -423,6 +424,25 @@ def test_lists_agree_with_the_detailed_path(documents: list[Any]) -> None:
         ({"ffn": {"intermediate_size": 8.0}}, ("ffn", "intermediate_size")),
         ({"ffn": {"intermediate_size": 8, "no_op": "false"}}, ("ffn", "no_op")),
         ({"ffn": {"intermediate_size": 8, "sparsify": "attn"}}, ("ffn", "sparsify")),
+        ({"attention": {"no_op": True, "sliding_window": 8}}, ("attention", "sliding_window")),
+        ({"attention": {"no_op": True, "mla": MLA}}, ("attention", "mla")),
+        (
+            {"attention": {"mamba": dict.fromkeys(MAMBA_FIELDS, 1), "sliding_window": 8}},
+            ("attention", "sliding_window"),
+        ),
+        (
+            {"attention": {"mamba": dict.fromkeys(MAMBA_FIELDS, 1), "mla": MLA}},
+            ("attention", "mla"),
+        ),
+        ({"attention": {"llama4": {}, "mla": MLA}}, ("attention", "mla")),
+        ({"attention": {"mla": None}}, ("attention", "num_key_value_heads")),
+        (
+            {"attention": {"num_key_value_heads": 8, "sliding_window": 0}},
+            ("attention", "sliding_window"),
+        ),
+        ({"attention": {"mla": {**MLA, "v_head_dim": True}}}, ("attention", "mla", "v_head_dim")),
+        ({"ffn": {"intermediate_size": 8, "gated": 0}}, ("ffn", "gated")),
+        ({"ffn": {"moe": {"gated": "false"}}}, ("ffn", "moe", "gated")),
     ],
 )
 def test_rules_between_fields_hold_on_the_fast_path(
@@ -432,6 +452,32 @@ def test_rules_between_fields_hold_on_the_fast_path(
     with pytest.raises(BlockConfigError) as caught:
         block_config.structure_block_configs([document])
     assert [problem.path for problem in caught.value.problems] == [(0, *where)]
+
+
+def test_fast_path_normalises_the_new_fields_as_the_constructors_do() -> None:
+    documents: list[dict[str, Any]] = [
+        {
+            "attention": {"mla": MLA, "num_key_value_heads": 8},
+            "ffn": {"no_op": True, "gated": False},
+        },
+        {"attention": {"num_key_value_heads": 8, "sliding_window": None, "mla": None}},
+        {"ffn": {"intermediate_size": 4, "gated": True}},
+        {"ffn": {"moe": {"gated": True}, "gated": False}},
+        {"ffn": {"moe": {"gated": False}, "intermediate_size": 4}},
+    ]
+    for document in documents:
+        built = BlockConfig(**document)
+        result = fast(document)
+        assert result is not None, document
+        assert_same(result, built)
+    attention = fast(documents[0]).attention
+    assert attention.num_key_value_heads is None
+    assert attention.is_mla
+    assert fast(documents[0]).ffn.gated is None
+    assert fast(documents[2]).ffn.gated is None
+    assert fast(documents[3]).ffn.moe.gated is None
+    assert fast(documents[3]).ffn.gated is None
+    assert fast(documents[4]).ffn.moe.gated is False
 
 
 def test_fast_path_normalises_as_the_constructors_do() -> None:

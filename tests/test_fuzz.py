@@ -40,6 +40,7 @@ from typing import Any
 import attrs
 import orjson
 import pytest
+from published import SUPER, ULTRA, needs_published
 
 from block_config import (
     MAX_INT,
@@ -52,6 +53,7 @@ from block_config import (
     FFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
+    MLAConfig,
     ModelArchitecture,
     MoEConfig,
     UnknownKeyWarning,
@@ -86,8 +88,10 @@ SHARES = {
 }
 
 DATA = Path(__file__).parent / "data"
-REAL_CONFIGS = sorted(DATA.glob("*.config.json"))
-HF_CONFIGS = sorted((DATA / "hf").glob("*.config.json"))
+REAL_CONFIGS = [SUPER, ULTRA]
+HF_CONFIGS = sorted((DATA / "hf").glob("*.config.json")) + sorted(
+    (DATA / "families").glob("*.config.json")
+)
 
 Doc = Any  # a JSON-like document: dicts, lists and scalars
 
@@ -244,7 +248,7 @@ _KNOWN_KEYS = sorted(
     {rule.name for cls in (BlockConfig, AttentionConfig, FFNConfig) for rule in field_rules(cls)}
     | {
         rule.name
-        for cls in (MoEConfig, MambaConfig, Llama4AttentionConfig)
+        for cls in (MoEConfig, MambaConfig, MLAConfig, Llama4AttentionConfig)
         for rule in field_rules(cls)
     }
 )
@@ -280,11 +284,12 @@ def random_attention(rng: random.Random) -> AttentionConfig | None:
         "sparsify": rng.choice([None, [], ["q_proj"], ["k_proj", "v_proj"]]),
         "weights_precision": rng.choice([None, "bf16", "fp8", "nvfp4"]),
     }
-    kind = rng.randrange(6)
+    kind = rng.randrange(7)
     if kind == 0:
         return None
     if kind == 1:
-        return AttentionConfig(num_key_value_heads=_size(rng), **common)
+        window = rng.choice([None, None, 128, 4096, _size(rng)])
+        return AttentionConfig(num_key_value_heads=_size(rng), sliding_window=window, **common)
     if kind == 2:
         llama4 = Llama4AttentionConfig(
             attention_chunk_size=rng.choice([None, 8192]),
@@ -300,6 +305,15 @@ def random_attention(rng: random.Random) -> AttentionConfig | None:
             state_dim=_size(rng), num_heads=_size(rng), head_dim=_size(rng), num_groups=_size(rng)
         )
         return AttentionConfig(mamba=mamba, **common)
+    if kind == 5:
+        mla = MLAConfig(
+            q_lora_rank=rng.choice([None, _size(rng)]),
+            kv_lora_rank=_size(rng),
+            qk_nope_head_dim=_size(rng),
+            qk_rope_head_dim=_size(rng),
+            v_head_dim=_size(rng),
+        )
+        return AttentionConfig(mla=mla, sliding_window=rng.choice([None, _size(rng)]), **common)
     return AttentionConfig(no_op=True, **common)
 
 
@@ -312,7 +326,8 @@ def random_ffn(rng: random.Random) -> FFNConfig | None:
     if kind == 0:
         return None
     if kind == 1:
-        return FFNConfig(intermediate_size=_size(rng), **common)
+        gated = rng.choice([None, True, False])
+        return FFNConfig(intermediate_size=_size(rng), gated=gated, **common)
     if kind == 2:
         return FFNConfig(replace_with_linear=True, intermediate_size=_size(rng), **common)
     if kind == 3:
@@ -322,6 +337,7 @@ def random_ffn(rng: random.Random) -> FFNConfig | None:
             num_experts_per_tok=per_tok,
             expert_intermediate_dim=_size(rng),
             shared_expert_intermediate_dim=rng.choice([0, _size(rng)]),
+            gated=rng.choice([None, False]),
         )
         return FFNConfig(moe=moe, **common)
     return FFNConfig(no_op=True, **common)
@@ -368,6 +384,7 @@ _CLASS_OF_KEY: dict[str, type[BaseDataclass]] = {
     "ffn": FFNConfig,
     "llama4": Llama4AttentionConfig,
     "mamba": MambaConfig,
+    "mla": MLAConfig,
     "moe": MoEConfig,
 }
 
@@ -602,11 +619,11 @@ def test_mutated_generated_configs() -> None:
 
 @pytest.fixture(scope="module")
 def real_documents() -> list[Doc]:
-    """The published config.json files in tests/data, parsed."""
-    assert REAL_CONFIGS, f"no *.config.json in {DATA}"
+    """The published config.json files, parsed."""
     return [orjson.loads(path.read_bytes()) for path in REAL_CONFIGS]
 
 
+@needs_published
 def test_mutated_real_configs(real_documents: list[Doc]) -> None:
     """The real files' block lists (legacy spelling) and whole documents, mutated."""
     rng = _rng("mutated_real")
@@ -623,6 +640,7 @@ def test_mutated_real_configs(real_documents: list[Doc]) -> None:
             outcome(_reader(rng), document)  # the whole config.json where a list belongs
 
 
+@needs_published
 def test_json_text() -> None:
     """Text of valid and real documents, truncated, corrupted, with non-JSON tokens."""
     rng = _rng("json_text")
@@ -789,7 +807,26 @@ def _windowed(document: Doc, rng: random.Random) -> Doc:
 
 
 def _same_model(a: ModelArchitecture, b: ModelArchitecture) -> bool:
-    names = ("hidden_size", "num_attention_heads", "vocab_size", "head_dim", "block_configs")
+    names = (
+        "hidden_size",
+        "num_attention_heads",
+        "vocab_size",
+        "head_dim",
+        "block_configs",
+        "tie_word_embeddings",
+        "attention_bias",
+        "qkv_bias",
+        "qk_norm",
+        "sandwich_norms",
+        "router_bias",
+        "expert_bias",
+        "attention_sinks",
+        "shared_expert_gate",
+        "router_score_correction_bias",
+        "quantization",
+        "mamba_ssm_cache_dtype",
+        "model_type",
+    )
     return all(getattr(a, name) == getattr(b, name) for name in names)
 
 
@@ -809,11 +846,12 @@ def _check_model(arch: ModelArchitecture) -> None:
 
 @pytest.fixture(scope="module")
 def config_documents(real_documents: list[Doc]) -> list[Doc]:
-    """Real legacy configs, real homogeneous Hugging Face configs."""
+    """Real legacy configs, homogeneous Hugging Face configs of every family."""
     assert HF_CONFIGS, f"no *.config.json in {DATA / 'hf'}"
     return real_documents + [orjson.loads(path.read_bytes()) for path in HF_CONFIGS]
 
 
+@needs_published
 def test_model_configs(config_documents: list[Doc]) -> None:
     """Whole config.json objects (legacy, homogeneous, native), mutated anywhere."""
     rng = _rng("model_configs")
@@ -865,6 +903,7 @@ def _file_text(doc: Doc, rng: random.Random, yaml: bool) -> bytes:
     return _json_file_text(doc)
 
 
+@needs_published
 def test_command_line(
     config_documents: list[Doc], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -908,7 +947,7 @@ def test_command_line(
         if code == EXIT_INVALID:
             lines = captured.err.splitlines()
             assert lines, argv
-            names = (str(name), str(out), reference)
+            names = tuple(f"block-config: error: {n}" for n in (name, out, reference))
             assert all(line.startswith(names) for line in lines), (argv, captured.err)
         if code == EXIT_OK and argv[0] == "convert":
             # what was written reads back, and is exactly as valid as what was read

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import attrs
-from hypothesis import given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from block_config import BlockConfig, converter, dumps, loads, structure_block_configs
@@ -17,7 +17,9 @@ def test_structure_of_unstructure_is_identity(block: BlockConfig) -> None:
     assert BlockConfig.from_dict(block.to_dict()) == block
 
 
-@settings(max_examples=50)
+# Lists of up to eight nested blocks are slow to draw on a busy machine; the check of each
+# drawn list is what matters here.
+@settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(block_configs(), max_size=8))
 def test_json_round_trip(blocks: list[BlockConfig]) -> None:
     assert loads(dumps(blocks)) == blocks
@@ -42,6 +44,7 @@ def test_structured_objects_compare_like_their_repr(block: BlockConfig) -> None:
     st.one_of(
         bst.moe_configs(),
         bst.mamba_configs(),
+        bst.mla_configs(),
         bst.llama4_attention_configs(),
         bst.attention_configs(),
         bst.ffn_configs(),
@@ -54,3 +57,19 @@ def test_every_class_strategy_round_trips(obj: object) -> None:
 @given(block_configs(max_depth=0))
 def test_max_depth_zero_has_no_parallel_blocks(block: BlockConfig) -> None:
     assert block.parallel_blocks is None
+
+
+def test_the_fields_written_only_when_set_are_generated_both_ways() -> None:
+    # Each is found set and found unset: the strategies cover the seed shape and the new one.
+    attention, ffn, moe = bst.attention_configs(), bst.ffn_configs(), bst.moe_configs()
+    assert find(attention, lambda a: a.sliding_window is not None).sliding_window is not None
+    assert find(attention, lambda a: a.mla is not None).is_mla
+    with_q_latent = find(attention, lambda a: a.mla is not None and a.mla.q_lora_rank is not None)
+    assert with_q_latent.mla is not None
+    assert with_q_latent.mla.q_lora_rank is not None
+    seed_shaped = find(attention, lambda a: a.mla is None and a.sliding_window is None)
+    assert "sliding_window" not in seed_shaped.to_dict()
+    assert find(ffn, lambda f: f.gated is False).is_gated is False
+    assert find(ffn, lambda f: f.moe is None and f.gated is None).is_gated
+    assert find(moe, lambda m: m.gated is False).is_gated is False
+    assert find(moe, lambda m: m.gated is None).is_gated

@@ -513,30 +513,33 @@ def _fast_source(
 ) -> str:
     """The fast structure function: clean input only, ``_SLOW`` at the first doubt."""
     name = cls.__name__
-    # The fields written only when set: a document without them (every seed-shaped one)
-    # takes a branch of its own, as quick as before they existed.
+    lines = [f"def fast_{name}(d, depth):", "    if type(d) is not dict: raise _SLOW"]
+    # The fields written only when set: a document without them (every seed-shaped one in
+    # full form) takes a branch of its own, first, as quick as before they existed. There,
+    # as many keys as the other fields and each of them found means no other key is present.
     kept = [rule for rule in rules if not rule.omit_if_none]
     omitted = [rule for rule in rules if rule.omit_if_none]
-    lines = [
-        f"def fast_{name}(d, depth):",
-        "    if type(d) is not dict: raise _SLOW",
-        # As many keys as fields, and every field found: then no key is unknown.
-        f"    if len(d) == {len(rules)}:",
+    general = "    else:"
+    if omitted and kept:
+        lines += [
+            "    n = len(d)",
+            f"    if n == {len(kept)}:",
+            "        try:",
+            *(f"            {rule.name} = d[{rule.name!r}]" for rule in kept),
+            "        except KeyError: n = -1",  # a new field in place of another: below
+            "        else:",
+            *(f"            {rule.name} = None" for rule in omitted),
+            f"    elif n == {len(rules)}:",
+        ]
+        general = "    else: n = -1\n    if n == -1:"
+    else:
+        lines.append(f"    if len(d) == {len(rules)}:")
+    # As many keys as fields, and every field found: then no key is unknown.
+    lines += [
         "        try:",
         *(f"            {rule.name} = d[{rule.name!r}]" for rule in rules),
         "        except KeyError: raise _SLOW from None",
-    ]
-    if omitted and kept:
-        absent = " and ".join(f"{rule.name!r} not in d" for rule in omitted)
-        lines += [
-            f"    elif len(d) == {len(kept)} and {absent}:",
-            "        try:",
-            *(f"            {rule.name} = d[{rule.name!r}]" for rule in kept),
-            "        except KeyError: raise _SLOW from None",
-            *(f"        {rule.name} = None" for rule in omitted),
-        ]
-    lines += [
-        "    else:",
+        *general.split("\n"),
         "        if not _KNOWN.issuperset(d): raise _SLOW",
         "        _get = d.get",
     ]
@@ -653,9 +656,12 @@ def _unstructure_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) 
 def _same_fields(rules: Iterable[FieldRule], a: str, b: str) -> str:
     """An expression: ``a`` and ``b`` hold equal values in every field of ``rules``."""
     # bool and None are singletons: ``is`` compares them exactly, without a call.
+    # The fields written only when set are mostly None on both sides: ``is`` first.
     return " and ".join(
         f"{a}.{rule.name} is {b}.{rule.name}"
         if rule.kind is Kind.BOOL
+        else f"({a}.{rule.name} is {b}.{rule.name} or {a}.{rule.name} == {b}.{rule.name})"
+        if rule.omit_if_none
         else f"{a}.{rule.name} == {b}.{rule.name}"
         for rule in rules
     )

@@ -328,7 +328,8 @@ def loads(
 
 
 def dumps(blocks: Iterable[BlockConfig], *, indent: int | None = None) -> str:
-    """Write block configs as a JSON array, every field present (``null`` included).
+    """Write block configs as a JSON array, every field present (``null`` included) but the
+    ones written only when set (``sliding_window``, ``mla``, ``gated``; see ``to_dict``).
 
     Raises :class:`BlockConfigError` rather than write text larger than
     :data:`MAX_JSON_SIZE`, which :func:`loads` would refuse.

@@ -230,7 +230,8 @@ def loads_yaml(text: str | bytes, *, unknown_keys: UnknownKeys = "error") -> lis
 
 
 def dumps_yaml(blocks: Iterable[BlockConfig]) -> str:
-    """Write block configs as a YAML list, every field present (``null`` included)."""
+    """Write block configs as a YAML list, every field present (``null`` included) but the
+    ones written only when set (``sliding_window``, ``mla``, ``gated``; see ``to_dict``)."""
     return dump_yaml(unstructure_block_configs(blocks))
 
 
