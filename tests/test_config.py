@@ -305,7 +305,7 @@ class TestInitialisationFromDicts:
 
     def test_mixed_and_empty_parallel_blocks(self) -> None:
         inner = BlockConfig(ffn={"intermediate_size": 4})
-        assert BlockConfig(parallel_blocks=[]).parallel_blocks == ()
+        assert BlockConfig(parallel_blocks=[]).parallel_blocks is None
         mixed = BlockConfig(parallel_blocks=[inner, inner.to_dict()])
         assert mixed.parallel_blocks == (inner, inner)
 

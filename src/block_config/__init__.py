@@ -13,6 +13,11 @@ from block_config._candidates import (
     CandidateLibrary,
     build_candidates,
 )
+
+# Not public API, but module-level names that code written for the original module imports
+# from it; the redundant aliases re-export them.
+from block_config._compat import _get_dataclass_type as _get_dataclass_type
+from block_config._compat import _is_dataclass_type as _is_dataclass_type
 from block_config._config import (
     SUBBLOCK_CLS_DICT,
     AttentionConfig,
@@ -36,7 +41,13 @@ from block_config._converter import (
     unstructure_block_configs,
 )
 from block_config._diff import FieldChange, LayerDiff, ModelDiff, diff_block_configs, diff_models
-from block_config._errors import BlockConfigError, ConversionWarning, Problem, UnknownKeyWarning
+from block_config._errors import (
+    BlockConfigError,
+    ConversionWarning,
+    FrozenInstanceError,
+    Problem,
+    UnknownKeyWarning,
+)
 from block_config._json import MAX_JSON_DEPTH, MAX_JSON_SIZE, dumps, loads
 from block_config._legacy import (
     LegacyAttentionConfig,
@@ -105,6 +116,7 @@ __all__ = [
     "FFNKind",
     "FFNStats",
     "FieldChange",
+    "FrozenInstanceError",
     "InfeasibleBudgetError",
     "LayerDiff",
     "LayerStats",

@@ -7,14 +7,17 @@ constructor call runs the same checks as structuring a document, so no invalid o
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import attrs
 
-from block_config._errors import BlockConfigError, Path
+from block_config._compat import FIELDS, PARAMS, DataclassAttribute, install_dataclass_protocol
+from block_config._errors import BlockConfigError, FrozenInstanceError, Path
 
 if TYPE_CHECKING:
+    import dataclasses
     from typing import Self
 
 __all__ = [
@@ -59,12 +62,31 @@ class BaseDataclass:
     As the seed documents: comparison via string representation (``==``, ``hash`` and the
     orderings agree with ``repr``, so ``sorted()`` is deterministic), initialisation of nested
     fields from dicts, and normalisation at construction time. Instances are frozen.
+
+    Every class is also a dataclass as far as the :mod:`dataclasses` module can tell
+    (``is_dataclass``, ``fields``, ``asdict``, ``astuple``, ``replace``), as the original
+    dataclass implementation was; see :mod:`block_config._compat`.
     """
 
     __slots__ = ("_repr_cache",)
     # repr(self) once computed, else None (or unset, after unpickling); the orderings compare
     # these directly.
     _repr_cache: str | None
+
+    if TYPE_CHECKING:
+        # What type checkers look for in a dataclass (typeshed's DataclassInstance), so that
+        # dataclasses.replace(block, ...), fields() and asdict() type-check on these classes.
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+        __dataclass_params__: ClassVar[Any]
+    else:
+        __dataclass_fields__ = DataclassAttribute(FIELDS)
+        __dataclass_params__ = DataclassAttribute(PARAMS)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Each class its own (lazily built) protocol, never its parent's fields.
+        type.__setattr__(cls, FIELDS, DataclassAttribute(FIELDS))
+        type.__setattr__(cls, PARAMS, DataclassAttribute(PARAMS))
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_repr_cache", None)
@@ -146,6 +168,33 @@ class BaseDataclass:
     def _set(self, name: str, value: Any) -> None:
         # Only for _normalise, which runs inside __init__ before anyone sees the object.
         object.__setattr__(self, name, value)
+
+    def _force_setattr(self, name: str, value: Any) -> None:
+        """Set a field of this frozen object, while it is being built only.
+
+        As in the original implementation, for a subclass's normalisation: allowed when called
+        (directly or not) from this object's ``_normalise``, ``__attrs_post_init__`` or
+        ``__post_init__``; anywhere else it raises :class:`FrozenInstanceError` (an
+        ``AttributeError``), whatever the interpreter's ``-O`` flag. For a changed copy, use
+        ``dataclasses.replace`` or ``attrs.evolve``.
+        """
+        frame = inspect.currentframe()
+        while frame is not None:
+            # This object's own building: another object's __post_init__ up the stack is no
+            # licence to change one that is finished (and whose hash may be cached).
+            if frame.f_code.co_name in _BUILDING and frame.f_locals.get("self") is self:
+                object.__setattr__(self, name, value)
+                return
+            frame = frame.f_back
+        raise FrozenInstanceError(
+            f"cannot assign to field {name!r}: _force_setattr only works while the object is "
+            "built (from _normalise or __post_init__); use dataclasses.replace or attrs.evolve "
+            "for a changed copy"
+        )
+
+
+# The functions during which an object is still being built, and may be normalised.
+_BUILDING = frozenset({"_normalise", "__attrs_post_init__", "__post_init__"})
 
 
 _FIELDS_CACHE: dict[type[Any], tuple[attrs.Attribute[Any], ...]] = {}
@@ -479,6 +528,13 @@ class BlockConfig(BaseDataclass):
         default=None, converter=_block_tuple
     )
 
+    def _normalise(self) -> list[tuple[str, str]]:
+        # No parallel blocks is None, never an empty list: readers written for the original
+        # (which indexes parallel_blocks[0]) cannot read an empty one.
+        if self.parallel_blocks is not None and not self.parallel_blocks:
+            self._set("parallel_blocks", None)
+        return []
+
 
 _CLASSES: dict[str, type[BaseDataclass]] = {
     c.__name__: c
@@ -497,3 +553,7 @@ SUBBLOCK_CLS_DICT: dict[str, type[SubblockConfig]] = {
     "attention": AttentionConfig,
     "ffn": FFNConfig,
 }
+
+_PROTOCOL_CLASSES: tuple[type[BaseDataclass], ...] = (SubblockConfig, *_CLASSES.values())
+for _protocol_cls in _PROTOCOL_CLASSES:
+    install_dataclass_protocol(_protocol_cls)

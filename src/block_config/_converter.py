@@ -462,6 +462,9 @@ else:
     if gated is True: gated = None
     if intermediate_size is None: raise _SLOW
 """,
+    _config.BlockConfig._normalise: """
+if parallel_blocks is not None and not parallel_blocks: parallel_blocks = None
+""",
 }
 
 
@@ -975,17 +978,21 @@ def _unstructure(obj: BaseDataclass) -> dict[str, Any]:
 
 def maybe_cast_block_configs(
     block_configs: Sequence[BlockConfig | Mapping[str, Any]] | None,
+    *,
+    unknown_keys: UnknownKeys = "error",
 ) -> list[BlockConfig] | None:
     """Cast a list of dicts to BlockConfig objects if needed.
 
     ``None`` or an empty list gives ``None``; a list of dicts, of ``BlockConfig`` objects, or of
-    both mixed, gives a list of ``BlockConfig``.
+    both mixed, gives a list of ``BlockConfig``. Unknown keys are errors; a pipeline that must
+    load an older or newer ``config.json`` asks for ``unknown_keys="warn"``, which drops them
+    with an :class:`UnknownKeyWarning` each, as the original implementation did.
     """
     if block_configs is None:
         return None
     # Checked before its length is asked for, so that an int or a dict is reported, not
     # met with a TypeError or taken for an empty list.
-    blocks = structure_block_configs(block_configs)
+    blocks = structure_block_configs(block_configs, unknown_keys=unknown_keys)
     return blocks or None
 
 
@@ -1137,7 +1144,10 @@ def _make_json_default() -> Callable[[Any], Any]:
     return env["json_default"]  # type: ignore[no-any-return]
 
 
-#: Pass as ``default=`` to ``orjson.dumps`` to write block-config objects directly.
+#: Pass as ``default=`` to ``orjson.dumps`` to write block-config objects directly, with
+#: ``option=orjson.OPT_PASSTHROUGH_DATACLASS``: the classes carry the dataclass protocol, and
+#: orjson would otherwise write them itself, every field included (``null`` for the optional
+#: fields that the library's writers leave out while unset).
 json_default: Callable[[Any], Any] = _make_json_default()
 
 _config._finish = _finish

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
 import attrs
+import attrs.exceptions
 
 __all__ = [
     "BlockConfigError",
     "ConversionWarning",
+    "FrozenInstanceError",
     "Path",
     "Problem",
     "UnknownKeyWarning",
@@ -147,7 +150,25 @@ class ConversionWarning(UserWarning):
     """
 
 
+class FrozenInstanceError(attrs.exceptions.FrozenInstanceError, dataclasses.FrozenInstanceError):
+    """An attribute of a block-config object was assigned or deleted: every object is frozen.
+
+    It is both :class:`attrs.exceptions.FrozenInstanceError` and
+    :class:`dataclasses.FrozenInstanceError` (so an ``AttributeError`` too), so code written for
+    either catches it. ``dataclasses.replace(obj, **changes)`` or ``attrs.evolve`` give a changed
+    copy, checked like any new object.
+    """
+
+    def __init__(self, message: str = "can't set attribute") -> None:
+        # attrs' own __init__ takes no message; AttributeError's takes one.
+        AttributeError.__init__(self, message)
+        self.msg = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.msg,))
+
+
 # Shown as block_config.BlockConfigError in tracebacks and reprs, where users import them
 # from; pickle finds them there too.
-for _public in (BlockConfigError, UnknownKeyWarning, ConversionWarning):
+for _public in (BlockConfigError, UnknownKeyWarning, ConversionWarning, FrozenInstanceError):
     _public.__module__ = "block_config"

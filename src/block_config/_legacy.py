@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from block_config._compat import install_dataclass_protocol
 from block_config._config import AttentionConfig, BaseDataclass, BlockConfig, FFNConfig, _str_tuple
 from block_config._converter import MAX_BLOCKS, MAX_INT, UnknownKeys, structure_block_configs
 from block_config._errors import BlockConfigError, Path, Problem, describe
@@ -126,6 +127,10 @@ class LegacyBlockConfig(BaseDataclass):
 
     attention: LegacyAttentionConfig
     ffn: LegacyFFNConfig
+
+
+for _cls in (LegacyAttentionConfig, LegacyFFNConfig, LegacyBlockConfig):
+    install_dataclass_protocol(_cls)
 
 
 # --------------------------------------------------------------------------- sizes
