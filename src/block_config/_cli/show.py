@@ -1,0 +1,210 @@
+"""``block-config show``: a per-layer table and the model's totals, or the same as JSON."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import IO, Any
+
+from block_config._cli._boundary import EXIT_OK, usage
+from block_config._cli._common import (
+    INPUTS_HELP,
+    Input,
+    add_command,
+    attention_cells,
+    billions,
+    ffn_cells,
+    input_options,
+    layer_count,
+    memory_options,
+    positive,
+    print_json,
+    read,
+    size,
+    stats_of,
+    thousands,
+)
+from block_config._stats import LayerStats, ModelStats
+
+
+def register(commands: Any) -> None:
+    """Add ``show`` to the command's subparsers."""
+    show = add_command(
+        commands,
+        "show",
+        "print a per-layer table: attention, KV heads, FFN, parameters, KV cache",
+        INPUTS_HELP
+        + "\nExample: block-config show examples/Llama-3_3-Nemotron-Super-49B-v1.config.json",
+        run,
+    )
+    show.add_argument("file", metavar="FILE")
+    show.add_argument("--json", action="store_true", help="print the same facts as JSON")
+    show.add_argument(
+        "--batch-size", type=positive, metavar="N", help="estimate memory for N sequences..."
+    )
+    show.add_argument("--seq-len", type=positive, metavar="N", help="...of N tokens each")
+    memory_options(show)
+    input_options(show)
+
+
+def run(args: argparse.Namespace, out: IO[str]) -> int:
+    """Print the table (or the JSON document) of ``args.file``."""
+    item = read(args.file, args, need_model=True)
+    stats = stats_of(item, args)
+    model = item.model
+    assert model is not None
+    memory = _memory_args(args)
+    if args.json:
+        document: dict[str, Any] = {
+            "file": item.name,
+            "dialect": "bare" if item.bare else model.dialect,
+            "hidden_size": model.hidden_size,
+            "num_attention_heads": model.num_attention_heads,
+            "head_dim": model.head_dim,
+            "vocab_size": model.vocab_size,
+            "num_hidden_layers": model.num_hidden_layers,
+            **stats.to_dict(),
+        }
+        if memory is not None:
+            document["memory"] = stats.memory(*memory).to_dict()
+        print_json(document, out)
+        return EXIT_OK
+    lines = [_describe_model(item), "", *_table(_rows(stats.layers)), "", *_summary(stats)]
+    if memory is not None:
+        lines += ["", *_memory_lines(stats, *memory)]
+    print("\n".join(lines), file=out)
+    return EXIT_OK
+
+
+_COLUMNS = ("layer", "attention", "KV heads", "FFN", "FFN size", "params", "KV bytes/token")
+_RIGHT = (True, False, True, False, True, True, True)
+
+
+def _rows(layers: Sequence[LayerStats]) -> list[tuple[str, ...]]:
+    rows = []
+    for layer in layers:
+        rows.append(_row(str(layer.index), layer))
+        for position, inner in enumerate(layer.parallel_blocks):
+            rows.extend(_parallel_rows(f"{layer.index}.{position}", inner))
+    return rows
+
+
+def _parallel_rows(label: str, layer: LayerStats) -> list[tuple[str, ...]]:
+    rows = [_row("  " + label, layer)]
+    for position, inner in enumerate(layer.parallel_blocks):
+        rows.extend(_parallel_rows(f"{label}.{position}", inner))
+    return rows
+
+
+def _row(label: str, layer: LayerStats) -> tuple[str, ...]:
+    return (
+        label,
+        *attention_cells(layer),
+        *ffn_cells(layer),
+        thousands(layer.params),
+        thousands(layer.kv_cache_bytes_per_token),
+    )
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in (_COLUMNS, *rows)) for i in range(len(_COLUMNS))]
+    lines = []
+    for row in (_COLUMNS, *rows):
+        cells = [
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, right in zip(row, widths, _RIGHT, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines
+
+
+def _counts(values: Sequence[str], limit: int = 5) -> str:
+    """``49 x 28,672, 10 x 7,168``: each distinct value with how many layers have it, most first;
+    past ``limit`` values, the rest are summed up so the line fits a terminal."""
+    seen: dict[str, int] = {}
+    for value in values:
+        seen[value] = seen.get(value, 0) + 1
+    ranked = sorted(seen.items(), key=lambda item: -item[1])
+    if len(ranked) <= limit + 1:  # summing up a single value would not save anything
+        limit = len(ranked)
+    text = ", ".join(f"{count} x {value}" for value, count in ranked[:limit])
+    rest = ranked[limit:]
+    if rest:
+        layers = sum(count for _, count in rest)
+        text += f", {len(rest)} more ({layer_count(layers)})"
+    return text
+
+
+def _describe_model(item: Input) -> str:
+    model = item.model
+    assert model is not None
+    kind = "bare block list" if item.bare else f"{model.dialect} dialect"
+    dtype = model.torch_dtype or "dtype unsaid (bf16 assumed)"
+    return (
+        f"{item.name}: {kind}, {layer_count(model.num_hidden_layers)}, "
+        f"hidden {model.hidden_size}, {model.num_attention_heads} heads x {model.head_dim}, "
+        f"vocab {model.vocab_size}, {dtype}"
+    )
+
+
+def _summary(stats: ModelStats) -> list[str]:
+    layers = stats.layers
+    attention = [
+        f"gqa {layer.attention.num_key_value_heads} KV"
+        if layer.attention.kind == "gqa"
+        else layer.attention.kind
+        for layer in layers
+    ]
+    ffn = [
+        ffn_cells(layer)[1] if layer.ffn.kind == "dense" else " ".join(ffn_cells(layer))
+        for layer in layers
+    ]
+    lm_head = "tied" if stats.lm_head_params == 0 else thousands(stats.lm_head_params)
+    lines = [
+        f"attention:       {_counts(attention)}",
+        f"FFN widths:      {_counts(ffn).replace(' -', '')}",
+        f"parameters:      {thousands(stats.total_params)} ({billions(stats.total_params)}; "
+        f"embeddings {thousands(stats.embedding_params)}, lm_head {lm_head})",
+    ]
+    if stats.active_params != stats.total_params:
+        lines.append(
+            f"active/token:    {thousands(stats.active_params)} ({billions(stats.active_params)})"
+        )
+    lines += [
+        f"weights:         {thousands(stats.weight_bytes)} bytes ({size(stats.weight_bytes)})",
+        f"KV cache:        {thousands(stats.kv_cache_bytes_per_token)} bytes/token "
+        f"({size(stats.kv_cache_bytes_per_token)}) in {stats.kv_cache_dtype}",
+    ]
+    if stats.mamba_state_bytes_per_sequence:
+        lines.append(
+            f"Mamba state:     {thousands(stats.mamba_state_bytes_per_sequence)} bytes/sequence "
+            f"({size(stats.mamba_state_bytes_per_sequence)}) in {stats.mamba_state_dtype}"
+        )
+    if any(layer.parallel_blocks for layer in layers):
+        lines.append(
+            "(rows such as 6.0 are parallel blocks; the figures of their layer include them)"
+        )
+    return lines
+
+
+def _memory_lines(stats: ModelStats, batch: int, length: int) -> list[str]:
+    memory = stats.memory(batch, length)
+    lines = [
+        f"memory for {batch} sequence(s) of {thousands(length)} tokens:",
+        f"  weights        {size(memory.weight_bytes):>12}",
+        f"  KV cache       {size(memory.kv_cache_bytes):>12}",
+    ]
+    if memory.mamba_state_bytes:
+        lines.append(f"  Mamba state    {size(memory.mamba_state_bytes):>12}")
+    lines.append(f"  total          {size(memory.total_bytes):>12}")
+    return lines
+
+
+def _memory_args(args: argparse.Namespace) -> tuple[int, int] | None:
+    batch, length = args.batch_size, args.seq_len
+    if batch is None and length is None:
+        return None
+    if batch is None or length is None:
+        usage("--batch-size and --seq-len go together")
+    return batch, length
