@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from block_config import ModelArchitecture
+from block_config import ModelArchitecture, model_stats
 from block_config._cli import EXIT_INVALID, EXIT_MISSING_DEPENDENCY, EXIT_OK, EXIT_USAGE, main
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -612,3 +612,67 @@ def test_convert_to_native_warns_of_ffn_mults_it_cannot_keep(tmp_path: Path) -> 
         {**original[i]["ffn"], "ffn_mult": None} == {**again[i]["ffn"], "ffn_mult": None}
         for i in changed
     )
+
+
+# ------------------------------------------------------------------- model-wide facts
+
+
+def _gpt_oss_like(tmp_path: Path) -> Path:
+    moe = {
+        "num_local_experts": 4,
+        "num_experts_per_tok": 2,
+        "expert_intermediate_dim": 64,
+        "shared_expert_intermediate_dim": 0,
+    }
+    blocks: list[dict[str, Any]] = [
+        {"attention": {"num_key_value_heads": 2, "sliding_window": 8}, "ffn": {"moe": moe}},
+        {"attention": {"num_key_value_heads": 2}, "ffn": {"moe": moe}},
+    ]
+    config = {
+        "model_type": "gpt_oss",
+        "hidden_size": 64,
+        "num_attention_heads": 4,
+        "head_dim": 16,
+        "vocab_size": 30,
+        "num_hidden_layers": 2,
+        "attention_bias": True,
+        "attention_sinks": True,
+        "router_bias": True,
+        "expert_bias": True,
+        "torch_dtype": "bfloat16",
+        "quantization_config": {
+            "quant_method": "mxfp4",
+            "modules_to_not_convert": ["model.layers.*.self_attn", "lm_head"],
+        },
+        "block_configs": blocks,
+    }
+    return write(tmp_path / "config.json", config)
+
+
+def test_show_json_adds_the_model_wide_facts_and_keeps_every_key(run: Any, tmp_path: Path) -> None:
+    path = _gpt_oss_like(tmp_path)
+    data = run("show", path, "--json", "--batch-size", "1", "--seq-len", "100").json()
+    expected = model_stats(ModelArchitecture.load(path))
+    assert data["total_params"] == expected.total_params
+    assert data["weight_bytes"] == expected.weight_bytes
+    assert data["model_type"] == "gpt_oss"
+    assert data["attention_sinks"] is data["router_bias"] is data["expert_bias"] is True
+    assert data["qkv_bias"] is data["qk_norm"] is data["sandwich_norms"] is False
+    assert data["quantization"] == "mxfp4"
+    assert data["quantization_config"] == {
+        "quant_method": "mxfp4",
+        "modules_to_not_convert": ["model.layers.*.self_attn", "lm_head"],
+    }
+    per_layer = 2 * 2 * 16 * 2
+    assert data["kv_cache_bytes_per_token"] == 2 * per_layer
+    assert data["kv_cache_bytes_per_token_unbounded"] == per_layer
+    assert data["kv_cache_bytes_bounded_max"] == 8 * per_layer
+    assert data["memory"]["kv_cache_bytes"] == per_layer * 100 + per_layer * 8
+    assert [layer["attention"]["sliding_window"] for layer in data["layers"]] == [8, None]
+
+
+def test_show_prints_windows_and_quantization(run: Any, tmp_path: Path) -> None:
+    out = run("show", _gpt_oss_like(tmp_path)).out
+    assert "gqa 2 KV window 8" in out
+    assert "mxfp4 scales included" in out
+    assert "KV windows:      windowed/chunked layers hold at most 1,024 bytes/sequence" in out

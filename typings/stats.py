@@ -11,6 +11,7 @@ from typing import Any, assert_type
 
 from block_config import (
     PRECISION_BITS,
+    AttentionKind,
     AttentionStats,
     BlockConfig,
     FFNStats,
@@ -38,6 +39,13 @@ assert_type(stats.kv_cache_bytes(8, 4096), int)
 assert_type(stats.memory(8, 4096), MemoryEstimate)
 assert_type(stats.memory(8, 4096).total_bytes, int)
 assert_type(stats.to_dict(), dict[str, Any])
+assert_type(stats.kv_cache_bytes_per_token_unbounded, int)
+assert_type(stats.kv_cache_bytes_bounded_max, int)
+assert_type(stats.mamba_ssm_state_dtype, str)
+assert_type(stats.quantization, str | None)
+assert_type(stats.layers[0].attention.sliding_window, int | None)
+assert_type(stats.layers[0].attention.kv_cache_token_limit, int | None)
+assert_type(stats.layers[0].attention.kind, AttentionKind)
 
 one = block_stats(BlockConfig(attention={"no_op": True}, ffn={"intermediate_size": 8}), model)
 assert_type(one, LayerStats)

@@ -39,10 +39,17 @@ from block_config._legacy import (
     intermediate_size_to_ffn_mult,
 )
 from block_config._model import Dialect, ModelArchitecture, WritableDialect
+from block_config._quantization import (
+    QuantizationMethod,
+    WeightQuantization,
+    quantization_from_config,
+)
 from block_config._schema import block_configs_json_schema
 from block_config._stats import (
     PRECISION_BITS,
+    AttentionKind,
     AttentionStats,
+    FFNKind,
     FFNStats,
     LayerStats,
     MemoryEstimate,
@@ -63,6 +70,7 @@ __all__ = [
     "PRECISION_BITS",
     "SUBBLOCK_CLS_DICT",
     "AttentionConfig",
+    "AttentionKind",
     "AttentionStats",
     "BaseDataclass",
     "BlockConfig",
@@ -70,6 +78,7 @@ __all__ = [
     "ConversionWarning",
     "Dialect",
     "FFNConfig",
+    "FFNKind",
     "FFNStats",
     "FieldChange",
     "LayerDiff",
@@ -86,9 +95,11 @@ __all__ = [
     "ModelDiff",
     "ModelStats",
     "Problem",
+    "QuantizationMethod",
     "SubblockConfig",
     "UnknownKeyWarning",
     "UnknownKeys",
+    "WeightQuantization",
     "WritableDialect",
     "__version__",
     "block_configs_json_schema",
@@ -105,6 +116,7 @@ __all__ = [
     "maybe_cast_block_configs",
     "model_stats",
     "precision_bits",
+    "quantization_from_config",
     "structure_block_configs",
     "unstructure_block_configs",
 ]

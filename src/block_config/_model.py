@@ -45,6 +45,7 @@ from block_config._io import (
 from block_config._json import json_value_problems
 from block_config._keys import ConfigReader, check_int, is_count
 from block_config._legacy import LegacyBlockConfig
+from block_config._quantization import WeightQuantization, quantization_from_config
 from block_config._warnings import warnings_under
 from block_config._yaml import dump_yaml, parse_yaml
 
@@ -61,6 +62,21 @@ _DIALECTS: tuple[str, ...] = typing.get_args(Dialect)
 _UNSET = -1  # head_dim not given and not derivable; reported by the checks
 
 _DEFAULT_CONV_KERNEL = 4
+#: The model-wide facts read from and written to ``config.json`` keys of the same names
+#: (written only when true, so a model without them is written as before).
+_FLAGS = (
+    "qkv_bias",
+    "qk_norm",
+    "sandwich_norms",
+    "router_bias",
+    "expert_bias",
+    "attention_sinks",
+    "shared_expert_gate",
+    "router_score_correction_bias",
+)
+_BOOL_FIELDS = ("tie_word_embeddings", "attention_bias", "mlp_bias", *_FLAGS)
+_UNREADABLE = object()
+_STR_FIELDS = ("torch_dtype", "mamba_ssm_cache_dtype", "model_type")
 #: File suffixes read and written as YAML instead of JSON.
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -129,6 +145,33 @@ class ModelArchitecture:
     mamba_conv_kernel: int = _DEFAULT_CONV_KERNEL
     #: dtype the weights are stored in (``torch_dtype``), e.g. ``"bfloat16"``; None if unsaid.
     torch_dtype: str | None = None
+    #: Biases on q, k and v only (Qwen2, Qwen2-MoE); o has one only with ``attention_bias``.
+    qkv_bias: bool = False
+    #: An RMSNorm weight of ``head_dim`` on q and one on k in every attention layer (Qwen3,
+    #: Qwen3-MoE, Gemma-3). Llama-4's weightless L2 QK-norm is not this.
+    qk_norm: bool = False
+    #: A norm after each attention and FFN besides the one before it (Gemma-2, Gemma-3).
+    sandwich_norms: bool = False
+    #: The router has a bias of ``num_local_experts`` (gpt-oss).
+    router_bias: bool = False
+    #: Each expert has biases: ``2 * expert_dim`` on gate/up and ``hidden_size`` on down
+    #: (gpt-oss).
+    expert_bias: bool = False
+    #: One learned sink logit per attention head in every attention layer (gpt-oss).
+    attention_sinks: bool = False
+    #: A ``hidden_size -> 1`` sigmoid gate on the shared expert (Qwen2-MoE).
+    shared_expert_gate: bool = False
+    #: A score-correction bias of ``num_local_experts`` in every router (DeepSeek-V3
+    #: ``e_score_correction_bias``, Nemotron-H MoE): stored in fp32 by the checkpoints, a
+    #: buffer rather than a parameter to transformers, so counted in weight bytes only.
+    router_score_correction_bias: bool = False
+    #: How the quantized weight matrices are stored (``quantization_config``); None: all at
+    #: ``torch_dtype``.
+    quantization: WeightQuantization | None = None
+    #: dtype of the Mamba SSM state (``mamba_ssm_cache_dtype``); None if unsaid.
+    mamba_ssm_cache_dtype: str | None = None
+    #: The ``model_type`` the model was read as; None if unsaid.
+    model_type: str | None = None
     dialect: Dialect = "native"
     #: The legacy items as read, one per layer; None unless read from the legacy dialect.
     legacy_block_configs: tuple[LegacyBlockConfig, ...] | None = attrs.field(
@@ -166,13 +209,20 @@ class ModelArchitecture:
                 )
         else:
             check_int(self.head_dim, ("head_dim",), problems)
-        for name in ("tie_word_embeddings", "attention_bias", "mlp_bias"):
+        for name in _BOOL_FIELDS:
             value = getattr(self, name)
             if value is not True and value is not False:
                 problems.append(Problem((name,), f"expected bool, got {describe(value)}"))
-        if self.torch_dtype is not None and type(self.torch_dtype) is not str:
+        for name in _STR_FIELDS:
+            value = getattr(self, name)
+            if value is not None and type(value) is not str:
+                problems.append(Problem((name,), f"expected str or null, got {describe(value)}"))
+        if self.quantization is not None and type(self.quantization) is not WeightQuantization:
             problems.append(
-                Problem(("torch_dtype",), f"expected str or null, got {describe(self.torch_dtype)}")
+                Problem(
+                    ("quantization",),
+                    f"expected WeightQuantization or null, got {describe(self.quantization)}",
+                )
             )
         if self.dialect not in _DIALECTS:
             problems.append(
@@ -248,6 +298,9 @@ class ModelArchitecture:
             "mlp_bias": reader.boolean("mlp_bias"),
             "mamba_conv_kernel": reader.integer("conv_kernel", default=_DEFAULT_CONV_KERNEL),
             "torch_dtype": reader.string("torch_dtype") or reader.string("dtype"),
+            "mamba_ssm_cache_dtype": reader.string("mamba_ssm_cache_dtype"),
+            "model_type": reader.string("model_type"),
+            **{name: reader.boolean(name) for name in _FLAGS},
         }
         head_dim = reader.integer("head_dim", default=None)
         if head_dim is not None:
@@ -256,6 +309,11 @@ class ModelArchitecture:
         if dialect != "homogeneous":
             layers = reader.integer("num_hidden_layers", default=None, minimum=0)
         problems = reader.problems
+        if config.get("quantization_config") is not None:
+            try:
+                fields["quantization"] = quantization_from_config(config["quantization_config"])
+            except BlockConfigError as error:
+                problems.extend(error.problems)
         blocks: list[BlockConfig] | None = None
         legacy_items: list[LegacyBlockConfig] | None = None
         raw: Any = config.get("block_configs")
@@ -444,9 +502,13 @@ class ModelArchitecture:
         for name in ("hidden_size", "num_attention_heads", "vocab_size"):
             if out.get(name) != getattr(self, name):
                 out[name] = getattr(self, name)
-        for name in ("tie_word_embeddings", "attention_bias", "mlp_bias"):
+        for name in ("tie_word_embeddings", "attention_bias", "mlp_bias", *_FLAGS):
             if out.get(name, False) != getattr(self, name):
                 out[name] = getattr(self, name)
+        for name in ("mamba_ssm_cache_dtype", "model_type"):
+            if out.get(name) != getattr(self, name):
+                out[name] = getattr(self, name)
+        self._write_quantization(out)
         if _or_default(out.get("conv_kernel"), _DEFAULT_CONV_KERNEL) != self.mamba_conv_kernel:
             out["conv_kernel"] = self.mamba_conv_kernel
         # After hidden_size and num_attention_heads: an absent head_dim is derived from them.
@@ -461,6 +523,21 @@ class ModelArchitecture:
         layers = out.get("num_hidden_layers", None if self.source else -1)
         if _or_default(layers, self.num_hidden_layers) != self.num_hidden_layers:
             out["num_hidden_layers"] = self.num_hidden_layers
+
+    def _write_quantization(self, out: dict[str, Any]) -> None:
+        written = out.get("quantization_config")
+        current: object = None
+        if written is not None:
+            try:
+                current = quantization_from_config(written)
+            except BlockConfigError:
+                current = _UNREADABLE  # a source given by hand: replaced or dropped below
+        if current == self.quantization:
+            return
+        if self.quantization is None:
+            out.pop("quantization_config", None)
+        else:
+            out["quantization_config"] = self.quantization.to_config()
 
     def _native_items(self) -> list[dict[str, Any]]:
         problems = []

@@ -1,42 +1,71 @@
 """What a model is made of: parameters, weight bytes, KV cache and Mamba state, per layer.
 
-Pure arithmetic on a :class:`ModelArchitecture`; no torch, no weights. The formulas (``h`` is
-``hidden_size``, ``H`` ``num_attention_heads``, ``d`` ``head_dim``; every projection is a weight
-matrix, with a bias vector only where noted):
+Pure arithmetic on a :class:`ModelArchitecture`; no torch, no weights. The formulas follow
+each family's transformers modelling code (``h`` is ``hidden_size``, ``H``
+``num_attention_heads``, ``d`` ``head_dim``; every projection is a weight matrix, with a bias
+vector only where noted; "norm" is one weight vector of ``h``):
 
 * embeddings ``vocab_size * h``; ``lm_head`` the same unless ``tie_word_embeddings``; the final
   norm ``h``.
+* every subblock that is not a no-op has its input norm ``h``; with ``sandwich_norms``
+  (Gemma-2/3) one more after it.
 * GQA attention (Llama-4 attention too, its QK norm has no weights), with ``kv`` KV heads:
-  q ``h * H*d``, k and v ``h * kv*d`` each, o ``H*d * h``, plus its input norm ``h``; with
-  ``attention_bias``, biases ``H*d + 2*kv*d + h``.
-* linear replacement (attention or FFN): ``h * h`` plus its norm ``h``; no bias.
-* SwiGLU FFN of width ``i``: ``3 * h * i`` plus its norm ``h``; with ``mlp_bias``, biases
-  ``2*i + h``.
-* MoE: router ``h * experts``, experts ``experts * 3 * h * expert_dim``, the shared expert
-  ``3 * h * shared_dim`` (none when ``shared_dim`` is 0), plus its norm ``h``; with
-  ``mlp_bias`` every expert has SwiGLU biases.
+  q ``h * H*d``, k and v ``h * kv*d`` each, o ``H*d * h``. Biases: ``H*d + 2*kv*d`` on q, k
+  and v with ``qkv_bias`` (Qwen2) or ``attention_bias``, and ``h`` on o with
+  ``attention_bias`` only. ``qk_norm`` (Qwen3, Gemma-3): ``2*d`` (a norm on q and one on k).
+  ``attention_sinks`` (gpt-oss): ``H``.
+* MLA attention (DeepSeek-V2/V3, as ``DeepseekV3Attention``), with ``r_q`` ``q_lora_rank``,
+  ``r_kv`` ``kv_lora_rank``, ``n``/``p``/``v`` the nope, rope and value head dims: q_a_proj
+  ``h * r_q``, q_a_layernorm ``r_q`` and q_b_proj ``r_q * H*(n+p)``, or one q_proj
+  ``h * H*(n+p)`` when ``r_q`` is null; kv_a_proj_with_mqa ``h * (r_kv + p)``; kv_a_layernorm
+  ``r_kv``; kv_b_proj ``r_kv * H*(n+v)``; o_proj ``H*v * h``. With ``attention_bias``, biases
+  on q_a_proj, kv_a_proj_with_mqa and o_proj: ``r_q + r_kv + p + h``.
+* linear replacement (attention or FFN): ``h * h`` plus its norm; no bias.
+* dense FFN of width ``i``: gated (SwiGLU: gate, up, down) ``3 * h * i``, or with
+  ``gated=False`` (relu2, two matrices: up, down) ``2 * h * i``; with ``mlp_bias``, biases
+  ``2*i + h`` (gated) or ``i + h``.
+* MoE with ``E`` experts of width ``e``: router ``h * E``, plus ``E`` with ``router_bias``
+  (gpt-oss); experts ``E * 3*h*e``
+  gated or ``E * 2*h*e`` ungated (``MoEConfig.gated``), with ``expert_bias`` or ``mlp_bias``
+  each expert's biases as a dense FFN's; the shared expert of width ``s`` the same shape
+  (none when ``s`` is 0), with ``shared_expert_gate`` (Qwen2-MoE) ``h`` more. Active per
+  token: router, ``num_experts_per_tok`` experts, the shared expert and its gate, the norms.
+  ``router_score_correction_bias`` (DeepSeek-V3's and Nemotron-H's
+  ``e_score_correction_bias``) is not a parameter: transformers registers it as a buffer,
+  and the published totals (Nemotron-3-Nano's Hub total, DeepSeek-V3's 671B) leave it out.
+  The checkpoints store it in fp32, so it adds ``4 * E`` bytes to the weight bytes.
 * Mamba-2, with ``d_in = num_heads * head_dim``, ``conv_dim = d_in + 2 * groups * state``:
   in_proj ``h * (2*d_in + 2*groups*state + num_heads)``, conv1d ``conv_dim * kernel`` plus its
   bias ``conv_dim``, ``dt_bias``, ``A_log`` and ``D`` (``num_heads`` each), the gated norm
-  ``d_in``, out_proj ``d_in * h``, plus its input norm ``h``.
+  ``d_in``, out_proj ``d_in * h``.
 * a no-op (or absent) subblock: nothing. ``parallel_blocks`` add up with the block's own.
-
-Every dense FFN and expert is counted as SwiGLU (three matrices). Models whose MLPs are not
-gated, such as Nemotron-H's ``relu2`` MLPs (two matrices), are over-counted by ``h * i`` per
-FFN or expert; Qwen2's built-in q/k/v biases (present without ``attention_bias``) are not
-counted, nor are the block scales of microscaled formats (nvfp4, mxfp4).
 
 Memory:
 
 * weight bytes: a subblock's parameters at its ``weights_precision`` (the model's dtype when
   it is null); embeddings, ``lm_head`` and the final norm at the model's dtype. Sizes per
-  precision are in :data:`PRECISION_BITS`.
-* KV cache per token: ``2 * kv * head_dim * bytes`` for every GQA attention; no-op, linear and
-  Mamba layers hold none. ``bytes`` is the KV-cache dtype: the model's ``torch_dtype``, bf16
-  when it says nothing, unless the caller names one.
+  precision are in :data:`PRECISION_BITS`. With a ``quantization`` (read from
+  ``quantization_config``), every weight matrix of a linear layer (the projections above,
+  expert and shared-expert matrices, Mamba's in_proj and out_proj) is stored as
+  :meth:`WeightQuantization.matrix_bytes` says, scales included, unless its module is named
+  in ``unquantized_modules``; embeddings, ``lm_head``, norms, biases, routers and their gates,
+  conv1d and Mamba's per-head vectors stay at the precision above.
+* KV cache per token of one layer: ``2 * kv * d * bytes`` for a GQA attention; for MLA one
+  latent ``(r_kv + p) * bytes`` shared by every head (no factor 2); no-op, linear and Mamba
+  layers hold none. ``bytes`` is the KV-cache dtype: the model's ``torch_dtype``, bf16 when it
+  says nothing, unless the caller names one. A sliding-window layer holds at most
+  ``sliding_window`` tokens and a Llama-4 chunked layer at most ``attention_chunk_size``:
+  :meth:`ModelStats.kv_cache_bytes` counts ``min(limit, sequence_length)`` tokens for them.
+  ``kv_cache_bytes_per_token`` adds every layer's per-token figure as if no window applied:
+  the cost of one token while the sequence is shorter than every window, an upper bound
+  after. ``kv_cache_bytes_per_token_unbounded`` (the layers without a limit) and
+  ``kv_cache_bytes_bounded_max`` (the most the limited layers hold) give every length:
+  ``unbounded * L + bounded_max`` once ``L`` passes every window.
 * Mamba state per sequence: the conv state ``conv_dim * (kernel - 1)`` (the last ``kernel - 1``
-  inputs of the causal convolution) plus the SSM state ``num_heads * head_dim * state``, in the
-  state dtype (the KV-cache dtype unless the caller names one). It does not grow with length.
+  inputs of the causal convolution) in the state dtype (the KV-cache dtype unless the caller
+  names one), plus the SSM state ``num_heads * head_dim * state`` in the model's
+  ``mamba_ssm_cache_dtype`` when it gives one (else the state dtype; a state dtype the caller
+  names wins for both). It does not grow with length.
 """
 
 from __future__ import annotations
@@ -51,6 +80,7 @@ import attrs
 from block_config._config import AttentionConfig, BlockConfig, FFNConfig, MambaConfig, MLAConfig
 from block_config._errors import BlockConfigError, Path, Problem
 from block_config._model import ModelArchitecture
+from block_config._quantization import WeightQuantization
 
 __all__ = [
     "PRECISION_BITS",
@@ -72,8 +102,8 @@ AttentionKind = Literal["gqa", "linear", "no_op", "mamba", "mla"]
 FFNKind = Literal["dense", "linear", "no_op", "moe"]
 
 #: Bits per parameter for every precision name this library knows, as ``weights_precision``
-#: and ``torch_dtype`` spell them. Block-scaled formats (nvfp4, mxfp4, mxfp6, mxfp8) count their
-#: elements only; their per-block scales (under 7% more) are not included.
+#: and ``torch_dtype`` spell them. Block-scaled formats named here (nvfp4, mxfp4, mxfp6, mxfp8)
+#: count their elements only; a model's ``quantization`` counts the scales as stored.
 PRECISION_BITS: Mapping[str, int] = types.MappingProxyType(
     {
         "fp64": 64,
@@ -156,6 +186,14 @@ class AttentionStats:
     mamba_state_bytes_per_sequence: int
     #: Llama-4 chunked attention keeps at most this many tokens of KV cache; None: all of them.
     attention_chunk_size: int | None = None
+    #: A sliding-window attention keeps at most this many tokens of KV cache; None: all.
+    sliding_window: int | None = None
+
+    @property
+    def kv_cache_token_limit(self) -> int | None:
+        """The most tokens this attention keeps in its KV cache (window or chunk); None: all."""
+        limits = [n for n in (self.attention_chunk_size, self.sliding_window) if n is not None]
+        return min(limits) if limits else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plain data, every field present."""
@@ -213,9 +251,8 @@ class LayerStats:
         _check_count("sequence_length", sequence_length, minimum=0)
         total = 0
         for attention in self._attentions():
-            tokens = sequence_length
-            if attention.attention_chunk_size is not None:
-                tokens = min(tokens, attention.attention_chunk_size)
+            limit = attention.kv_cache_token_limit
+            tokens = sequence_length if limit is None else min(sequence_length, limit)
             total += attention.kv_cache_bytes_per_token * tokens
         return total
 
@@ -270,6 +307,16 @@ class ModelStats:
     kv_cache_dtype: str
     mamba_state_dtype: str
     layers: tuple[LayerStats, ...]
+    #: Per token, the KV cache of the attention layers that keep every token (no window or
+    #: chunk): for a sequence longer than every window, each more token adds this much.
+    kv_cache_bytes_per_token_unbounded: int
+    #: Per sequence, the most KV cache the sliding-window and chunked layers hold (each its
+    #: per-token bytes times its window or chunk).
+    kv_cache_bytes_bounded_max: int
+    #: dtype of the Mamba SSM state (the conv state is in ``mamba_state_dtype``).
+    mamba_ssm_state_dtype: str
+    #: The weight quantization method (``fp8``, ``mxfp4``, ``nvfp4``); None if unquantized.
+    quantization: str | None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plain data, every field present (the shape ``block-config show --json``)."""
@@ -278,7 +325,8 @@ class ModelStats:
     def kv_cache_bytes(self, batch_size: int, sequence_length: int) -> int:
         """KV-cache bytes for ``batch_size`` sequences of ``sequence_length`` tokens each.
 
-        Llama-4 chunked attention layers hold at most ``attention_chunk_size`` tokens.
+        Sliding-window layers hold at most ``sliding_window`` tokens, Llama-4 chunked layers
+        at most ``attention_chunk_size``, every other attention all of them.
         """
         _check_count("batch_size", batch_size, minimum=0)
         return batch_size * sum(layer.kv_cache_bytes(sequence_length) for layer in self.layers)
@@ -318,6 +366,73 @@ class _Context:
     dtype_bits: int
     kv_bits: int
     state_bits: int
+    ssm_bits: int
+    qkv_bias: bool = False
+    qk_norm: bool = False
+    sandwich_norms: bool = False
+    router_bias: bool = False
+    expert_bias: bool = False
+    attention_sinks: bool = False
+    shared_expert_gate: bool = False
+    router_score_correction_bias: bool = False
+    quantization: WeightQuantization | None = None
+
+
+#: How the families name the modules of a layer, for matching ``unquantized_modules``: the
+#: model roots, then the attention and FFN (or mixer) containers.
+_ROOTS = ("model", "backbone", "model.language_model", "language_model.model")
+_CONTAINERS = {
+    "attention": ("self_attn", "mixer", "attention"),
+    "ffn": ("mlp", "mixer", "feed_forward", "block_sparse_moe"),
+}
+
+
+class _Tally:
+    """The tensors of one subblock: parameters, and how the checkpoint stores them.
+
+    Weight matrices of linear layers are stored in the model's quantization format unless
+    it leaves their module unquantized; everything else at the subblock's precision.
+    """
+
+    def __init__(self, ctx: _Context, index: int, where: str) -> None:
+        self.ctx = ctx
+        self.index = index
+        self.where = where
+        self.params = 0
+        self.plain = 0
+        self.quantized_bytes = 0
+        self.buffer_bytes = 0
+
+    def vector(self, count: int) -> None:
+        """Parameters stored at the subblock's precision (norms, biases, routers, ...)."""
+        self.params += count
+        self.plain += count
+
+    def fp32_buffer(self, count: int) -> None:
+        """Values the checkpoint stores in fp32 that are not parameters (transformers registers
+        them as buffers): bytes only."""
+        self.buffer_bytes += 4 * count
+
+    def matrix(self, rows: int, cols: int, *leaves: str, stacked: int = 1) -> None:
+        """``stacked`` weight matrices of ``rows`` outputs by ``cols`` inputs."""
+        count = stacked * rows * cols
+        self.params += count
+        quantization = self.ctx.quantization
+        if quantization is not None and quantization.is_quantized(self._names(leaves)):
+            self.quantized_bytes += stacked * quantization.matrix_bytes(rows, cols)
+        else:
+            self.plain += count
+
+    def _names(self, leaves: tuple[str, ...]) -> list[str]:
+        return [
+            f"{root}.layers.{self.index}.{container}.{leaf}"
+            for root in _ROOTS
+            for container in _CONTAINERS[self.where]
+            for leaf in leaves
+        ]
+
+    def weight_bytes(self, bits: int) -> int:
+        return _bytes(self.plain, bits) + self.quantized_bytes + self.buffer_bytes
 
 
 def _subblock_precision(
@@ -328,28 +443,30 @@ def _subblock_precision(
     return sub.weights_precision, precision_bits(sub.weights_precision, path)
 
 
-def _mamba_params(mamba: MambaConfig, ctx: _Context) -> int:
-    h = ctx.hidden
+def _mamba_weights(mamba: MambaConfig, tally: _Tally) -> None:
+    h = tally.ctx.hidden
     d_in = mamba.num_heads * mamba.head_dim
     group_state = 2 * mamba.num_groups * mamba.state_dim
     conv_dim = d_in + group_state
-    in_proj = h * (2 * d_in + group_state + mamba.num_heads)
-    conv1d = conv_dim * ctx.conv_kernel + conv_dim
-    per_head = 3 * mamba.num_heads  # dt_bias, A_log, D
-    return in_proj + conv1d + per_head + d_in + d_in * h + h
+    tally.matrix(2 * d_in + group_state + mamba.num_heads, h, "in_proj")
+    tally.vector(conv_dim * tally.ctx.conv_kernel + conv_dim)  # conv1d weight and bias
+    tally.vector(3 * mamba.num_heads)  # dt_bias, A_log, D
+    tally.vector(d_in)  # the gated norm
+    tally.matrix(h, d_in, "out_proj")
 
 
-def _mamba_state_elements(mamba: MambaConfig, ctx: _Context) -> int:
+def _mamba_state_bytes(mamba: MambaConfig, ctx: _Context) -> int:
     d_in = mamba.num_heads * mamba.head_dim
     conv_dim = d_in + 2 * mamba.num_groups * mamba.state_dim
-    return conv_dim * (ctx.conv_kernel - 1) + d_in * mamba.state_dim
+    conv = _bytes(conv_dim * (ctx.conv_kernel - 1), ctx.state_bits)
+    return conv + _bytes(d_in * mamba.state_dim, ctx.ssm_bits)
 
 
 def attention_kind(attention: AttentionConfig | None) -> AttentionKind:
     """What an attention subblock is: ``no_op`` (or absent), ``linear``, ``mamba``, ``mla``
-    (Multi-head Latent Attention) or ``gqa``.
+    or ``gqa``.
 
-    A linear replacement wins over the Mamba or GQA settings it replaces.
+    A linear replacement wins over the Mamba, MLA or GQA settings it replaces.
     """
     if attention is None or attention.no_op:
         return "no_op"
@@ -373,91 +490,127 @@ def ffn_kind(ffn: FFNConfig | None) -> FFNKind:
     return "dense"
 
 
+def _norms(tally: _Tally) -> None:
+    """The norm before the subblock, and with sandwich norms the one after it."""
+    tally.vector(tally.ctx.hidden * (2 if tally.ctx.sandwich_norms else 1))
+
+
+def _gqa_weights(kv_heads: int, tally: _Tally) -> None:
+    ctx = tally.ctx
+    h = ctx.hidden
+    q_width = ctx.heads * ctx.head_dim
+    kv_width = kv_heads * ctx.head_dim
+    tally.matrix(q_width, h, "q_proj")
+    tally.matrix(kv_width, h, "k_proj")
+    tally.matrix(kv_width, h, "v_proj")
+    tally.matrix(h, q_width, "o_proj")
+    if ctx.attention_bias or ctx.qkv_bias:
+        tally.vector(q_width + 2 * kv_width)
+    if ctx.attention_bias:
+        tally.vector(h)
+    if ctx.qk_norm:
+        tally.vector(2 * ctx.head_dim)
+    if ctx.attention_sinks:
+        tally.vector(ctx.heads)
+    _norms(tally)
+
+
+def _mla_weights(mla: MLAConfig, tally: _Tally) -> None:
+    """DeepSeek-V2/V3 attention, as transformers' ``DeepseekV3Attention`` builds it."""
+    ctx = tally.ctx
+    h, heads = ctx.hidden, ctx.heads
+    qk_head = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+    if mla.q_lora_rank is None:
+        tally.matrix(heads * qk_head, h, "q_proj")
+    else:
+        tally.matrix(mla.q_lora_rank, h, "q_a_proj")
+        tally.vector(mla.q_lora_rank)  # q_a_layernorm
+        tally.matrix(heads * qk_head, mla.q_lora_rank, "q_b_proj")
+        if ctx.attention_bias:
+            tally.vector(mla.q_lora_rank)
+    tally.matrix(mla.kv_lora_rank + mla.qk_rope_head_dim, h, "kv_a_proj_with_mqa")
+    tally.vector(mla.kv_lora_rank)  # kv_a_layernorm
+    tally.matrix(heads * (mla.qk_nope_head_dim + mla.v_head_dim), mla.kv_lora_rank, "kv_b_proj")
+    tally.matrix(h, heads * mla.v_head_dim, "o_proj")
+    if ctx.attention_bias:
+        tally.vector(mla.kv_lora_rank + mla.qk_rope_head_dim + h)
+    if ctx.attention_sinks:
+        tally.vector(heads)
+    _norms(tally)
+
+
 def _attention_stats(
-    attention: AttentionConfig | None, ctx: _Context, path: Path
+    attention: AttentionConfig | None, ctx: _Context, path: Path, index: int = 0
 ) -> AttentionStats:
     precision, bits = _subblock_precision(attention, ctx, (*path, "weights_precision"))
-    h = ctx.hidden
+    tally = _Tally(ctx, index, "attention")
     kv_heads: int | None = None
     kv_bytes = 0
     state_bytes = 0
     chunk: int | None = None
+    window: int | None = None
     kind = attention_kind(attention)
-    if kind == "no_op":
-        params = 0
-    elif kind == "linear":
-        params = h * h + h
+    if kind == "linear":
+        tally.matrix(ctx.hidden, ctx.hidden, "linear_attn")
+        _norms(tally)
     elif kind == "mamba":
         assert attention is not None
         assert attention.mamba is not None
-        params = _mamba_params(attention.mamba, ctx)
-        state_bytes = _bytes(_mamba_state_elements(attention.mamba, ctx), ctx.state_bits)
+        _mamba_weights(attention.mamba, tally)
+        _norms(tally)
+        state_bytes = _mamba_state_bytes(attention.mamba, ctx)
     elif kind == "mla":
         assert attention is not None
         assert attention.mla is not None
-        params = _mla_params(attention.mla, ctx)
-        # The cache holds the KV latent and the one shared rotary key, per token.
+        _mla_weights(attention.mla, tally)
+        # One latent per token and layer, shared by every head: no K/V pair.
         kv_bytes = _bytes(attention.mla.kv_lora_rank + attention.mla.qk_rope_head_dim, ctx.kv_bits)
-    else:
+        window = attention.sliding_window
+    elif kind == "gqa":
         assert attention is not None
         kv_heads = attention.num_key_value_heads
         assert kv_heads is not None  # the class requires it for a GQA attention
-        q_width = ctx.heads * ctx.head_dim
-        kv_width = kv_heads * ctx.head_dim
-        params = 2 * h * q_width + 2 * h * kv_width + h
-        if ctx.attention_bias:
-            params += q_width + 2 * kv_width + h
-        kv_bytes = _bytes(2 * kv_width, ctx.kv_bits)
+        _gqa_weights(kv_heads, tally)
+        kv_bytes = _bytes(2 * kv_heads * ctx.head_dim, ctx.kv_bits)
         if attention.llama4 is not None:
             chunk = attention.llama4.attention_chunk_size
+        window = attention.sliding_window
     return AttentionStats(
         kind=kind,
         num_key_value_heads=kv_heads,
-        params=params,
+        params=tally.params,
         weights_precision=precision,
-        weight_bytes=_bytes(params, bits),
+        weight_bytes=tally.weight_bytes(bits),
         kv_cache_bytes_per_token=kv_bytes,
         mamba_state_bytes_per_sequence=state_bytes,
         attention_chunk_size=chunk,
+        sliding_window=window,
     )
 
 
-def _mla_params(mla: MLAConfig, ctx: _Context) -> int:
-    """Multi-head Latent Attention as transformers' DeepseekV3Attention builds it, with the
-    norm before it: ``attention_bias`` puts biases on the two down projections and on o."""
-    h, heads = ctx.hidden, ctx.heads
-    qk_head_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim
-    if mla.q_lora_rank is None:
-        query = h * heads * qk_head_dim
-    else:
-        # q_a_proj, its norm, q_b_proj.
-        query = h * mla.q_lora_rank + mla.q_lora_rank + mla.q_lora_rank * heads * qk_head_dim
-        if ctx.attention_bias:
-            query += mla.q_lora_rank
-    kv_down = mla.kv_lora_rank + mla.qk_rope_head_dim
-    # kv_a_proj_with_mqa, its norm (the latent only), kv_b_proj.
-    key_value = (
-        h * kv_down
-        + mla.kv_lora_rank
-        + mla.kv_lora_rank * heads * (mla.qk_nope_head_dim + mla.v_head_dim)
-    )
-    output = heads * mla.v_head_dim * h
-    params = query + key_value + output + h
-    if ctx.attention_bias:
-        params += kv_down + h
-    return params
+def _mlp(
+    width: int, gated: bool, tally: _Tally, *leaf: str, biased: bool, stacked: int = 1
+) -> None:
+    """A gated (gate, up, down) or two-matrix (up, down) MLP of ``width``, ``stacked`` times.
+
+    ``leaf`` is the module's name inside the FFN (empty for a dense FFN's own projections).
+    """
+    h = tally.ctx.hidden
+    prefix = leaf[0] + "." if leaf else ""
+    if gated:
+        tally.matrix(
+            width, h, *leaf, f"{prefix}gate_proj", f"{prefix}gate_up_proj", stacked=stacked
+        )
+    tally.matrix(width, h, *leaf, f"{prefix}up_proj", f"{prefix}gate_up_proj", stacked=stacked)
+    tally.matrix(h, width, *leaf, f"{prefix}down_proj", stacked=stacked)
+    if biased:
+        tally.vector(stacked * ((2 if gated else 1) * width + h))
 
 
-def _swiglu(width: int, ctx: _Context) -> int:
-    params = 3 * ctx.hidden * width
-    if ctx.mlp_bias:
-        params += 2 * width + ctx.hidden
-    return params
-
-
-def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path) -> FFNStats:
+def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path, index: int = 0) -> FFNStats:
     precision, bits = _subblock_precision(ffn, ctx, (*path, "weights_precision"))
     h = ctx.hidden
+    tally = _Tally(ctx, index, "ffn")
     if ffn is None or ffn.no_op:
         return FFNStats(
             kind="no_op",
@@ -468,33 +621,53 @@ def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path) -> FFNStats:
             weight_bytes=0,
         )
     if ffn.replace_with_linear:
-        params = h * h + h
+        tally.matrix(h, h, "linear_mlp")
+        _norms(tally)
         return FFNStats(
             kind="linear",
             intermediate_size=None,
-            params=params,
-            active_params=params,
+            params=tally.params,
+            active_params=tally.params,
             weights_precision=precision,
-            weight_bytes=_bytes(params, bits),
+            weight_bytes=tally.weight_bytes(bits),
         )
     moe = ffn.moe
     if moe is not None:
-        router = h * moe.num_local_experts
-        expert = _swiglu(moe.expert_intermediate_dim, ctx)
-        shared = (
-            _swiglu(moe.shared_expert_intermediate_dim, ctx)
-            if moe.shared_expert_intermediate_dim
-            else 0
+        experts, shared_dim = moe.num_local_experts, moe.shared_expert_intermediate_dim
+        gated = moe.is_gated
+        # Routers are never quantized (their module is not a plain linear layer to the
+        # quantizers, or every published config excludes it).
+        tally.vector(h * experts)
+        if ctx.router_bias:
+            tally.vector(experts)
+        if ctx.router_score_correction_bias:
+            tally.fp32_buffer(experts)
+        router = tally.params
+        _mlp(
+            moe.expert_intermediate_dim,
+            gated,
+            tally,
+            "experts",
+            biased=ctx.mlp_bias or ctx.expert_bias,
+            stacked=experts,
         )
-        params = router + moe.num_local_experts * expert + shared + h
-        active = router + moe.num_experts_per_tok * expert + shared + h
+        expert = (tally.params - router) // experts
+        before_shared = tally.params
+        if shared_dim:
+            _mlp(shared_dim, gated, tally, "shared_expert", "shared_experts", biased=ctx.mlp_bias)
+            if ctx.shared_expert_gate:
+                tally.vector(h)  # shared_expert_gate, h -> 1: kept with the router
+        shared = tally.params - before_shared
+        _norms(tally)
+        norms = tally.params - before_shared - shared
+        active = router + moe.num_experts_per_tok * expert + shared + norms
         return FFNStats(
             kind="moe",
             intermediate_size=None,
-            params=params,
+            params=tally.params,
             active_params=active,
             weights_precision=precision,
-            weight_bytes=_bytes(params, bits),
+            weight_bytes=tally.weight_bytes(bits),
             num_local_experts=moe.num_local_experts,
             num_experts_per_tok=moe.num_experts_per_tok,
             expert_intermediate_dim=moe.expert_intermediate_dim,
@@ -502,14 +675,15 @@ def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path) -> FFNStats:
         )
     width = ffn.intermediate_size
     assert width is not None  # the class requires it for a dense FFN
-    params = _swiglu(width, ctx) + h
+    _mlp(width, ffn.is_gated, tally, biased=ctx.mlp_bias)
+    _norms(tally)
     return FFNStats(
         kind="dense",
         intermediate_size=width,
-        params=params,
-        active_params=params,
+        params=tally.params,
+        active_params=tally.params,
         weights_precision=precision,
-        weight_bytes=_bytes(params, bits),
+        weight_bytes=tally.weight_bytes(bits),
     )
 
 
@@ -521,12 +695,12 @@ def _layer_stats(
     attention: AttentionStats | None = None
     ffn: FFNStats | None = None
     try:
-        attention = _attention_stats(block.attention, ctx, (*path, "attention"))
+        attention = _attention_stats(block.attention, ctx, (*path, "attention"), index)
     except BlockConfigError as error:
         problems.extend(error.problems)
         ok = False
     try:
-        ffn = _ffn_stats(block.ffn, ctx, (*path, "ffn"))
+        ffn = _ffn_stats(block.ffn, ctx, (*path, "ffn"), index)
     except BlockConfigError as error:
         problems.extend(error.problems)
         ok = False
@@ -573,8 +747,11 @@ def _context(
     if kv_cache_dtype is not None:
         kv_bits = _argument_bits("kv_cache_dtype", kv_cache_dtype)
     state_bits = kv_bits
+    ssm_bits = state_bits
     if mamba_state_dtype is not None:
-        state_bits = _argument_bits("mamba_state_dtype", mamba_state_dtype)
+        state_bits = ssm_bits = _argument_bits("mamba_state_dtype", mamba_state_dtype)
+    elif model.mamba_ssm_cache_dtype is not None:
+        ssm_bits = precision_bits(model.mamba_ssm_cache_dtype, ("mamba_ssm_cache_dtype",))
     return _Context(
         hidden=model.hidden_size,
         heads=model.num_attention_heads,
@@ -586,6 +763,16 @@ def _context(
         dtype_bits=dtype_bits,
         kv_bits=kv_bits,
         state_bits=state_bits,
+        ssm_bits=ssm_bits,
+        qkv_bias=model.qkv_bias,
+        qk_norm=model.qk_norm,
+        sandwich_norms=model.sandwich_norms,
+        router_bias=model.router_bias,
+        expert_bias=model.expert_bias,
+        attention_sinks=model.attention_sinks,
+        shared_expert_gate=model.shared_expert_gate,
+        router_score_correction_bias=model.router_score_correction_bias,
+        quantization=model.quantization,
     )
 
 
@@ -667,6 +854,15 @@ def _model_stats(
     embedding = model.vocab_size * h
     lm_head = 0 if model.tie_word_embeddings else embedding
     model_level = embedding + lm_head + h
+    unbounded = bounded = 0
+    for layer in layers:
+        for attention in layer._attentions():
+            limit = attention.kv_cache_token_limit
+            if limit is None:
+                unbounded += attention.kv_cache_bytes_per_token
+            else:
+                bounded += attention.kv_cache_bytes_per_token * limit
+    state_dtype = mamba_state_dtype or kv_cache_dtype or ctx.dtype
     return ModelStats(
         total_params=model_level + sum(layer.params for layer in layers),
         active_params=model_level + sum(layer.active_params for layer in layers),
@@ -681,6 +877,10 @@ def _model_stats(
         final_norm_params=h,
         dtype=ctx.dtype,
         kv_cache_dtype=kv_cache_dtype or ctx.dtype,
-        mamba_state_dtype=mamba_state_dtype or kv_cache_dtype or ctx.dtype,
+        mamba_state_dtype=state_dtype,
         layers=tuple(layers),
+        kv_cache_bytes_per_token_unbounded=unbounded,
+        kv_cache_bytes_bounded_max=bounded,
+        mamba_ssm_state_dtype=mamba_state_dtype or model.mamba_ssm_cache_dtype or state_dtype,
+        quantization=None if model.quantization is None else model.quantization.method,
     )

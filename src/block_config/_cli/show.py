@@ -24,7 +24,8 @@ from block_config._cli._common import (
     stats_of,
     thousands,
 )
-from block_config._stats import LayerStats, ModelStats
+from block_config._model import ModelArchitecture
+from block_config._stats import AttentionStats, LayerStats, ModelStats
 
 
 def register(commands: Any) -> None:
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
             "vocab_size": model.vocab_size,
             "num_hidden_layers": model.num_hidden_layers,
             **stats.to_dict(),
+            **_model_facts(model),
         }
         if memory is not None:
             document["memory"] = stats.memory(*memory).to_dict()
@@ -150,12 +152,7 @@ def _describe_model(item: Input) -> str:
 
 def _summary(stats: ModelStats) -> list[str]:
     layers = stats.layers
-    attention = [
-        f"gqa {layer.attention.num_key_value_heads} KV"
-        if layer.attention.kind == "gqa"
-        else layer.attention.kind
-        for layer in layers
-    ]
+    attention = [_attention_summary(layer.attention) for layer in layers]
     ffn = [
         ffn_cells(layer)[1] if layer.ffn.kind == "dense" else " ".join(ffn_cells(layer))
         for layer in layers
@@ -171,15 +168,27 @@ def _summary(stats: ModelStats) -> list[str]:
         lines.append(
             f"active/token:    {thousands(stats.active_params)} ({billions(stats.active_params)})"
         )
+    stored = "" if stats.quantization is None else f", {stats.quantization} scales included"
     lines += [
-        f"weights:         {thousands(stats.weight_bytes)} bytes ({size(stats.weight_bytes)})",
+        f"weights:         {thousands(stats.weight_bytes)} bytes "
+        f"({size(stats.weight_bytes)}{stored})",
         f"KV cache:        {thousands(stats.kv_cache_bytes_per_token)} bytes/token "
         f"({size(stats.kv_cache_bytes_per_token)}) in {stats.kv_cache_dtype}",
     ]
+    if stats.kv_cache_bytes_bounded_max:
+        lines.append(
+            f"KV windows:      windowed/chunked layers hold at most "
+            f"{thousands(stats.kv_cache_bytes_bounded_max)} bytes/sequence "
+            f"({size(stats.kv_cache_bytes_bounded_max)}); the others "
+            f"{thousands(stats.kv_cache_bytes_per_token_unbounded)} bytes/token"
+        )
     if stats.mamba_state_bytes_per_sequence:
+        dtype = stats.mamba_state_dtype
+        if stats.mamba_ssm_state_dtype != dtype:
+            dtype = f"{dtype} (SSM state in {stats.mamba_ssm_state_dtype})"
         lines.append(
             f"Mamba state:     {thousands(stats.mamba_state_bytes_per_sequence)} bytes/sequence "
-            f"({size(stats.mamba_state_bytes_per_sequence)}) in {stats.mamba_state_dtype}"
+            f"({size(stats.mamba_state_bytes_per_sequence)}) in {dtype}"
         )
     if any(layer.parallel_blocks for layer in layers):
         lines.append(
@@ -208,3 +217,38 @@ def _memory_args(args: argparse.Namespace) -> tuple[int, int] | None:
     if batch is None or length is None:
         usage("--batch-size and --seq-len go together")
     return batch, length
+
+
+def _attention_summary(attention: AttentionStats) -> str:
+    text: str = attention.kind
+    if attention.kind == "gqa":
+        text = f"gqa {attention.num_key_value_heads} KV"
+    if attention.sliding_window is not None:
+        text += f" window {attention.sliding_window}"
+    return text
+
+
+#: The model-wide facts ``show --json`` states beside the figures they change.
+_FACTS = (
+    "tie_word_embeddings",
+    "attention_bias",
+    "mlp_bias",
+    "qkv_bias",
+    "qk_norm",
+    "sandwich_norms",
+    "router_bias",
+    "expert_bias",
+    "attention_sinks",
+    "shared_expert_gate",
+    "router_score_correction_bias",
+)
+
+
+def _model_facts(model: ModelArchitecture) -> dict[str, Any]:
+    quantization = model.quantization
+    return {
+        "model_type": model.model_type,
+        **{name: getattr(model, name) for name in _FACTS},
+        "mamba_ssm_cache_dtype": model.mamba_ssm_cache_dtype,
+        "quantization_config": None if quantization is None else quantization.to_config(),
+    }
