@@ -5,7 +5,8 @@ reads the same generated blocks (GQA, Llama-4, linear, no-op, MoE, Mamba and par
 blocks; a fixed seed); the script first checks that they agree (same unique blocks, same
 data written back), then times each operation and prints one table of medians, with each
 peer's time as a ratio to block-config's (above 1: block-config is faster).
-Absolute times vary by machine; only ratios from the same run mean anything.
+Absolute times vary by machine; only ratios from the same run mean anything. Last, the
+search of a 162-layer model with 1,000 candidates per layer (``search_bench.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import baseline
 import data
 import peers
+import search_bench
 
 import block_config
 
@@ -267,7 +269,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Parse the options, run every size, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
+    parser.add_argument(
+        "--search", action="store_true", help="only the search (162 layers x 1,000 candidates)"
+    )
     args = parser.parse_args(argv)
+    if args.search:
+        search_bench.run(repeat=1 if args.quick else 3)
+        return
     plan = [(1_000, 5), (10_000, 5)] if args.quick else [(10_000, 7), (100_000, 3)]
     print(
         f"Python {platform.python_version()}, block-config {block_config.__version__}, "
@@ -278,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = [(size, run_size(size, repeat)) for size, repeat in plan]
     print_table(results)
     print_targets(results)
+    search_bench.run(repeat=1 if args.quick else 3)
     print(f"\n(run took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
 

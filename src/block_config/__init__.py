@@ -6,6 +6,12 @@
 8
 """
 
+from block_config._candidates import (
+    LIBRARY_FORMAT_VERSION,
+    Candidate,
+    CandidateLibrary,
+    build_candidates,
+)
 from block_config._config import (
     SUBBLOCK_CLS_DICT,
     AttentionConfig,
@@ -45,6 +51,17 @@ from block_config._quantization import (
     quantization_from_config,
 )
 from block_config._schema import block_configs_json_schema
+from block_config._search import (
+    BudgetName,
+    Budgets,
+    InfeasibleBudgetError,
+    SearchResult,
+    SearchStatus,
+    SolverNotInstalledError,
+    SweepPoint,
+    search,
+    sweep,
+)
 from block_config._stats import (
     PRECISION_BITS,
     AttentionKind,
@@ -62,6 +79,7 @@ from block_config._version import __version__
 from block_config._yaml import dumps_yaml, loads_yaml
 
 __all__ = [
+    "LIBRARY_FORMAT_VERSION",
     "MAX_BLOCKS",
     "MAX_INT",
     "MAX_JSON_DEPTH",
@@ -75,12 +93,17 @@ __all__ = [
     "BaseDataclass",
     "BlockConfig",
     "BlockConfigError",
+    "BudgetName",
+    "Budgets",
+    "Candidate",
+    "CandidateLibrary",
     "ConversionWarning",
     "Dialect",
     "FFNConfig",
     "FFNKind",
     "FFNStats",
     "FieldChange",
+    "InfeasibleBudgetError",
     "LayerDiff",
     "LayerStats",
     "LegacyAttentionConfig",
@@ -96,7 +119,11 @@ __all__ = [
     "ModelStats",
     "Problem",
     "QuantizationMethod",
+    "SearchResult",
+    "SearchStatus",
+    "SolverNotInstalledError",
     "SubblockConfig",
+    "SweepPoint",
     "UnknownKeyWarning",
     "UnknownKeys",
     "WeightQuantization",
@@ -104,6 +131,7 @@ __all__ = [
     "__version__",
     "block_configs_json_schema",
     "block_stats",
+    "build_candidates",
     "converter",
     "diff_block_configs",
     "diff_models",
@@ -117,6 +145,8 @@ __all__ = [
     "model_stats",
     "precision_bits",
     "quantization_from_config",
+    "search",
     "structure_block_configs",
+    "sweep",
     "unstructure_block_configs",
 ]

@@ -47,10 +47,12 @@ __all__ = [
     "FieldRule",
     "Kind",
     "UnknownKeys",
+    "check_score",
     "converter",
     "field_rules",
     "maybe_cast_block_configs",
     "structure_block_configs",
+    "structure_candidate_library",
     "unstructure_block_configs",
 ]
 
@@ -815,6 +817,94 @@ def structure_block_configs(
     ]
     _report(ctx)
     return blocks  # type: ignore[return-value]
+
+
+#: The version of the candidate-library file format this library reads and writes.
+LIBRARY_FORMAT_VERSION = 1
+_SCORE_RULE = FieldRule(name="score", kind=Kind.FLOAT, optional=True, required=False, default=None)
+
+
+def check_score(value: Any, path: Path = ("score",)) -> float | None:
+    """A candidate's score: a finite float (an int becomes that float) or None (not yet scored).
+
+    Anything else raises :class:`BlockConfigError` located at ``path``.
+    """
+    if value is None or (type(value) is float and math.isfinite(value)):
+        return value
+    ctx = _Context("error")
+    result, _ = _check_field(_SCORE_RULE, value, path, ctx, 0)
+    _report(ctx)
+    return result  # type: ignore[no-any-return]
+
+
+def structure_candidate_library(data: Any) -> list[list[tuple[BlockConfig, float | None]]]:
+    """Read a candidate library document: per layer, each candidate's block and score.
+
+    The document is ``{"format_version": 1, "layers": [[{"block": {...}, "score": 0.5}, ...],
+    ...]}``: one non-empty list per layer, each candidate an object with a ``block`` (a
+    :class:`BlockConfig` mapping, read strictly) and a ``score`` (a finite number, or null
+    when not yet scored). Other keys of a candidate (its costs, notes) and of the document are
+    allowed and ignored. ``format_version`` may be absent (version 1). Raises
+    :class:`BlockConfigError` listing every problem with its path
+    (``$.layers[3][7].score: expected a finite float, got str 'x'``).
+    """
+    ctx = _Context("error")
+    if not isinstance(data, Mapping):
+        ctx.add((), f"expected a candidate library object, got {describe(data)}")
+        raise BlockConfigError(ctx.problems)
+    version = data.get("format_version", LIBRARY_FORMAT_VERSION)
+    if type(version) is not int or version != LIBRARY_FORMAT_VERSION:
+        ctx.add(
+            ("format_version",),
+            f"expected {LIBRARY_FORMAT_VERSION} (the version this library reads), "
+            f"got {describe(version)}",
+        )
+    if "layers" not in data:
+        ctx.add(("layers",), "missing required key")
+        raise BlockConfigError(ctx.problems)
+    layers = data["layers"]
+    if not _is_sequence(layers):
+        ctx.add(("layers",), f"expected a list of layers, got {describe(layers)}")
+        raise BlockConfigError(ctx.problems)
+    if len(layers) > MAX_BLOCKS:
+        ctx.add(("layers",), f"holds {len(layers)} layers, more than the limit of {MAX_BLOCKS}")
+        raise BlockConfigError(ctx.problems)
+    total = sum(len(layer) for layer in layers if _is_sequence(layer))
+    if total > MAX_BLOCKS:
+        ctx.add(("layers",), f"holds {total} candidates, more than the limit of {MAX_BLOCKS}")
+        raise BlockConfigError(ctx.problems)
+    fast_block = _FAST[BlockConfig]
+    result: list[list[tuple[BlockConfig, float | None]]] = []
+    for index, layer in enumerate(layers):
+        path: Path = ("layers", index)
+        if not _is_sequence(layer):
+            ctx.add(path, f"expected a list of candidates, got {describe(layer)}")
+            continue
+        if not layer:
+            ctx.add(path, "holds no candidates; every layer needs at least one")
+            continue
+        candidates: list[tuple[BlockConfig, float | None]] = []
+        for position, item in enumerate(layer):
+            where: Path = (*path, position)
+            if not isinstance(item, Mapping):
+                ctx.add(where, f"expected a candidate object, got {describe(item)}")
+                continue
+            if "block" not in item:
+                ctx.add((*where, "block"), "missing required key")
+                block = None
+            else:
+                try:
+                    block = fast_block(item["block"], 0)
+                except _Slow:
+                    block = _structure_detailed(
+                        item["block"], BlockConfig, (*where, "block"), ctx, 0
+                    )
+            score, ok = _check_field(_SCORE_RULE, item.get("score"), (*where, "score"), ctx, 0)
+            if block is not None and ok:
+                candidates.append((block, score))
+        result.append(candidates)
+    _report(ctx)
+    return result
 
 
 def unstructure_block_configs(blocks: Iterable[BlockConfig]) -> list[dict[str, Any]]:

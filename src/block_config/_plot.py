@@ -19,7 +19,7 @@ from block_config._stats import LayerStats, ModelStats
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["MissingDependencyError", "plot_architecture"]
+__all__ = ["MissingDependencyError", "plot_architecture", "plot_pareto_front"]
 
 #: Suffixes the picture can be written as (matplotlib picks the format from the suffix).
 FORMATS = (".png", ".svg", ".pdf")
@@ -262,3 +262,52 @@ def _legend(patch: Any, columns: Sequence[_Column]) -> list[Any]:
             patch(facecolor=_ATTENTION_COLOURS["no_op"], edgecolor=_NO_OP_EDGE, label="no-op")
         )
     return handles
+
+
+def plot_pareto_front(
+    points: Sequence[tuple[int, float | None]],
+    path: str | Path,
+    *,
+    budget: str,
+    title: str,
+) -> None:
+    """Draw the best score under each budget value (``None``: no choice fits) to ``path``.
+
+    Raises :class:`MissingDependencyError` when matplotlib is not installed, ``ValueError``
+    for an unknown suffix.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"the picture must end in {', '.join(FORMATS)}, got {str(path)!r}")
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 5))
+    try:
+        solved = [(value, score) for value, score in points if score is not None]
+        if solved:
+            axes.step(
+                [value for value, _ in solved],
+                [score for _, score in solved],
+                where="post",
+                marker="o",
+                color=_ATTENTION_COLOURS["gqa"],
+            )
+        unmet = [value for value, score in points if score is None]
+        if unmet:
+            axes.scatter(
+                unmet,
+                [min((s for _, s in solved), default=0.0)] * len(unmet),
+                marker="x",
+                color=_NO_OP_EDGE,
+                label="no choice fits",
+            )
+            axes.legend()
+        axes.set_xlabel(budget)
+        axes.set_ylabel("best total score")
+        axes.set_title(title)
+        axes.grid(True, alpha=0.3)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=suffix[1:], dpi=110)
+    finally:
+        plt.close(figure)
+    atomic_write(path, buffer.getvalue())

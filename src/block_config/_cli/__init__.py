@@ -1,4 +1,5 @@
-"""The ``block-config`` command: show, validate, convert, diff, schema and plot model configs.
+"""The ``block-config`` command: show, validate, convert, diff, schema and plot model configs;
+list candidate blocks and search for the best child under budgets.
 
 This module only parses the command line and dispatches; each command lives in its own
 module (``show.py``, ``validate.py``, ...) and registers its own subparser, what they share
@@ -12,7 +13,7 @@ list (which needs the model's dimensions: ``--like CONFIG`` or ``--hidden-size``
 Exit codes: 0 success; 1 invalid input (missing or unreadable file, invalid JSON or YAML,
 invalid config, validation failed, an output that would overwrite a file without ``--force``);
 2 usage error (bad arguments); 3 an optional dependency is missing (matplotlib for ``plot``,
-PyYAML for ``.yaml`` files).
+PyYAML for ``.yaml`` files, SciPy for ``search``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from block_config._cli import convert, diff, plot, schema, show, validate
+from block_config._cli import candidates, convert, diff, plot, schema, search, show, validate
 from block_config._cli._boundary import (
     EXIT_CODES_HELP,
     EXIT_INVALID,
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 #: The commands, in the order ``--help`` lists them.
-_COMMANDS = (show, validate, convert, diff, schema, plot)
+_COMMANDS = (show, validate, convert, diff, schema, plot, candidates, search)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ EXIT_INVALID = 1
 #: Usage error: unknown options, missing arguments, a bare list without model dimensions.
 EXIT_USAGE = 2
 #: An optional dependency is not installed: matplotlib for ``plot`` (the ``plot`` extra),
-#: PyYAML for ``.yaml`` files (the ``yaml`` extra).
+#: PyYAML for ``.yaml`` files (the ``yaml`` extra), SciPy for ``search`` (the ``search`` extra).
 EXIT_MISSING_DEPENDENCY = 3
 
 PROG = "block-config"
@@ -37,7 +37,8 @@ exit codes:
      or an output file that exists (use --force)
   2  usage error: bad arguments, or a bare block_configs list without model dimensions
   3  an optional dependency is missing: matplotlib for plot
-     (pip install 'block-config[plot]'), PyYAML for .yaml files ('block-config[yaml]')
+     (pip install 'block-config[plot]'), PyYAML for .yaml files ('block-config[yaml]'),
+     SciPy for search ('block-config[search]')
 """
 
 #: What every command's handler is: the parsed arguments and stdout in, the exit code out.

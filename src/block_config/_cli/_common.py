@@ -8,7 +8,7 @@ import contextlib
 import json
 import sys
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -262,6 +262,23 @@ def ffn_cells(layer: LayerStats) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------------------------- output
+
+
+def table(
+    columns: Sequence[str], right: Sequence[bool], rows: Sequence[Sequence[str]]
+) -> list[str]:
+    """Lines of a plain-text table: the header, a rule, then ``rows``; ``right`` aligns a
+    column to the right (numbers) or left (names)."""
+    widths = [max(len(row[i]) for row in (columns, *rows)) for i in range(len(columns))]
+    lines = []
+    for row in (columns, *rows):
+        cells = [
+            cell.rjust(width) if align else cell.ljust(width)
+            for cell, width, align in zip(row, widths, right, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines
 
 
 def print_json(document: Any, out: IO[str]) -> None:

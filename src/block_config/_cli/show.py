@@ -22,6 +22,7 @@ from block_config._cli._common import (
     read,
     size,
     stats_of,
+    table,
     thousands,
 )
 from block_config._model import ModelArchitecture
@@ -71,7 +72,13 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
             document["memory"] = stats.memory(*memory).to_dict()
         print_json(document, out)
         return EXIT_OK
-    lines = [_describe_model(item), "", *_table(_rows(stats.layers)), "", *_summary(stats)]
+    lines = [
+        _describe_model(item),
+        "",
+        *table(_COLUMNS, _RIGHT, _rows(stats.layers)),
+        "",
+        *_summary(stats),
+    ]
     if memory is not None:
         lines += ["", *_memory_lines(stats, *memory)]
     print("\n".join(lines), file=out)
@@ -106,19 +113,6 @@ def _row(label: str, layer: LayerStats) -> tuple[str, ...]:
         thousands(layer.params),
         thousands(layer.kv_cache_bytes_per_token),
     )
-
-
-def _table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in (_COLUMNS, *rows)) for i in range(len(_COLUMNS))]
-    lines = []
-    for row in (_COLUMNS, *rows):
-        cells = [
-            cell.rjust(width) if right else cell.ljust(width)
-            for cell, width, right in zip(row, widths, _RIGHT, strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return lines
 
 
 def _counts(values: Sequence[str], limit: int = 5) -> str:
