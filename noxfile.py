@@ -61,12 +61,15 @@ FUZZ_CASES = 400_000
 
 @nox.session
 def fuzz(session: nox.Session) -> None:
-    """The fuzz suite with many more cases than the default run (not in the default set)."""
+    """The fuzz suite with many more cases than the default run (not in the default set),
+    and the long memory and adversarial cases (inputs at the limits) the default run skips."""
     session.install(".", *_group("test"))
     cases = session.posargs[0] if session.posargs else str(FUZZ_CASES)
     session.run(
         "pytest",
         "tests/test_fuzz.py",
+        "tests/test_memory.py",
+        "tests/test_adversarial.py",
         "-p",
         "no:cacheprovider",
         env={"BLOCK_CONFIG_FUZZ_CASES": cases},

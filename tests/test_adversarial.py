@@ -8,6 +8,9 @@ import math
 import os
 import subprocess
 import sys
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import orjson
 import pytest
 
 import block_config._io
+import block_config._json
 import block_config._yaml
 from block_config import (
     MAX_INT,
@@ -24,10 +28,12 @@ from block_config import (
     AttentionConfig,
     BlockConfig,
     BlockConfigError,
+    ConversionWarning,
     FFNConfig,
     LegacyBlockConfig,
     Llama4AttentionConfig,
     ModelArchitecture,
+    UnknownKeyWarning,
     converter,
     dumps,
     loads,
@@ -35,7 +41,7 @@ from block_config import (
     structure_block_configs,
 )
 from block_config._cli import EXIT_INVALID, EXIT_OK, main
-from block_config._errors import describe, short_repr, show_int
+from block_config._errors import describe, format_path, short_repr, show_int
 from block_config._yaml import dumps_yaml, loads_yaml, parse_yaml
 
 # More digits than Python turns into text (sys.int_info.str_digits_check_threshold aside,
@@ -572,3 +578,309 @@ def test_legacy_ffn_mult_too_large_for_any_width(ffn_mult: float) -> None:
         f"$.block_configs[0].ffn.ffn_mult: {ffn_mult!r} gives an intermediate_size past "
         f"{MAX_INT} with hidden_size 64"
     ]
+
+
+# --------------------------------------------------------------------------- round two
+
+_DIMS: dict[str, Any] = {"hidden_size": 64, "num_attention_heads": 8, "vocab_size": 100}
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{"a": 1, "a": 2}', "$.a"),
+        ('{"x": [{"b": {"c": 1, "d": 2, "c": 3}}]}', "$.x[0].b.c"),
+        # A colon spelled as an escape must not hide the repeat from the fast check.
+        ('{"a": "\\u003a", "a": 1}', "$.a"),
+        ('{"a": {"k": 1}, "b": {"k": 2, "k": 3}, "c": {"k": 4, "k": 5}}', "$.b.k $.c.k"),
+        # Nested past what orjson writes back: the slow check runs.
+        ("[" * 255 + '{"a": 1, "a": 1}' + "]" * 255, "$" + "[0]" * 255 + ".a"),
+    ],
+)
+def test_json_keys_given_twice_are_refused_at_their_path(text: str, where: str) -> None:
+    with pytest.raises(BlockConfigError) as error:
+        block_config._json.parse_json(text)
+    assert " ".join(str(p).split(":")[0] for p in error.value.problems) == where
+    assert all("given twice" in p.message for p in error.value.problems)
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a:b": "c:d", "e": "::"}', '{"a": "\\u003a"}', '{"\\u003a": 1, "b": ":"}']
+)
+def test_json_colons_in_strings_are_not_taken_for_repeats(text: str) -> None:
+    assert block_config._json.parse_json(text) == json.loads(text)
+    # Nested past what orjson writes back: the colons are counted by a walk instead.
+    deep = "[" * 254 + text + "]" * 254
+    assert block_config._json.parse_json(deep) == json.loads(deep)
+
+
+def test_a_block_list_with_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    # Last value wins was the old reading: "eight" went unseen.
+    item = '{"attention": {"num_key_value_heads": "eight", "num_key_value_heads": 8}}'
+    with pytest.raises(BlockConfigError) as error:
+        loads(f"[{item}]")
+    assert [str(p) for p in error.value.problems] == [
+        "$[0].attention.num_key_value_heads: the key 'num_key_value_heads' is given twice "
+        "in one object"
+    ]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(_DIMS)[:-1] + f', "block_configs": [{item}]}}')
+    with pytest.raises(BlockConfigError, match=r"^\$\.block_configs\[0\]\.attention\.num_key"):
+        ModelArchitecture.load(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: !!bool yes", "'yes' is not a bool"),
+        ("a: !!bool on", "'on' is not a bool"),
+        ("a: !!int 1_000", "'1_000' is not an int"),
+        ("a: !!int 0b101", "'0b101' is not an int"),
+        ("a: !!float 1_0", "'1_0' is not a float"),
+        ("a: !!float nan", "'nan' is not a float"),
+    ],
+)
+def test_yaml_explicit_tags_keep_the_core_schema_spellings(text: str, message: str) -> None:
+    with pytest.raises(BlockConfigError, match=message):
+        parse_yaml(text)
+
+
+def test_yaml_explicit_tags_with_core_schema_spellings_still_read() -> None:
+    assert parse_yaml("a: !!bool true\nb: !!int 0x1f\nc: !!float 1\nd: !!int '12'") == {
+        "a": True,
+        "b": 31,
+        "c": 1.0,
+        "d": 12,
+    }
+
+
+def test_null_and_bool_keys_show_as_such_in_paths() -> None:
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_yaml("null: 1\ntrue: 2\n3: 4\n")
+    assert [str(p).split(":")[0] for p in error.value.problems] == ["$[null]", "$[true]", "$['3']"]
+    with pytest.raises(BlockConfigError) as error:
+        loads_yaml("- attention: {null: 1}\n")
+    assert str(error.value).startswith("$[0].attention[null]: keys must be strings")
+
+
+def test_qwen_moe_mlp_only_layers_are_looked_up_not_scanned() -> None:
+    from block_config import _hf
+
+    class Counted(list[int]):
+        """Counts how often the list is scanned (a membership test walks it all)."""
+
+        scans = 0
+
+        def __contains__(self, item: object) -> bool:
+            Counted.scans += 1
+            return super().__contains__(item)
+
+    layers = 4096
+    config = {
+        **_DIMS,
+        "num_hidden_layers": layers,
+        "num_experts": 4,
+        "num_experts_per_tok": 2,
+        "moe_intermediate_size": 32,
+        "intermediate_size": 128,
+        "mlp_only_layers": Counted(range(0, layers, 2)),
+    }
+    blocks = _hf.homogeneous_block_configs(config, num_attention_heads=8)
+    assert Counted.scans == 0  # was one scan of 2048 items per layer: 8 million steps
+    assert [block.ffn is not None and block.ffn.moe is None for block in blocks[:4]] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+
+
+_HUGE_SIZE = 2154473986996000000  # a multiple of 256 no float ffn_mult lands on (hidden 12345)
+
+
+def _kv_one(size: int) -> dict[str, Any]:
+    return {"attention": {"num_key_value_heads": 1}, "ffn": {"intermediate_size": size}}
+
+
+def test_ffn_sizes_past_float_precision_native_to_legacy_is_a_located_error() -> None:
+    model = ModelArchitecture(
+        hidden_size=12345,
+        num_attention_heads=1,
+        vocab_size=10,
+        block_configs=[_kv_one(2**61), _kv_one(_HUGE_SIZE)],
+    )
+    with pytest.raises(BlockConfigError) as error:
+        model.to_mapping("legacy")
+    assert [str(p).split(":")[0] for p in error.value.problems] == [
+        "$.block_configs[1].ffn.intermediate_size"
+    ]
+    assert "no float ffn_mult maps back" in str(error.value)
+
+
+def test_ffn_sizes_past_float_precision_legacy_to_native_warns() -> None:
+    legacy = {
+        **_DIMS,
+        "hidden_size": 12345,
+        "num_attention_heads": 1,
+        "model_type": "nemotron-nas",
+        "block_configs": [
+            {"attention": {"n_heads_in_group": 1}, "ffn": {"ffn_mult": 261782987484325.66}}
+        ],
+    }
+    model = ModelArchitecture.from_mapping(legacy)
+    assert model.block_configs[0].ffn is not None
+    assert model.block_configs[0].ffn.intermediate_size == _HUGE_SIZE
+    with pytest.warns(ConversionWarning, match="no ffn_mult maps back"):
+        model.to_mapping("native")
+
+
+def test_cli_converts_huge_ffn_sizes_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "native.json"
+    native = {
+        **_DIMS,
+        "hidden_size": 12345,
+        "num_attention_heads": 1,
+        "block_configs": [
+            {"attention": {"num_key_value_heads": 1}, "ffn": {"intermediate_size": _HUGE_SIZE}}
+        ],
+    }
+    source.write_text(json.dumps(native))
+    code = main(["convert", str(source), "--to", "legacy", "-o", str(tmp_path / "out.json")])
+    err = capsys.readouterr().err
+    assert code == EXIT_INVALID
+    assert "$.block_configs[0].ffn.intermediate_size" in err
+
+
+def test_loading_in_threads_leaves_the_warning_machinery_alone() -> None:
+    config = {
+        **_DIMS,
+        "block_configs": [
+            {"attention": {"num_key_value_heads": 8}, "ffn": {"intermediate_size": 256}}
+        ]
+        * 50,
+    }
+    filters = list(warnings.filters)
+    show = warnings.showwarning
+
+    def work(_: int) -> None:
+        for _ in range(40):
+            ModelArchitecture.from_mapping(config)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(work, range(8)))
+    assert warnings.filters == filters
+    assert warnings.showwarning is show
+    with pytest.warns(UnknownKeyWarning, match=r"^\$\.block_configs\[0\]\.ffn\.bogus"):
+        ModelArchitecture.from_mapping(
+            {**_DIMS, "block_configs": [{"ffn": {"intermediate_size": 8, "bogus": 1}}]},
+            unknown_keys="warn",
+        )
+
+
+def test_warnings_of_one_call_stay_with_that_call_across_threads() -> None:
+    from block_config import _warnings
+
+    threads = 8
+    barrier = threading.Barrier(threads)
+    seen: dict[int, list[tuple[Any, str]]] = {}
+
+    def work(number: int) -> None:
+        # Each thread collects what its own calls warn of, while the others collect or drop
+        # theirs at the same moment.
+        collected: list[tuple[Any, str]] = []
+        token = _warnings._collected.set(collected)
+        try:
+            barrier.wait()
+            for _ in range(20):
+                if number % 2:
+                    with _warnings.quiet():
+                        structure_block_configs([{"x": 1}], unknown_keys="warn")
+                else:
+                    with _warnings.warnings_under(("t", number)):
+                        structure_block_configs([{}, {"x": 1}], unknown_keys="warn")
+        finally:
+            _warnings._collected.reset(token)
+        seen[number] = collected
+
+    pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    for number in range(threads):
+        expected = [] if number % 2 else [(("t", number, 1, "x"), "unknown key dropped")] * 20
+        assert seen[number] == expected, number
+
+
+def _deep_list(levels: int) -> Any:
+    value: Any = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "where"),
+    [
+        ("source", {"x": math.nan}, "$.source.x"),
+        ("source", {"x": {1, 2}}, "$.source.x"),
+        ("source", {"x": b"bytes"}, "$.source.x"),
+        ("source", {"x": "\ud800"}, "$.source.x"),
+        ("source", {"\udc00": 1}, format_path(("source", short_repr("\udc00")))),
+        ("source", {"x": _deep_list(300)}, "$.source.x" + "[0]" * 255),
+        ("torch_dtype", "\ud800", "$.torch_dtype"),
+        ("torch_dtype", "", "$.torch_dtype"),
+        ("mamba_ssm_cache_dtype", "\ud800", "$.mamba_ssm_cache_dtype"),
+        ("model_type", "\udfff", "$.model_type"),
+    ],
+)
+def test_the_model_refuses_what_save_could_not_write_back(
+    field: str, value: Any, where: str
+) -> None:
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture(**_DIMS, block_configs=[{}], **{field: value})
+    assert [str(p).split(": ")[0] for p in error.value.problems] == [where]
+
+
+def test_a_source_changed_after_construction_is_refused_by_save(tmp_path: Path) -> None:
+    model = ModelArchitecture(**_DIMS, block_configs=[{}], source={"x": 1})
+    model.source["x"] = math.nan
+    with pytest.raises(BlockConfigError, match=r"^\$\.x: JSON has no nan"):
+        model.save(tmp_path / "config.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {},
+        {"rope_scaling": {"type": "llama3", "factor": 8.0}, "eos_token_id": [1, 2]},
+        {"torch_dtype": "", "dtype": None},
+        {"x": _deep_list(250), "y": "\u00e9\U0001f600", "z": -(2**63), "w": 2**64 - 1},
+        {"num_hidden_layers": "three", "hidden_size": True, "tie_word_embeddings": "yes"},
+    ],
+)
+@pytest.mark.parametrize("dtype", [None, "bfloat16", "\u00e9"])
+def test_what_the_model_accepts_saves_and_loads_back_equal(
+    source: dict[str, Any], dtype: str | None, tmp_path: Path
+) -> None:
+    model = ModelArchitecture(
+        **_DIMS,
+        block_configs=[{"attention": {"num_key_value_heads": 8}, "ffn": {"intermediate_size": 8}}],
+        torch_dtype=dtype,
+        source=source,
+    )
+    for name in ("config.json", "config.yaml"):
+        again = ModelArchitecture.load(model.save(tmp_path / name))
+        assert again == model
+        for key, value in source.items():
+            if key not in (
+                "num_hidden_layers",
+                "hidden_size",
+                "tie_word_embeddings",
+                "torch_dtype",
+                "dtype",
+            ):
+                assert again.source[key] == value

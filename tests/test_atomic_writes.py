@@ -6,16 +6,23 @@ an interrupt) and checks the folder afterwards.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import errno
 import os
 import re
+import stat
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
 
 from block_config import BlockConfigError, ModelArchitecture
+from block_config import _io as _io_module
 from block_config._io import atomic_write
 
 SRC = Path(__file__).parent.parent / "src" / "block_config"
@@ -51,8 +58,10 @@ class _HalfWriter:
 
 
 def _break_write(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_fdopen = os.fdopen
-    monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: _HalfWriter(real_fdopen(fd, *a, **k)))
+    def half_writer(*args: Any, **kwargs: Any) -> _HalfWriter:
+        return _HalfWriter(open(*args, **kwargs))
+
+    monkeypatch.setattr(_io_module, "open", half_writer, raising=False)
 
 
 def _fail(error: BaseException) -> Callable[..., Any]:
@@ -155,3 +164,216 @@ def test_every_file_write_in_the_package_goes_through_atomic_write() -> None:
     assert _DIRECT_WRITE.search('with open(path, "w") as f:')
     assert _DIRECT_WRITE.search("figure.savefig(path, dpi=110)")
     assert not _DIRECT_WRITE.search("os.open(os.devnull, os.O_WRONLY)")
+
+
+# --------------------------------------------------------------------------- names and kinds
+
+
+@pytest.mark.parametrize("length", [250, 255])
+def test_any_legal_name_can_be_written(length: int, tmp_path: Path) -> None:
+    # The temporary name is short and its own: a prefix and suffix on the target's name
+    # went past the 255-byte limit.
+    target = tmp_path / ("n" * (length - 5) + ".json")
+    assert len(target.name.encode()) == length
+    assert atomic_write(target, "{}") == target
+    assert _files(tmp_path) == [target.name]
+
+
+def test_an_empty_name_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no file name"):
+        atomic_write("", "{}")
+    with pytest.raises(FileNotFoundError, match="no file name"):
+        ModelArchitecture.from_mapping(CONFIG).save("")
+    assert _files(tmp_path) == []
+
+
+posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and symlinks")
+
+
+@posix_only
+def test_a_fifo_is_never_replaced(tmp_path: Path) -> None:
+    fifo = tmp_path / "out.json"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="a named pipe, not a regular file"):
+        atomic_write(fifo, "{}")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert _files(tmp_path) == ["out.json"]
+
+
+@pytest.mark.skipif(not Path("/dev/null").exists(), reason="no /dev/null here")
+def test_a_device_is_never_replaced() -> None:
+    # As root, replacing /dev/null with a regular file would break the whole system.
+    with pytest.raises(OSError, match="a character device, not a regular file"):
+        atomic_write("/dev/null", "{}")
+    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+
+
+def test_a_folder_is_never_replaced(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(OSError, match="a folder, not a regular file"):
+        atomic_write(tmp_path / "sub", "{}")
+    assert (tmp_path / "sub").is_dir()
+
+
+@posix_only
+def test_a_symlink_is_followed_and_stays_a_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    real.chmod(0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to(real.name)
+    atomic_write(link, "new")
+    assert link.is_symlink()
+    assert real.read_text() == "new"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert _files(tmp_path) == ["link.json", "real.json"]
+
+
+@posix_only
+def test_a_dangling_symlink_is_not_created_through_without_overwrite(tmp_path: Path) -> None:
+    link = tmp_path / "link.json"
+    link.symlink_to("missing.json")
+    with pytest.raises(FileExistsError):
+        atomic_write(link, "new", overwrite=False)
+    assert _files(tmp_path) == ["link.json"]
+    atomic_write(link, "new")  # overwriting: the file it names is created
+    assert link.is_symlink()
+    assert (tmp_path / "missing.json").read_text() == "new"
+
+
+# --------------------------------------------------------------------------- exclusive creation
+
+
+def test_without_overwrite_an_existing_file_is_left_alone(tmp_path: Path) -> None:
+    target = tmp_path / "config.json"
+    target.write_text("mine")
+    with pytest.raises(FileExistsError, match="cannot write"):
+        atomic_write(target, "theirs", overwrite=False)
+    assert target.read_text() == "mine"
+    assert _files(tmp_path) == ["config.json"]
+
+
+@pytest.mark.parametrize("links", [True, False], ids=["hard links", "no hard links"])
+def test_two_writers_cannot_both_create_the_same_file(
+    links: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not links:
+        monkeypatch.setattr(os, "link", _fail(OSError(errno.EPERM, "Operation not permitted")))
+    target = tmp_path / "config.json"
+    writers = 8
+    barrier = threading.Barrier(writers)
+    outcomes: dict[int, str] = {}
+
+    def write(number: int) -> None:
+        barrier.wait()
+        try:
+            atomic_write(target, f"writer {number}", overwrite=False)
+        except FileExistsError:
+            outcomes[number] = "refused"
+        else:
+            outcomes[number] = "created"
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [n for n, outcome in outcomes.items() if outcome == "created"]
+    assert len(outcomes) == writers
+    assert len(winners) == 1
+    assert target.read_text() == f"writer {winners[0]}"
+    assert _files(tmp_path) == ["config.json"]
+
+
+# --------------------------------------------------------------------------- interrupts
+
+
+def _interrupt_at_line(step: int) -> Callable[..., Any]:
+    """A trace function raising KeyboardInterrupt at the ``step``-th line run in _io.py."""
+    seen = 0
+
+    def local(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal seen
+        if event == "line":
+            seen += 1
+            if seen == step:
+                raise KeyboardInterrupt
+        return local
+
+    def tracer(frame: FrameType, event: str, arg: object) -> Any:
+        if frame.f_code.co_filename == IO_FILE:
+            return local
+        return None
+
+    return tracer
+
+
+IO_FILE = str(_io_module.__file__)
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+@pytest.mark.parametrize("existing", [True, False])
+def test_an_interrupt_at_any_line_leaves_no_temporary_file(
+    overwrite: bool, existing: bool, tmp_path: Path
+) -> None:
+    target = tmp_path / "config.json"
+    step = 0
+    while True:
+        step += 1
+        if existing:
+            target.write_text("old")
+        elif target.exists():
+            target.unlink()
+        interrupted = False
+        sys.settrace(_interrupt_at_line(step))
+        try:
+            atomic_write(target, "new", overwrite=overwrite or existing)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            sys.settrace(None)
+        names = _files(tmp_path)
+        assert names in ([], ["config.json"]), (step, names)
+        if names:
+            assert target.read_text() in ("old", "new"), step
+        if existing:
+            assert names == ["config.json"], step
+        if not interrupted:
+            assert target.read_text() == "new"
+            break
+    assert step > 10  # the walk did reach the lines of the write
+
+
+SYSCALLS = ["open", "fsync", "chmod", "replace", "link", "unlink", "mkdir"]
+
+
+@pytest.mark.parametrize("call", SYSCALLS)
+@pytest.mark.parametrize("existing", [True, False])
+def test_an_interrupt_right_after_any_system_call_leaves_no_temporary_file(
+    call: str, existing: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "config.json"
+    if existing:
+        target.write_text("old")
+        target.chmod(0o640)
+    module: Any = builtins if call == "open" else os
+    real = getattr(module, call)
+
+    def then_interrupt(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        if call == "open":
+            result.close()  # as the garbage collector would close a file object lost
+        raise KeyboardInterrupt
+
+    if call == "open":
+        monkeypatch.setattr(_io_module, "open", then_interrupt, raising=False)
+    else:
+        monkeypatch.setattr(os, call, then_interrupt)
+    with contextlib.suppress(KeyboardInterrupt):
+        atomic_write(target, "new", overwrite=existing)
+    monkeypatch.undo()
+    names = _files(tmp_path)
+    assert names in ([], ["config.json"]), names
+    if names:
+        assert target.read_text() in ("old", "new")

@@ -64,6 +64,7 @@ from block_config import (
 )
 from block_config._cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 from block_config._converter import FieldRule, Kind, field_rules
+from block_config._errors import format_path
 from block_config._io import dump_config_json
 from block_config._json import parse_json
 from block_config._yaml import dump_yaml
@@ -77,7 +78,8 @@ SHARES = {
     "arbitrary_values": 0.20,
     "mutated_generated": 0.25,
     "mutated_real": 0.08,
-    "json_text": 0.25,
+    "json_text": 0.23,
+    "duplicate_keys": 0.02,
     "model_configs": 0.17,
     "command_line": 0.02,
     "deep_nesting": 0.0293,
@@ -105,7 +107,8 @@ def _check_error(error: BlockConfigError) -> None:
     assert error.problems, "a BlockConfigError without problems"
     for problem in error.problems:
         assert type(problem.path) is tuple, problem
-        assert all(type(key) in (str, int) for key in problem.path), problem
+        # str (a non-text key's label is a str subclass that shows as [null]) or int
+        assert all(isinstance(key, str) or type(key) is int for key in problem.path), problem
         assert isinstance(problem.message, str)
         assert problem.message
     assert str(error).count("\n") == len(error.problems) - 1
@@ -930,3 +933,107 @@ def test_command_line(
         codes[code] = codes.get(code, 0) + 1
     assert codes.get(EXIT_OK), codes
     assert codes.get(EXIT_INVALID), codes
+
+
+# --------------------------------------------------------------------------- duplicate keys
+
+Pairs = list[tuple[str, Any]]  # an object as written: its pairs in order, repeats kept
+
+
+class _Obj:
+    """An object as written in the text, repeated keys and all."""
+
+    def __init__(self, pairs: Pairs) -> None:
+        self.pairs = pairs
+
+
+_KEYS = ["a", "b", "a:b", ":", "attention", "num_key_value_heads", "\\u00e9", "\u00e9", "x y"]
+
+
+def _written_tree(rng: random.Random, depth: int) -> Any:
+    """A value with objects as :class:`_Obj` (some keys repeated) and strings with colons."""
+    roll = rng.random()
+    if depth <= 0 or roll < 0.3:
+        return rng.choice([1, -2, 3.5, True, None, "", ":", "a:b", "::x", "\\u00e9"])
+    if roll < 0.55:
+        return [_written_tree(rng, depth - 1) for _ in range(rng.randint(0, 3))]
+    pairs: Pairs = [
+        (rng.choice(_KEYS), _written_tree(rng, depth - 1)) for _ in range(rng.randint(0, 4))
+    ]
+    return _Obj(pairs)
+
+
+def _text_of(value: Any, rng: random.Random) -> str:
+    """JSON text of a written tree, each colon inside a string spelled ``\\u003a`` at random."""
+    if isinstance(value, _Obj):
+        members = [f"{_string(key, rng)}:{_text_of(item, rng)}" for key, item in value.pairs]
+        return "{" + ",".join(members) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_text_of(item, rng) for item in value) + "]"
+    if isinstance(value, str):
+        return _string(value, rng)
+    return json.dumps(value)
+
+
+def _string(text: str, rng: random.Random) -> str:
+    # Strings are written as spelled (an escape in one stays an escape); colons may be escaped.
+    return '"' + "".join("\\u003a" if c == ":" and rng.random() < 0.5 else c for c in text) + '"'
+
+
+def _expected_repeats(value: Any, path: tuple[Any, ...] = ()) -> list[str]:
+    """The path of the first repeated key of each object the parsed document keeps."""
+    found: list[str] = []
+    if isinstance(value, _Obj):
+        kept: dict[str, Any] = {}
+        seen: set[str] = set()
+        first = None
+        for key, item in value.pairs:
+            name = json.loads(f'"{key}"')
+            if name in seen and first is None:
+                first = name
+            seen.add(name)
+            kept[name] = item  # the last value wins, as in the parsed document
+        if first is not None:
+            found.append(format_path((*path, first)))
+        for name, item in kept.items():
+            found += _expected_repeats(item, (*path, name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _expected_repeats(item, (*path, index))
+    return found
+
+
+def _depth_of(value: Any) -> int:
+    if isinstance(value, _Obj):
+        return 1 + max((_depth_of(item) for _, item in value.pairs), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth_of(item) for item in value), default=0)
+    return 0
+
+
+def test_duplicate_keys() -> None:
+    """Objects with repeated keys, colons in strings (escaped or not), up to the depth limit:
+    every repeat the parsed document keeps is refused at its path, and text without repeats
+    reads as the standard library reads it."""
+    rng = _rng("duplicate_keys")
+    refused = 0
+    for _ in range(_quota("duplicate_keys")):
+        tree = _written_tree(rng, rng.randint(1, 5))
+        # Sometimes right at the depth limit, past what orjson writes back (the slow check).
+        wrap = rng.choice([0, 0, 0, max(0, 256 - _depth_of(tree))])
+        text = "[" * wrap + _text_of(tree, rng) + "]" * wrap
+        expected = _expected_repeats(tree, (0,) * wrap)
+        refusal: BlockConfigError | None = None
+        try:
+            data = parse_json(text)
+        except BlockConfigError as error:
+            refusal = error
+        if refusal is not None:
+            _check_error(refusal)
+            where = sorted(str(p).split(": the key ")[0] for p in refusal.problems)
+            assert where == sorted(expected), text
+            refused += 1
+            continue
+        assert expected == [], text
+        assert data == json.loads(text), text
+    assert refused > 0 or _quota("duplicate_keys") < 20

@@ -76,3 +76,16 @@ def test_unknown_suffix(tmp_path: Path) -> None:
         plot_architecture(stats, tmp_path / "a.gif", title="t", num_attention_heads=1)
     plot_architecture(stats, tmp_path / "a.pdf", title="t", num_attention_heads=1)
     assert (tmp_path / "a.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_without_overwrite_an_existing_picture_is_left_alone(tmp_path: Path) -> None:
+    model = ModelArchitecture.load(DATA / "Llama-3_3-Nemotron-Super-49B-v1.config.json")
+    target = tmp_path / "picture.svg"
+    target.write_text("mine")
+    with pytest.raises(FileExistsError):
+        plot_architecture(
+            model_stats(model), target, title="t", num_attention_heads=64, overwrite=False
+        )
+    assert target.read_text() == "mine"
+    plot_architecture(model_stats(model), target, title="t", num_attention_heads=64)
+    assert target.read_text().startswith("<?xml")

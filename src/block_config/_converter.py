@@ -19,7 +19,6 @@ import enum
 import math
 import types
 import typing
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -33,12 +32,11 @@ from block_config._errors import (
     BlockConfigError,
     Path,
     Problem,
-    UnknownKeyWarning,
     describe,
-    format_path,
-    short_repr,
+    key_label,
     show_int,
 )
+from block_config._warnings import warn_unknown_key
 
 __all__ = [
     "MAX_BLOCKS",
@@ -61,10 +59,12 @@ MAX_INT = 2**63 - 1
 #: How deep ``parallel_blocks`` may nest: a top-level block is level 0, a block in its
 #: ``parallel_blocks`` level 1, and so on. Real models use one or two levels.
 MAX_PARALLEL_DEPTH = 64
-#: The most blocks one list may hold: a model's layers, one block's ``parallel_blocks``, or
-#: a pipeline's library of candidate blocks. Real models have a few hundred layers and
-#: libraries a few hundred thousand blocks; the limit keeps a hostile layer count (a list,
-#: or a homogeneous config's ``num_hidden_layers``) from exhausting memory.
+#: The most blocks one document may hold, at all levels of ``parallel_blocks`` together: a
+#: model's layers and every block nested in them, or a pipeline's library of candidate
+#: blocks. One block's ``parallel_blocks`` may hold as many, at all levels below it. Real
+#: models have a few hundred layers and libraries a few hundred thousand blocks; the limit
+#: keeps a hostile document (a long list, many nested lists each within the limit, or a
+#: homogeneous config's ``num_hidden_layers``) from exhausting memory.
 MAX_BLOCKS = 262_144
 
 _UNKNOWN_KEY_MODES = ("error", "warn")
@@ -273,6 +273,47 @@ def _too_many(blocks: Sequence[Any]) -> str:
     return f"holds {len(blocks)} blocks, more than the limit of {MAX_BLOCKS}"
 
 
+def _budget_problem(blocks: Sequence[BlockConfig], counted: int) -> Problem | None:
+    """Where the blocks nested in ``blocks`` bring the total past :data:`MAX_BLOCKS`, if so.
+
+    ``counted`` is how many blocks are counted already (the list itself, for a document).
+    The walk stops as soon as the total is past the limit, so it visits at most
+    MAX_BLOCKS blocks, however often objects are shared, and keeps one iterator per level.
+    """
+    total = counted
+    keys: list[str | int] = []
+    stack = [enumerate(blocks)]
+    while stack:
+        for index, block in stack[-1]:
+            children = block.parallel_blocks
+            if children:
+                keys += (index, "parallel_blocks")
+                total += len(children)
+                if total > MAX_BLOCKS:
+                    return Problem(
+                        tuple(keys),
+                        f"brings the blocks at all levels of parallel_blocks to more than "
+                        f"the limit of {MAX_BLOCKS}",
+                    )
+                stack.append(enumerate(children))
+                break
+        else:
+            stack.pop()
+            del keys[-2:]
+    return None
+
+
+def _check_budget(blocks: list[BlockConfig]) -> list[BlockConfig]:
+    """``blocks``, once their total at all levels is known to be within MAX_BLOCKS."""
+    for block in blocks:
+        if block.parallel_blocks:
+            problem = _budget_problem(blocks, len(blocks))
+            if problem is not None:
+                raise BlockConfigError([problem])
+            break
+    return blocks
+
+
 def _structure_detailed(
     value: Any, cls: type[_T], path: Path, ctx: _Context, depth: int
 ) -> _T | None:
@@ -289,7 +330,7 @@ def _structure_detailed(
         if key in names:
             continue
         if not isinstance(key, str):
-            ctx.add((*path, short_repr(key)), f"keys must be strings, got {describe(key)}")
+            ctx.add((*path, key_label(key)), f"keys must be strings, got {describe(key)}")
             good = False
         elif ctx.unknown_keys == "error":
             ctx.add((*path, key), f"unknown key (expected one of: {', '.join(names)})")
@@ -763,7 +804,7 @@ def _report(ctx: _Context) -> None:
     if ctx.problems:
         raise BlockConfigError(ctx.problems)
     for path in ctx.dropped:
-        warnings.warn(f"{format_path(path)}: unknown key dropped", UnknownKeyWarning, stacklevel=4)
+        warn_unknown_key(path, "unknown key dropped", stacklevel=4)
 
 
 def structure_one(value: Any, cls: type[_T], unknown_keys: str = "error", path: Path = ()) -> _T:
@@ -802,9 +843,11 @@ def structure_block_configs(
     if (type(data) is list or type(data) is tuple) and len(data) <= MAX_BLOCKS:
         fast_block = _FAST[BlockConfig]
         try:
-            return [item if type(item) is BlockConfig else fast_block(item, 0) for item in data]
+            fast = [item if type(item) is BlockConfig else fast_block(item, 0) for item in data]
         except _Slow:
             pass
+        else:
+            return _check_budget(fast)
     ctx = _Context(mode)
     if not _is_sequence(data):
         ctx.add((), f"expected a list of block configs, got {describe(data)}")
@@ -815,6 +858,9 @@ def structure_block_configs(
     blocks = [
         _structure_detailed(item, BlockConfig, (index,), ctx, 0) for index, item in enumerate(data)
     ]
+    if ctx.problems:
+        _report(ctx)
+    _check_budget(blocks)  # type: ignore[arg-type]  # no problems: every item structured
     _report(ctx)
     return blocks  # type: ignore[return-value]
 
@@ -960,17 +1006,39 @@ def _finish(obj: BaseDataclass) -> None:
     problems = obj._normalise()
     if problems:
         raise BlockConfigError(Problem((name,), message) for name, message in problems)
-    if isinstance(obj, BlockConfig) and obj.parallel_blocks and _nesting(obj) > MAX_PARALLEL_DEPTH:
-        raise BlockConfigError.at(
-            ("parallel_blocks",), f"parallel_blocks nest deeper than {MAX_PARALLEL_DEPTH} levels"
-        )
+    if isinstance(obj, BlockConfig) and obj.parallel_blocks:
+        children = obj.parallel_blocks
+        problem = _budget_problem(children, len(children))
+        if problem is not None:
+            raise BlockConfigError([problem.under(("parallel_blocks",))])
+        if _nesting(children) >= MAX_PARALLEL_DEPTH:
+            raise BlockConfigError.at(
+                ("parallel_blocks",),
+                f"parallel_blocks nest deeper than {MAX_PARALLEL_DEPTH} levels",
+            )
 
 
-def _nesting(block: BlockConfig) -> int:
-    """How many levels of parallel_blocks lie below ``block`` (each child already checked)."""
-    if not block.parallel_blocks:
-        return 0
-    return 1 + max(_nesting(child) for child in block.parallel_blocks)
+def _nesting(blocks: tuple[BlockConfig, ...]) -> int:
+    """How many levels of parallel_blocks lie below ``blocks`` (which are within the budget).
+
+    Level by level, each distinct object once: time bounded by the blocks counted, even for
+    objects shared many times over.
+    """
+    level: dict[int, BlockConfig] = {id(block): block for block in blocks}
+    depth = 0
+    while True:
+        below = {
+            id(child): child
+            for block in level.values()
+            if block.parallel_blocks
+            for child in block.parallel_blocks
+        }
+        if not below:
+            return depth
+        depth += 1
+        if depth > MAX_PARALLEL_DEPTH:
+            return depth
+        level = below
 
 
 # --------------------------------------------------------------------------- the converter

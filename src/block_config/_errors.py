@@ -15,6 +15,7 @@ __all__ = [
     "UnknownKeyWarning",
     "describe",
     "format_path",
+    "key_label",
     "short_repr",
     "show_int",
 ]
@@ -28,11 +29,26 @@ _MAX_REPR = 40
 _MAX_SHOWN_INT_BITS = 1024
 
 
+class _Literal(str):
+    """A mapping key that is not text, as a path shows it: ``$[null]``, never ``$.None``."""
+
+    __slots__ = ()
+
+
+def key_label(key: Any) -> str:
+    """How a mapping key that is not a str appears in a path: ``null``, ``true``, ``'3'``."""
+    if key is None:
+        return _Literal("null")
+    if key is True or key is False:
+        return _Literal(str(key).lower())
+    return short_repr(key)
+
+
 def format_path(path: Path) -> str:
     """Render a path the way JSONPath does: ``$[3].attention.num_key_value_heads``."""
     parts = ["$"]
     for key in path:
-        if isinstance(key, int):
+        if isinstance(key, int) or type(key) is _Literal:
             parts.append(f"[{key}]")
         elif key.isidentifier():
             parts.append(f".{key}")

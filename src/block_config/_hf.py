@@ -159,8 +159,8 @@ def _qwen_moe(reader: ConfigReader, layers: int, heads: int | None) -> list[dict
         "shared_expert_intermediate_size", required=shared_required, default=0, minimum=0
     )
     step = reader.integer("decoder_sparse_step", default=1)
-    mlp_only = reader.int_list("mlp_only_layers") or []
-    for index, layer in enumerate(mlp_only):
+    listed = reader.int_list("mlp_only_layers") or []
+    for index, layer in enumerate(listed):
         if layer >= layers:
             reader.problems.append(
                 Problem(
@@ -173,6 +173,7 @@ def _qwen_moe(reader: ConfigReader, layers: int, heads: int | None) -> list[dict
         "attention": attention,
         "ffn": _moe(reader, "num_experts", "moe_intermediate_size", shared),
     }
+    mlp_only = set(listed)  # asked once per layer: a list would make this quadratic
     is_sparse = [
         index not in mlp_only and is_count(step) and (index + 1) % step == 0
         for index in range(layers)

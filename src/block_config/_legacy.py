@@ -150,8 +150,8 @@ def intermediate_size_to_ffn_mult(intermediate_size: int, hidden_size: int) -> f
     The exact ratio ``3 * size / (2 * hidden)`` when a float holds it exactly and it maps back
     (the multipliers Puzzle-style searches use: 5.25, 2.625, 3.28125, 1.3125 for hidden 8192);
     otherwise the shortest decimal that maps back, the one nearest that ratio among equals.
-    Raises :class:`ValueError` when no ``ffn_mult`` gives that size (it is not a positive
-    multiple of 256).
+    Raises :class:`ValueError` when no ``ffn_mult`` gives that size: it is not a positive
+    multiple of 256, or it is so large (past about 2**61) that no float lands on it.
 
     >>> intermediate_size_to_ffn_mult(28672, 8192), intermediate_size_to_ffn_mult(14336, 8192)
     (5.25, 2.625)
@@ -182,8 +182,9 @@ def intermediate_size_to_ffn_mult(intermediate_size: int, hidden_size: int) -> f
             candidate = float(Fraction(numerator, scale))
             if ffn_mult_to_intermediate_size(candidate, hidden_size) == intermediate_size:
                 return candidate
-    raise ValueError(  # pragma: no cover - float rounding defeated every candidate
-        f"no ffn_mult maps back to intermediate_size {intermediate_size}"
+    raise ValueError(  # float rounding defeated every candidate
+        f"no ffn_mult maps back to intermediate_size {intermediate_size} "
+        f"with hidden_size {hidden_size}"
     )
 
 
@@ -466,8 +467,21 @@ def native_to_legacy(
         if original is not None and was is not None and was.ffn == block.ffn:
             ffn = original.ffn.to_dict()
         else:
-            ffn = _legacy_ffn(block.ffn, hidden_size)
+            try:
+                ffn = _legacy_ffn(block.ffn, hidden_size)
+            except ValueError:  # past 2**53, no float lands on every multiple of 256
+                problems.append(
+                    Problem(
+                        (index, "ffn", "intermediate_size"),
+                        f"the legacy dialect cannot express intermediate_size "
+                        f"{block.ffn.intermediate_size}: no float ffn_mult maps back to it "
+                        f"with hidden_size {hidden_size}",
+                    )
+                )
+                continue
         result.append({"attention": attention, "ffn": ffn})
+    if problems:
+        raise BlockConfigError(problems)
     return result
 
 

@@ -8,11 +8,12 @@ does not own as it was.
 
 from __future__ import annotations
 
-import copy
+import errno
 import os
 import typing
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path as FilePath
 from typing import Any, Literal
 
@@ -21,8 +22,10 @@ import attrs
 from block_config import _hf, _legacy
 from block_config._config import BlockConfig
 from block_config._converter import (
+    _NOT_TEXT,
     MAX_BLOCKS,
     UnknownKeys,
+    _is_text,
     structure_block_configs,
     unstructure_block_configs,
 )
@@ -32,7 +35,7 @@ from block_config._errors import (
     Path,
     Problem,
     describe,
-    short_repr,
+    key_label,
 )
 from block_config._io import (
     CONFIG_FILENAME,
@@ -42,11 +45,11 @@ from block_config._io import (
     read_limited,
     resolve_config_path,
 )
-from block_config._json import json_value_problems
+from block_config._json import copy_json, json_value_problems
 from block_config._keys import ConfigReader, check_int, is_count
 from block_config._legacy import LegacyBlockConfig
 from block_config._quantization import WeightQuantization, quantization_from_config
-from block_config._warnings import warnings_under
+from block_config._warnings import quiet, warnings_under
 from block_config._yaml import dump_yaml, parse_yaml
 
 __all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
@@ -79,6 +82,13 @@ _UNREADABLE = object()
 _STR_FIELDS = ("torch_dtype", "mamba_ssm_cache_dtype", "model_type")
 #: File suffixes read and written as YAML instead of JSON.
 YAML_SUFFIXES = (".yaml", ".yml")
+
+
+# The source the constructor may take as checked: from_mapping checked it as its input, and
+# with_block_configs keeps the one checked when the object was made.
+_checked_source: ContextVar[dict[str, Any] | None] = ContextVar(
+    "block_config_checked_source", default=None
+)
 
 
 def _default_head_dim(self: ModelArchitecture) -> int:
@@ -217,6 +227,12 @@ class ModelArchitecture:
             value = getattr(self, name)
             if value is not None and type(value) is not str:
                 problems.append(Problem((name,), f"expected str or null, got {describe(value)}"))
+            elif value is not None and not _is_text(value):
+                problems.append(Problem((name,), _NOT_TEXT))
+        if self.torch_dtype == "":  # reads back as no dtype at all
+            problems.append(
+                Problem(("torch_dtype",), "expected a dtype name (text, not empty) or null, got ''")
+            )
         if self.quantization is not None and type(self.quantization) is not WeightQuantization:
             problems.append(
                 Problem(
@@ -230,6 +246,9 @@ class ModelArchitecture:
             )
         if type(self.source) is not dict:
             problems.append(Problem(("source",), f"expected dict, got {describe(self.source)}"))
+        elif _checked_source.get() is not self.source:
+            # Written back by save(): it must be JSON that reads back the same.
+            problems += json_value_problems(self.source, ("source",))
         legacy = self.legacy_block_configs
         if legacy is not None:
             if any(type(item) is not LegacyBlockConfig for item in legacy):
@@ -268,13 +287,25 @@ class ModelArchitecture:
         :attr:`source`. Raises :class:`BlockConfigError` listing every problem, with paths
         rooted at the ``config.json`` (``$.block_configs[3].attention.n_heads_in_group``).
         """
+        return cls._read(config, unknown_keys, dialect, owned=False)
+
+    @classmethod
+    def _read(
+        cls,
+        config: Mapping[str, Any],
+        unknown_keys: UnknownKeys,
+        dialect: Dialect | None,
+        *,
+        owned: bool,
+    ) -> ModelArchitecture:
+        """:meth:`from_mapping`; ``owned``: ``config`` was parsed here and is kept, not copied."""
         if not isinstance(config, Mapping):
             raise BlockConfigError.at((), f"expected a config.json object, got {describe(config)}")
         keys: Iterable[Any] = config
         bad_keys = [key for key in keys if not isinstance(key, str)]
         if bad_keys:
             raise BlockConfigError(
-                Problem((short_repr(key),), f"keys must be strings, got {describe(key)}")
+                Problem((key_label(key),), f"keys must be strings, got {describe(key)}")
                 for key in bad_keys
             )
         # Kept verbatim in source and written back by save(): it must be JSON that reads
@@ -297,7 +328,8 @@ class ModelArchitecture:
             "attention_bias": reader.boolean("attention_bias"),
             "mlp_bias": reader.boolean("mlp_bias"),
             "mamba_conv_kernel": reader.integer("conv_kernel", default=_DEFAULT_CONV_KERNEL),
-            "torch_dtype": reader.string("torch_dtype") or reader.string("dtype"),
+            # "" is no dtype: the object holds None (and writing keeps the "").
+            "torch_dtype": reader.string("torch_dtype") or reader.string("dtype") or None,
             "mamba_ssm_cache_dtype": reader.string("mamba_ssm_cache_dtype"),
             "model_type": reader.string("model_type"),
             **{name: reader.boolean(name) for name in _FLAGS},
@@ -367,13 +399,18 @@ class ModelArchitecture:
                 _check_kv(block, heads, ("block_configs", index), problems)
         if problems or blocks is None:
             raise BlockConfigError(problems)
-        return cls(
-            **fields,
-            block_configs=tuple(blocks),
-            dialect=dialect,
-            legacy_block_configs=None if legacy_items is None else tuple(legacy_items),
-            source=copy.deepcopy(dict(config)),
-        )
+        source = config if owned and type(config) is dict else copy_json(config)
+        token = _checked_source.set(source)  # checked above, as config
+        try:
+            return cls(
+                **fields,
+                block_configs=tuple(blocks),
+                dialect=dialect,
+                legacy_block_configs=None if legacy_items is None else tuple(legacy_items),
+                source=source,
+            )
+        finally:
+            _checked_source.reset(token)
 
     @classmethod
     def load(
@@ -393,7 +430,7 @@ class ModelArchitecture:
         if target.suffix.lower() in YAML_SUFFIXES:
             return cls.from_yaml(read_limited(target), unknown_keys=unknown_keys, dialect=dialect)
         _, config = read_config_json(target)
-        return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect)
+        return cls._read(config, unknown_keys, dialect, owned=True)
 
     @classmethod
     def from_yaml(
@@ -407,7 +444,7 @@ class ModelArchitecture:
         config = parse_yaml(text)
         if not isinstance(config, dict):
             raise BlockConfigError.at((), f"expected a mapping, got {describe(config)}")
-        return cls.from_mapping(config, unknown_keys=unknown_keys, dialect=dialect)
+        return cls._read(config, unknown_keys, dialect, owned=True)
 
     # ----------------------------------------------------------------------- changing
 
@@ -423,7 +460,12 @@ class ModelArchitecture:
         legacy = self.legacy_block_configs
         if legacy is not None and len(legacy) != len(blocks):
             legacy = None
-        return attrs.evolve(self, block_configs=blocks, legacy_block_configs=legacy)
+        # The source was checked when self was made (save() checks it again).
+        token = _checked_source.set(self.source)
+        try:
+            return attrs.evolve(self, block_configs=blocks, legacy_block_configs=legacy)
+        finally:
+            _checked_source.reset(token)
 
     # ----------------------------------------------------------------------- writing
 
@@ -441,7 +483,7 @@ class ModelArchitecture:
         elif dialect not in ("native", "legacy"):
             raise ValueError(f"dialect must be 'native' or 'legacy', got {dialect!r}")
         original = self._original()
-        out = copy.deepcopy(self.source)
+        out = copy_json(self.source)
         self._write_scalars(out)
         same_blocks = (
             original is not None
@@ -474,10 +516,17 @@ class ModelArchitecture:
         writes it. The write is atomic: a reader sees the old file or the new one, never a
         half-written file. Returns the path written.
         """
+        if not os.fspath(path):  # Path("") is the current folder: refuse, as open("") does
+            raise FileNotFoundError(errno.ENOENT, "cannot write '': no file name given")
         target = FilePath(path)
         if target.is_dir():
             target = target / CONFIG_FILENAME
         mapping = self.to_mapping(dialect)
+        # source is a dict, changeable after the object was made: what would not read back
+        # the same is refused before anything is written.
+        problems = json_value_problems(mapping)
+        if problems:
+            raise BlockConfigError(problems)
         if target.suffix.lower() in YAML_SUFFIXES:
             return atomic_write(target, dump_yaml(mapping))
         return atomic_write(target, dump_config_json(mapping))
@@ -488,11 +537,9 @@ class ModelArchitecture:
             return None
         for dialect in (self.dialect, None):
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    return ModelArchitecture.from_mapping(
-                        self.source, unknown_keys="warn", dialect=dialect
-                    )
+                with quiet():
+                    # Only compared, never kept: its source needs no copy of its own.
+                    return ModelArchitecture._read(self.source, "warn", dialect, owned=True)
             except BlockConfigError:
                 pass
         return None
@@ -516,7 +563,7 @@ class ModelArchitecture:
         if _or_default(out.get("head_dim"), derived) != self.head_dim:
             out["head_dim"] = self.head_dim
         dtype_keys = [key for key in ("torch_dtype", "dtype") if key in out] or ["torch_dtype"]
-        if (out.get("torch_dtype") or out.get("dtype")) != self.torch_dtype:
+        if (out.get("torch_dtype") or out.get("dtype") or None) != self.torch_dtype:
             for key in dtype_keys:
                 out[key] = self.torch_dtype
         # An absent count is derived from the blocks; a fresh object states it, as HF needs it.
@@ -567,9 +614,13 @@ class ModelArchitecture:
             size = ffn.intermediate_size
             if size is None or size % 256:
                 continue
-            again = _legacy.intermediate_size_to_ffn_mult(size, self.hidden_size)
+            try:
+                again: float | None = _legacy.intermediate_size_to_ffn_mult(size, self.hidden_size)
+            except ValueError:  # no float ffn_mult maps back to a size this large
+                again = None
             if again != mult:
-                lost.append(f"$.block_configs[{index}].ffn.ffn_mult {mult!r} -> {again!r}")
+                shown = "no ffn_mult maps back" if again is None else repr(again)
+                lost.append(f"$.block_configs[{index}].ffn.ffn_mult {mult!r} -> {shown}")
         if lost:
             shown = "; ".join(lost[:3]) + ("; ..." if len(lost) > 3 else "")
             warnings.warn(
@@ -614,8 +665,7 @@ def _blocks_that_read(raw: Any, unknown_keys: UnknownKeys) -> Iterable[tuple[int
         return
     for index, item in enumerate(raw):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with quiet():
                 (block,) = structure_block_configs([item], unknown_keys=unknown_keys)
         except BlockConfigError:
             continue

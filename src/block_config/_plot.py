@@ -122,11 +122,13 @@ def plot_architecture(
     *,
     title: str,
     num_attention_heads: int,
+    overwrite: bool = True,
 ) -> None:
     """Draw ``stats`` layer by layer and write the picture to ``path`` (.png, .svg or .pdf).
 
     Raises :class:`MissingDependencyError` when matplotlib is not installed, ``ValueError``
-    for an unknown suffix.
+    for an unknown suffix, :class:`FileExistsError` when ``path`` exists and not
+    ``overwrite`` (checked as the file is created: see :func:`atomic_write`).
     """
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
@@ -139,7 +141,7 @@ def plot_architecture(
     finally:
         plt.close(figure)
     # Drawn in memory, then written atomically: a failed write leaves any old picture whole.
-    atomic_write(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue(), overwrite=overwrite)
 
 
 def _figure(plt: Any, stats: ModelStats, title: str, num_attention_heads: int) -> Figure:

@@ -104,8 +104,25 @@ def _yaml() -> tuple[Any, type[Any], type[Any]]:
         Loader.add_implicit_resolver(tag, pattern, first)
         Dumper.add_implicit_resolver(tag, pattern, first)
 
+    def construct_bool(loader: Any, node: Any) -> bool:
+        # Also for an explicit ``!!bool``: ``!!bool yes`` is no more a bool than ``yes``.
+        text: str = loader.construct_scalar(node)
+        if not _BOOL.match(text):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{text!r} is not a bool (true or false)", node.start_mark
+            )
+        return text.lower() == "true"
+
     def construct_int(loader: Any, node: Any) -> int:
         text = loader.construct_scalar(node)
+        # Also for an explicit ``!!int``: Python's int() would read 1_000 and 0b101.
+        if not _INT.match(text):
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{text!r} is not an int (decimal, 0o octal or 0x hexadecimal)",
+                node.start_mark,
+            )
         try:
             if text.startswith("0o"):
                 return int(text[2:], 8)
@@ -119,6 +136,10 @@ def _yaml() -> tuple[Any, type[Any], type[Any]]:
 
     def construct_float(loader: Any, node: Any) -> float:
         text = loader.construct_scalar(node)
+        if not _FLOAT.match(text):  # float() would read 1_0, nan, inf
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{text!r} is not a float", node.start_mark
+            )
         if text.lstrip("+-").lower() in (".inf", ".nan"):
             raise yaml.constructor.ConstructorError(
                 None, None, f"{text} is not a JSON number", node.start_mark
@@ -151,6 +172,7 @@ def _yaml() -> tuple[Any, type[Any], type[Any]]:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Dumper.add_representer(str, represent_str)
+    Loader.add_constructor("tag:yaml.org,2002:bool", construct_bool)
     Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
     Loader.add_constructor("tag:yaml.org,2002:float", construct_float)
     Loader.construct_mapping = construct_mapping  # type: ignore[method-assign,assignment]

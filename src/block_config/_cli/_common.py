@@ -23,8 +23,8 @@ from block_config._cli._boundary import (
     usage,
 )
 from block_config._config import BlockConfig
-from block_config._converter import structure_block_configs
-from block_config._errors import BlockConfigError, Problem
+from block_config._converter import MAX_INT, structure_block_configs
+from block_config._errors import BlockConfigError, Problem, short_repr
 from block_config._io import read_limited, resolve_config_path
 from block_config._json import parse_json
 from block_config._legacy import looks_legacy
@@ -301,8 +301,10 @@ def positive(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not 1 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer up to {MAX_INT}, got {short_repr(value)}"
+        )
     return value
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
-from block_config._cli._boundary import EXIT_OK, invalid, missing_dependency
+from block_config._cli._boundary import EXIT_OK, invalid, missing_dependency, usage
 from block_config._cli._common import (
     INPUTS_HELP,
     add_command,
@@ -43,14 +44,16 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace, out: IO[str]) -> int:
     """Write ``args.file`` in the dialect ``args.to`` to ``args.output``."""
+    if not args.output:  # Path("") is the current folder: ./config.json, unasked for
+        usage("-o needs a file or folder name, got ''")
     item = read(args.file, args, need_model=args.to == "legacy")
     target = Path(args.output)
     if target.is_dir():
         target = target / "config.json"
-    if target.exists() and not args.force:
-        if _same_file(target, item.path):
-            invalid(args.output, "is the input file; refusing to overwrite it (use --force)")
-        invalid(args.output, "exists; refusing to overwrite it (use --force)")
+    # lexists: a symlink counts even when it points nowhere. Only a friendlier message than
+    # the write's own refusal below, which two converts racing for a new file cannot pass.
+    if os.path.lexists(target) and not args.force:
+        _refuse_existing(args.output, target, item.path)
     data: Any
     try:
         with warnings_to_stderr(item.name):
@@ -69,11 +72,20 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     except BlockConfigError as error:  # past the size the file could be read back at
         invalid(args.output, error)
     try:
-        atomic_write(target, text)
+        # Without --force, created only if absent at that very moment.
+        atomic_write(target, text, overwrite=args.force)
+    except FileExistsError:
+        _refuse_existing(args.output, target, item.path)
     except OSError as error:
         invalid(args.output, os_message(error, args.output))
     print(f"wrote {target} ({args.to} dialect, {layer_count(len(item.blocks))})", file=out)
     return EXIT_OK
+
+
+def _refuse_existing(name: str, target: Path, source: Path) -> NoReturn:
+    if _same_file(target, source):
+        invalid(name, "is the input file; refusing to overwrite it (use --force)")
+    invalid(name, "exists; refusing to overwrite it (use --force)")
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,12 +49,18 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     assert item.model is not None
     title = args.title or _title(item)
     target = Path(args.output)
-    if target.exists() and not args.force:
+    if os.path.lexists(target) and not args.force:  # a dangling symlink counts too
         invalid(args.output, "exists; refusing to overwrite it (use --force)")
     try:
         plot_architecture(
-            stats, target, title=title, num_attention_heads=item.model.num_attention_heads
+            stats,
+            target,
+            title=title,
+            num_attention_heads=item.model.num_attention_heads,
+            overwrite=args.force,
         )
+    except FileExistsError:  # created by someone else since the check above
+        invalid(args.output, "exists; refusing to overwrite it (use --force)")
     except MissingDependencyError as error:
         missing_dependency(str(error))
     except OSError as error:

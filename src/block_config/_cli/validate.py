@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import IO, Any
 
-from block_config._cli._boundary import EXIT_INVALID, EXIT_OK, Failure, invalid
+from block_config._cli._boundary import EXIT_INVALID, EXIT_OK, Failure, invalid, note_failure
 from block_config._cli._common import (
     INPUTS_HELP,
     Input,
@@ -51,6 +51,7 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
             if failure.code != EXIT_INVALID:  # usage, missing dependency: not the file's fault
                 raise
             failed = True
+            note_failure()  # before printing: a closed stderr must not turn this into success
             for line in failure.lines:
                 print(line, file=sys.stderr)
             continue
