@@ -7,6 +7,12 @@ import nox
 nox.options.sessions = ["tests", "tests_optimized", "typecheck", "lint"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_external_run = True
+# The tests run on every Python in PYTHONS that the machine has; a missing one is skipped
+# (and said so in nox's summary), so `nox` works wherever at least one of them exists.
+nox.options.error_on_missing_interpreters = False
+
+#: Every Python the package declares (the classifiers in pyproject.toml) and tests on.
+PYTHONS = ["3.11", "3.12", "3.13"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
@@ -15,9 +21,9 @@ def _group(name: str) -> list[str]:
     return nox.project.dependency_groups(PYPROJECT, name)
 
 
-@nox.session
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The whole test suite against the installed package."""
+    """The whole test suite against the installed package, on each Python of PYTHONS."""
     session.install(".", *_group("test"))
     session.run("pytest", *session.posargs)
 

@@ -30,9 +30,12 @@ from block_config import (
     search,
 )
 
+# The published config is third-party data, read beside the repository, never copied in.
 ULTRA = (
     Path(__file__).resolve().parents[1]
-    / "examples"
+    / ".."
+    / "shared"
+    / "data"
     / "Llama-3_1-Nemotron-Ultra-253B-v1.config.json"
 )
 KV_HEADS = (1, 2, 4, 8, 16, 32, 64, 128)

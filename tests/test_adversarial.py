@@ -467,7 +467,9 @@ def test_cli_bare_list_mixing_dialects(tmp_path: Path, capsys: pytest.CaptureFix
     path.write_text(json.dumps([{"attention": {"n_heads_in_group": 8}, "parallel_blocks": []}]))
     code, _, err = _run(capsys, "validate", path)
     assert code == EXIT_INVALID
-    assert err.startswith(f"{path}: $: mixes the legacy and the native dialect")
+    assert err.startswith(
+        f"block-config: error: {path}: $: mixes the legacy and the native dialect"
+    )
 
 
 def test_cli_refuses_a_file_that_never_ends(capsys: pytest.CaptureFixture[str]) -> None:
@@ -536,7 +538,9 @@ def test_cli_process_on_broken_files_exits_1_without_traceback(tmp_path: Path) -
     assert result.returncode == EXIT_INVALID
     assert "Traceback" not in err
     assert "pwned" not in result.stdout.decode() + err
-    reported = {line.split(":", 1)[0] for line in err.splitlines()}
+    prefix = "block-config: error: "
+    assert all(line.startswith(prefix) for line in err.splitlines()), err
+    reported = {line.removeprefix(prefix).split(":", 1)[0] for line in err.splitlines()}
     assert reported == set(files)
 
 
@@ -561,7 +565,8 @@ def test_cli_process_prints_non_ascii_text_under_the_c_locale(tmp_path: Path) ->
         assert "Traceback" not in err
         assert result.returncode == code, err
         if code == EXIT_INVALID:
-            assert "$.block_configs[0]" in err
+            # The same problem in both layers: one line naming both.
+            assert "$.block_configs[0-1].cl" in err
 
 
 @pytest.mark.parametrize("ffn_mult", [1e308, 1e300])

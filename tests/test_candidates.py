@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from published import SUPER, needs_published
 
 from block_config import (
     LIBRARY_FORMAT_VERSION,
@@ -25,7 +26,6 @@ from block_config._stats import attention_kind, ffn_kind
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 HYBRID = EXAMPLES / "hybrid-native.config.json"
-SUPER = EXAMPLES / "Llama-3_3-Nemotron-Super-49B-v1.config.json"
 
 GQA = {"attention": {"num_key_value_heads": 4}, "ffn": {"intermediate_size": 100}}
 
@@ -340,6 +340,7 @@ def test_from_blocks_takes_blocks_or_block_score_pairs() -> None:
         CandidateLibrary.from_blocks(parent, [[block], []])
 
 
+@needs_published
 def test_the_super_49b_library_has_the_parent_first_and_only_valid_kv_counts() -> None:
     parent = ModelArchitecture.load(SUPER)
     library = build_candidates(parent, kv_heads=[8, 4, 2, 1], ffn_fractions=[0.5], no_op=True)

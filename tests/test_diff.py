@@ -9,6 +9,7 @@ from pathlib import Path
 import attrs
 import orjson
 import pytest
+from published import SUPER, needs_published
 
 from block_config import (
     BlockConfig,
@@ -22,8 +23,6 @@ from block_config import (
 )
 from block_config._cli import main
 
-SUPER = Path(__file__).parent / "data" / "Llama-3_3-Nemotron-Super-49B-v1.config.json"
-
 
 @pytest.mark.parametrize("module", [_diff, _stats])
 def test_the_documented_examples_run(module: types.ModuleType) -> None:
@@ -32,6 +31,7 @@ def test_the_documented_examples_run(module: types.ModuleType) -> None:
     assert failures == 0
 
 
+@needs_published
 def test_a_pruned_child_of_the_super_49b() -> None:
     parent = ModelArchitecture.load(SUPER)
     blocks = list(parent.block_configs)

@@ -11,6 +11,7 @@ import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from published import SUPER, ULTRA, needs_published
 
 from block_config import BlockConfig, BlockConfigError, UnknownKeyWarning
 from block_config._legacy import (
@@ -23,10 +24,6 @@ from block_config._legacy import (
     native_to_legacy,
     structure_legacy_block_configs,
 )
-
-DATA = Path(__file__).parent / "data"
-SUPER = DATA / "Llama-3_3-Nemotron-Super-49B-v1.config.json"
-ULTRA = DATA / "Llama-3_1-Nemotron-Ultra-253B-v1.config.json"
 
 
 def _config(path: Path) -> dict[str, Any]:
@@ -97,6 +94,7 @@ def test_sizes_that_are_not_positive_multiples_of_256_have_no_ffn_mult(size: int
 # --------------------------------------------------------------------------- published files
 
 
+@needs_published
 def test_super_49b_translates_as_published() -> None:
     config = _config(SUPER)
     blocks = _native(config["block_configs"])
@@ -108,6 +106,7 @@ def test_super_49b_translates_as_published() -> None:
     assert sizes == {28672: 49, 14336: 6, 17920: 1, 7168: 10, 5632: 8, 2816: 6}
 
 
+@needs_published
 def test_ultra_253b_has_dummy_layers_and_very_wide_ffns() -> None:
     config = _config(ULTRA)
     blocks = _native(config["block_configs"], heads=128, hidden=16384)
@@ -121,6 +120,7 @@ def test_ultra_253b_has_dummy_layers_and_very_wide_ffns() -> None:
     assert kv == {8}
 
 
+@needs_published
 @pytest.mark.parametrize(("path", "heads", "hidden"), [(SUPER, 64, 8192), (ULTRA, 128, 16384)])
 def test_legacy_native_legacy_reproduces_the_published_block_configs(
     path: Path, heads: int, hidden: int
@@ -135,6 +135,7 @@ def test_legacy_native_legacy_reproduces_the_published_block_configs(
     assert json.dumps(back, indent=2) == json.dumps(items, indent=2)
 
 
+@needs_published
 @pytest.mark.parametrize(("path", "heads", "hidden"), [(SUPER, 64, 8192), (ULTRA, 128, 16384)])
 def test_fresh_translation_without_originals_keeps_every_size(
     path: Path, heads: int, hidden: int

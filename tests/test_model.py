@@ -13,13 +13,10 @@ from typing import Any
 
 import attrs
 import pytest
+from published import SUPER, ULTRA, needs_published
 
 from block_config import BlockConfig, BlockConfigError, ConversionWarning, UnknownKeyWarning
 from block_config._model import ModelArchitecture
-
-DATA = Path(__file__).parent / "data"
-SUPER = DATA / "Llama-3_3-Nemotron-Super-49B-v1.config.json"
-ULTRA = DATA / "Llama-3_1-Nemotron-Ultra-253B-v1.config.json"
 
 
 def _config(path: Path = SUPER) -> dict[str, Any]:
@@ -52,6 +49,7 @@ def _messages(error: BlockConfigError) -> list[str]:
 # --------------------------------------------------------------------------- loading
 
 
+@needs_published
 def test_the_super_49b_file_loads_with_its_published_figures() -> None:
     arch = ModelArchitecture.load(SUPER)
     assert arch.dialect == "legacy"
@@ -66,6 +64,7 @@ def test_the_super_49b_file_loads_with_its_published_figures() -> None:
     assert len(arch.legacy_block_configs) == 80
 
 
+@needs_published
 def test_the_ultra_253b_file_loads_from_its_model_folder(tmp_path: Path) -> None:
     shutil.copy(ULTRA, tmp_path / "config.json")
     arch = ModelArchitecture.load(tmp_path)
@@ -127,6 +126,7 @@ def test_mixed_dialects_are_refused_at_the_block_configs() -> None:
     ]
 
 
+@needs_published
 def test_problems_are_rooted_at_the_config_and_all_reported() -> None:
     config = _config()
     config["hidden_size"] = "8192"
@@ -143,6 +143,7 @@ def test_problems_are_rooted_at_the_config_and_all_reported() -> None:
     ]
 
 
+@needs_published
 def test_legacy_translation_problems_carry_config_paths() -> None:
     config = _config()
     config["block_configs"][5]["attention"]["n_heads_in_group"] = 7
@@ -183,6 +184,7 @@ def test_the_layer_count_must_match() -> None:
     assert ModelArchitecture.from_mapping(without).num_hidden_layers == 2
 
 
+@needs_published
 def test_legacy_type_translation_and_layer_count_problems_are_all_reported() -> None:
     config = _config()
     config["block_configs"][5]["ffn"]["ffn_mult"] = "1.0"
@@ -262,6 +264,7 @@ def test_unknown_block_keys_follow_the_unknown_keys_mode() -> None:
     assert arch.num_hidden_layers == 2
 
 
+@needs_published
 def test_unknown_legacy_keys_warn_at_their_config_path() -> None:
     config = _config()
     config["block_configs"][4]["ffn"]["act"] = "relu2"
@@ -342,6 +345,7 @@ def test_block_configs_must_be_a_list() -> None:
         )
 
 
+@needs_published
 def test_with_block_configs_keeps_legacy_items_only_for_the_same_layer_count() -> None:
     arch = ModelArchitecture.load(SUPER)
     same = arch.with_block_configs(list(arch.block_configs))
@@ -356,6 +360,7 @@ def test_with_block_configs_keeps_legacy_items_only_for_the_same_layer_count() -
 # --------------------------------------------------------------------------- writing
 
 
+@needs_published
 @pytest.mark.parametrize("path", [SUPER, ULTRA])
 def test_load_and_save_gives_the_same_bytes(path: Path, tmp_path: Path) -> None:
     arch = ModelArchitecture.load(path)
@@ -365,6 +370,7 @@ def test_load_and_save_gives_the_same_bytes(path: Path, tmp_path: Path) -> None:
     assert arch.to_mapping() == _config(path)
 
 
+@needs_published
 def test_saving_changes_only_what_changed() -> None:
     config = _config()
     arch = ModelArchitecture.load(SUPER)
@@ -381,6 +387,7 @@ def test_saving_changes_only_what_changed() -> None:
     assert list(out) == list(config)
 
 
+@needs_published
 def test_legacy_to_native_and_back_in_memory_reproduces_the_block_configs() -> None:
     config = _config()
     arch = ModelArchitecture.load(SUPER)
@@ -452,6 +459,7 @@ def test_a_fresh_object_writes_its_owned_keys_only() -> None:
         arch.to_mapping("homogeneous")  # type: ignore[arg-type]
 
 
+@needs_published
 def test_sink_settings_and_no_op_windows_refuse_the_native_dialect() -> None:
     config = _config()
     config["block_configs"][6]["attention"]["window_length"] = 4096  # a no-op attention
@@ -466,6 +474,7 @@ def test_sink_settings_and_no_op_windows_refuse_the_native_dialect() -> None:
     ]
 
 
+@needs_published
 def test_a_legacy_window_is_the_native_sliding_window() -> None:
     config = _config()
     config["block_configs"][0]["attention"]["window_length"] = 4096
@@ -518,6 +527,7 @@ def test_unchanged_native_blocks_keep_their_spelling() -> None:
     assert out["block_configs"] == config["block_configs"]
 
 
+@needs_published
 def test_save_is_atomic_and_keeps_the_file_mode(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     shutil.copy(SUPER, path)
@@ -529,6 +539,7 @@ def test_save_is_atomic_and_keeps_the_file_mode(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
 
 
+@needs_published
 def test_head_dim_is_written_when_its_derivation_would_change() -> None:
     arch = ModelArchitecture.load(SUPER)
     assert "head_dim" not in arch.to_mapping()
@@ -553,6 +564,7 @@ def test_an_absent_layer_count_stays_absent_unless_the_object_is_fresh() -> None
     assert fresh.to_mapping()["num_hidden_layers"] == 2
 
 
+@needs_published
 def test_a_relabelled_dialect_still_finds_what_changed() -> None:
     config = _config()
     arch = attrs.evolve(ModelArchitecture.load(SUPER), dialect="native")
@@ -564,6 +576,7 @@ def test_a_relabelled_dialect_still_finds_what_changed() -> None:
     }
 
 
+@needs_published
 def test_architectures_hash_pickle_and_compare_by_value() -> None:
     arch = ModelArchitecture.load(SUPER)
     again = ModelArchitecture.load(SUPER)

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
+from published import SUPER, ULTRA, needs_published
 
 from block_config import BlockConfig, ModelArchitecture, model_stats
 from block_config._plot import _column, _figure, _pyplot, plot_architecture
 
-DATA = Path(__file__).parent / "data"
+EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
 def figure_of(model: ModelArchitecture) -> list[Axes]:
@@ -21,8 +22,9 @@ def figure_of(model: ModelArchitecture) -> list[Axes]:
     return figure.get_axes()
 
 
+@needs_published
 def test_the_ultra_gets_a_log_scale_and_its_empty_layers_shaded() -> None:
-    model = ModelArchitecture.load(DATA / "Llama-3_1-Nemotron-Ultra-253B-v1.config.json")
+    model = ModelArchitecture.load(ULTRA)
     kinds, ffn, _ = figure_of(model)
     assert ffn.get_yscale() == "log"
     empty = sum(
@@ -36,14 +38,28 @@ def test_the_ultra_gets_a_log_scale_and_its_empty_layers_shaded() -> None:
     assert len(kinds.patches) == 2 * 162
 
 
+@needs_published
 def test_the_super_keeps_a_linear_scale_and_its_kv_heads() -> None:
-    model = ModelArchitecture.load(DATA / "Llama-3_3-Nemotron-Super-49B-v1.config.json")
+    model = ModelArchitecture.load(SUPER)
     _, ffn, kv = figure_of(model)
     assert ffn.get_yscale() == "linear"
     heights = [bar.get_height() for bar in kv.patches if isinstance(bar, Rectangle)]
-    assert heights.count(8) == 49
-    assert heights.count(0) == 31
+    # A bar for each of the 49 attention layers; the 31 without attention draw none.
+    assert heights == [8] * 49
     assert "64 query heads" in kv.get_ylabel()
+
+
+def test_layers_without_kv_heads_draw_no_bar_in_the_kv_panel() -> None:
+    model = ModelArchitecture.load(EXAMPLES / "hybrid-native.config.json")
+    *_, kv = figure_of(model)
+    bars = {
+        round(bar.get_x() + bar.get_width() / 2): bar.get_height()
+        for bar in kv.patches
+        if isinstance(bar, Rectangle)
+    }
+    # Mamba (0, 2), no attention (3) and the linear replacement (5) have no KV heads: no bar
+    # whose height could read as a count. Layer 6 holds 4 KV heads in a parallel block.
+    assert bars == {1: 4, 4: 2, 6: 4, 7: 4}
 
 
 def test_parallel_blocks_fold_into_their_layer() -> None:
@@ -72,14 +88,14 @@ def test_unknown_suffix(tmp_path: Path) -> None:
     stats = model_stats(
         ModelArchitecture(hidden_size=4, num_attention_heads=1, vocab_size=1, block_configs=())
     )
-    with pytest.raises(ValueError, match=r"must end in \.png, \.svg, \.pdf"):
-        plot_architecture(stats, tmp_path / "a.gif", title="t", num_attention_heads=1)
+    with pytest.raises(ValueError, match=r"must end in one of .*\.jpg.*\.png.*\.svg"):
+        plot_architecture(stats, tmp_path / "a.docx", title="t", num_attention_heads=1)
     plot_architecture(stats, tmp_path / "a.pdf", title="t", num_attention_heads=1)
     assert (tmp_path / "a.pdf").read_bytes()[:4] == b"%PDF"
 
 
 def test_without_overwrite_an_existing_picture_is_left_alone(tmp_path: Path) -> None:
-    model = ModelArchitecture.load(DATA / "Llama-3_3-Nemotron-Super-49B-v1.config.json")
+    model = ModelArchitecture.load(EXAMPLES / "Llama-3.1-8B-pruned.config.json")
     target = tmp_path / "picture.svg"
     target.write_text("mine")
     with pytest.raises(FileExistsError):

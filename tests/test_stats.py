@@ -10,6 +10,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from published import SUPER, ULTRA, needs_published
 
 from block_config import (
     BlockConfig,
@@ -323,8 +324,9 @@ def test_totals_are_the_sums_of_the_layers(blocks: list[BlockConfig]) -> None:
 DATA = Path(__file__).parent / "data"
 
 
+@needs_published
 def test_super_49b_every_layer_and_the_totals() -> None:
-    model = ModelArchitecture.load(DATA / "Llama-3_3-Nemotron-Super-49B-v1.config.json")
+    model = ModelArchitecture.load(SUPER)
     stats = model_stats(model)
     assert stats.total_params == 49_867_145_216
     assert stats.kv_cache_bytes_per_token == 200_704
@@ -353,8 +355,9 @@ def test_super_49b_every_layer_and_the_totals() -> None:
     assert sum(layer.attention.kind == "gqa" for layer in stats.layers) == 49
 
 
+@needs_published
 def test_ultra_253b_matches_the_published_parameter_count() -> None:
-    model = ModelArchitecture.load(DATA / "Llama-3_1-Nemotron-Ultra-253B-v1.config.json")
+    model = ModelArchitecture.load(ULTRA)
     stats = model_stats(model)
     # llama.cpp prints "model params = 253.401 B" when it loads this model.
     assert stats.total_params == 253_401_268_224

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from published import SUPER, needs_published
 
 from block_config import (
     AttentionConfig,
@@ -24,9 +25,6 @@ from block_config import (
 )
 from block_config._yaml import _yaml, dump_yaml, dumps_yaml, loads_yaml, parse_yaml
 from block_config.strategies import block_configs
-
-DATA = Path(__file__).parent / "data"
-SUPER = DATA / "Llama-3_3-Nemotron-Super-49B-v1.config.json"
 
 
 def _messages(text: str) -> list[str]:
@@ -167,6 +165,7 @@ def test_dumped_strings_are_quoted_when_a_reader_could_misread_them() -> None:
 # --------------------------------------------------------------------------- whole configs
 
 
+@needs_published
 def test_a_whole_config_round_trips_through_yaml() -> None:
     arch = ModelArchitecture.load(SUPER)
     text = arch.to_yaml()
@@ -175,6 +174,7 @@ def test_a_whole_config_round_trips_through_yaml() -> None:
     assert again.to_mapping() == json.loads(SUPER.read_text())
 
 
+@needs_published
 def test_yaml_files_are_read_and_written_by_suffix(tmp_path: Path) -> None:
     arch = ModelArchitecture.load(SUPER)
     for name in ("model.yaml", "model.YML"):

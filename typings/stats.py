@@ -25,7 +25,7 @@ from block_config import (
 )
 from block_config._cli import main
 
-model = ModelArchitecture.load("examples/Llama-3_3-Nemotron-Super-49B-v1.config.json")
+model = ModelArchitecture.load("examples/Llama-3.1-8B-pruned.config.json")
 stats = model_stats(model, kv_cache_dtype="fp8")
 assert_type(stats, ModelStats)
 assert_type(stats.total_params, int)

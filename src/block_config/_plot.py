@@ -1,7 +1,8 @@
 """One picture of a model's architecture, layer by layer (needs the ``plot`` extra: matplotlib).
 
 Three panels share the layer axis: a strip naming each layer's attention and FFN kind (no-op
-layers stand out as blank cells), the FFN width, and the KV heads of each attention.
+layers stand out as blank cells), the FFN width, and the KV heads of the layers that have
+any (Mamba, linear and no-op attention draw no bar there).
 """
 
 from __future__ import annotations
@@ -20,9 +21,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["MissingDependencyError", "plot_architecture", "plot_pareto_front"]
-
-#: Suffixes the picture can be written as (matplotlib picks the format from the suffix).
-FORMATS = (".png", ".svg", ".pdf")
 
 _ATTENTION_COLOURS = {
     "gqa": "#1f77b4",
@@ -96,6 +94,29 @@ def _column(layer: LayerStats) -> _Column:
     return _Column(attention, ffn, width, kv, bool(layer.parallel_blocks))
 
 
+def picture_formats() -> tuple[str, ...]:
+    """The suffixes (``.png``, ``.jpg``, ``.svg``, ...) the installed matplotlib writes.
+
+    Raises :class:`MissingDependencyError` when matplotlib is not installed.
+    """
+    plt = _pyplot()
+    figure = plt.figure()
+    try:
+        names = figure.canvas.get_supported_filetypes()
+    finally:
+        plt.close(figure)
+    return tuple(sorted(f".{name}" for name in names))
+
+
+def _picture_suffix(path: str | Path) -> str:
+    """The suffix of ``path``, one of :func:`picture_formats`; ``ValueError`` otherwise."""
+    suffix = Path(path).suffix.lower()
+    formats = picture_formats()
+    if suffix not in formats:
+        raise ValueError(f"the picture must end in one of {', '.join(formats)}, got {str(path)!r}")
+    return suffix
+
+
 def _thousands(value: float, _: Any) -> str:
     if value >= 1000:
         return f"{value / 1000:.4g}k"
@@ -124,15 +145,14 @@ def plot_architecture(
     num_attention_heads: int,
     overwrite: bool = True,
 ) -> None:
-    """Draw ``stats`` layer by layer and write the picture to ``path`` (.png, .svg or .pdf).
+    """Draw ``stats`` layer by layer and write the picture to ``path``, in the format its
+    suffix names (any of :func:`picture_formats`: .png, .jpg, .svg, .pdf, ...).
 
     Raises :class:`MissingDependencyError` when matplotlib is not installed, ``ValueError``
-    for an unknown suffix, :class:`FileExistsError` when ``path`` exists and not
-    ``overwrite`` (checked as the file is created: see :func:`atomic_write`).
+    for a suffix matplotlib does not write, :class:`FileExistsError` when ``path`` exists
+    and not ``overwrite`` (checked as the file is created: see :func:`atomic_write`).
     """
-    suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise ValueError(f"the picture must end in {', '.join(FORMATS)}, got {str(path)!r}")
+    suffix = _picture_suffix(path)
     plt = _pyplot()
     figure = _figure(plt, stats, title, num_attention_heads)
     buffer = io.BytesIO()
@@ -205,13 +225,16 @@ def _figure(plt: Any, stats: ModelStats, title: str, num_attention_heads: int) -
         ffn_axis.set_ylabel("FFN width, log scale\n(intermediate size)")
     ffn_axis.yaxis.set_major_formatter(plt.FuncFormatter(_thousands))
 
-    kv_heads = [column.kv_heads for column in columns]
-    kv_axis.bar(indexes, kv_heads, width=0.85, color=_ATTENTION_COLOURS["gqa"])
-    top = max([*kv_heads, 1])
-    for index, column in zip(indexes, columns, strict=True):
-        if column.attention in ("mamba", "linear") and not column.kv_heads:
-            colour = _ATTENTION_COLOURS[column.attention]
-            kv_axis.bar(index, top, width=0.85, color=colour, alpha=0.35)
+    # Only layers that hold KV heads get a bar: a layer without any (Mamba, a linear
+    # replacement, no attention) draws nothing here, so no height can be misread as a count.
+    holding = [(i, c.kv_heads) for i, c in zip(indexes, columns, strict=True) if c.kv_heads]
+    kv_axis.bar(
+        [index for index, _ in holding],
+        [heads for _, heads in holding],
+        width=0.85,
+        color=_ATTENTION_COLOURS["gqa"],
+    )
+    top = max([heads for _, heads in holding] + [1])
     kv_axis.set_ylim(0, top * 1.15)
     kv_axis.set_ylabel(f"KV heads\n(of {num_attention_heads} query heads)")
     kv_axis.grid(axis="y", alpha=0.3)
@@ -242,9 +265,9 @@ def _legend(patch: Any, columns: Sequence[_Column]) -> list[Any]:
     ffn_kinds = {column.ffn for column in columns}
     labels = {
         "gqa": "GQA attention",
-        "linear": "linear replacement",
-        "mamba": "Mamba (no KV cache)",
-        "mla": "MLA attention (latent KV cache)",
+        "linear": "linear replacement (no KV heads)",
+        "mamba": "Mamba (no KV heads, no bar)",
+        "mla": "MLA attention (latent KV cache, no bar)",
         "dense": "dense FFN",
         "moe": "MoE FFN (active width)",
     }
@@ -278,9 +301,7 @@ def plot_pareto_front(
     Raises :class:`MissingDependencyError` when matplotlib is not installed, ``ValueError``
     for an unknown suffix.
     """
-    suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise ValueError(f"the picture must end in {', '.join(FORMATS)}, got {str(path)!r}")
+    suffix = _picture_suffix(path)
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(8, 5))
     try:

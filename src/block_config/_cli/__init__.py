@@ -13,7 +13,7 @@ list (which needs the model's dimensions: ``--like CONFIG`` or ``--hidden-size``
 Exit codes: 0 success; 1 invalid input (missing or unreadable file, invalid JSON or YAML,
 invalid config, validation failed, an output that would overwrite a file without ``--force``);
 2 usage error (bad arguments); 3 an optional dependency is missing (matplotlib for ``plot``,
-PyYAML for ``.yaml`` files, SciPy for ``search``).
+PyYAML for YAML, SciPy for ``search``); 4 ``diff --exit-code`` found the two models different.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from block_config._cli import candidates, convert, diff, plot, schema, search, show, validate
 from block_config._cli._boundary import (
     EXIT_CODES_HELP,
+    EXIT_DIFFERENT,
     EXIT_INVALID,
     EXIT_MISSING_DEPENDENCY,
     EXIT_OK,
@@ -31,10 +32,11 @@ from block_config._cli._boundary import (
     PROG,
     run_command,
 )
-from block_config._cli._common import INPUTS_HELP
+from block_config._cli._common import INPUTS_HELP, ArgumentParser, forget_stdin
 from block_config._version import __version__
 
 __all__ = [
+    "EXIT_DIFFERENT",
     "EXIT_INVALID",
     "EXIT_MISSING_DEPENDENCY",
     "EXIT_OK",
@@ -49,7 +51,7 @@ _COMMANDS = (show, validate, convert, diff, schema, plot, candidates, search)
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``block-config`` command."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG,
         description="Inspect heterogeneous transformer model configs layer by layer:\n"
         "parameters, KV cache, dialect conversion, differences, pictures.\n\n" + INPUTS_HELP,
@@ -70,4 +72,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    forget_stdin()
     return run_command(args.handler, args)

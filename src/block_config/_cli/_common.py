@@ -7,40 +7,52 @@ import argparse
 import contextlib
 import json
 import sys
+import textwrap
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import attrs
 import orjson
 
 from block_config._cli._boundary import (
-    EXIT_CODES_HELP,
     Handler,
+    error_line,
     invalid,
     missing_dependency,
     usage,
+    warning_line,
 )
 from block_config._config import BlockConfig
 from block_config._converter import MAX_INT, structure_block_configs
 from block_config._errors import BlockConfigError, Problem, short_repr
 from block_config._io import read_limited, resolve_config_path
-from block_config._json import parse_json
+from block_config._json import MAX_JSON_SIZE, parse_json
 from block_config._legacy import looks_legacy
 from block_config._model import ModelArchitecture
 from block_config._stats import PRECISION_BITS, LayerStats, ModelStats, _model_stats
 from block_config._yaml import parse_yaml
 
-#: What a FILE argument may be, as ``--help`` says it.
+#: What a FILE argument may be, as the top-level ``--help`` says it.
 INPUTS_HELP = """\
 FILE is a config.json (native or legacy nemotron-nas dialect, or a plain Hugging Face
 config), a model folder holding one, or a file holding a bare block_configs list. Files
 ending in .yaml or .yml are read as YAML (needs: pip install 'block-config[yaml]').
+FILE - reads standard input: JSON when it starts with { or [, YAML otherwise.
 A bare list needs the model dimensions: --like CONFIG, or --hidden-size,
 --num-attention-heads and --vocab-size (and --head-dim, --torch-dtype if they differ from
 the defaults).
 """
+
+#: The help of every FILE argument.
+FILE_HELP = (
+    "a config.json or model folder, or a bare block_configs list (JSON or YAML); "
+    "- reads standard input"
+)
+
+#: The name an input read from standard input goes by.
+STDIN = "-"
 
 # ---------------------------------------------------------------------------------- reading
 
@@ -62,22 +74,52 @@ class Input:
 
 
 def read_data(name: str) -> tuple[Path, Any]:
-    """The file (or the folder's config.json) ``name`` names, parsed as JSON or YAML."""
+    """The file (or the folder's config.json) ``name`` names, parsed as JSON or YAML;
+    ``-`` is standard input."""
     try:
-        path = resolve_config_path(name)
-        text = read_limited(path)  # a huge file or an endless device is refused
+        if name == STDIN:
+            path, text = Path(STDIN), _stdin_bytes()
+        else:
+            path = resolve_config_path(name)
+            text = read_limited(path)  # a huge file or an endless device is refused
     except OSError as error:
         invalid(name, os_message(error, name))
     except BlockConfigError as error:
         invalid(name, error)
     try:
-        if is_yaml(path):
+        if is_yaml(path) or (name == STDIN and not _looks_like_json(text)):
             return path, parse_yaml(text)
         return path, parse_json(text)
     except BlockConfigError as error:
         invalid(name, error)
     except ImportError as error:  # PyYAML missing
         missing_dependency(f"{name}: {error}")
+
+
+#: Standard input as read by the running command: read once, since a command may read its
+#: input twice (diff borrowing dimensions from the other side) and must see the same text.
+_stdin_read: list[bytes] = []
+
+
+def forget_stdin() -> None:
+    """Start a new command: the next ``-`` reads standard input again."""
+    _stdin_read.clear()
+
+
+def _stdin_bytes() -> bytes:
+    if not _stdin_read:
+        data = sys.stdin.buffer.read(MAX_JSON_SIZE + 1)
+        if len(data) > MAX_JSON_SIZE:
+            raise BlockConfigError.at(
+                (), f"standard input is larger than the limit of {MAX_JSON_SIZE} bytes"
+            )
+        _stdin_read.append(data)
+    return _stdin_read[0]
+
+
+def _looks_like_json(text: bytes) -> bool:
+    """JSON documents here are objects or arrays; anything else on stdin is read as YAML."""
+    return text.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] in (b"{", b"[")
 
 
 def is_yaml(path: Path) -> bool:
@@ -148,7 +190,7 @@ def warnings_to_stderr(name: str) -> Iterator[None]:
         warnings.simplefilter("always")
         yield
     for warning in caught:
-        print(f"{name}: warning: {warning.message}", file=sys.stderr)
+        print(warning_line(f"{name}: {warning.message}"), file=sys.stderr)
 
 
 def read(
@@ -350,6 +392,23 @@ def memory_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, printing its errors in the form every other error takes."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and ``block-config: error: MESSAGE``; exit 2."""
+        self.print_usage(sys.stderr)
+        self.exit(2, error_line(message) + "\n")
+
+
+def _paragraphs(text: str) -> str:
+    """Each one-line paragraph of ``text`` wrapped to 88 columns; laid-out ones kept as they are."""
+    return "\n\n".join(
+        part if "\n" in part.strip() else textwrap.fill(part.strip(), 88)
+        for part in text.split("\n\n")
+    )
+
+
 def add_command(
     commands: Any, name: str, summary: str, description: str, handler: Handler
 ) -> argparse.ArgumentParser:
@@ -357,8 +416,7 @@ def add_command(
     parser: argparse.ArgumentParser = commands.add_parser(
         name,
         help=summary,
-        description=f"{summary}\n\n{description}",
-        epilog=EXIT_CODES_HELP,
+        description="\n\n".join(_paragraphs(text) for text in (summary, description) if text),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(handler=handler)

@@ -12,7 +12,7 @@ from typing import IO, Any, TypeVar
 from block_config._candidates import CandidateLibrary, build_candidates
 from block_config._cli._boundary import EXIT_OK, invalid, usage
 from block_config._cli._common import (
-    INPUTS_HELP,
+    FILE_HELP,
     add_command,
     attention_cells,
     ffn_cells,
@@ -72,10 +72,10 @@ def register(commands: Any) -> None:
         commands,
         "candidates",
         "list each layer's candidate blocks with their exact costs, for a search",
-        _DESCRIPTION + "\n" + INPUTS_HELP,
+        _DESCRIPTION,
         run,
     )
-    parser.add_argument("file", metavar="PARENT")
+    parser.add_argument("file", metavar="PARENT", help="the parent model; " + FILE_HELP)
     parser.add_argument(
         "-o", "--output", metavar="LIBRARY.json", help="write the library (JSON) here"
     )

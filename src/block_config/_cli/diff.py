@@ -8,9 +8,9 @@ from typing import IO, Any
 import attrs
 import orjson
 
-from block_config._cli._boundary import EXIT_OK
+from block_config._cli._boundary import EXIT_DIFFERENT, EXIT_OK
 from block_config._cli._common import (
-    INPUTS_HELP,
+    FILE_HELP,
     add_command,
     attention_cells,
     ffn_cells,
@@ -34,12 +34,24 @@ def register(commands: Any) -> None:
         commands,
         "diff",
         "show the layers that differ between two configs, and the change in totals",
-        INPUTS_HELP + "\nA bare list compared with a model borrows that model's dimensions.",
+        "A bare list compared with a model borrows that model's dimensions. The same model "
+        "in two dialects is the same model: the dialect is shown, but is no difference for "
+        "--exit-code.",
         run,
     )
-    diff.add_argument("a", metavar="A")
-    diff.add_argument("b", metavar="B")
-    diff.add_argument("--json", action="store_true", help="print the differences as JSON")
+    diff.add_argument("a", metavar="PARENT", help="the model compared from; " + FILE_HELP)
+    diff.add_argument("b", metavar="CHILD", help="the model compared to; " + FILE_HELP)
+    diff.add_argument(
+        "--json",
+        action="store_true",
+        help="print the differences as JSON (keys a and b are PARENT and CHILD)",
+    )
+    diff.add_argument(
+        "--exit-code",
+        action="store_true",
+        help=f"exit {EXIT_DIFFERENT} when the models differ (a model-level field or a layer), "
+        f"{EXIT_OK} when they are the same, as git diff --exit-code does",
+    )
     memory_options(diff)
     input_options(diff)
 
@@ -58,11 +70,12 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     else:  # two bare lists without dimensions: the layers still compare, the totals cannot
         diff = diff_block_configs(a.blocks, b.blocks)
     dialects = [] if a.dialect == b.dialect else [FieldChange("dialect", a.dialect, b.dialect)]
+    status = EXIT_DIFFERENT if args.exit_code and (diff.model or diff.layers) else EXIT_OK
     if args.json:
         document = diff.to_dict()
         document["model"] = [attrs.asdict(change) for change in dialects] + document["model"]
         print_json({"a": a.name, "b": b.name, **document}, out)
-        return EXIT_OK
+        return status
     count = max(diff.num_hidden_layers)
     lines = [
         f"--- {a.name} ({layer_count(len(a.blocks))})",
@@ -86,7 +99,7 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
                 continue
             lines.append(f"  {label:<22} {_delta(old, new)}")
     print("\n".join(lines), file=out)
-    return EXIT_OK
+    return status
 
 
 _TOTALS = {

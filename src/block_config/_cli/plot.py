@@ -9,7 +9,8 @@ from typing import IO, Any
 
 from block_config._cli._boundary import EXIT_OK, invalid, missing_dependency, usage
 from block_config._cli._common import (
-    INPUTS_HELP,
+    FILE_HELP,
+    STDIN,
     Input,
     add_command,
     input_options,
@@ -26,12 +27,19 @@ def register(commands: Any) -> None:
         commands,
         "plot",
         "draw the architecture layer by layer (needs: pip install 'block-config[plot]')",
-        INPUTS_HELP + "\nOne picture: each layer's attention and FFN kind (no-op layers stand "
-        "out), its FFN width and its KV heads. The format follows the suffix of OUT.",
+        "One picture: each layer's attention and FFN kind (no-op layers stand out), its FFN "
+        "width and its KV heads (only for layers that have KV heads). The format follows the "
+        "suffix of OUT: any format matplotlib writes (png, jpg, svg, pdf, ...).",
         run,
     )
-    plot.add_argument("file", metavar="FILE")
-    plot.add_argument("-o", "--output", required=True, metavar="OUT", help="a .png, .svg or .pdf")
+    plot.add_argument("file", metavar="FILE", help=FILE_HELP)
+    plot.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="the picture to write (.png, .jpg, .svg, .pdf, ...); missing folders are created",
+    )
     plot.add_argument("--title", help="default: the model name")
     plot.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     memory_options(plot)
@@ -40,10 +48,14 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace, out: IO[str]) -> int:
     """Draw ``args.file`` into ``args.output``."""
-    from block_config._plot import FORMATS, MissingDependencyError, plot_architecture
+    from block_config._plot import MissingDependencyError, picture_formats, plot_architecture
 
-    if Path(args.output).suffix.lower() not in FORMATS:
-        usage(f"-o must end in {', '.join(FORMATS)}, got {args.output!r}")
+    try:
+        formats = picture_formats()
+    except MissingDependencyError as error:
+        missing_dependency(str(error))
+    if Path(args.output).suffix.lower() not in formats:
+        usage(f"-o must end in one of {', '.join(formats)}, got {args.output!r}")
     item = read(args.file, args, need_model=True)
     stats = stats_of(item, args)
     assert item.model is not None
@@ -70,7 +82,11 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _title(item: Input) -> str:
-    """The file's name (``X.config.json`` gives ``X``), or the folder's for a ``config.json``."""
+    """The file's name (``X.config.json`` gives ``X``), or the folder's for a ``config.json``;
+    for standard input, the config's ``_name_or_path``."""
+    if item.name == STDIN:
+        name = item.model.source.get("_name_or_path") if item.model is not None else None
+        return name if isinstance(name, str) and name else "standard input"
     path = item.path
     if path.name == "config.json":
         return path.resolve().parent.name

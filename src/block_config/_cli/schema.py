@@ -16,7 +16,7 @@ def register(commands: Any) -> None:
         commands,
         "schema",
         "print the JSON Schema (draft 2020-12) of the native block_configs format",
-        "Validate a native block list with any JSON Schema tool.",
+        "Validate a native block list with any JSON Schema tool. Takes no FILE.",
         run,
     )
 

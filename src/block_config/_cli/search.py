@@ -9,7 +9,7 @@ from typing import IO, Any
 from block_config._candidates import CandidateLibrary
 from block_config._cli._boundary import EXIT_OK, invalid, missing_dependency, usage
 from block_config._cli._common import (
-    INPUTS_HELP,
+    FILE_HELP,
     add_command,
     attention_cells,
     billions,
@@ -105,10 +105,10 @@ def register(commands: Any) -> None:
         commands,
         "search",
         "choose the best child under budgets from a scored candidate library",
-        _DESCRIPTION + "\n" + INPUTS_HELP,
+        _DESCRIPTION,
         run,
     )
-    parser.add_argument("file", metavar="PARENT")
+    parser.add_argument("file", metavar="PARENT", help="the parent model; " + FILE_HELP)
     parser.add_argument("--library", required=True, metavar="LIBRARY.json")
     budgets = parser.add_argument_group("budgets on the whole child (ints; 1,000 or 1_000 ok)")
     budgets.add_argument("--max-params", type=_budget_value, metavar="N")
@@ -165,10 +165,14 @@ def _check_usage(args: argparse.Namespace) -> None:
             usage("--plot draws the front of a --sweep")
         return
     if args.plot is not None:
-        from block_config._plot import FORMATS
+        from block_config._plot import MissingDependencyError, picture_formats
 
-        if Path(args.plot).suffix.lower() not in FORMATS:
-            usage(f"--plot must end in {', '.join(FORMATS)}, got {args.plot!r}")
+        try:
+            formats = picture_formats()
+        except MissingDependencyError as error:
+            missing_dependency(str(error))
+        if Path(args.plot).suffix.lower() not in formats:
+            usage(f"--plot must end in one of {', '.join(formats)}, got {args.plot!r}")
         if Path(args.plot).exists() and not args.force:
             invalid(args.plot, "exists; refusing to overwrite it (use --force)")
     name = args.sweep[0]

@@ -8,7 +8,7 @@ from typing import IO, Any
 
 from block_config._cli._boundary import EXIT_OK, usage
 from block_config._cli._common import (
-    INPUTS_HELP,
+    FILE_HELP,
     Input,
     add_command,
     attention_cells,
@@ -25,6 +25,7 @@ from block_config._cli._common import (
     table,
     thousands,
 )
+from block_config._errors import format_path
 from block_config._model import ModelArchitecture
 from block_config._stats import AttentionStats, LayerStats, ModelStats
 
@@ -35,12 +36,16 @@ def register(commands: Any) -> None:
         commands,
         "show",
         "print a per-layer table: attention, KV heads, FFN, parameters, KV cache",
-        INPUTS_HELP
-        + "\nExample: block-config show examples/Llama-3_3-Nemotron-Super-49B-v1.config.json",
+        "Example: block-config show examples/Llama-3.1-8B-pruned.config.json",
         run,
     )
-    show.add_argument("file", metavar="FILE")
-    show.add_argument("--json", action="store_true", help="print the same facts as JSON")
+    show.add_argument("file", metavar="FILE", help=FILE_HELP)
+    show.add_argument(
+        "--json",
+        action="store_true",
+        help='print the same facts as one JSON document ("format": 1; each layer and parallel '
+        'block has its "path" in the config, as errors name it)',
+    )
     show.add_argument(
         "--batch-size", type=positive, metavar="N", help="estimate memory for N sequences..."
     )
@@ -58,6 +63,7 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     memory = _memory_args(args)
     if args.json:
         document: dict[str, Any] = {
+            "format": JSON_FORMAT,
             "file": item.name,
             "dialect": "bare" if item.bare else model.dialect,
             "hidden_size": model.hidden_size,
@@ -67,7 +73,14 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
             "num_hidden_layers": model.num_hidden_layers,
             **stats.to_dict(),
             **_model_facts(model),
+            # The same precisions in the vocabulary weights_precision uses (bf16, fp8, ...).
+            "weights_precision": precision_name(stats.dtype),
+            "kv_cache_precision": precision_name(stats.kv_cache_dtype),
+            "mamba_state_precision": precision_name(stats.mamba_state_dtype),
         }
+        blocks_path: tuple[str | int, ...] = () if item.bare else ("block_configs",)
+        for index, layer in enumerate(document["layers"]):
+            _add_paths(layer, (*blocks_path, index))
         if memory is not None:
             document["memory"] = stats.memory(*memory).to_dict()
         print_json(document, out)
@@ -83,6 +96,36 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
         lines += ["", *_memory_lines(stats, *memory)]
     print("\n".join(lines), file=out)
     return EXIT_OK
+
+
+#: The version of the ``show --json`` document's shape; it grows keys, never loses them.
+JSON_FORMAT = 1
+
+#: Torch dtype names and their ``weights_precision`` spelling.
+_PRECISION_NAMES = {
+    "float64": "fp64",
+    "double": "fp64",
+    "float32": "fp32",
+    "float": "fp32",
+    "bfloat16": "bf16",
+    "float16": "fp16",
+    "half": "fp16",
+    "float8_e4m3fn": "fp8_e4m3",
+    "float8_e5m2": "fp8_e5m2",
+}
+
+
+def precision_name(name: str) -> str:
+    """``torch.bfloat16`` and ``bfloat16`` as ``bf16``: one spelling per precision."""
+    key = name.lower().removeprefix("torch.")
+    return _PRECISION_NAMES.get(key, key)
+
+
+def _add_paths(layer: dict[str, Any], path: tuple[str | int, ...]) -> None:
+    """Give a layer's dict, and each of its parallel blocks', the path of its block config."""
+    layer["path"] = format_path(path)
+    for position, inner in enumerate(layer["parallel_blocks"]):
+        _add_paths(inner, (*path, "parallel_blocks", position))
 
 
 _COLUMNS = ("layer", "attention", "KV heads", "FFN", "FFN size", "params", "KV bytes/token")
