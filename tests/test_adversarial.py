@@ -233,6 +233,7 @@ def test_non_finite_floats_in_objects_are_refused(value: float) -> None:
 # --------------------------------------------------------------------------- model level
 
 CONFIG = {
+    "model_type": "llama",
     "hidden_size": 64,
     "num_attention_heads": 8,
     "vocab_size": 100,
@@ -312,7 +313,12 @@ def test_model_config_values_that_json_keeps_are_saved_and_loaded_back(tmp_path:
 
 
 def test_model_config_with_unhashable_layer_kinds() -> None:
-    config = {**CONFIG, "num_hidden_layers": 3, "layers_block_type": [["mamba"], {"k": 1}, "mlp"]}
+    config = {
+        **CONFIG,
+        "model_type": "nemotron_h",
+        "num_hidden_layers": 3,
+        "layers_block_type": [["mamba"], {"k": 1}, "mlp"],
+    }
     with pytest.raises(BlockConfigError) as error:
         ModelArchitecture.from_mapping(config)
     assert [p.path for p in error.value.problems] == [
@@ -669,7 +675,10 @@ def test_null_and_bool_keys_show_as_such_in_paths() -> None:
 
 
 def test_qwen_moe_mlp_only_layers_are_looked_up_not_scanned() -> None:
-    from block_config import _hf
+    from block_config.readers import ReadOptions, reader_for
+
+    qwen3_moe = reader_for("qwen3_moe")
+    assert qwen3_moe is not None
 
     class Counted(list[int]):
         """Counts how often the list is scanned (a membership test walks it all)."""
@@ -690,7 +699,7 @@ def test_qwen_moe_mlp_only_layers_are_looked_up_not_scanned() -> None:
         "intermediate_size": 128,
         "mlp_only_layers": Counted(range(0, layers, 2)),
     }
-    blocks = _hf.homogeneous_block_configs(config, num_attention_heads=8)
+    blocks = qwen3_moe(config, ReadOptions(model_type="qwen3_moe"))["block_configs"]
     assert Counted.scans == 0  # was one scan of 2048 items per layer: 8 million steps
     assert [block.ffn is not None and block.ffn.moe is None for block in blocks[:4]] == [
         True,

@@ -28,6 +28,7 @@ from block_config._io import atomic_write
 SRC = Path(__file__).parent.parent / "src" / "block_config"
 
 CONFIG = {
+    "model_type": "llama",
     "hidden_size": 64,
     "num_attention_heads": 8,
     "vocab_size": 100,

@@ -89,7 +89,9 @@ SHARES = {
 
 DATA = Path(__file__).parent / "data"
 REAL_CONFIGS = [SUPER, ULTRA]
-HF_CONFIGS = sorted((DATA / "hf").glob("*.config.json"))
+HF_CONFIGS = sorted((DATA / "hf").glob("*.config.json")) + sorted(
+    (DATA / "families").glob("*.config.json")
+)
 
 Doc = Any  # a JSON-like document: dicts, lists and scalars
 
@@ -805,7 +807,26 @@ def _windowed(document: Doc, rng: random.Random) -> Doc:
 
 
 def _same_model(a: ModelArchitecture, b: ModelArchitecture) -> bool:
-    names = ("hidden_size", "num_attention_heads", "vocab_size", "head_dim", "block_configs")
+    names = (
+        "hidden_size",
+        "num_attention_heads",
+        "vocab_size",
+        "head_dim",
+        "block_configs",
+        "tie_word_embeddings",
+        "attention_bias",
+        "qkv_bias",
+        "qk_norm",
+        "sandwich_norms",
+        "router_bias",
+        "expert_bias",
+        "attention_sinks",
+        "shared_expert_gate",
+        "router_score_correction_bias",
+        "quantization",
+        "mamba_ssm_cache_dtype",
+        "model_type",
+    )
     return all(getattr(a, name) == getattr(b, name) for name in names)
 
 
@@ -825,7 +846,7 @@ def _check_model(arch: ModelArchitecture) -> None:
 
 @pytest.fixture(scope="module")
 def config_documents(real_documents: list[Doc]) -> list[Doc]:
-    """Real legacy configs, real homogeneous Hugging Face configs."""
+    """Real legacy configs, homogeneous Hugging Face configs of every family."""
     assert HF_CONFIGS, f"no *.config.json in {DATA / 'hf'}"
     return real_documents + [orjson.loads(path.read_bytes()) for path in HF_CONFIGS]
 

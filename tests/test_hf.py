@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from block_config import BlockConfig, BlockConfigError, ModelArchitecture
-from block_config._hf import homogeneous_block_configs
+from block_config.readers import ReadOptions, reader_for
 
 HF = Path(__file__).parent / "data" / "hf"
 
@@ -56,8 +57,16 @@ def _errors(config: dict[str, Any]) -> list[str]:
         ("llama", 4, _dense(2, 688), 32),
         ("qwen2", 3, _dense(1, 1184), 32),
         ("qwen3", 2, _dense(2, 768), 128),
-        # No num_key_value_heads: every head has its own KV head.
-        ("mistral", 3, _dense(8, 1792), 64),
+        # No num_key_value_heads: every head has its own KV head; Mistral's sliding window.
+        (
+            "mistral",
+            3,
+            BlockConfig(
+                attention={"num_key_value_heads": 8, "sliding_window": 4096},
+                ffn={"intermediate_size": 1792},
+            ),
+            64,
+        ),
     ],
 )
 def test_dense_families(name: str, layers: int, block: BlockConfig, head_dim: int) -> None:
@@ -93,7 +102,8 @@ def test_nemotron_h_layers_follow_the_pattern() -> None:
         attention={"mamba": {"state_dim": 64, "num_heads": 16, "head_dim": 32, "num_groups": 2}},
         ffn={"no_op": True},
     )
-    mlp = BlockConfig(attention={"no_op": True}, ffn={"intermediate_size": 768})
+    # relu2: the MLP and the experts are ungated (two matrices).
+    mlp = BlockConfig(attention={"no_op": True}, ffn={"intermediate_size": 768, "gated": False})
     attention = BlockConfig(attention={"num_key_value_heads": 2}, ffn={"no_op": True})
     moe = BlockConfig(
         attention={"no_op": True},
@@ -103,6 +113,7 @@ def test_nemotron_h_layers_follow_the_pattern() -> None:
                 "num_experts_per_tok": 2,
                 "expert_intermediate_dim": 128,
                 "shared_expert_intermediate_dim": 256,
+                "gated": False,
             }
         },
     )
@@ -127,17 +138,18 @@ def test_nemotron_h_layers_block_type_is_read_too() -> None:
     assert ModelArchitecture.from_mapping(config).block_configs == _load("nemotron_h").block_configs
 
 
-def test_nemotron_h_shared_experts_scale_the_shared_width() -> None:
-    config = {**_config("nemotron_h"), "n_shared_experts": 2}
-    moe = ModelArchitecture.from_mapping(config).block_configs[4].ffn
-    assert moe is not None
-    assert moe.moe is not None
-    assert moe.moe.shared_expert_intermediate_dim == 512
-    config = {**_config("nemotron_h"), "n_shared_experts": 0}
-    moe = ModelArchitecture.from_mapping(config).block_configs[4].ffn
-    assert moe is not None
-    assert moe.moe is not None
-    assert moe.moe.shared_expert_intermediate_dim == 0
+def test_nemotron_h_has_one_shared_expert_whatever_n_shared_experts_says() -> None:
+    # transformers' NemotronHMOE builds one shared expert of
+    # moe_shared_expert_intermediate_size; n_shared_experts does not scale it.
+    for count in (0, 1, 2):
+        config = {**_config("nemotron_h"), "n_shared_experts": count}
+        moe = ModelArchitecture.from_mapping(config).block_configs[4].ffn
+        assert moe is not None
+        assert moe.moe is not None
+        assert moe.moe.shared_expert_intermediate_dim == 256
+    config = _config("nemotron_h")
+    del config["moe_shared_expert_intermediate_size"]
+    assert _errors(config) == ["$.moe_shared_expert_intermediate_size: missing required key"]
 
 
 def test_layers_share_one_object_per_shape() -> None:
@@ -206,40 +218,79 @@ def test_nemotron_h_problems() -> None:
     del config["hybrid_override_pattern"]
     config["layers_block_type"] = ["mamba", "hybrid"] + ["mlp"] * 6
     assert _errors(config) == [
-        "$.layers_block_type[1]: expected one of attention, mamba, mlp, moe, got str 'hybrid'"
+        "$.layers_block_type[1]: expected one of attention, full_attention, linear_attention, "
+        "mamba, mlp, moe, got str 'hybrid'"
     ]
     config["layers_block_type"] = "mamba"
     assert _errors(config) == ["$.layers_block_type: expected a list of str, got str 'mamba'"]
 
 
-def test_unsupported_families_are_refused_not_read_as_dense() -> None:
-    deepseek = {**_config("llama"), "n_routed_experts": 64}
-    assert _errors(deepseek) == [
-        "$.n_routed_experts: not supported: DeepSeek-style MoE without a Nemotron-H layer pattern"
-    ]
+def test_an_unknown_model_type_is_refused_naming_the_supported_ones() -> None:
+    config = {**_config("llama"), "model_type": "my_llama"}
+    (message,) = _errors(config)
+    assert message.startswith("$.model_type: no reader for str 'my_llama'; supported: ")
+    assert "gpt_oss, llama, llama4, llama4_text, mistral, mixtral, nemotron_h, qwen2," in message
+    # Unless the caller says how to read it.
+    arch = ModelArchitecture.from_mapping(config, family="llama")
+    assert arch.block_configs == _load("llama").block_configs
+    assert arch.source["model_type"] == "my_llama"
+
+
+def test_no_model_type_and_no_block_configs_is_refused() -> None:
+    config = _config("llama")
+    del config["model_type"]
+    (message,) = _errors(config)
+    assert message.startswith("$.model_type: missing, and there are no block_configs")
+    assert len(ModelArchitecture.from_mapping(config, family="llama").block_configs) == 4
+    # A wrapper without a type is not read through its text part by guessing either.
     nested = {"text_config": _config("llama"), "hidden_size": 8, "num_attention_heads": 1}
-    assert "$.text_config: not supported" in _errors({**nested, "vocab_size": 8})[0]
+    assert _errors({**nested, "vocab_size": 8})[0].startswith("$.model_type: missing")
+
+
+def test_a_family_no_reader_is_registered_for_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r"family must be one of \('deepseek_v2', "):
+        ModelArchitecture.from_mapping(_config("llama"), family="lama")
 
 
 def test_the_heads_are_only_needed_when_valid() -> None:
     config = {**_config("llama"), "num_attention_heads": "8"}
     assert _errors(config) == ["$.num_attention_heads: expected int, got str '8'"]
-    blocks = homogeneous_block_configs(_config("llama"), num_attention_heads=None)
-    assert blocks[0] == _dense(2, 688)
+    llama = reader_for("llama")
+    assert llama is not None
+    with pytest.raises(BlockConfigError) as info:
+        llama(config, ReadOptions(model_type="llama"))
+    assert [str(problem) for problem in info.value.problems] == [
+        "$.num_attention_heads: expected int, got str '8'"
+    ]
 
 
 # --------------------------------------------------------------------------- writing
 
 
-@pytest.mark.parametrize("name", ["llama", "mixtral", "qwen2_moe", "nemotron_h"])
-def test_a_homogeneous_config_saves_as_native_and_keeps_every_other_key(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "facts"),
+    [
+        ("llama", {}),
+        ("mixtral", {}),
+        # The native dialect states the family's model-wide facts, so that it reads back.
+        ("qwen2_moe", {"qkv_bias": True, "shared_expert_gate": True}),
+        ("nemotron_h", {"router_score_correction_bias": True}),
+    ],
+)
+def test_a_homogeneous_config_saves_as_native_and_keeps_every_other_key(
+    name: str, facts: dict[str, Any]
+) -> None:
     config = _config(name)
     arch = _load(name)
     out = arch.to_mapping()
-    assert {key: value for key, value in out.items() if key != "block_configs"} == config
+    assert {key: value for key, value in out.items() if key != "block_configs"} == {
+        **config,
+        **facts,
+    }
     reread = ModelArchitecture.from_mapping(out)
     assert reread.dialect == "native"
     assert reread.block_configs == arch.block_configs
+    assert attrs.evolve(reread, dialect="homogeneous") == arch
 
 
 def test_a_dense_homogeneous_config_saves_as_legacy_when_widths_allow() -> None:

@@ -147,7 +147,12 @@ def test_max_blocks_legacy_list() -> None:
     assert len(structure_legacy_block_configs([item] * 3)) == 3
 
 
-HOMOGENEOUS = {"hidden_size": 64, "num_attention_heads": 8, "vocab_size": 100}
+HOMOGENEOUS = {
+    "model_type": "llama",
+    "hidden_size": 64,
+    "num_attention_heads": 8,
+    "vocab_size": 100,
+}
 
 
 def test_max_blocks_homogeneous_layer_count() -> None:
@@ -163,7 +168,7 @@ def test_max_blocks_homogeneous_layer_count() -> None:
 
 
 def test_max_blocks_hybrid_pattern() -> None:
-    hybrid = {**HOMOGENEOUS, "intermediate_size": 128}
+    hybrid = {**HOMOGENEOUS, "model_type": "nemotron_h", "intermediate_size": 128}
     arch = ModelArchitecture.from_mapping({**hybrid, "hybrid_override_pattern": "-" * MAX_BLOCKS})
     assert arch.num_hidden_layers == MAX_BLOCKS
     with pytest.raises(BlockConfigError) as error:

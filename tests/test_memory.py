@@ -39,7 +39,7 @@ MEMORY_FIXED = 16 * 2**20
 LONG = "BLOCK_CONFIG_FUZZ_CASES" in os.environ
 long_only = pytest.mark.skipif(not LONG, reason="long: run by the fuzz nox session")
 
-_DIMS = '"hidden_size": 64, "num_attention_heads": 8, "vocab_size": 100'
+_DIMS = '"model_type": "llama", "hidden_size": 64, "num_attention_heads": 8, "vocab_size": 100'
 _NO_OP = '{"attention": {"no_op": true}, "ffn": {"no_op": true}}'
 
 

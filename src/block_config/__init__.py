@@ -6,6 +6,7 @@
 8
 """
 
+from block_config import readers
 from block_config._candidates import (
     LIBRARY_FORMAT_VERSION,
     Candidate,
@@ -77,6 +78,7 @@ from block_config._stats import (
 )
 from block_config._version import __version__
 from block_config._yaml import dumps_yaml, loads_yaml
+from block_config.readers import supported_model_types
 
 __all__ = [
     "LIBRARY_FORMAT_VERSION",
@@ -145,8 +147,10 @@ __all__ = [
     "model_stats",
     "precision_bits",
     "quantization_from_config",
+    "readers",
     "search",
     "structure_block_configs",
+    "supported_model_types",
     "sweep",
     "unstructure_block_configs",
 ]

@@ -40,8 +40,9 @@ from block_config._converter import (
 from block_config._errors import BlockConfigError, Path, Problem
 from block_config._io import atomic_write, read_limited
 from block_config._json import parse_json
-from block_config._model import ModelArchitecture, _check_kv
+from block_config._model import ModelArchitecture
 from block_config._stats import LayerStats, attention_kind, block_stats, ffn_kind
+from block_config.readers._common import check_kv
 
 __all__ = [
     "LIBRARY_FORMAT_VERSION",
@@ -276,7 +277,7 @@ def _candidate(
     before = len(problems)
     checked: float | None = None
     stats: LayerStats | None = None
-    _check_kv(block, parent.num_attention_heads, (*path, "block"), problems)
+    check_kv(block, parent.num_attention_heads, (*path, "block"), problems)
     try:
         checked = check_score(score, (*path, "score"))
     except BlockConfigError as error:

@@ -2,8 +2,8 @@
 
 :class:`ModelArchitecture` reads a Hugging Face ``config.json`` in any of three dialects
 (native ``block_configs``, legacy nemotron-nas ``block_configs``, or a homogeneous config
-without them), checks it, and writes the native or legacy dialect back, leaving every key it
-does not own as it was.
+without them, read by its family's reader: see :mod:`block_config.readers`), checks it, and
+writes the native or legacy dialect back, leaving every key it does not own as it was.
 """
 
 from __future__ import annotations
@@ -12,18 +12,17 @@ import errno
 import os
 import typing
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from pathlib import Path as FilePath
 from typing import Any, Literal
 
 import attrs
 
-from block_config import _hf, _legacy
+from block_config import _legacy, readers
 from block_config._config import BlockConfig
 from block_config._converter import (
     _NOT_TEXT,
-    MAX_BLOCKS,
     UnknownKeys,
     _is_text,
     structure_block_configs,
@@ -32,7 +31,6 @@ from block_config._converter import (
 from block_config._errors import (
     BlockConfigError,
     ConversionWarning,
-    Path,
     Problem,
     describe,
     key_label,
@@ -46,37 +44,28 @@ from block_config._io import (
     resolve_config_path,
 )
 from block_config._json import copy_json, json_value_problems
-from block_config._keys import ConfigReader, check_int, is_count
+from block_config._keys import check_int, is_count
 from block_config._legacy import LegacyBlockConfig
 from block_config._quantization import WeightQuantization, quantization_from_config
-from block_config._warnings import quiet, warnings_under
+from block_config._warnings import quiet
 from block_config._yaml import dump_yaml, parse_yaml
+from block_config.readers._common import DEFAULT_CONV_KERNEL as _DEFAULT_CONV_KERNEL
+from block_config.readers._common import FLAG_KEYS, check_kv
 
 __all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
 
 #: How ``block_configs`` are spelled in a ``config.json``: the seed's classes ("native"), the
 #: published nemotron-nas / DeciLM form ("legacy"), or no ``block_configs`` at all
-#: ("homogeneous": a plain Hugging Face config, one block shape repeated per layer).
+#: ("homogeneous": a plain Hugging Face config, its layers built by its family's reader).
 Dialect = Literal["native", "legacy", "homogeneous"]
 #: The dialects :meth:`ModelArchitecture.to_mapping` writes.
 WritableDialect = Literal["native", "legacy"]
 
 _DIALECTS: tuple[str, ...] = typing.get_args(Dialect)
 _UNSET = -1  # head_dim not given and not derivable; reported by the checks
-
-_DEFAULT_CONV_KERNEL = 4
 #: The model-wide facts read from and written to ``config.json`` keys of the same names
 #: (written only when true, so a model without them is written as before).
-_FLAGS = (
-    "qkv_bias",
-    "qk_norm",
-    "sandwich_norms",
-    "router_bias",
-    "expert_bias",
-    "attention_sinks",
-    "shared_expert_gate",
-    "router_score_correction_bias",
-)
+_FLAGS = FLAG_KEYS
 _BOOL_FIELDS = ("tie_word_embeddings", "attention_bias", "mlp_bias", *_FLAGS)
 _UNREADABLE = object()
 _STR_FIELDS = ("torch_dtype", "mamba_ssm_cache_dtype", "model_type")
@@ -265,7 +254,7 @@ class ModelArchitecture:
                 )
         if is_count(self.num_attention_heads):
             for index, block in enumerate(self.block_configs):
-                _check_kv(block, self.num_attention_heads, ("block_configs", index), problems)
+                check_kv(block, self.num_attention_heads, ("block_configs", index), problems)
         return problems
 
     # ----------------------------------------------------------------------- reading
@@ -277,17 +266,24 @@ class ModelArchitecture:
         *,
         unknown_keys: UnknownKeys = "error",
         dialect: Dialect | None = None,
+        family: str | None = None,
     ) -> ModelArchitecture:
-        """Read a ``config.json`` object, detecting its dialect unless ``dialect`` is given.
+        """Read a ``config.json`` object with the reader its dialect or family calls for.
 
         A ``block_configs`` list with legacy keys (``n_heads_in_group``, ``ffn_mult``, ...) is
         legacy, one with native keys native; one with neither is legacy when ``model_type`` is
-        ``"nemotron-nas"``, else native. Without ``block_configs`` the config is homogeneous.
-        ``unknown_keys`` applies to the block items; unknown model-level keys are kept in
-        :attr:`source`. Raises :class:`BlockConfigError` listing every problem, with paths
-        rooted at the ``config.json`` (``$.block_configs[3].attention.n_heads_in_group``).
+        ``"nemotron-nas"``, else native. Without ``block_configs`` the config is homogeneous
+        and read by the reader registered for its ``model_type`` (see
+        :mod:`block_config.readers`; multimodal wrappers through their ``text_config``), or for
+        ``family`` when given (which reads a config whose ``model_type`` no reader knows, or
+        reads one as another family). ``unknown_keys`` applies to the block items; unknown
+        model-level keys are kept in :attr:`source`. Raises :class:`BlockConfigError` listing
+        every problem, with paths rooted at the ``config.json``
+        (``$.block_configs[3].attention.n_heads_in_group``); an unknown or missing
+        ``model_type`` is one at ``$.model_type`` naming the supported types. Raises
+        :class:`ValueError` for a ``family`` no reader is registered for.
         """
-        return cls._read(config, unknown_keys, dialect, owned=False)
+        return cls._read(config, unknown_keys, dialect, owned=False, family=family)
 
     @classmethod
     def _read(
@@ -297,6 +293,7 @@ class ModelArchitecture:
         dialect: Dialect | None,
         *,
         owned: bool,
+        family: str | None = None,
     ) -> ModelArchitecture:
         """:meth:`from_mapping`; ``owned``: ``config`` was parsed here and is kept, not copied."""
         if not isinstance(config, Mapping):
@@ -313,102 +310,15 @@ class ModelArchitecture:
         json_problems = json_value_problems(config)
         if json_problems:
             raise BlockConfigError(json_problems)
-        if dialect is None:
-            dialect = _detect(config)
-        elif dialect not in _DIALECTS:
+        if dialect is not None and dialect not in _DIALECTS:
             raise ValueError(f"dialect must be one of {_DIALECTS}, got {dialect!r}")
-        reader = ConfigReader(config)
-        hidden = reader.integer("hidden_size", required=True)
-        heads = reader.integer("num_attention_heads", required=True)
-        fields: dict[str, Any] = {
-            "hidden_size": hidden,
-            "num_attention_heads": heads,
-            "vocab_size": reader.integer("vocab_size", required=True),
-            "tie_word_embeddings": reader.boolean("tie_word_embeddings"),
-            "attention_bias": reader.boolean("attention_bias"),
-            "mlp_bias": reader.boolean("mlp_bias"),
-            "mamba_conv_kernel": reader.integer("conv_kernel", default=_DEFAULT_CONV_KERNEL),
-            # "" is no dtype: the object holds None (and writing keeps the "").
-            "torch_dtype": reader.string("torch_dtype") or reader.string("dtype") or None,
-            "mamba_ssm_cache_dtype": reader.string("mamba_ssm_cache_dtype"),
-            "model_type": reader.string("model_type"),
-            **{name: reader.boolean(name) for name in _FLAGS},
-        }
-        head_dim = reader.integer("head_dim", default=None)
-        if head_dim is not None:
-            fields["head_dim"] = head_dim
-        layers = None
-        if dialect != "homogeneous":
-            layers = reader.integer("num_hidden_layers", default=None, minimum=0)
-        problems = reader.problems
-        if config.get("quantization_config") is not None:
-            try:
-                fields["quantization"] = quantization_from_config(config["quantization_config"])
-            except BlockConfigError as error:
-                problems.extend(error.problems)
-        blocks: list[BlockConfig] | None = None
-        legacy_items: list[LegacyBlockConfig] | None = None
-        raw: Any = config.get("block_configs")
-        try:
-            if dialect == "native":
-                with warnings_under(("block_configs",)):
-                    try:
-                        blocks = structure_block_configs(raw, unknown_keys=unknown_keys)
-                    except BlockConfigError as error:
-                        # Check the items that read, so that every problem is told at once.
-                        kv_problems: list[Problem] = []
-                        if is_count(heads):
-                            for index, block in _blocks_that_read(raw, unknown_keys):
-                                _check_kv(block, heads, (index,), kv_problems)
-                        raise BlockConfigError([*error.problems, *kv_problems]) from None
-            elif dialect == "legacy":
-                with warnings_under(("block_configs",)):
-                    read, item_problems = _legacy.structure_legacy_items(
-                        raw, unknown_keys=unknown_keys
-                    )
-                if item_problems:
-                    # Translate the items that read, so that every problem is told at once.
-                    if hidden is not None and heads is not None:
-                        item_problems += _legacy.legacy_translation_problems(
-                            read, num_attention_heads=heads, hidden_size=hidden
-                        )
-                    raise BlockConfigError(item_problems)
-                legacy_items = [item for item in read if item is not None]
-                if hidden is not None and heads is not None:
-                    blocks = _legacy.legacy_to_native(
-                        legacy_items, num_attention_heads=heads, hidden_size=hidden
-                    )
-        except BlockConfigError as error:
-            problems.extend(error.under(("block_configs",)).problems)
-        if dialect == "homogeneous":
-            try:
-                blocks = _hf.homogeneous_block_configs(config, num_attention_heads=heads)
-            except BlockConfigError as error:
-                problems.extend(error.problems)
-        elif layers is not None and _is_list(raw) and layers != len(raw):
-            # Counted on the list as written, so that it is told even when items do not read.
-            problems.append(
-                Problem(
-                    ("num_hidden_layers",),
-                    f"is {layers} but block_configs has {len(raw)} items",
-                )
-            )
-        if problems and blocks is not None and is_count(heads):
-            # The constructor's check, which is not reached when something else is wrong.
-            for index, block in enumerate(blocks):
-                _check_kv(block, heads, ("block_configs", index), problems)
-        if problems or blocks is None:
-            raise BlockConfigError(problems)
+        fields = readers.read_fields(
+            config, family=family, dialect=dialect, unknown_keys=unknown_keys
+        )
         source = config if owned and type(config) is dict else copy_json(config)
         token = _checked_source.set(source)  # checked above, as config
         try:
-            return cls(
-                **fields,
-                block_configs=tuple(blocks),
-                dialect=dialect,
-                legacy_block_configs=None if legacy_items is None else tuple(legacy_items),
-                source=source,
-            )
+            return cls(**fields, source=source)
         finally:
             _checked_source.reset(token)
 
@@ -419,6 +329,7 @@ class ModelArchitecture:
         *,
         unknown_keys: UnknownKeys = "error",
         dialect: Dialect | None = None,
+        family: str | None = None,
     ) -> ModelArchitecture:
         """Read a ``config.json`` file, the one inside a model folder, or a YAML file.
 
@@ -428,9 +339,11 @@ class ModelArchitecture:
         """
         target = resolve_config_path(path)
         if target.suffix.lower() in YAML_SUFFIXES:
-            return cls.from_yaml(read_limited(target), unknown_keys=unknown_keys, dialect=dialect)
+            return cls.from_yaml(
+                read_limited(target), unknown_keys=unknown_keys, dialect=dialect, family=family
+            )
         _, config = read_config_json(target)
-        return cls._read(config, unknown_keys, dialect, owned=True)
+        return cls._read(config, unknown_keys, dialect, owned=True, family=family)
 
     @classmethod
     def from_yaml(
@@ -439,12 +352,13 @@ class ModelArchitecture:
         *,
         unknown_keys: UnknownKeys = "error",
         dialect: Dialect | None = None,
+        family: str | None = None,
     ) -> ModelArchitecture:
         """Read a whole config written in YAML (safe loading; needs the ``yaml`` extra)."""
         config = parse_yaml(text)
         if not isinstance(config, dict):
             raise BlockConfigError.at((), f"expected a mapping, got {describe(config)}")
-        return cls._read(config, unknown_keys, dialect, owned=True)
+        return cls._read(config, unknown_keys, dialect, owned=True, family=family)
 
     # ----------------------------------------------------------------------- changing
 
@@ -483,8 +397,21 @@ class ModelArchitecture:
         elif dialect not in ("native", "legacy"):
             raise ValueError(f"dialect must be 'native' or 'legacy', got {dialect!r}")
         original = self._original()
-        out = copy_json(self.source)
-        self._write_scalars(out)
+        whole = copy_json(self.source)
+        # A multimodal wrapper read through its text part is written there.
+        text_key = None
+        if readers.TEXT_CONFIG in self.source:
+            text_key = readers.text_part_key(self.source, self._family())
+        out: dict[str, Any] = whole
+        if text_key is not None:
+            out = whole[text_key]
+        self._write_scalars(out, original)
+        if (
+            text_key is not None
+            and "tie_word_embeddings" in whole
+            and whole["tie_word_embeddings"] != self.tie_word_embeddings
+        ):  # the wrapper's own key is the one read
+            whole["tie_word_embeddings"] = self.tie_word_embeddings
         same_blocks = (
             original is not None
             and original.dialect == dialect
@@ -501,7 +428,7 @@ class ModelArchitecture:
                     for key in ("num_key_value_heads", "intermediate_size"):
                         if key in out:
                             out[key] = None
-        return out
+        return whole
 
     def to_yaml(self, dialect: WritableDialect | None = None) -> str:
         """:meth:`to_mapping` as YAML text (needs the ``yaml`` extra)."""
@@ -539,12 +466,20 @@ class ModelArchitecture:
             try:
                 with quiet():
                     # Only compared, never kept: its source needs no copy of its own.
-                    return ModelArchitecture._read(self.source, "warn", dialect, owned=True)
+                    return ModelArchitecture._read(
+                        self.source, "warn", dialect, owned=True, family=self._family()
+                    )
             except BlockConfigError:
                 pass
         return None
 
-    def _write_scalars(self, out: dict[str, Any]) -> None:
+    def _family(self) -> str | None:
+        """The family :attr:`source` was read as, when a reader is registered for it."""
+        if self.model_type in readers.supported_model_types():
+            return self.model_type
+        return None
+
+    def _write_scalars(self, out: dict[str, Any], original: ModelArchitecture | None) -> None:
         """Write each owned model-level key whose value, as ``out`` would be read, differs."""
         for name in ("hidden_size", "num_attention_heads", "vocab_size"):
             if out.get(name) != getattr(self, name):
@@ -552,9 +487,12 @@ class ModelArchitecture:
         for name in ("tie_word_embeddings", "attention_bias", "mlp_bias", *_FLAGS):
             if out.get(name, False) != getattr(self, name):
                 out[name] = getattr(self, name)
-        for name in ("mamba_ssm_cache_dtype", "model_type"):
-            if out.get(name) != getattr(self, name):
-                out[name] = getattr(self, name)
+        if out.get("mamba_ssm_cache_dtype") != self.mamba_ssm_cache_dtype:
+            out["mamba_ssm_cache_dtype"] = self.mamba_ssm_cache_dtype
+        # The type read as may be family=... or a wrapper's: kept as the source spells it.
+        unchanged = original is not None and original.model_type == self.model_type
+        if out.get("model_type") != self.model_type and not unchanged:
+            out["model_type"] = self.model_type
         self._write_quantization(out)
         if _or_default(out.get("conv_kernel"), _DEFAULT_CONV_KERNEL) != self.mamba_conv_kernel:
             out["conv_kernel"] = self.mamba_conv_kernel
@@ -641,49 +579,3 @@ class ModelArchitecture:
             )
         except BlockConfigError as error:
             raise error.under(("block_configs",)) from None
-
-
-def _check_kv(block: BlockConfig, heads: int, path: Path, problems: list[Problem]) -> None:
-    attention = block.attention
-    if attention is not None and not attention.replace_with_linear:
-        kv = attention.num_key_value_heads
-        if kv is not None and heads % kv:
-            problems.append(
-                Problem(
-                    (*path, "attention", "num_key_value_heads"),
-                    f"{kv} does not divide num_attention_heads ({heads})",
-                )
-            )
-    for index, child in enumerate(block.parallel_blocks or ()):
-        _check_kv(child, heads, (*path, "parallel_blocks", index), problems)
-
-
-def _blocks_that_read(raw: Any, unknown_keys: UnknownKeys) -> Iterable[tuple[int, BlockConfig]]:
-    """Each item of ``raw`` that structures on its own, with its index (warnings silenced:
-    they were given when the whole list was read)."""
-    if not _is_list(raw) or len(raw) > MAX_BLOCKS:
-        return
-    for index, item in enumerate(raw):
-        try:
-            with quiet():
-                (block,) = structure_block_configs([item], unknown_keys=unknown_keys)
-        except BlockConfigError:
-            continue
-        yield index, block
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
-
-
-def _detect(config: Mapping[str, Any]) -> Dialect:
-    raw = config.get("block_configs")
-    if raw is None:
-        return "homogeneous"
-    try:
-        legacy = _legacy.looks_legacy(raw)
-    except BlockConfigError as error:
-        raise error.under(("block_configs",)) from None
-    if legacy is None:
-        legacy = config.get("model_type") == _legacy.LEGACY_MODEL_TYPE
-    return "legacy" if legacy else "native"

@@ -16,6 +16,7 @@ from typing import IO, Any, NoReturn
 import attrs
 import orjson
 
+from block_config import readers
 from block_config._cli._boundary import (
     Handler,
     error_line,
@@ -178,7 +179,9 @@ def from_mapping(name: str, data: Mapping[str, Any], args: argparse.Namespace) -
     """The model ``data`` describes; its warnings go to stderr, its problems stop the command."""
     with warnings_to_stderr(name):
         try:
-            return ModelArchitecture.from_mapping(data, unknown_keys=args.unknown_keys)
+            return ModelArchitecture.from_mapping(
+                data, unknown_keys=args.unknown_keys, family=args.family
+            )
         except BlockConfigError as error:
             invalid(name, error)
 
@@ -227,7 +230,9 @@ def read(
         mapping.setdefault("model_type", "nemotron-nas")
     with warnings_to_stderr(name):
         try:
-            model = ModelArchitecture.from_mapping(mapping, unknown_keys=args.unknown_keys)
+            model = ModelArchitecture.from_mapping(
+                mapping, unknown_keys=args.unknown_keys, family=args.family
+            )
         except BlockConfigError as error:
             invalid(name, bare_problems(error))
     return Input(name, path, model, model.block_configs, True, model.dialect)
@@ -372,6 +377,13 @@ def input_options(parser: argparse.ArgumentParser) -> None:
         choices=("error", "warn"),
         default="error",
         help="unknown keys in block configs: an error (default) or a warning",
+    )
+    parser.add_argument(
+        "--family",
+        choices=readers.supported_model_types(),
+        metavar="NAME",
+        help="read a config without block_configs as this model_type (for a model_type no "
+        "reader knows); one of: " + ", ".join(readers.supported_model_types()),
     )
 
 

@@ -1,0 +1,78 @@
+"""Readers of Hugging Face ``config.json`` files, one module per model family.
+
+Each module registers the ``model_type`` values it reads (:func:`register`) and says in its
+docstring which transformers modelling code it follows and what it counts; the native and the
+legacy Puzzle dialects (configs with ``block_configs``) are readers of the same kind.
+:meth:`ModelArchitecture.from_mapping <block_config.ModelArchitecture.from_mapping>` picks the
+reader (see :func:`choose`), the reader builds the model's fields, and the model checks the
+rules between them once. A ``model_type`` no reader is registered for is an error naming the
+supported ones, unless ``family=`` says which reader to use: nothing is read by guessing.
+
+>>> from block_config import readers
+>>> "llama" in readers.supported_model_types()
+True
+"""
+
+from block_config.readers import (
+    deepseek,
+    gemma2,
+    gemma3,
+    gpt_oss,
+    llama,
+    llama4,
+    mixtral,
+    native,
+    nemotron_h,
+    nemotron_nas,
+    qwen2,
+    qwen2_moe,
+    qwen3,
+    qwen3_moe,
+    qwen3_vl,
+)
+from block_config.readers._registry import (
+    TEXT_CONFIG,
+    Choice,
+    Reader,
+    ReadOptions,
+    choose,
+    read_fields,
+    reader_for,
+    register,
+    register_text_wrapper,
+    supported_model_types,
+    text_part_key,
+)
+
+__all__ = [
+    "TEXT_CONFIG",
+    "Choice",
+    "ReadOptions",
+    "Reader",
+    "choose",
+    "read_fields",
+    "reader_for",
+    "register",
+    "register_text_wrapper",
+    "supported_model_types",
+    "text_part_key",
+]
+
+#: The modules that register readers: importing them is what registers them.
+FAMILY_MODULES = (
+    deepseek,
+    gemma2,
+    gemma3,
+    gpt_oss,
+    llama,
+    llama4,
+    mixtral,
+    native,
+    nemotron_h,
+    nemotron_nas,
+    qwen2,
+    qwen2_moe,
+    qwen3,
+    qwen3_moe,
+    qwen3_vl,
+)

@@ -1,0 +1,261 @@
+"""What the family readers share: the model-level keys every Hugging Face config has, the
+layer count, grouped-query attention, routed experts, and building the blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from block_config._config import BlockConfig
+from block_config._converter import MAX_BLOCKS, structure_block_configs
+from block_config._errors import BlockConfigError, Path, Problem, describe
+from block_config._keys import ConfigReader, is_count
+from block_config._quantization import quantization_from_config
+
+__all__ = [
+    "DEFAULT_CONV_KERNEL",
+    "FLAG_KEYS",
+    "FULL",
+    "MAX_BLOCKS",
+    "NO_OP",
+    "SLIDING",
+    "attention",
+    "build_blocks",
+    "check_kv",
+    "dense_layers",
+    "flag_fields",
+    "homogeneous",
+    "layer_count",
+    "layer_types",
+    "model_fields",
+    "qwen_sliding",
+    "routed_experts",
+    "window_attentions",
+    "windowed",
+]
+
+DEFAULT_CONV_KERNEL = 4
+#: The model-wide facts the native and legacy dialects read from (and write to) keys of the
+#: same names; a family reader sets them from what its modelling code builds.
+FLAG_KEYS = (
+    "qkv_bias",
+    "qk_norm",
+    "sandwich_norms",
+    "router_bias",
+    "expert_bias",
+    "attention_sinks",
+    "shared_expert_gate",
+    "router_score_correction_bias",
+)
+NO_OP: dict[str, Any] = {"no_op": True}
+
+
+def model_fields(
+    keys: ConfigReader,
+    *,
+    tie_word_embeddings: bool = False,
+    head_dim: int | None = None,
+    attention_bias: bool = False,
+) -> dict[str, Any]:
+    """The model-level keys every family spells the same way, ``quantization_config`` too.
+
+    ``tie_word_embeddings``, ``head_dim`` and ``attention_bias`` are the family's defaults
+    when the key is absent (``head_dim`` None: ``hidden_size // num_attention_heads``).
+    """
+    fields: dict[str, Any] = {
+        "hidden_size": keys.integer("hidden_size", required=True),
+        "num_attention_heads": keys.integer("num_attention_heads", required=True),
+        "vocab_size": keys.integer("vocab_size", required=True),
+        "tie_word_embeddings": keys.boolean("tie_word_embeddings", tie_word_embeddings),
+        "attention_bias": keys.boolean("attention_bias", attention_bias),
+        "mlp_bias": keys.boolean("mlp_bias"),
+        "mamba_conv_kernel": keys.integer("conv_kernel", default=DEFAULT_CONV_KERNEL),
+        "torch_dtype": keys.string("torch_dtype") or keys.string("dtype"),
+        "mamba_ssm_cache_dtype": keys.string("mamba_ssm_cache_dtype"),
+    }
+    head_dim = keys.integer("head_dim", default=head_dim)
+    if head_dim is not None:
+        fields["head_dim"] = head_dim
+    if keys.config.get("quantization_config") is not None:
+        try:
+            fields["quantization"] = quantization_from_config(keys.config["quantization_config"])
+        except BlockConfigError as error:
+            keys.problems.extend(error.problems)
+    return fields
+
+
+def flag_fields(keys: ConfigReader) -> dict[str, Any]:
+    """The model-wide facts as the native and legacy dialects spell them (:data:`FLAG_KEYS`)."""
+    return {name: keys.boolean(name) for name in FLAG_KEYS}
+
+
+def layer_count(keys: ConfigReader) -> int | None:
+    """``num_hidden_layers``, required and at most :data:`MAX_BLOCKS` (None after a problem)."""
+    layers: int | None = keys.integer("num_hidden_layers", required=True, minimum=0)
+    if layers is not None and layers > MAX_BLOCKS:
+        keys.problems.append(
+            Problem(
+                ("num_hidden_layers",),
+                f"gives {layers} layers, more than the limit of {MAX_BLOCKS}",
+            )
+        )
+        return None
+    return layers
+
+
+def attention(
+    keys: ConfigReader, heads: int | None, *, kv_default: int | None = None
+) -> dict[str, Any]:
+    """Grouped-query attention: ``num_key_value_heads`` (``kv_default`` when absent or null,
+    the head count when that is None)."""
+    kv = keys.integer("num_key_value_heads", default=heads if kv_default is None else kv_default)
+    if is_count(heads) and is_count(kv) and heads % kv:
+        keys.problems.append(
+            Problem(("num_key_value_heads",), f"{kv} does not divide num_attention_heads ({heads})")
+        )
+    return {"num_key_value_heads": kv}
+
+
+def routed_experts(
+    keys: ConfigReader,
+    experts_key: str,
+    size_key: str,
+    shared: int | None,
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An MoE FFN: ``experts_key`` experts of width ``size_key``, ``num_experts_per_tok``
+    active, a shared expert ``shared`` wide, and ``extra`` :class:`MoEConfig` fields."""
+    experts = keys.integer(experts_key, required=True)
+    per_token = keys.integer("num_experts_per_tok", required=True)
+    if is_count(experts) and is_count(per_token) and per_token > experts:
+        keys.problems.append(
+            Problem(
+                ("num_experts_per_tok",),
+                f"must not exceed {experts_key} ({experts}), got {per_token}",
+            )
+        )
+    return {
+        "moe": {
+            "num_local_experts": experts,
+            "num_experts_per_tok": per_token,
+            "expert_intermediate_dim": keys.integer(size_key, required=True),
+            "shared_expert_intermediate_dim": shared,
+            **(extra or {}),
+        }
+    }
+
+
+def build_blocks(keys: ConfigReader, items: list[dict[str, Any]]) -> list[BlockConfig]:
+    """One block per item (the converter builds them), one object per distinct item object.
+
+    Raises :class:`BlockConfigError` with every problem :attr:`ConfigReader.problems` holds.
+    """
+    if keys.problems:
+        raise BlockConfigError(keys.problems)
+    distinct: dict[int, BlockConfig] = {}
+    blocks = []
+    for item in items:
+        if id(item) not in distinct:
+            (distinct[id(item)],) = structure_block_configs([item])
+        blocks.append(distinct[id(item)])
+    return blocks
+
+
+def check_kv(block: BlockConfig, heads: int, path: Path, problems: list[Problem]) -> None:
+    """Record a problem where a layer's KV heads do not divide the model's heads."""
+    attention = block.attention
+    if attention is not None and not attention.replace_with_linear:
+        kv = attention.num_key_value_heads
+        if kv is not None and heads % kv:
+            problems.append(
+                Problem(
+                    (*path, "attention", "num_key_value_heads"),
+                    f"{kv} does not divide num_attention_heads ({heads})",
+                )
+            )
+    for index, child in enumerate(block.parallel_blocks or ()):
+        check_kv(child, heads, (*path, "parallel_blocks", index), problems)
+
+
+def homogeneous(
+    keys: ConfigReader, fields: dict[str, Any], items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The model's keyword arguments: ``fields`` and one block per item, or every problem."""
+    blocks = build_blocks(keys, items)
+    return {**fields, "block_configs": tuple(blocks), "dialect": "homogeneous"}
+
+
+#: ``layer_types`` values of full and of sliding-window attention.
+FULL, SLIDING = "full_attention", "sliding_attention"
+
+
+def layer_types(
+    keys: ConfigReader, layers: int, allowed: tuple[str, ...] = (FULL, SLIDING)
+) -> list[str] | None:
+    """``layer_types``, one of ``allowed`` per layer; None when absent, null or invalid."""
+    value = keys.config.get("layer_types")
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        keys.problems.append(
+            Problem(("layer_types",), f"expected a list of str, got {describe(value)}")
+        )
+        return None
+    before = len(keys.problems)
+    if len(value) != layers:
+        keys.problems.append(
+            Problem(
+                ("layer_types",),
+                f"has {len(value)} items but num_hidden_layers is {layers}",
+            )
+        )
+    for index, item in enumerate(value):
+        if type(item) is not str or item not in allowed:
+            keys.problems.append(
+                Problem(
+                    ("layer_types", index),
+                    f"expected one of {', '.join(allowed)}, got {describe(item)}",
+                )
+            )
+    return value if len(keys.problems) == before else None
+
+
+def windowed(attention: dict[str, Any], window: int | None) -> dict[str, Any]:
+    """``attention`` with a sliding window of ``window`` tokens (itself when None)."""
+    if window is None:
+        return attention
+    return {**attention, "sliding_window": window}
+
+
+def qwen_sliding(keys: ConfigReader, layers: int, *, max_window_layers: int) -> list[int | None]:
+    """Each layer's window in the Qwen families: ``sliding_window`` (default 4096) on layers
+    from ``max_window_layers`` on when ``use_sliding_window``; ``layer_types`` when given."""
+    window = None
+    if keys.boolean("use_sliding_window"):
+        window = 4096
+        if "sliding_window" in keys.config:
+            window = keys.integer("sliding_window", default=None)
+    first = keys.integer("max_window_layers", default=max_window_layers, minimum=0)
+    types = layer_types(keys, layers)
+    if types is not None:
+        return [window if kind == SLIDING else None for kind in types]
+    if window is None or first is None:
+        return [None] * layers
+    return [window if index >= first else None for index in range(layers)]
+
+
+def dense_layers(attentions: list[dict[str, Any]], ffn: dict[str, Any]) -> list[dict[str, Any]]:
+    """One item per layer from each layer's attention and a shared FFN, one item object per
+    distinct attention object (so that equal layers share one block)."""
+    items: dict[int, dict[str, Any]] = {}
+    return [
+        items.setdefault(id(attention), {"attention": attention, "ffn": ffn})
+        for attention in attentions
+    ]
+
+
+def window_attentions(attention: dict[str, Any], windows: list[int | None]) -> list[dict[str, Any]]:
+    """``attention`` per layer with that layer's window (one object per distinct window)."""
+    made: dict[int | None, dict[str, Any]] = {}
+    return [made.setdefault(window, windowed(attention, window)) for window in windows]

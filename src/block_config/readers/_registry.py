@@ -1,0 +1,248 @@
+"""The registry of readers, keyed by ``model_type``, and the choice of a reader for a config.
+
+A reader turns one ``config.json`` object into the keyword arguments of
+:class:`~block_config.ModelArchitecture`; the model's constructor then checks the rules
+between fields, once. Which reader reads a config:
+
+1. ``dialect="native"`` / ``"legacy"``, or a config with ``block_configs``: the native or the
+   legacy Puzzle dialect (by the items' keys, then ``model_type == "nemotron-nas"``),
+   whatever the ``model_type``.
+2. Otherwise the reader registered for ``family`` if given, else for ``model_type``.
+3. A multimodal wrapper (registered with :func:`register_text_wrapper`, or an unregistered
+   ``model_type`` whose ``text_config`` names a registered one) is read through its
+   ``text_config``.
+4. Anything else is a :class:`BlockConfigError` at ``$.model_type`` naming the supported
+   types: nothing is read by guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar
+
+import attrs
+
+from block_config._converter import UnknownKeys
+from block_config._errors import BlockConfigError, Problem, describe
+
+__all__ = [
+    "Choice",
+    "ReadOptions",
+    "Reader",
+    "choose",
+    "read_fields",
+    "reader_for",
+    "register",
+    "register_text_wrapper",
+    "supported_model_types",
+    "text_part_key",
+]
+
+#: The dialects a reader reports (as :data:`block_config.Dialect`).
+_Dialect = Literal["native", "legacy", "homogeneous"]
+#: The key a multimodal wrapper holds its language model's config under.
+TEXT_CONFIG = "text_config"
+
+
+@attrs.frozen(kw_only=True)
+class ReadOptions:
+    """What a reader is told besides the config: the ``model_type`` it reads the config as
+    (the ``family=`` given, or the config's own) and what to do with unknown block keys."""
+
+    model_type: str | None = None
+    unknown_keys: UnknownKeys = "error"
+
+
+#: A reader: the config object and the options in, the keyword arguments of
+#: :class:`~block_config.ModelArchitecture` out (``source`` excepted). Raises
+#: :class:`BlockConfigError` listing every problem, with paths rooted at the config.
+Reader = Callable[[Mapping[str, Any], ReadOptions], dict[str, Any]]
+
+_R = TypeVar("_R", bound=Reader)
+
+
+@attrs.frozen
+class _Wrapper:
+    #: The ``model_type`` of the text part when its ``text_config`` does not say.
+    text_model_type: str
+    #: ``tie_word_embeddings`` when neither the wrapper nor its text part says.
+    tie_word_embeddings: bool
+
+
+_READERS: dict[str, Reader] = {}
+_WRAPPERS: dict[str, _Wrapper] = {}
+#: The dialect readers, chosen by ``block_configs`` rather than by ``model_type``.
+_DIALECT_READERS: dict[str, Reader] = {}
+
+
+def register(*model_types: str) -> Callable[[_R], _R]:
+    """Register the decorated reader for ``model_types`` (each at most once)."""
+
+    def decorate(reader: _R) -> _R:
+        for model_type in model_types:
+            if model_type in _READERS or model_type in _WRAPPERS:
+                raise ValueError(f"model_type {model_type!r} already has a reader")
+            _READERS[model_type] = reader
+        return reader
+
+    return decorate
+
+
+def register_text_wrapper(
+    model_type: str, *, text_model_type: str, tie_word_embeddings: bool = False
+) -> None:
+    """Register ``model_type`` as a multimodal wrapper read through its ``text_config``.
+
+    ``text_model_type`` is the text part's type when its ``text_config`` has none (as the
+    family's configuration class builds it); ``tie_word_embeddings`` is the wrapper's default.
+    """
+    if model_type in _READERS or model_type in _WRAPPERS:
+        raise ValueError(f"model_type {model_type!r} already has a reader")
+    _WRAPPERS[model_type] = _Wrapper(text_model_type, tie_word_embeddings)
+
+
+def register_dialect(dialect: Literal["native", "legacy"]) -> Callable[[_R], _R]:
+    """Register the decorated reader for a ``block_configs`` dialect."""
+
+    def decorate(reader: _R) -> _R:
+        _DIALECT_READERS[dialect] = reader
+        return reader
+
+    return decorate
+
+
+def reader_for(model_type: str) -> Reader | None:
+    """The reader registered for ``model_type`` (not a wrapper), or None."""
+    return _READERS.get(model_type)
+
+
+def supported_model_types() -> tuple[str, ...]:
+    """Every ``model_type`` a reader or a wrapper is registered for, sorted."""
+    return tuple(sorted({*_READERS, *_WRAPPERS}))
+
+
+def _unknown(model_type: object) -> str:
+    return (
+        f"no reader for {describe(model_type)}; supported: "
+        f"{', '.join(supported_model_types())} (or say how to read it with family=..., "
+        "--family on the command line)"
+    )
+
+
+@attrs.frozen
+class Choice:
+    """What :func:`choose` decides for a config."""
+
+    #: The reader that reads it (or its text part).
+    reader: Reader
+    #: The ``model_type`` it is read as: ``family`` when given, else the config's own (for a
+    #: wrapper, the wrapper's); None when it has none.
+    model_type: str | None
+    #: ``"text_config"`` when a multimodal wrapper's text part is read, else None.
+    text_key: str | None = None
+    #: The ``model_type`` the text part is read as.
+    text_model_type: str | None = None
+
+
+def choose(
+    config: Mapping[str, Any],
+    *,
+    family: str | None = None,
+    dialect: _Dialect | None = None,
+    wrappers: bool = True,
+) -> Choice:
+    """The reader for ``config`` (see the module docs); ``wrappers`` False for a text part.
+
+    Raises :class:`BlockConfigError` at ``$.model_type`` (or ``$.text_config.model_type``)
+    when no reader fits.
+    """
+    from block_config._legacy import LEGACY_MODEL_TYPE, looks_legacy
+
+    own_type: Any = config.get("model_type")
+    if dialect is None and config.get("block_configs") is not None:
+        try:
+            legacy = looks_legacy(config["block_configs"])
+        except BlockConfigError as error:
+            raise error.under(("block_configs",)) from None
+        if legacy is None:
+            legacy = own_type == LEGACY_MODEL_TYPE
+        dialect = "legacy" if legacy else "native"
+    if dialect in ("native", "legacy"):
+        return Choice(_DIALECT_READERS[dialect], own_type if type(own_type) is str else None)
+    model_type: Any = own_type if family is None else family
+    if type(model_type) is str and model_type in _READERS:
+        return Choice(_READERS[model_type], model_type)
+    text = config.get(TEXT_CONFIG)
+    wrapper = _WRAPPERS.get(model_type) if type(model_type) is str and wrappers else None
+    generic = (
+        wrappers and type(model_type) is str and isinstance(text, Mapping) and "model_type" in text
+    )
+    if wrapper is not None or generic:
+        if not isinstance(text, Mapping):
+            raise BlockConfigError.at(
+                (TEXT_CONFIG,), f"expected the text model's config object, got {describe(text)}"
+            )
+        text_type: Any = text.get("model_type")
+        if text_type is None and wrapper is not None:
+            text_type = wrapper.text_model_type
+        if type(text_type) is str and text_type in _READERS:
+            try:
+                inner = choose(text, family=text_type, wrappers=False)
+            except BlockConfigError as error:
+                raise error.under((TEXT_CONFIG,)) from None
+            return Choice(inner.reader, model_type, TEXT_CONFIG, text_type)
+        raise BlockConfigError.at((TEXT_CONFIG, "model_type"), _unknown(text_type))
+    if model_type is None and family is None:
+        raise BlockConfigError.at(
+            ("model_type",),
+            "missing, and there are no block_configs: say how to read the config with "
+            f"family=... (--family on the command line); supported: "
+            f"{', '.join(supported_model_types())}",
+        )
+    raise BlockConfigError.at(("model_type",), _unknown(model_type))
+
+
+def text_part_key(config: Mapping[str, Any], family: str | None = None) -> str | None:
+    """``"text_config"`` when ``config`` is read through its text part, else None."""
+    try:
+        return choose(config, family=family).text_key
+    except BlockConfigError:
+        return None
+
+
+def read_fields(
+    config: Mapping[str, Any],
+    *,
+    family: str | None = None,
+    dialect: _Dialect | None = None,
+    unknown_keys: UnknownKeys = "error",
+) -> dict[str, Any]:
+    """Read ``config`` with the reader :func:`choose` picks: the model's keyword arguments."""
+    if family is not None and (type(family) is not str or family not in supported_model_types()):
+        raise ValueError(f"family must be one of {supported_model_types()}, got {family!r}")
+    choice = choose(config, family=family, dialect=dialect)
+    if choice.text_key is None:
+        options = ReadOptions(model_type=choice.model_type, unknown_keys=unknown_keys)
+        fields = choice.reader(config, options)
+        if fields["dialect"] == "homogeneous":
+            fields["model_type"] = choice.model_type
+        return fields
+    text: Mapping[str, Any] = config[choice.text_key]
+    options = ReadOptions(model_type=choice.text_model_type, unknown_keys=unknown_keys)
+    try:
+        fields = choice.reader(text, options)
+    except BlockConfigError as error:
+        raise error.under((choice.text_key,)) from None
+    fields["model_type"] = choice.model_type
+    wrapper = _WRAPPERS.get(choice.model_type) if choice.model_type is not None else None
+    # The wrapper's own tie_word_embeddings decides (its class ties the language model's head
+    # or not); its text part's when the wrapper does not say; else the wrapper's default.
+    tie: Any = config.get("tie_word_embeddings")
+    if tie is None and "tie_word_embeddings" not in text and wrapper is not None:
+        tie = wrapper.tie_word_embeddings
+    if tie is not None:
+        if tie is not True and tie is not False:
+            message = f"expected bool, got {describe(tie)}"
+            raise BlockConfigError([Problem(("tie_word_embeddings",), message)])
+        fields["tie_word_embeddings"] = tie
+    return fields

@@ -1,0 +1,50 @@
+"""Llama and Mistral (``llama``, ``mistral``): every layer the same dense decoder layer.
+
+Follows transformers' ``modeling_llama.py`` / ``modeling_mistral.py``: grouped-query
+attention with ``num_key_value_heads`` KV heads (``num_attention_heads`` when absent or
+null), ``head_dim`` from the config or ``hidden_size // num_attention_heads``, q/k/v/o biases
+when ``attention_bias``, a SwiGLU MLP of ``intermediate_size`` (biases when ``mlp_bias``),
+an RMSNorm before attention and before the MLP, a final norm, untied embeddings unless
+``tie_word_embeddings``. Mistral attends to the last ``sliding_window`` tokens in every
+layer when that is set (its configuration class defaults it to 4096 when the key is absent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from block_config._errors import BlockConfigError
+from block_config._keys import ConfigReader
+from block_config.readers._common import (
+    attention,
+    homogeneous,
+    layer_count,
+    model_fields,
+    windowed,
+)
+from block_config.readers._registry import ReadOptions, register
+
+__all__ = ["read_llama"]
+
+
+@register("llama", "mistral")
+def read_llama(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
+    """A Llama- or Mistral-shaped config: one dense block per layer."""
+    keys = ConfigReader(config)
+    fields = model_fields(keys)
+    layers = layer_count(keys)
+    if layers is None:
+        raise BlockConfigError(keys.problems)
+    attn = attention(keys, fields["num_attention_heads"])
+    if options.model_type == "mistral":
+        # MistralConfig's default window; null (most published configs): full attention.
+        window = 4096
+        if "sliding_window" in config:
+            window = keys.integer("sliding_window", default=None)
+        attn = windowed(attn, window)
+    item = {
+        "attention": attn,
+        "ffn": {"intermediate_size": keys.integer("intermediate_size", required=True)},
+    }
+    return homogeneous(keys, fields, [item] * layers)

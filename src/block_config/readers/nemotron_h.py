@@ -1,0 +1,179 @@
+"""Nemotron-H (``nemotron_h``): hybrid Mamba-2 / attention / MLP / MoE layers, one kind each.
+
+Follows transformers' ``modeling_nemotron_h.py`` (Nemotron-H v1, Nemotron-Nano-v2, and the
+MoE layers of Nemotron-3-Nano): ``hybrid_override_pattern`` (or ``layers_block_type``, in the
+published names or transformers' ``linear_attention`` / ``full_attention``) gives each
+layer's kind:
+
+* ``M``: a Mamba-2 mixer (``ssm_state_size``, ``mamba_num_heads``, ``mamba_head_dim``,
+  ``n_groups``; conv1d of ``conv_kernel``), no FFN;
+* ``*``: grouped-query attention (``num_key_value_heads``, ``head_dim``: default 128, or
+  ``attention_head_dim`` as the first published configs spell it), no FFN;
+* ``-``: an ungated MLP of ``intermediate_size`` (up and down projections, relu2), no
+  attention;
+* ``E``: a mixture of ``n_routed_experts`` ungated experts of ``moe_intermediate_size``,
+  ``num_experts_per_tok`` active, and one ungated shared expert of
+  ``moe_shared_expert_intermediate_size`` (transformers builds one whatever
+  ``n_shared_experts`` says), behind a router with a per-expert score-correction bias, no
+  attention.
+
+Every layer has one RMSNorm before its mixer; embeddings untied unless
+``tie_word_embeddings``; the Mamba state is kept in ``mamba_ssm_cache_dtype`` when the config
+says. Latent MoE projections (``moe_latent_size``) are refused, not miscounted; the
+multi-token-prediction layers are not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from block_config._errors import BlockConfigError, Problem, describe
+from block_config._keys import ConfigReader
+from block_config.readers._common import (
+    MAX_BLOCKS,
+    NO_OP,
+    attention,
+    homogeneous,
+    model_fields,
+    routed_experts,
+)
+from block_config.readers._registry import ReadOptions, register
+
+__all__ = ["read_nemotron_h"]
+
+#: Layer kinds: pattern character -> ``layers_block_type`` name.
+_PATTERN_KINDS = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
+#: ``layers_block_type`` names: the published ones and transformers' newer spelling.
+_NAMES = {
+    "mamba": "mamba",
+    "attention": "attention",
+    "mlp": "mlp",
+    "moe": "moe",
+    "linear_attention": "mamba",
+    "full_attention": "attention",
+}
+
+
+def _pattern_key(config: Mapping[str, Any]) -> tuple[str]:
+    if config.get("hybrid_override_pattern") is not None:
+        return ("hybrid_override_pattern",)
+    return ("layers_block_type",)
+
+
+def _kinds(config: Mapping[str, Any], keys: ConfigReader) -> list[str]:
+    """The layer kinds ("mamba", "attention", "mlp", "moe"), problems recorded in ``keys``."""
+    if config.get("hybrid_override_pattern") is not None:
+        pattern = config["hybrid_override_pattern"]
+        if type(pattern) is not str:
+            keys.problems.append(
+                Problem(("hybrid_override_pattern",), f"expected str, got {describe(pattern)}")
+            )
+            return []
+        kinds = []
+        for position, char in enumerate(pattern):
+            if char not in _PATTERN_KINDS:
+                keys.problems.append(
+                    Problem(
+                        ("hybrid_override_pattern",),
+                        f"unknown layer kind {char!r} at position {position} "
+                        "(expected M, -, * or E)",
+                    )
+                )
+            kinds.append(_PATTERN_KINDS.get(char, "?"))
+        return kinds
+    if config.get("layers_block_type") is not None:
+        names = config["layers_block_type"]
+        if not isinstance(names, list):
+            keys.problems.append(
+                Problem(("layers_block_type",), f"expected a list of str, got {describe(names)}")
+            )
+            return []
+        kinds = []
+        for index, name in enumerate(names):
+            if type(name) is not str or name not in _NAMES:
+                keys.problems.append(
+                    Problem(
+                        ("layers_block_type", index),
+                        f"expected one of {', '.join(sorted(_NAMES))}, got {describe(name)}",
+                    )
+                )
+            else:
+                kinds.append(_NAMES[name])
+        return kinds
+    keys.problems.append(
+        Problem(
+            ("hybrid_override_pattern",),
+            "missing required key (or layers_block_type): the kind of every layer",
+        )
+    )
+    return []
+
+
+def _items(keys: ConfigReader, kinds: list[str], heads: int | None) -> list[dict[str, Any]]:
+    present = set(kinds)
+    items: dict[str, dict[str, Any]] = {}
+    if "mamba" in present:
+        mamba = {
+            "state_dim": keys.integer("ssm_state_size", required=True),
+            "num_heads": keys.integer("mamba_num_heads", required=True),
+            "head_dim": keys.integer("mamba_head_dim", required=True),
+            "num_groups": keys.integer("n_groups", required=True),
+        }
+        items["mamba"] = {"attention": {"mamba": mamba}, "ffn": NO_OP}
+    if "attention" in present:
+        items["attention"] = {"attention": attention(keys, heads), "ffn": NO_OP}
+    if "mlp" in present:
+        size = keys.integer("intermediate_size", required=True)
+        items["mlp"] = {"attention": NO_OP, "ffn": {"intermediate_size": size, "gated": False}}
+    if "moe" in present:
+        # One shared expert of this width, whatever n_shared_experts says (transformers'
+        # NemotronHMOE builds exactly one).
+        shared = keys.integer("moe_shared_expert_intermediate_size", required=True, minimum=0)
+        items["moe"] = {
+            "attention": NO_OP,
+            "ffn": routed_experts(
+                keys, "n_routed_experts", "moe_intermediate_size", shared, extra={"gated": False}
+            ),
+        }
+    return [items[kind] for kind in kinds if kind in items]
+
+
+@register("nemotron_h")
+def read_nemotron_h(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
+    """A Nemotron-H config: one block per character of its layer pattern."""
+    del options
+    keys = ConfigReader(config)
+    # head_dim: NemotronHConfig's default is 128; the first published configs, read by their
+    # own modelling code, spell it attention_head_dim.
+    head_dim = keys.integer("attention_head_dim", default=128)
+    fields = model_fields(keys, head_dim=head_dim)
+    if config.get("moe_latent_size") is not None:
+        keys.problems.append(
+            Problem(
+                ("moe_latent_size",),
+                "not supported: experts projecting through a latent space are not counted",
+            )
+        )
+    before = len(keys.problems)
+    kinds = _kinds(config, keys)
+    if len(keys.problems) > before:  # a broken layer pattern: nothing below reads reliably
+        raise BlockConfigError(keys.problems)
+    layers = keys.integer("num_hidden_layers", default=None, minimum=0)
+    if layers is not None and layers != len(kinds):
+        (source,) = _pattern_key(config)
+        keys.problems.append(
+            Problem(("num_hidden_layers",), f"is {layers} but {source} has {len(kinds)} layers")
+        )
+    if len(kinds) > MAX_BLOCKS:
+        keys.problems.append(
+            Problem(
+                _pattern_key(config),
+                f"gives {len(kinds)} layers, more than the limit of {MAX_BLOCKS}",
+            )
+        )
+        raise BlockConfigError(keys.problems)
+    if "moe" in kinds:
+        fields["router_score_correction_bias"] = True
+    items = _items(keys, kinds, fields["num_attention_heads"])
+    return homogeneous(keys, fields, items)

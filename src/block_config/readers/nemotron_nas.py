@@ -1,0 +1,67 @@
+"""The legacy nemotron-nas (DeciLM) dialect of ``block_configs`` (``model_type``
+``"nemotron-nas"``): Llama-3.3-Nemotron-Super-49B, Llama-3.1-Nemotron-Ultra-253B and the
+other published Puzzle models.
+
+Chosen for any config whose ``block_configs`` items use the legacy keys (``n_heads_in_group``,
+``ffn_mult``, the sink and window keys), or use neither dialect's keys under
+``model_type: "nemotron-nas"``. Follows the ``modeling_decilm.py`` those models ship: each
+layer's attention (``num_attention_heads // n_heads_in_group`` KV heads, or no-op, or a
+linear replacement) and SwiGLU FFN (``ffn_mult`` -> ``intermediate_size``, see
+:func:`~block_config.ffn_mult_to_intermediate_size`). The items are kept as read
+(:attr:`~block_config.ModelArchitecture.legacy_block_configs`) so that writing the dialect
+back reproduces them byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from block_config import _legacy
+from block_config._config import BlockConfig
+from block_config._errors import BlockConfigError
+from block_config._keys import ConfigReader
+from block_config._warnings import warnings_under
+from block_config.readers._common import flag_fields, model_fields
+from block_config.readers._registry import ReadOptions, register_dialect
+from block_config.readers.native import finish_dialect
+
+__all__ = ["read_nemotron_nas"]
+
+
+@register_dialect("legacy")
+def read_nemotron_nas(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
+    """A config with legacy ``block_configs``: the model's keyword arguments."""
+    keys = ConfigReader(config)
+    fields = model_fields(keys)
+    fields.update(flag_fields(keys), model_type=keys.string("model_type"))
+    layers = keys.integer("num_hidden_layers", default=None, minimum=0)
+    hidden, heads = fields["hidden_size"], fields["num_attention_heads"]
+    blocks: list[BlockConfig] | None = None
+    legacy_items = None
+    try:
+        with warnings_under(("block_configs",)):
+            read, item_problems = _legacy.structure_legacy_items(
+                config.get("block_configs"), unknown_keys=options.unknown_keys
+            )
+        if item_problems:
+            # Translate the items that read, so that every problem is told at once.
+            if hidden is not None and heads is not None:
+                item_problems += _legacy.legacy_translation_problems(
+                    read, num_attention_heads=heads, hidden_size=hidden
+                )
+            raise BlockConfigError(item_problems)
+        legacy_items = [item for item in read if item is not None]
+        if hidden is not None and heads is not None:
+            blocks = _legacy.legacy_to_native(
+                legacy_items, num_attention_heads=heads, hidden_size=hidden
+            )
+    except BlockConfigError as error:
+        keys.problems.extend(error.under(("block_configs",)).problems)
+    blocks = finish_dialect(config, keys, fields, layers, blocks)
+    return {
+        **fields,
+        "block_configs": tuple(blocks),
+        "dialect": "legacy",
+        "legacy_block_configs": None if legacy_items is None else tuple(legacy_items),
+    }

@@ -1,0 +1,74 @@
+"""Every published family fixture loads, and ``show --json`` gives its expected figures.
+
+The fixtures and their figures (tests/data/families/EXPECTED.json) are independent ground
+truth: transformers' own modelling code counted on the meta device, published checkpoint
+totals, and KV-cache sizes derived by hand. Totals must be exact; for a multimodal wrapper,
+whose vision tower is not counted, the text model's count (``text_params``) is the total.
+Active parameters per token must be within 1 %, KV bytes for one 32,768-token sequence in
+bf16 exact.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from block_config import ModelArchitecture, readers
+from block_config._cli import EXIT_OK, main
+
+FAMILIES = Path(__file__).parent / "data" / "families"
+EXPECTED: dict[str, dict[str, Any]] = json.loads((FAMILIES / "EXPECTED.json").read_text())
+SEQUENCE = 32_768
+
+
+def _show(name: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    argv = ["show", "--json", str(FAMILIES / name), "--batch-size", "1"]
+    argv += ["--seq-len", str(SEQUENCE), "--kv-cache-dtype", "bf16"]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == EXIT_OK, captured.err
+    assert captured.err == ""  # no warning either
+    document: dict[str, Any] = json.loads(captured.out)
+    return document
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_loads_with_its_familys_reader(name: str) -> None:
+    expected = EXPECTED[name]
+    arch = ModelArchitecture.load(FAMILIES / name)
+    assert arch.model_type == expected["model_type"]
+    assert arch.dialect == "homogeneous"
+    assert expected["model_type"] in readers.supported_model_types()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_total_parameters_are_exact(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    expected = EXPECTED[name]
+    total = expected.get("text_params", expected["total_params"])
+    assert _show(name, capsys)["total_params"] == total
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_active_parameters_are_within_one_percent(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expected = EXPECTED[name]["active_params"]
+    active = _show(name, capsys)["active_params"]
+    assert abs(active - expected) <= expected / 100, (active, expected)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_kv_cache_of_one_long_sequence_is_exact(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    memory = _show(name, capsys)["memory"]
+    assert (memory["batch_size"], memory["sequence_length"]) == (1, SEQUENCE)
+    assert memory["kv_cache_bytes"] == EXPECTED[name]["kv_bytes_32k_bf16"]
+
+
+def test_every_fixture_has_expected_figures() -> None:
+    fixtures = {path.name for path in FAMILIES.glob("*.config.json")}
+    assert fixtures == set(EXPECTED)

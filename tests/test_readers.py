@@ -1,0 +1,320 @@
+"""The readers registry: how a reader is chosen, what each family's rules build, and that
+nothing is read by guessing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from block_config import BlockConfig, BlockConfigError, ModelArchitecture, readers
+from block_config._cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
+
+HF = Path(__file__).parent / "data" / "hf"
+
+#: The model types issue 9 asks for, each read by a reader of its own family.
+ISSUE_FAMILIES = (
+    "llama",
+    "mistral",
+    "mixtral",
+    "qwen2",
+    "qwen2_moe",
+    "qwen3",
+    "qwen3_moe",
+    "gemma2",
+    "gemma3_text",
+    "gemma3",
+    "gpt_oss",
+    "llama4_text",
+    "llama4",
+    "deepseek_v2",
+    "deepseek_v3",
+    "nemotron_h",
+    "qwen3_vl",
+)
+
+
+def _config(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((HF / f"{name}.config.json").read_text())
+    return data
+
+
+def _errors(config: dict[str, Any], **options: Any) -> list[str]:
+    with pytest.raises(BlockConfigError) as info:
+        ModelArchitecture.from_mapping(config, **options)
+    return [str(problem) for problem in info.value.problems]
+
+
+def _dense(kv: int, size: int, **attention: Any) -> BlockConfig:
+    return BlockConfig(
+        attention={"num_key_value_heads": kv, **attention}, ffn={"intermediate_size": size}
+    )
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_every_family_of_the_issue_is_supported() -> None:
+    supported = readers.supported_model_types()
+    assert set(ISSUE_FAMILIES) <= set(supported)
+    assert list(supported) == sorted(supported)
+    assert readers.reader_for("llama") is readers.reader_for("mistral")
+    assert readers.reader_for("gemma3") is None  # a wrapper, read through its text part
+    assert readers.reader_for("nemotron-nas") is None  # a dialect, chosen by block_configs
+
+
+def test_a_model_type_is_registered_once() -> None:
+    mixtral = readers.reader_for("mixtral")
+    assert mixtral is not None
+    with pytest.raises(ValueError, match="'llama' already has a reader"):
+        readers.register("llama")(mixtral)
+    with pytest.raises(ValueError, match="'gemma3' already has a reader"):
+        readers.register_text_wrapper("gemma3", text_model_type="gemma3_text")
+
+
+def test_block_configs_choose_the_dialect_whatever_the_model_type() -> None:
+    native = ModelArchitecture.from_mapping(
+        {
+            **_config("llama"),
+            "model_type": "gemma2",
+            "block_configs": [
+                {"attention": {"num_key_value_heads": 2}, "ffn": {"intermediate_size": 64}}
+            ]
+            * 4,
+        }
+    )
+    assert native.dialect == "native"
+    assert native.model_type == "gemma2"
+    assert not native.sandwich_norms  # the native dialect says what it holds itself
+    choice = readers.choose({"model_type": "unheard_of", "block_configs": []})
+    assert choice.text_key is None
+    assert choice.model_type == "unheard_of"
+
+
+def test_family_reads_a_config_as_another_family_and_keeps_its_model_type() -> None:
+    config = {**_config("llama"), "model_type": "my_llama"}
+    arch = ModelArchitecture.from_mapping(config, family="llama")
+    assert arch.model_type == "llama"
+    out = arch.to_mapping()
+    assert out["model_type"] == "my_llama"  # the file keeps saying what it is
+    assert ModelArchitecture.from_mapping(out).block_configs == arch.block_configs
+    # family= also overrides a type that has a reader.
+    as_qwen2 = ModelArchitecture.from_mapping(_config("llama"), family="qwen2")
+    assert (as_qwen2.qkv_bias, as_qwen2.model_type) == (True, "qwen2")
+
+
+# --------------------------------------------------------------------------- wrappers
+
+
+def _vl(**top: Any) -> dict[str, Any]:
+    text = {**_config("qwen3"), "model_type": "qwen3_vl_text"}
+    return {"model_type": "qwen3_vl", "text_config": text, "vision_config": {"depth": 2}, **top}
+
+
+def test_a_multimodal_wrapper_is_read_through_its_text_config() -> None:
+    arch = ModelArchitecture.from_mapping(_vl(tie_word_embeddings=False))
+    qwen3 = ModelArchitecture.from_mapping(_config("qwen3"))
+    assert arch.block_configs == qwen3.block_configs
+    assert (arch.model_type, arch.qk_norm, arch.head_dim) == ("qwen3_vl", True, 128)
+    # The wrapper's tie_word_embeddings decides; the text part's when the wrapper is silent.
+    assert arch.tie_word_embeddings is False
+    assert ModelArchitecture.from_mapping(_vl()).tie_word_embeddings is True
+
+
+def test_a_wrappers_problems_are_located_in_its_text_config() -> None:
+    config = _vl()
+    config["text_config"]["num_key_value_heads"] = 3
+    assert _errors(config) == [
+        "$.text_config.num_key_value_heads: 3 does not divide num_attention_heads (4)"
+    ]
+    config = _vl()
+    config["text_config"]["model_type"] = "unheard_of"
+    (message,) = _errors(config)
+    assert message.startswith("$.text_config.model_type: no reader for str 'unheard_of'")
+    assert _errors({"model_type": "gemma3", "text_config": [1]}) == [
+        "$.text_config: expected the text model's config object, got list"
+    ]
+    assert _errors(_vl(tie_word_embeddings="no")) == [
+        "$.tie_word_embeddings: expected bool, got str 'no'"
+    ]
+
+
+def test_an_unregistered_wrapper_whose_text_part_names_a_family_is_read() -> None:
+    arch = ModelArchitecture.from_mapping({"model_type": "llava", "text_config": _config("llama")})
+    assert arch.block_configs == ModelArchitecture.from_mapping(_config("llama")).block_configs
+    assert arch.model_type == "llava"
+
+
+def test_a_wrapper_is_written_back_into_its_text_config() -> None:
+    config = _vl(tie_word_embeddings=False)
+    arch = ModelArchitecture.from_mapping(config)
+    out = arch.to_mapping()
+    assert "block_configs" not in out
+    assert {key: out[key] for key in out if key != "text_config"} == {
+        key: config[key] for key in config if key != "text_config"
+    }
+    text = out["text_config"]
+    assert text["model_type"] == "qwen3_vl_text"
+    assert text["qk_norm"] is True  # stated, so that the native dialect reads it back
+    reread = ModelArchitecture.from_mapping(out)
+    assert reread.dialect == "native"
+    assert (reread.block_configs, reread.qk_norm) == (arch.block_configs, True)
+    changed = ModelArchitecture.from_mapping(out).with_block_configs(arch.block_configs[:1])
+    again = ModelArchitecture.from_mapping(changed.to_mapping())
+    assert again.num_hidden_layers == 1
+    assert again.to_mapping()["text_config"]["num_hidden_layers"] == 1
+
+
+# --------------------------------------------------------------------------- family rules
+
+
+def test_a_deepseek_config_with_a_misspelled_expert_key_is_refused_not_read_as_dense() -> None:
+    config = {
+        "model_type": "deepseek_v3",
+        "hidden_size": 512,
+        "num_attention_heads": 4,
+        "vocab_size": 1000,
+        "num_hidden_layers": 4,
+        "intermediate_size": 1024,
+        "moe_intermediate_size": 128,
+        "num_routed_experts": 8,  # DeepSeek spells it n_routed_experts
+        "num_experts_per_tok": 2,
+    }
+    assert _errors(config) == ["$.n_routed_experts: missing required key"]
+
+
+def test_qwen_mlp_only_layers_are_a_set() -> None:
+    once = ModelArchitecture.from_mapping({**_config("qwen2_moe"), "mlp_only_layers": [3]})
+    twice = ModelArchitecture.from_mapping({**_config("qwen2_moe"), "mlp_only_layers": [3, 3]})
+    assert once.block_configs == twice.block_configs
+    assert (once.qkv_bias, once.shared_expert_gate) == (True, True)
+
+
+def test_qwen_sliding_window_layers_start_at_max_window_layers() -> None:
+    config = {**_config("qwen2"), "use_sliding_window": True, "max_window_layers": 1}
+    blocks = ModelArchitecture.from_mapping(config).block_configs
+    assert blocks == (_dense(1, 1184), _dense(1, 1184, sliding_window=4096), blocks[1])
+    assert blocks[1] is blocks[2]
+    # Without use_sliding_window, the window is not used (Qwen2.5's configs carry one).
+    plain = ModelArchitecture.from_mapping(_config("qwen2")).block_configs
+    assert plain == (_dense(1, 1184),) * 3
+
+
+def test_mistral_attends_within_its_sliding_window_when_set() -> None:
+    blocks = ModelArchitecture.from_mapping(_config("mistral")).block_configs
+    assert blocks == (_dense(8, 1792, sliding_window=4096),) * 3
+    config = {**_config("mistral"), "sliding_window": None}
+    assert ModelArchitecture.from_mapping(config).block_configs == (_dense(8, 1792),) * 3
+    absent = _config("mistral")
+    del absent["sliding_window"]  # MistralConfig's default
+    assert ModelArchitecture.from_mapping(absent).block_configs == blocks
+
+
+def _gemma(model_type: str, layers: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "model_type": model_type,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "num_hidden_layers": layers,
+        "vocab_size": 100,
+        "sliding_window": 32,
+        **extra,
+    }
+
+
+def test_gemma_layer_patterns_and_defaults() -> None:
+    gemma2 = ModelArchitecture.from_mapping(_gemma("gemma2", 4))
+    windows = [block.attention.sliding_window for block in gemma2.block_configs]  # type: ignore[union-attr]
+    assert windows == [32, None, 32, None]
+    assert (gemma2.tie_word_embeddings, gemma2.sandwich_norms, gemma2.qk_norm) == (
+        True,
+        True,
+        False,
+    )
+    gemma3 = ModelArchitecture.from_mapping(_gemma("gemma3_text", 12))
+    windows = [block.attention.sliding_window for block in gemma3.block_configs]  # type: ignore[union-attr]
+    assert windows == [32] * 5 + [None] + [32] * 5 + [None]
+    assert (gemma3.qk_norm, gemma3.sandwich_norms, gemma3.tie_word_embeddings) == (
+        True,
+        True,
+        True,
+    )
+    listed = ["full_attention", "sliding_attention"]
+    typed = ModelArchitecture.from_mapping(_gemma("gemma3_text", 2, layer_types=listed))
+    assert [block.attention.sliding_window for block in typed.block_configs] == [None, 32]  # type: ignore[union-attr]
+    assert _errors(_gemma("gemma2", 2, layer_types=["full_attention"])) == [
+        "$.layer_types: has 1 items but num_hidden_layers is 2"
+    ]
+    assert _errors(_gemma("gemma2", 1, layer_types=["global"])) == [
+        "$.layer_types[0]: expected one of full_attention, sliding_attention, got str 'global'"
+    ]
+
+
+def test_llama4_interleaves_dense_layers_and_chunks_the_rope_layers() -> None:
+    config = {
+        "model_type": "llama4_text",
+        "hidden_size": 64,
+        "intermediate_size": 32,
+        "intermediate_size_mlp": 128,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "num_hidden_layers": 4,
+        "vocab_size": 100,
+        "num_local_experts": 4,
+        "num_experts_per_tok": 1,
+        "interleave_moe_layer_step": 2,
+        "attention_chunk_size": 256,
+    }
+    blocks = ModelArchitecture.from_mapping(config).block_configs
+    ffns = [block.ffn for block in blocks]
+    assert [ffn.moe is not None for ffn in ffns if ffn is not None] == [False, True, False, True]
+    moe = blocks[1].ffn.moe  # type: ignore[union-attr]
+    assert moe is not None
+    assert (moe.expert_intermediate_dim, moe.shared_expert_intermediate_dim) == (32, 32)
+    assert blocks[0].ffn.intermediate_size == 128  # type: ignore[union-attr]
+    llama4 = [block.attention.llama4 for block in blocks]  # type: ignore[union-attr]
+    assert [(a.use_rope, a.attention_chunk_size) for a in llama4 if a is not None] == [
+        (True, 256),
+        (True, 256),
+        (True, 256),
+        (False, None),  # every fourth layer is NoPE and global
+    ]
+
+
+def test_nemotron_h_mlps_and_experts_are_ungated() -> None:
+    arch = ModelArchitecture.load(HF / "nemotron_h.config.json")
+    mlp, moe = arch.block_configs[1].ffn, arch.block_configs[4].ffn
+    assert mlp is not None
+    assert moe is not None
+    assert moe.moe is not None
+    assert (mlp.is_gated, moe.moe.gated) == (False, False)
+    assert arch.router_score_correction_bias
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_family_reads_an_unknown_model_type(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**_config("llama"), "model_type": "my_llama"}))
+    assert main(["show", str(path)]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert "$.model_type: no reader for str 'my_llama'; supported: deepseek_v2" in err
+    for command in (["show"], ["validate"], ["plot", "-o", str(tmp_path / "x.png")]):
+        if command == ["plot", "-o", str(tmp_path / "x.png")]:
+            pytest.importorskip("matplotlib")
+        assert main([*command, str(path), "--family", "llama"]) == EXIT_OK
+    out = tmp_path / "out.json"
+    assert main(["convert", str(path), "--to", "native", "-o", str(out), "--family", "llama"]) == 0
+    assert main(["diff", str(path), str(out), "--family", "llama"]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["show", str(path), "--family", "lama"]) == EXIT_USAGE
+    assert "invalid choice: 'lama'" in capsys.readouterr().err
