@@ -1,8 +1,9 @@
 """Files written from seed-expressible configs stay byte-identical as the blocks gain fields.
 
-The digests below are of what the library wrote for the repository's examples before the
-per-layer fields of other families (``sliding_window``, ``mla``, ``gated``) existed: every
-writer must still produce exactly those bytes for blocks that do not use them.
+The digests below are of what the library wrote for the repository's examples (and the
+published Nemotron configs in ../shared/data) before the per-layer fields of other families
+(``sliding_window``, ``mla``, ``gated``) existed: every writer must still produce exactly
+those bytes for blocks that do not use them.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import attrs
@@ -41,7 +42,7 @@ UnknownKeys = Literal["error", "warn"]
 #: Field metadata marking a field that is written (``to_dict``, JSON, YAML, config.json) and
 #: shown in ``repr`` only when it is not ``None``: the fields added after the seed's, so that
 #: an object that does not use them is written exactly as the seed writes it.
-OMIT_IF_NONE: dict[str, Any] = {"omit_if_none": True}
+OMIT_IF_NONE: Mapping[str, Any] = MappingProxyType({"omit_if_none": True})
 
 
 def _converter_not_imported(*args: Any) -> Any:

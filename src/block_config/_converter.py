@@ -655,13 +655,14 @@ def _unstructure_source(cls: type[BaseDataclass], rules: tuple[FieldRule, ...]) 
 
 def _same_fields(rules: Iterable[FieldRule], a: str, b: str) -> str:
     """An expression: ``a`` and ``b`` hold equal values in every field of ``rules``."""
-    # bool and None are singletons: ``is`` compares them exactly, without a call.
-    # The fields written only when set are mostly None on both sides: ``is`` first.
+    # bool and None are singletons: ``is`` compares them exactly, without a call. A field
+    # that may be None mostly is on both sides (or holds one shared object): ``is`` first,
+    # which agrees with ``==`` on every value a field holds (floats are never NaN).
     return " and ".join(
         f"{a}.{rule.name} is {b}.{rule.name}"
         if rule.kind is Kind.BOOL
         else f"({a}.{rule.name} is {b}.{rule.name} or {a}.{rule.name} == {b}.{rule.name})"
-        if rule.omit_if_none
+        if rule.optional
         else f"{a}.{rule.name} == {b}.{rule.name}"
         for rule in rules
     )
