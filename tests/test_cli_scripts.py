@@ -226,7 +226,10 @@ def test_output_ending_in_a_slash_is_a_folder_created_if_needed(tmp_path: Path) 
     assert result.stdout == f"wrote {target / 'config.json'} (legacy dialect, 32 layers)\n"
     again = cli("convert", EXAMPLE, "--to", "legacy", "-o", target)  # an existing folder
     assert again.returncode == 1
-    assert "exists; refusing to overwrite it (use --force)" in again.stderr
+    # The file that exists is named, not the folder the user gave.
+    assert f"{ERROR}{target / 'config.json'}: exists; refusing to overwrite it (use --force)" in (
+        again.stderr
+    )
     assert "missing folders are created" in cli("convert", "--help").stdout
 
 
