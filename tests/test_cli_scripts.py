@@ -85,6 +85,11 @@ def test_diff_exit_code_the_same_model_in_two_dialects_is_the_same(tmp_path: Pat
     result = cli("diff", "--exit-code", legacy, native)
     assert result.returncode == 0, result.stdout
     assert 'dialect: "legacy" -> "native"' in result.stdout
+    # The example itself and its legacy form: the legacy dialect does not keep the KV heads
+    # of a linear attention or the width of a linear FFN, which no figure depends on.
+    original = cli("diff", "--exit-code", EXAMPLE, legacy)
+    assert original.returncode == 0, original.stdout
+    assert "no layer differs (32 layers)" in original.stdout
 
 
 # ---------------------------------------------------------------------------------- validate
