@@ -85,6 +85,11 @@ def test_diff_exit_code_the_same_model_in_two_dialects_is_the_same(tmp_path: Pat
     result = cli("diff", "--exit-code", legacy, native)
     assert result.returncode == 0, result.stdout
     assert 'dialect: "legacy" -> "native"' in result.stdout
+    # The example itself and its legacy form: the legacy dialect does not keep the KV heads
+    # of a linear attention or the width of a linear FFN, which no figure depends on.
+    original = cli("diff", "--exit-code", EXAMPLE, legacy)
+    assert original.returncode == 0, original.stdout
+    assert "no layer differs (32 layers)" in original.stdout
 
 
 # ---------------------------------------------------------------------------------- validate
@@ -226,7 +231,10 @@ def test_output_ending_in_a_slash_is_a_folder_created_if_needed(tmp_path: Path) 
     assert result.stdout == f"wrote {target / 'config.json'} (legacy dialect, 32 layers)\n"
     again = cli("convert", EXAMPLE, "--to", "legacy", "-o", target)  # an existing folder
     assert again.returncode == 1
-    assert "exists; refusing to overwrite it (use --force)" in again.stderr
+    # The file that exists is named, not the folder the user gave.
+    assert f"{ERROR}{target / 'config.json'}: exists; refusing to overwrite it (use --force)" in (
+        again.stderr
+    )
     assert "missing folders are created" in cli("convert", "--help").stdout
 
 

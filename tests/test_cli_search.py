@@ -171,6 +171,37 @@ def test_candidates_does_not_overwrite_without_force(tmp_path: Path) -> None:
     assert cli("candidates", HYBRID, "-o", library, "--force").code == 0
 
 
+def test_search_output_ending_in_a_slash_or_a_folder_writes_config_json(
+    tmp_path: Path, scored: Path
+) -> None:
+    # As convert does: -o DIR/ is a folder (created), never a file named DIR.
+    target = tmp_path / "new" / "child"
+    args = ("search", HYBRID, "--library", scored, "--max-params", 500_000_000)
+    result = cli(*args, "-o", f"{target}/")
+    assert result.code == 0, result.err
+    assert (target / "config.json").is_file()
+    assert result.out.endswith(f"wrote {target / 'config.json'} (native dialect)\n")
+    # An existing folder without a config.json is written into, without --force.
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    into = cli(*args, "-o", folder)
+    assert into.code == 0, into.err
+    assert into.out.endswith(f"wrote {folder / 'config.json'} (native dialect)\n")
+    again = cli(*args, "-o", folder)
+    assert again.code == 1
+    assert f"{folder / 'config.json'}: exists; refusing to overwrite it" in again.err
+
+
+def test_candidates_output_naming_a_folder_is_refused(tmp_path: Path) -> None:
+    result = cli("candidates", HYBRID, "--linear", "-o", f"{tmp_path / 'lib'}/")
+    assert result.code == 2
+    assert "LIBRARY.json names a folder" in result.err
+    assert not (tmp_path / "lib").exists()
+    folder = cli("candidates", HYBRID, "--linear", "-o", tmp_path, "--force")
+    assert folder.code == 2
+    assert "LIBRARY.json names a folder" in folder.err
+
+
 def test_a_malformed_library_is_told_with_its_json_paths(tmp_path: Path, scored: Path) -> None:
     document = json.loads(scored.read_text())
     document["layers"][3][1]["score"] = "bad"

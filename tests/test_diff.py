@@ -102,6 +102,29 @@ MAMBA = {"state_dim": 128, "num_heads": 32, "head_dim": 64, "num_groups": 8}
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
+def test_a_field_no_figure_reads_is_no_difference_between_two_linear_blocks() -> None:
+    linear = {"replace_with_linear": True}
+    a = BlockConfig(
+        attention={**linear, "num_key_value_heads": 8},
+        ffn={**linear, "intermediate_size": 14336},
+    )
+    b = BlockConfig(
+        attention={**linear, "num_key_value_heads": 32},
+        ffn={**linear, "intermediate_size": 4096},
+    )
+    assert diff_block_configs([a], [b]).layers == ()
+    nested = diff_block_configs(
+        [BlockConfig(parallel_blocks=[a])], [BlockConfig(parallel_blocks=[b])]
+    )
+    assert nested.layers == ()
+    # A change of kind still shows the field with it.
+    gqa = BlockConfig(attention={"num_key_value_heads": 8}, ffn=a.ffn)
+    assert diff_block_configs([gqa], [b]).layers[0].changes == (
+        FieldChange("attention.replace_with_linear", False, True),
+        FieldChange("attention.num_key_value_heads", 8, 32),
+    )
+
+
 def test_an_object_on_one_side_only_is_one_change_with_the_whole_object() -> None:
     mamba = BlockConfig(attention={"mamba": MAMBA}, ffn={"no_op": True})
     gqa = BlockConfig(attention={"num_key_value_heads": 8}, ffn={"no_op": True})

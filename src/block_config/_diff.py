@@ -158,8 +158,34 @@ def _compare(a: Any, b: Any, path: str, out: list[FieldChange]) -> None:
 
 def _block_changes(a: BlockConfig, b: BlockConfig) -> tuple[FieldChange, ...]:
     out: list[FieldChange] = []
-    _compare(a.to_dict(), b.to_dict(), "", out)
+    a_dict = a.to_dict()
+    _compare(a_dict, _without_unread_changes(a_dict, b.to_dict()), "", out)
     return tuple(out)
+
+
+# The field no figure reads once its sub-block is a linear map or nothing, and that the
+# legacy dialect does not keep (it reads back as num_attention_heads / hidden_size).
+_UNREAD = (("attention", "num_key_value_heads"), ("ffn", "intermediate_size"))
+
+
+def _without_unread_changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """``b`` with ``a``'s value of each field that neither side reads: no difference."""
+    b = dict(b)
+    for part, field in _UNREAD:
+        old, new = a.get(part), b.get(part)
+        if isinstance(old, dict) and isinstance(new, dict) and _unread(old) and _unread(new):
+            b[part] = {**new, field: old.get(field)}
+    old_parallel, new_parallel = a.get("parallel_blocks"), b.get("parallel_blocks")
+    if isinstance(old_parallel, list) and isinstance(new_parallel, list):
+        b["parallel_blocks"] = [
+            _without_unread_changes(x, y) if isinstance(x, dict) and isinstance(y, dict) else y
+            for x, y in zip(old_parallel, new_parallel, strict=False)
+        ] + new_parallel[len(old_parallel) :]
+    return b
+
+
+def _unread(part: dict[str, Any]) -> bool:
+    return part.get("no_op") is True or part.get("replace_with_linear") is True
 
 
 _ABSENT = object()
@@ -183,11 +209,14 @@ def diff_block_configs(
         new = b[index] if index < len(b) else None
         if old == new:
             continue
+        changes = () if old is None or new is None else _block_changes(old, new)
+        if old is not None and new is not None and not changes:
+            continue  # they differ only in fields no figure reads
         layers.append(
             LayerDiff(
                 index=index,
                 only_in="b" if old is None else "a" if new is None else None,
-                changes=() if old is None or new is None else _block_changes(old, new),
+                changes=changes,
                 a_block=old,
                 b_block=new,
                 a_stats=None if a_stats is None or old is None else a_stats.layers[index],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -128,6 +129,8 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     parent = item.model
     assert parent is not None
     target = None if args.output is None else Path(args.output)
+    if target is not None and (target.is_dir() or args.output.endswith(("/", os.sep))):
+        usage(f"-o LIBRARY.json names a folder: {args.output}")
     if target is not None and target.exists() and not args.force:
         invalid(args.output, "exists; refusing to overwrite it (use --force)")
     try:

@@ -106,6 +106,8 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _refuse_existing(name: str, target: Path, source: Path) -> NoReturn:
+    if target != Path(name):  # -o DIR: the file in the way is DIR/config.json
+        name = str(target)
     if _same_file(target, source):
         invalid(name, "is the input file; refusing to overwrite it (use --force)")
     invalid(name, "exists; refusing to overwrite it (use --force)")

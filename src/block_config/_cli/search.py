@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -126,7 +127,13 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--time-limit", type=_seconds, metavar="S", help="stop the solver after S seconds"
     )
-    parser.add_argument("-o", "--output", metavar="CHILD.json", help="write the child config")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="CHILD.json",
+        help="write the child config (a folder, existing or ending in /, gets config.json; "
+        "missing folders are created)",
+    )
     parser.add_argument(
         "--to",
         choices=("native", "legacy"),
@@ -197,8 +204,10 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     _check_usage(args)
     budgets = _budgets(args)
     target = None if args.output is None else Path(args.output)
+    if target is not None and (target.is_dir() or args.output.endswith(("/", os.sep))):
+        target = target / "config.json"  # -o DIR/ is a folder, as for convert
     if target is not None and target.exists() and not args.force:
-        invalid(args.output, "exists; refusing to overwrite it (use --force)")
+        invalid(str(target), "exists; refusing to overwrite it (use --force)")
     item = read(args.file, args, need_model=True)
     parent = item.model
     assert parent is not None
@@ -227,13 +236,14 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _write_child(args: argparse.Namespace, child: ModelArchitecture, target: Path) -> None:
-    with warnings_to_stderr(args.output):
+    name = str(target)
+    with warnings_to_stderr(name):
         try:
             child.save(target, dialect=args.to)
         except BlockConfigError as error:  # what the legacy dialect cannot express
-            invalid(args.output, error)
+            invalid(name, error)
         except OSError as error:
-            invalid(args.output, os_message(error, args.output))
+            invalid(name, os_message(error, name))
 
 
 _COLUMNS = ("layer", "cand", "attention", "KV heads", "FFN", "FFN size", "params", "score")
