@@ -202,6 +202,29 @@ def test_qwen_sliding_window_layers_start_at_max_window_layers() -> None:
     assert plain == (_dense(1, 1184),) * 3
 
 
+def _windows(config: dict[str, Any]) -> list[int | None]:
+    blocks = ModelArchitecture.from_mapping(config).block_configs
+    return [block.attention.sliding_window for block in blocks]  # type: ignore[union-attr]
+
+
+def test_qwen3_moe_slides_in_every_layer_whatever_max_window_layers_says() -> None:
+    # Qwen3MoeConfig has no max_window_layers: every attention takes config.sliding_window.
+    config = {
+        **_config("qwen3_moe"),
+        "use_sliding_window": True,
+        "sliding_window": 64,
+        "max_window_layers": 3,
+    }
+    assert _windows(config) == [64, 64, 64]
+
+
+def test_qwen2_moe_slides_in_alternate_layers_below_max_window_layers() -> None:
+    # Qwen2MoeConfig: layer i slides when (i + 1) is odd and i < max_window_layers.
+    config = {**_config("qwen2_moe"), "use_sliding_window": True, "sliding_window": 64}
+    assert _windows(config) == [64, None, 64, None, None, None]  # max_window_layers 4
+    assert _windows({**config, "max_window_layers": 28}) == [64, None] * 3
+
+
 def test_mistral_attends_within_its_sliding_window_when_set() -> None:
     blocks = ModelArchitecture.from_mapping(_config("mistral")).block_configs
     assert blocks == (_dense(8, 1792, sliding_window=4096),) * 3

@@ -228,20 +228,29 @@ def windowed(attention: dict[str, Any], window: int | None) -> dict[str, Any]:
     return {**attention, "sliding_window": window}
 
 
-def qwen_sliding(keys: ConfigReader, layers: int, *, max_window_layers: int) -> list[int | None]:
-    """Each layer's window in the Qwen families: ``sliding_window`` (default 4096) on layers
-    from ``max_window_layers`` on when ``use_sliding_window``; ``layer_types`` when given."""
+def qwen_sliding(
+    keys: ConfigReader, layers: int, *, max_window_layers: int | None, alternate: bool = False
+) -> list[int | None]:
+    """Each layer's window in the Qwen families: ``sliding_window`` (default 4096) when
+    ``use_sliding_window``, on the layers ``layer_types`` marks when given, else on layers from
+    ``max_window_layers`` on (Qwen2, Qwen3), on the even layers below it with ``alternate``
+    (Qwen2-MoE), or on every layer when ``max_window_layers`` is None (Qwen3-MoE, whose
+    modelling code reads neither key)."""
     window = None
     if keys.boolean("use_sliding_window"):
         window = 4096
         if "sliding_window" in keys.config:
             window = keys.integer("sliding_window", default=None)
+    if max_window_layers is None:
+        return [window] * layers
     first = keys.integer("max_window_layers", default=max_window_layers, minimum=0)
     types = layer_types(keys, layers)
     if types is not None:
         return [window if kind == SLIDING else None for kind in types]
     if window is None or first is None:
         return [None] * layers
+    if alternate:
+        return [window if index % 2 == 0 and index < first else None for index in range(layers)]
     return [window if index >= first else None for index in range(layers)]
 
 
