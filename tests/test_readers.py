@@ -225,6 +225,43 @@ def test_qwen2_moe_slides_in_alternate_layers_below_max_window_layers() -> None:
     assert _windows({**config, "max_window_layers": 28}) == [64, None] * 3
 
 
+#: num_key_value_heads when the key is absent: the configuration class's default (null, or
+#: absent for Llama, means one KV head per query head).
+_KV_DEFAULTS = {
+    "llama": 32,
+    "mistral": 8,
+    "mixtral": 8,
+    "qwen2": 32,
+    "qwen3": 32,
+    "qwen2_moe": 16,
+    "qwen3_moe": 4,
+    "nemotron_h": 8,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_KV_DEFAULTS))
+def test_absent_kv_heads_take_the_configuration_class_default(name: str) -> None:
+    config = {**_config(name), "num_attention_heads": 32, "head_dim": 8}
+    config.pop("num_key_value_heads", None)
+    blocks = ModelArchitecture.from_mapping(config).block_configs
+    kv = {b.attention.num_key_value_heads for b in blocks if b.attention} - {None}
+    assert kv == {_KV_DEFAULTS[name]}
+    config["num_key_value_heads"] = None  # null: as many as the query heads
+    blocks = ModelArchitecture.from_mapping(config).block_configs
+    kv = {b.attention.num_key_value_heads for b in blocks if b.attention} - {None}
+    assert kv == {32}
+
+
+@pytest.mark.parametrize("name", ["gpt-oss-20b", "Llama-4-Scout-17B-16E"])
+def test_absent_kv_heads_default_to_eight_in_gpt_oss_and_llama4(name: str) -> None:
+    config = json.loads((HF.parent / "families" / f"{name}.config.json").read_text())
+    text = config.get("text_config", config)
+    text.update(num_attention_heads=32, head_dim=8)
+    del text["num_key_value_heads"]
+    blocks = ModelArchitecture.from_mapping(config).block_configs
+    assert {block.attention.num_key_value_heads for block in blocks if block.attention} == {8}
+
+
 def test_mistral_attends_within_its_sliding_window_when_set() -> None:
     blocks = ModelArchitecture.from_mapping(_config("mistral")).block_configs
     assert blocks == (_dense(8, 1792, sliding_window=4096),) * 3

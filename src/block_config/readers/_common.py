@@ -104,11 +104,19 @@ def layer_count(keys: ConfigReader) -> int | None:
 
 
 def attention(
-    keys: ConfigReader, heads: int | None, *, kv_default: int | None = None
+    keys: ConfigReader,
+    heads: int | None,
+    *,
+    kv_default: int | None = None,
+    kv_absent: int | None = None,
 ) -> dict[str, Any]:
-    """Grouped-query attention: ``num_key_value_heads`` (``kv_default`` when absent or null,
-    the head count when that is None)."""
-    kv = keys.integer("num_key_value_heads", default=heads if kv_default is None else kv_default)
+    """Grouped-query attention: ``num_key_value_heads`` (``kv_absent``, the configuration
+    class's default, when the key is absent; else ``kv_default`` when absent or null, the head
+    count when that is None)."""
+    default = heads if kv_default is None else kv_default
+    if kv_absent is not None and "num_key_value_heads" not in keys.config:
+        default = kv_absent
+    kv = keys.integer("num_key_value_heads", default=default)
     if is_count(heads) and is_count(kv) and heads % kv:
         keys.problems.append(
             Problem(("num_key_value_heads",), f"{kv} does not divide num_attention_heads ({heads})")

@@ -58,7 +58,7 @@ def read_gpt_oss(config: Mapping[str, Any], options: ReadOptions) -> dict[str, A
         sliding = [(index + 1) % 2 != 0 for index in range(layers)]
     else:
         sliding = [kind == SLIDING for kind in types]
-    attn = attention(keys, fields["num_attention_heads"])
+    attn = attention(keys, fields["num_attention_heads"], kv_absent=8)
     windows = [window if flag else None for flag in sliding]
     moe = routed_experts(keys, "num_local_experts", "intermediate_size", 0)
     return homogeneous(keys, fields, dense_layers(window_attentions(attn, windows), moe))

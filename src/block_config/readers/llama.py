@@ -36,7 +36,9 @@ def read_llama(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
-    attn = attention(keys, fields["num_attention_heads"])
+    # MistralConfig defaults to 8 KV heads; LlamaConfig to one per query head.
+    kv_absent = 8 if options.model_type == "mistral" else None
+    attn = attention(keys, fields["num_attention_heads"], kv_absent=kv_absent)
     if options.model_type == "mistral":
         # MistralConfig's default window; null (most published configs): full attention.
         window = 4096

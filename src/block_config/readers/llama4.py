@@ -92,7 +92,7 @@ def read_llama4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[st
     types = layer_types(keys, layers, (_CHUNKED, _FULL))
     if types is None:
         types = [_CHUNKED if flag else _FULL for flag in rope_flags]
-    kv = attention(keys, fields["num_attention_heads"])
+    kv = attention(keys, fields["num_attention_heads"], kv_absent=8)
     moe = routed_experts(keys, "num_local_experts", "intermediate_size", None)
     moe["moe"]["shared_expert_intermediate_dim"] = moe["moe"]["expert_intermediate_dim"]
     dense: dict[str, Any] = {}

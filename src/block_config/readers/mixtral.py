@@ -38,7 +38,7 @@ def read_mixtral(config: Mapping[str, Any], options: ReadOptions) -> dict[str, A
         raise BlockConfigError(keys.problems)
     window = keys.integer("sliding_window", default=None)  # MixtralConfig's default: None
     item = {
-        "attention": windowed(attention(keys, fields["num_attention_heads"]), window),
+        "attention": windowed(attention(keys, fields["num_attention_heads"], kv_absent=8), window),
         "ffn": routed_experts(keys, "num_local_experts", "intermediate_size", 0),
     }
     return homogeneous(keys, fields, [item] * layers)

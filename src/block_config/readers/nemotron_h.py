@@ -122,7 +122,7 @@ def _items(keys: ConfigReader, kinds: list[str], heads: int | None) -> list[dict
         }
         items["mamba"] = {"attention": {"mamba": mamba}, "ffn": NO_OP}
     if "attention" in present:
-        items["attention"] = {"attention": attention(keys, heads), "ffn": NO_OP}
+        items["attention"] = {"attention": attention(keys, heads, kv_absent=8), "ffn": NO_OP}
     if "mlp" in present:
         size = keys.integer("intermediate_size", required=True)
         items["mlp"] = {"attention": NO_OP, "ffn": {"intermediate_size": size, "gated": False}}

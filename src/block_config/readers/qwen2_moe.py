@@ -38,9 +38,11 @@ def qwen_moe_items(
     shared_key: str | None,
     max_window_layers: int | None,
     alternate: bool = False,
+    kv_absent: int,
 ) -> list[dict[str, Any]]:
     """The layers of a Qwen-MoE config (Qwen2-MoE, Qwen3-MoE); the shared expert's width is
-    ``shared_key`` (required), none when ``shared_key`` is None."""
+    ``shared_key`` (required), none when ``shared_key`` is None; ``kv_absent`` KV heads when
+    ``num_key_value_heads`` is absent."""
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
@@ -59,7 +61,7 @@ def qwen_moe_items(
                 )
             )
     attentions = window_attentions(
-        attention(keys, fields["num_attention_heads"]),
+        attention(keys, fields["num_attention_heads"], kv_absent=kv_absent),
         qwen_sliding(keys, layers, max_window_layers=max_window_layers, alternate=alternate),
     )
     moe = routed_experts(keys, "num_experts", "moe_intermediate_size", shared)
@@ -89,5 +91,6 @@ def read_qwen2_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str,
         shared_key="shared_expert_intermediate_size",
         max_window_layers=28,
         alternate=True,
+        kv_absent=16,
     )
     return homogeneous(keys, fields, items)

@@ -27,5 +27,7 @@ def read_qwen3_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str,
     keys = ConfigReader(config)
     fields = {**model_fields(keys), "qk_norm": True}
     return homogeneous(
-        keys, fields, qwen_moe_items(keys, fields, shared_key=None, max_window_layers=None)
+        keys,
+        fields,
+        qwen_moe_items(keys, fields, shared_key=None, max_window_layers=None, kv_absent=4),
     )
