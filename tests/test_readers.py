@@ -347,6 +347,17 @@ def test_llama4_interleaves_dense_layers_and_chunks_the_rope_layers() -> None:
     ]
 
 
+def test_nemotron_h_attention_has_no_biases_whatever_attention_bias_says() -> None:
+    # NemotronHAttention builds q, k, v and o with bias=False; attention_bias is not read.
+    from block_config import model_stats
+
+    config = _config("nemotron_h")
+    biased = ModelArchitecture.from_mapping({**config, "attention_bias": True})
+    assert biased.attention_bias is False
+    plain = ModelArchitecture.from_mapping({**config, "attention_bias": False})
+    assert model_stats(biased).total_params == model_stats(plain).total_params
+
+
 def test_nemotron_h_mlps_and_experts_are_ungated() -> None:
     arch = ModelArchitecture.load(HF / "nemotron_h.config.json")
     mlp, moe = arch.block_configs[1].ffn, arch.block_configs[4].ffn
