@@ -262,6 +262,26 @@ def test_absent_kv_heads_default_to_eight_in_gpt_oss_and_llama4(name: str) -> No
     assert {block.attention.num_key_value_heads for block in blocks if block.attention} == {8}
 
 
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        *[(name, "mlp_bias") for name in ("mistral", "mixtral", "qwen2", "qwen3")],
+        *[(name, "mlp_bias") for name in ("qwen2_moe", "qwen3_moe")],
+        *[(name, "attention_bias") for name in ("mistral", "mixtral", "qwen2", "qwen2_moe")],
+    ],
+)
+def test_bias_keys_the_modelling_code_never_reads_add_no_parameters(name: str, key: str) -> None:
+    from block_config import model_stats
+
+    plain = ModelArchitecture.from_mapping({**_config(name), key: False})
+    biased = ModelArchitecture.from_mapping({**_config(name), key: True})
+    assert model_stats(biased).total_params == model_stats(plain).total_params
+    assert getattr(biased, key) is False
+    # Llama reads both.
+    llama = ModelArchitecture.from_mapping({**_config("llama"), key: True})
+    assert getattr(llama, key) is True
+
+
 def test_mistral_attends_within_its_sliding_window_when_set() -> None:
     blocks = ModelArchitecture.from_mapping(_config("mistral")).block_configs
     assert blocks == (_dense(8, 1792, sliding_window=4096),) * 3

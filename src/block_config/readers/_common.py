@@ -55,20 +55,25 @@ def model_fields(
     *,
     tie_word_embeddings: bool = False,
     head_dim: int | None = None,
-    attention_bias: bool = False,
+    attention_bias: bool | None = False,
+    mlp_bias: bool = True,
 ) -> dict[str, Any]:
     """The model-level keys every family spells the same way, ``quantization_config`` too.
 
     ``tie_word_embeddings``, ``head_dim`` and ``attention_bias`` are the family's defaults
     when the key is absent (``head_dim`` None: ``hidden_size // num_attention_heads``).
+    ``attention_bias`` None and ``mlp_bias`` False: the family's modelling code never reads
+    that key, so it is not read and the field is False.
     """
     fields: dict[str, Any] = {
         "hidden_size": keys.integer("hidden_size", required=True),
         "num_attention_heads": keys.integer("num_attention_heads", required=True),
         "vocab_size": keys.integer("vocab_size", required=True),
         "tie_word_embeddings": keys.boolean("tie_word_embeddings", tie_word_embeddings),
-        "attention_bias": keys.boolean("attention_bias", attention_bias),
-        "mlp_bias": keys.boolean("mlp_bias"),
+        "attention_bias": (
+            False if attention_bias is None else keys.boolean("attention_bias", attention_bias)
+        ),
+        "mlp_bias": keys.boolean("mlp_bias") if mlp_bias else False,
         "mamba_conv_kernel": keys.integer("conv_kernel", default=DEFAULT_CONV_KERNEL),
         "torch_dtype": keys.string("torch_dtype") or keys.string("dtype"),
         "mamba_ssm_cache_dtype": keys.string("mamba_ssm_cache_dtype"),

@@ -42,7 +42,7 @@ def read_gpt_oss(config: Mapping[str, Any], options: ReadOptions) -> dict[str, A
     del options  # one family
     keys = ConfigReader(config)
     fields = {
-        **model_fields(keys, head_dim=64, attention_bias=True),
+        **model_fields(keys, head_dim=64, attention_bias=True, mlp_bias=False),
         "attention_sinks": True,
         "router_bias": True,
         "expert_bias": True,

@@ -32,7 +32,11 @@ __all__ = ["read_llama"]
 def read_llama(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Llama- or Mistral-shaped config: one dense block per layer."""
     keys = ConfigReader(config)
-    fields = model_fields(keys)
+    # MistralModel reads neither attention_bias nor mlp_bias: no biases.
+    if options.model_type == "mistral":
+        fields = model_fields(keys, attention_bias=None, mlp_bias=False)
+    else:
+        fields = model_fields(keys)
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)

@@ -70,7 +70,7 @@ def read_llama4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[st
     """A Llama-4 text config: MoE and dense layers, chunked and global attention."""
     del options  # one family
     keys = ConfigReader(config)
-    fields = model_fields(keys, head_dim=128)
+    fields = model_fields(keys, head_dim=128, mlp_bias=False)
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)

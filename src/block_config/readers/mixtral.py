@@ -32,7 +32,7 @@ def read_mixtral(config: Mapping[str, Any], options: ReadOptions) -> dict[str, A
     """A Mixtral config: the same MoE block in every layer."""
     del options  # one family
     keys = ConfigReader(config)
-    fields = model_fields(keys)
+    fields = model_fields(keys, attention_bias=None, mlp_bias=False)
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)

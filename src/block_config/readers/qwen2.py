@@ -31,7 +31,7 @@ def read_qwen2(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any
     """A Qwen2 config: one dense block per layer."""
     del options
     keys = ConfigReader(config)
-    fields = {**model_fields(keys), "qkv_bias": True}
+    fields = {**model_fields(keys, attention_bias=None, mlp_bias=False), "qkv_bias": True}
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)

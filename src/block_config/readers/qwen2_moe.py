@@ -84,7 +84,11 @@ def read_qwen2_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str,
     """A Qwen2-MoE config: sparse and dense layers as the sparse step and mlp_only_layers say."""
     del options
     keys = ConfigReader(config)
-    fields = {**model_fields(keys), "qkv_bias": True, "shared_expert_gate": True}
+    fields = {
+        **model_fields(keys, attention_bias=None, mlp_bias=False),
+        "qkv_bias": True,
+        "shared_expert_gate": True,
+    }
     items = qwen_moe_items(
         keys,
         fields,

@@ -31,7 +31,7 @@ def read_qwen3(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any
     """A Qwen3 config: one dense block per layer."""
     del options
     keys = ConfigReader(config)
-    fields = {**model_fields(keys, head_dim=128), "qk_norm": True}
+    fields = {**model_fields(keys, head_dim=128, mlp_bias=False), "qk_norm": True}
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
