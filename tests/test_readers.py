@@ -202,6 +202,86 @@ def test_qwen_sliding_window_layers_start_at_max_window_layers() -> None:
     assert plain == (_dense(1, 1184),) * 3
 
 
+def _windows(config: dict[str, Any]) -> list[int | None]:
+    blocks = ModelArchitecture.from_mapping(config).block_configs
+    return [block.attention.sliding_window for block in blocks]  # type: ignore[union-attr]
+
+
+def test_qwen3_moe_slides_in_every_layer_whatever_max_window_layers_says() -> None:
+    # Qwen3MoeConfig has no max_window_layers: every attention takes config.sliding_window.
+    config = {
+        **_config("qwen3_moe"),
+        "use_sliding_window": True,
+        "sliding_window": 64,
+        "max_window_layers": 3,
+    }
+    assert _windows(config) == [64, 64, 64]
+
+
+def test_qwen2_moe_slides_in_alternate_layers_below_max_window_layers() -> None:
+    # Qwen2MoeConfig: layer i slides when (i + 1) is odd and i < max_window_layers.
+    config = {**_config("qwen2_moe"), "use_sliding_window": True, "sliding_window": 64}
+    assert _windows(config) == [64, None, 64, None, None, None]  # max_window_layers 4
+    assert _windows({**config, "max_window_layers": 28}) == [64, None] * 3
+
+
+#: num_key_value_heads when the key is absent: the configuration class's default (null, or
+#: absent for Llama, means one KV head per query head).
+_KV_DEFAULTS = {
+    "llama": 32,
+    "mistral": 8,
+    "mixtral": 8,
+    "qwen2": 32,
+    "qwen3": 32,
+    "qwen2_moe": 16,
+    "qwen3_moe": 4,
+    "nemotron_h": 8,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_KV_DEFAULTS))
+def test_absent_kv_heads_take_the_configuration_class_default(name: str) -> None:
+    config = {**_config(name), "num_attention_heads": 32, "head_dim": 8}
+    config.pop("num_key_value_heads", None)
+    blocks = ModelArchitecture.from_mapping(config).block_configs
+    kv = {b.attention.num_key_value_heads for b in blocks if b.attention} - {None}
+    assert kv == {_KV_DEFAULTS[name]}
+    config["num_key_value_heads"] = None  # null: as many as the query heads
+    blocks = ModelArchitecture.from_mapping(config).block_configs
+    kv = {b.attention.num_key_value_heads for b in blocks if b.attention} - {None}
+    assert kv == {32}
+
+
+@pytest.mark.parametrize("name", ["gpt-oss-20b", "Llama-4-Scout-17B-16E"])
+def test_absent_kv_heads_default_to_eight_in_gpt_oss_and_llama4(name: str) -> None:
+    config = json.loads((HF.parent / "families" / f"{name}.config.json").read_text())
+    text = config.get("text_config", config)
+    text.update(num_attention_heads=32, head_dim=8)
+    del text["num_key_value_heads"]
+    blocks = ModelArchitecture.from_mapping(config).block_configs
+    assert {block.attention.num_key_value_heads for block in blocks if block.attention} == {8}
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        *[(name, "mlp_bias") for name in ("mistral", "mixtral", "qwen2", "qwen3")],
+        *[(name, "mlp_bias") for name in ("qwen2_moe", "qwen3_moe")],
+        *[(name, "attention_bias") for name in ("mistral", "mixtral", "qwen2", "qwen2_moe")],
+    ],
+)
+def test_bias_keys_the_modelling_code_never_reads_add_no_parameters(name: str, key: str) -> None:
+    from block_config import model_stats
+
+    plain = ModelArchitecture.from_mapping({**_config(name), key: False})
+    biased = ModelArchitecture.from_mapping({**_config(name), key: True})
+    assert model_stats(biased).total_params == model_stats(plain).total_params
+    assert getattr(biased, key) is False
+    # Llama reads both.
+    llama = ModelArchitecture.from_mapping({**_config("llama"), key: True})
+    assert getattr(llama, key) is True
+
+
 def test_mistral_attends_within_its_sliding_window_when_set() -> None:
     blocks = ModelArchitecture.from_mapping(_config("mistral")).block_configs
     assert blocks == (_dense(8, 1792, sliding_window=4096),) * 3
@@ -285,6 +365,17 @@ def test_llama4_interleaves_dense_layers_and_chunks_the_rope_layers() -> None:
         (True, 256),
         (False, None),  # every fourth layer is NoPE and global
     ]
+
+
+def test_nemotron_h_attention_has_no_biases_whatever_attention_bias_says() -> None:
+    # NemotronHAttention builds q, k, v and o with bias=False; attention_bias is not read.
+    from block_config import model_stats
+
+    config = _config("nemotron_h")
+    biased = ModelArchitecture.from_mapping({**config, "attention_bias": True})
+    assert biased.attention_bias is False
+    plain = ModelArchitecture.from_mapping({**config, "attention_bias": False})
+    assert model_stats(biased).total_params == model_stats(plain).total_params
 
 
 def test_nemotron_h_mlps_and_experts_are_ungated() -> None:

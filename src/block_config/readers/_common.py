@@ -55,20 +55,25 @@ def model_fields(
     *,
     tie_word_embeddings: bool = False,
     head_dim: int | None = None,
-    attention_bias: bool = False,
+    attention_bias: bool | None = False,
+    mlp_bias: bool = True,
 ) -> dict[str, Any]:
     """The model-level keys every family spells the same way, ``quantization_config`` too.
 
     ``tie_word_embeddings``, ``head_dim`` and ``attention_bias`` are the family's defaults
     when the key is absent (``head_dim`` None: ``hidden_size // num_attention_heads``).
+    ``attention_bias`` None and ``mlp_bias`` False: the family's modelling code never reads
+    that key, so it is not read and the field is False.
     """
     fields: dict[str, Any] = {
         "hidden_size": keys.integer("hidden_size", required=True),
         "num_attention_heads": keys.integer("num_attention_heads", required=True),
         "vocab_size": keys.integer("vocab_size", required=True),
         "tie_word_embeddings": keys.boolean("tie_word_embeddings", tie_word_embeddings),
-        "attention_bias": keys.boolean("attention_bias", attention_bias),
-        "mlp_bias": keys.boolean("mlp_bias"),
+        "attention_bias": (
+            False if attention_bias is None else keys.boolean("attention_bias", attention_bias)
+        ),
+        "mlp_bias": keys.boolean("mlp_bias") if mlp_bias else False,
         "mamba_conv_kernel": keys.integer("conv_kernel", default=DEFAULT_CONV_KERNEL),
         "torch_dtype": keys.string("torch_dtype") or keys.string("dtype"),
         "mamba_ssm_cache_dtype": keys.string("mamba_ssm_cache_dtype"),
@@ -104,11 +109,19 @@ def layer_count(keys: ConfigReader) -> int | None:
 
 
 def attention(
-    keys: ConfigReader, heads: int | None, *, kv_default: int | None = None
+    keys: ConfigReader,
+    heads: int | None,
+    *,
+    kv_default: int | None = None,
+    kv_absent: int | None = None,
 ) -> dict[str, Any]:
-    """Grouped-query attention: ``num_key_value_heads`` (``kv_default`` when absent or null,
-    the head count when that is None)."""
-    kv = keys.integer("num_key_value_heads", default=heads if kv_default is None else kv_default)
+    """Grouped-query attention: ``num_key_value_heads`` (``kv_absent``, the configuration
+    class's default, when the key is absent; else ``kv_default`` when absent or null, the head
+    count when that is None)."""
+    default = heads if kv_default is None else kv_default
+    if kv_absent is not None and "num_key_value_heads" not in keys.config:
+        default = kv_absent
+    kv = keys.integer("num_key_value_heads", default=default)
     if is_count(heads) and is_count(kv) and heads % kv:
         keys.problems.append(
             Problem(("num_key_value_heads",), f"{kv} does not divide num_attention_heads ({heads})")
@@ -228,20 +241,29 @@ def windowed(attention: dict[str, Any], window: int | None) -> dict[str, Any]:
     return {**attention, "sliding_window": window}
 
 
-def qwen_sliding(keys: ConfigReader, layers: int, *, max_window_layers: int) -> list[int | None]:
-    """Each layer's window in the Qwen families: ``sliding_window`` (default 4096) on layers
-    from ``max_window_layers`` on when ``use_sliding_window``; ``layer_types`` when given."""
+def qwen_sliding(
+    keys: ConfigReader, layers: int, *, max_window_layers: int | None, alternate: bool = False
+) -> list[int | None]:
+    """Each layer's window in the Qwen families: ``sliding_window`` (default 4096) when
+    ``use_sliding_window``, on the layers ``layer_types`` marks when given, else on layers from
+    ``max_window_layers`` on (Qwen2, Qwen3), on the even layers below it with ``alternate``
+    (Qwen2-MoE), or on every layer when ``max_window_layers`` is None (Qwen3-MoE, whose
+    modelling code reads neither key)."""
     window = None
     if keys.boolean("use_sliding_window"):
         window = 4096
         if "sliding_window" in keys.config:
             window = keys.integer("sliding_window", default=None)
+    if max_window_layers is None:
+        return [window] * layers
     first = keys.integer("max_window_layers", default=max_window_layers, minimum=0)
     types = layer_types(keys, layers)
     if types is not None:
         return [window if kind == SLIDING else None for kind in types]
     if window is None or first is None:
         return [None] * layers
+    if alternate:
+        return [window if index % 2 == 0 and index < first else None for index in range(layers)]
     return [window if index >= first else None for index in range(layers)]
 
 

@@ -70,7 +70,7 @@ def read_gemma2(config: Mapping[str, Any], options: ReadOptions) -> dict[str, An
     del options  # one family
     keys = ConfigReader({**_DEFAULTS, **config})
     fields = {
-        **model_fields(keys, tie_word_embeddings=True, head_dim=256),
+        **model_fields(keys, tie_word_embeddings=True, head_dim=256, mlp_bias=False),
         "sandwich_norms": True,
     }
     layers = layer_count(keys)

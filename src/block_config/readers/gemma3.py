@@ -45,7 +45,7 @@ def read_gemma3_text(config: Mapping[str, Any], options: ReadOptions) -> dict[st
     del options  # one family
     keys = ConfigReader({**_DEFAULTS, **config})
     fields = {
-        **model_fields(keys, tie_word_embeddings=True, head_dim=256),
+        **model_fields(keys, tie_word_embeddings=True, head_dim=256, mlp_bias=False),
         "sandwich_norms": True,
         "qk_norm": True,
     }

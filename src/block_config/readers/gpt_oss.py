@@ -42,7 +42,7 @@ def read_gpt_oss(config: Mapping[str, Any], options: ReadOptions) -> dict[str, A
     del options  # one family
     keys = ConfigReader(config)
     fields = {
-        **model_fields(keys, head_dim=64, attention_bias=True),
+        **model_fields(keys, head_dim=64, attention_bias=True, mlp_bias=False),
         "attention_sinks": True,
         "router_bias": True,
         "expert_bias": True,
@@ -58,7 +58,7 @@ def read_gpt_oss(config: Mapping[str, Any], options: ReadOptions) -> dict[str, A
         sliding = [(index + 1) % 2 != 0 for index in range(layers)]
     else:
         sliding = [kind == SLIDING for kind in types]
-    attn = attention(keys, fields["num_attention_heads"])
+    attn = attention(keys, fields["num_attention_heads"], kv_absent=8)
     windows = [window if flag else None for flag in sliding]
     moe = routed_experts(keys, "num_local_experts", "intermediate_size", 0)
     return homogeneous(keys, fields, dense_layers(window_attentions(attn, windows), moe))

@@ -32,11 +32,17 @@ __all__ = ["read_llama"]
 def read_llama(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Llama- or Mistral-shaped config: one dense block per layer."""
     keys = ConfigReader(config)
-    fields = model_fields(keys)
+    # MistralModel reads neither attention_bias nor mlp_bias: no biases.
+    if options.model_type == "mistral":
+        fields = model_fields(keys, attention_bias=None, mlp_bias=False)
+    else:
+        fields = model_fields(keys)
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
-    attn = attention(keys, fields["num_attention_heads"])
+    # MistralConfig defaults to 8 KV heads; LlamaConfig to one per query head.
+    kv_absent = 8 if options.model_type == "mistral" else None
+    attn = attention(keys, fields["num_attention_heads"], kv_absent=kv_absent)
     if options.model_type == "mistral":
         # MistralConfig's default window; null (most published configs): full attention.
         window = 4096

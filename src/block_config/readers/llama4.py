@@ -70,7 +70,7 @@ def read_llama4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[st
     """A Llama-4 text config: MoE and dense layers, chunked and global attention."""
     del options  # one family
     keys = ConfigReader(config)
-    fields = model_fields(keys, head_dim=128)
+    fields = model_fields(keys, head_dim=128, mlp_bias=False)
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
@@ -92,7 +92,7 @@ def read_llama4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[st
     types = layer_types(keys, layers, (_CHUNKED, _FULL))
     if types is None:
         types = [_CHUNKED if flag else _FULL for flag in rope_flags]
-    kv = attention(keys, fields["num_attention_heads"])
+    kv = attention(keys, fields["num_attention_heads"], kv_absent=8)
     moe = routed_experts(keys, "num_local_experts", "intermediate_size", None)
     moe["moe"]["shared_expert_intermediate_dim"] = moe["moe"]["expert_intermediate_dim"]
     dense: dict[str, Any] = {}

@@ -32,13 +32,13 @@ def read_mixtral(config: Mapping[str, Any], options: ReadOptions) -> dict[str, A
     """A Mixtral config: the same MoE block in every layer."""
     del options  # one family
     keys = ConfigReader(config)
-    fields = model_fields(keys)
+    fields = model_fields(keys, attention_bias=None, mlp_bias=False)
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
     window = keys.integer("sliding_window", default=None)  # MixtralConfig's default: None
     item = {
-        "attention": windowed(attention(keys, fields["num_attention_heads"]), window),
+        "attention": windowed(attention(keys, fields["num_attention_heads"], kv_absent=8), window),
         "ffn": routed_experts(keys, "num_local_experts", "intermediate_size", 0),
     }
     return homogeneous(keys, fields, [item] * layers)

@@ -122,7 +122,7 @@ def _items(keys: ConfigReader, kinds: list[str], heads: int | None) -> list[dict
         }
         items["mamba"] = {"attention": {"mamba": mamba}, "ffn": NO_OP}
     if "attention" in present:
-        items["attention"] = {"attention": attention(keys, heads), "ffn": NO_OP}
+        items["attention"] = {"attention": attention(keys, heads, kv_absent=8), "ffn": NO_OP}
     if "mlp" in present:
         size = keys.integer("intermediate_size", required=True)
         items["mlp"] = {"attention": NO_OP, "ffn": {"intermediate_size": size, "gated": False}}
@@ -147,7 +147,8 @@ def read_nemotron_h(config: Mapping[str, Any], options: ReadOptions) -> dict[str
     # head_dim: NemotronHConfig's default is 128; the first published configs, read by their
     # own modelling code, spell it attention_head_dim.
     head_dim = keys.integer("attention_head_dim", default=128)
-    fields = model_fields(keys, head_dim=head_dim)
+    # NemotronHAttention builds its projections without biases, whatever attention_bias says.
+    fields = {**model_fields(keys, head_dim=head_dim), "attention_bias": False}
     if config.get("moe_latent_size") is not None:
         keys.problems.append(
             Problem(

@@ -31,11 +31,11 @@ def read_qwen2(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any
     """A Qwen2 config: one dense block per layer."""
     del options
     keys = ConfigReader(config)
-    fields = {**model_fields(keys), "qkv_bias": True}
+    fields = {**model_fields(keys, attention_bias=None, mlp_bias=False), "qkv_bias": True}
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
-    attn = attention(keys, fields["num_attention_heads"])
+    attn = attention(keys, fields["num_attention_heads"], kv_absent=32)
     windows = qwen_sliding(keys, layers, max_window_layers=28)
     ffn = {"intermediate_size": keys.integer("intermediate_size", required=True)}
     return homogeneous(keys, fields, dense_layers(window_attentions(attn, windows), ffn))

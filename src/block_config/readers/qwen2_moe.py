@@ -6,7 +6,8 @@ Follows transformers' ``modeling_qwen2_moe.py``: layer ``i`` is sparse when ``i`
 ``num_experts`` SwiGLU experts of ``moe_intermediate_size``, ``num_experts_per_tok`` active,
 a shared SwiGLU expert of ``shared_expert_intermediate_size`` always active, and a
 ``hidden_size -> 1`` sigmoid gate on the shared expert; other layers have a dense SwiGLU MLP
-of ``intermediate_size``. Attention as Qwen2: q, k and v projections with bias.
+of ``intermediate_size``. Attention as Qwen2: q, k and v projections with bias; with
+``use_sliding_window``, ``sliding_window`` on the even layers below ``max_window_layers``.
 """
 
 from __future__ import annotations
@@ -35,10 +36,13 @@ def qwen_moe_items(
     fields: dict[str, Any],
     *,
     shared_key: str | None,
-    max_window_layers: int,
+    max_window_layers: int | None,
+    alternate: bool = False,
+    kv_absent: int,
 ) -> list[dict[str, Any]]:
     """The layers of a Qwen-MoE config (Qwen2-MoE, Qwen3-MoE); the shared expert's width is
-    ``shared_key`` (required), none when ``shared_key`` is None."""
+    ``shared_key`` (required), none when ``shared_key`` is None; ``kv_absent`` KV heads when
+    ``num_key_value_heads`` is absent."""
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
@@ -57,8 +61,8 @@ def qwen_moe_items(
                 )
             )
     attentions = window_attentions(
-        attention(keys, fields["num_attention_heads"]),
-        qwen_sliding(keys, layers, max_window_layers=max_window_layers),
+        attention(keys, fields["num_attention_heads"], kv_absent=kv_absent),
+        qwen_sliding(keys, layers, max_window_layers=max_window_layers, alternate=alternate),
     )
     moe = routed_experts(keys, "num_experts", "moe_intermediate_size", shared)
     is_sparse = [
@@ -80,8 +84,17 @@ def read_qwen2_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str,
     """A Qwen2-MoE config: sparse and dense layers as the sparse step and mlp_only_layers say."""
     del options
     keys = ConfigReader(config)
-    fields = {**model_fields(keys), "qkv_bias": True, "shared_expert_gate": True}
+    fields = {
+        **model_fields(keys, attention_bias=None, mlp_bias=False),
+        "qkv_bias": True,
+        "shared_expert_gate": True,
+    }
     items = qwen_moe_items(
-        keys, fields, shared_key="shared_expert_intermediate_size", max_window_layers=28
+        keys,
+        fields,
+        shared_key="shared_expert_intermediate_size",
+        max_window_layers=28,
+        alternate=True,
+        kv_absent=16,
     )
     return homogeneous(keys, fields, items)

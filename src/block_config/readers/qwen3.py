@@ -31,11 +31,11 @@ def read_qwen3(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any
     """A Qwen3 config: one dense block per layer."""
     del options
     keys = ConfigReader(config)
-    fields = {**model_fields(keys, head_dim=128), "qk_norm": True}
+    fields = {**model_fields(keys, head_dim=128, mlp_bias=False), "qk_norm": True}
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
-    attn = attention(keys, fields["num_attention_heads"])
+    attn = attention(keys, fields["num_attention_heads"], kv_absent=32)
     windows = qwen_sliding(keys, layers, max_window_layers=28)
     ffn = {"intermediate_size": keys.integer("intermediate_size", required=True)}
     return homogeneous(keys, fields, dense_layers(window_attentions(attn, windows), ffn))

@@ -25,7 +25,9 @@ def read_qwen3_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str,
     """A Qwen3-MoE config: sparse and dense layers as the sparse step and mlp_only_layers say."""
     del options
     keys = ConfigReader(config)
-    fields = {**model_fields(keys), "qk_norm": True}
+    fields = {**model_fields(keys, mlp_bias=False), "qk_norm": True}
     return homogeneous(
-        keys, fields, qwen_moe_items(keys, fields, shared_key=None, max_window_layers=0)
+        keys,
+        fields,
+        qwen_moe_items(keys, fields, shared_key=None, max_window_layers=None, kv_absent=4),
     )
