@@ -80,7 +80,6 @@ import attrs
 from block_config._config import AttentionConfig, BlockConfig, FFNConfig, MambaConfig, MLAConfig
 from block_config._errors import BlockConfigError, Path, Problem
 from block_config._model import ModelArchitecture
-from block_config._quantization import WeightQuantization
 
 __all__ = [
     "PRECISION_BITS",
@@ -367,15 +366,8 @@ class _Context:
     kv_bits: int
     state_bits: int
     ssm_bits: int
-    qkv_bias: bool = False
-    qk_norm: bool = False
-    sandwich_norms: bool = False
-    router_bias: bool = False
-    expert_bias: bool = False
-    attention_sinks: bool = False
-    shared_expert_gate: bool = False
-    router_score_correction_bias: bool = False
-    quantization: WeightQuantization | None = None
+    #: The model itself, for its model-wide facts (biases, norms, sinks, quantization).
+    model: ModelArchitecture
 
 
 #: How the families name the modules of a layer, for matching ``unquantized_modules``: the
@@ -417,7 +409,7 @@ class _Tally:
         """``stacked`` weight matrices of ``rows`` outputs by ``cols`` inputs."""
         count = stacked * rows * cols
         self.params += count
-        quantization = self.ctx.quantization
+        quantization = self.ctx.model.quantization
         if quantization is not None and quantization.is_quantized(self._names(leaves)):
             self.quantized_bytes += stacked * quantization.matrix_bytes(rows, cols)
         else:
@@ -492,7 +484,7 @@ def ffn_kind(ffn: FFNConfig | None) -> FFNKind:
 
 def _norms(tally: _Tally) -> None:
     """The norm before the subblock, and with sandwich norms the one after it."""
-    tally.vector(tally.ctx.hidden * (2 if tally.ctx.sandwich_norms else 1))
+    tally.vector(tally.ctx.hidden * (2 if tally.ctx.model.sandwich_norms else 1))
 
 
 def _gqa_weights(kv_heads: int, tally: _Tally) -> None:
@@ -504,13 +496,13 @@ def _gqa_weights(kv_heads: int, tally: _Tally) -> None:
     tally.matrix(kv_width, h, "k_proj")
     tally.matrix(kv_width, h, "v_proj")
     tally.matrix(h, q_width, "o_proj")
-    if ctx.attention_bias or ctx.qkv_bias:
+    if ctx.attention_bias or ctx.model.qkv_bias:
         tally.vector(q_width + 2 * kv_width)
     if ctx.attention_bias:
         tally.vector(h)
-    if ctx.qk_norm:
+    if ctx.model.qk_norm:
         tally.vector(2 * ctx.head_dim)
-    if ctx.attention_sinks:
+    if ctx.model.attention_sinks:
         tally.vector(ctx.heads)
     _norms(tally)
 
@@ -534,7 +526,7 @@ def _mla_weights(mla: MLAConfig, tally: _Tally) -> None:
     tally.matrix(h, heads * mla.v_head_dim, "o_proj")
     if ctx.attention_bias:
         tally.vector(mla.kv_lora_rank + mla.qk_rope_head_dim + h)
-    if ctx.attention_sinks:
+    if ctx.model.attention_sinks:
         tally.vector(heads)
     _norms(tally)
 
@@ -638,9 +630,9 @@ def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path, index: int = 0)
         # Routers are never quantized (their module is not a plain linear layer to the
         # quantizers, or every published config excludes it).
         tally.vector(h * experts)
-        if ctx.router_bias:
+        if ctx.model.router_bias:
             tally.vector(experts)
-        if ctx.router_score_correction_bias:
+        if ctx.model.router_score_correction_bias:
             tally.fp32_buffer(experts)
         router = tally.params
         _mlp(
@@ -648,14 +640,14 @@ def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path, index: int = 0)
             gated,
             tally,
             "experts",
-            biased=ctx.mlp_bias or ctx.expert_bias,
+            biased=ctx.mlp_bias or ctx.model.expert_bias,
             stacked=experts,
         )
         expert = (tally.params - router) // experts
         before_shared = tally.params
         if shared_dim:
             _mlp(shared_dim, gated, tally, "shared_expert", "shared_experts", biased=ctx.mlp_bias)
-            if ctx.shared_expert_gate:
+            if ctx.model.shared_expert_gate:
                 tally.vector(h)  # shared_expert_gate, h -> 1: kept with the router
         shared = tally.params - before_shared
         _norms(tally)
@@ -764,15 +756,7 @@ def _context(
         kv_bits=kv_bits,
         state_bits=state_bits,
         ssm_bits=ssm_bits,
-        qkv_bias=model.qkv_bias,
-        qk_norm=model.qk_norm,
-        sandwich_norms=model.sandwich_norms,
-        router_bias=model.router_bias,
-        expert_bias=model.expert_bias,
-        attention_sinks=model.attention_sinks,
-        shared_expert_gate=model.shared_expert_gate,
-        router_score_correction_bias=model.router_score_correction_bias,
-        quantization=model.quantization,
+        model=model,
     )
 
 
