@@ -387,6 +387,16 @@ def input_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def batch_and_length(args: argparse.Namespace) -> tuple[int, int] | None:
+    """``--batch-size`` and ``--seq-len``, which go together (no silent default for either)."""
+    batch, length = args.batch_size, args.seq_len
+    if batch is None and length is None:
+        return None
+    if batch is None or length is None:
+        usage("--batch-size and --seq-len go together")
+    return batch, length
+
+
 def memory_options(parser: argparse.ArgumentParser) -> None:
     """The precisions of the KV cache and the Mamba state."""
     group = parser.add_argument_group("memory")

@@ -13,6 +13,7 @@ from block_config._cli._common import (
     FILE_HELP,
     add_command,
     attention_cells,
+    batch_and_length,
     billions,
     ffn_cells,
     input_options,
@@ -154,8 +155,7 @@ def register(commands: Any) -> None:
 def _budgets(args: argparse.Namespace) -> Budgets:
     if args.max_kv_bytes is not None and (args.batch_size is None or args.seq_len is None):
         usage("--max-kv-bytes needs --batch-size and --seq-len")
-    if (args.batch_size is None) != (args.seq_len is None):
-        usage("--batch-size and --seq-len go together")
+    batch_and_length(args)
     return Budgets(
         max_params=args.max_params,
         max_active_params=args.max_active_params,

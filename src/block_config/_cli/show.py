@@ -6,12 +6,13 @@ import argparse
 from collections.abc import Sequence
 from typing import IO, Any
 
-from block_config._cli._boundary import EXIT_OK, usage
+from block_config._cli._boundary import EXIT_OK
 from block_config._cli._common import (
     FILE_HELP,
     Input,
     add_command,
     attention_cells,
+    batch_and_length,
     billions,
     ffn_cells,
     input_options,
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     stats = stats_of(item, args)
     model = item.model
     assert model is not None
-    memory = _memory_args(args)
+    memory = batch_and_length(args)
     if args.json:
         document: dict[str, Any] = {
             "format": JSON_FORMAT,
@@ -245,15 +246,6 @@ def _memory_lines(stats: ModelStats, batch: int, length: int) -> list[str]:
         lines.append(f"  Mamba state    {size(memory.mamba_state_bytes):>12}")
     lines.append(f"  total          {size(memory.total_bytes):>12}")
     return lines
-
-
-def _memory_args(args: argparse.Namespace) -> tuple[int, int] | None:
-    batch, length = args.batch_size, args.seq_len
-    if batch is None and length is None:
-        return None
-    if batch is None or length is None:
-        usage("--batch-size and --seq-len go together")
-    return batch, length
 
 
 def _attention_summary(attention: AttentionStats) -> str:
