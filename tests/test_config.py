@@ -161,7 +161,8 @@ class TestRequirements:
         with pytest.raises(BlockConfigError) as error:
             AttentionConfig()
         assert problems(error) == [
-            "$.num_key_value_heads: required unless the attention is no_op, Mamba or MLA"
+            "$.num_key_value_heads: "
+            "required unless the attention is no_op, Mamba, MLA or linear attention"
         ]
 
     def test_linear_attention_needs_kv_heads_too(self) -> None:
@@ -230,7 +231,8 @@ class TestRequirements:
             [sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True
         ).stdout
         assert out.splitlines() == [
-            "$.num_key_value_heads: required unless the attention is no_op, Mamba or MLA",
+            "$.num_key_value_heads: "
+            "required unless the attention is no_op, Mamba, MLA or linear attention",
             "$.replace_with_linear: cannot be true when no_op is true",
         ]
 
@@ -527,6 +529,8 @@ class TestNewFieldsKeepTheSeedShape:
             "mamba",
             "sliding_window",
             "mla",
+            "linear_attention",
+            "output_gate",
         ]
         assert [f.name for f in attrs.fields(FFNConfig)][-1] == "gated"
         assert [f.name for f in attrs.fields(MoEConfig)][-1] == "gated"

@@ -187,7 +187,7 @@ class TestErrorReports:
         data = [GQA, {"parallel_blocks": [{"attention": {}}]}]
         assert messages(data) == [
             "$[1].parallel_blocks[0].attention.num_key_value_heads: "
-            "required unless the attention is no_op, Mamba or MLA"
+            "required unless the attention is no_op, Mamba, MLA or linear attention"
         ]
 
     def test_errors_pickle(self) -> None:
@@ -351,7 +351,10 @@ class TestConverterApi:
 
     def test_every_field_appears_in_to_dict(self) -> None:
         # Every field but those added after the seed's, which appear only when set.
-        later = {AttentionConfig: ["sliding_window", "mla"], FFNConfig: ["gated"]}
+        later = {
+            AttentionConfig: ["sliding_window", "mla", "linear_attention", "output_gate"],
+            FFNConfig: ["gated"],
+        }
         for cls in (AttentionConfig, FFNConfig, MoEConfig, Llama4AttentionConfig, BlockConfig):
             names = [f.name for f in attrs.fields(cls) if f.name not in later.get(cls, [])]
             if cls is MoEConfig:

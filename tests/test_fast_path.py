@@ -632,7 +632,7 @@ def test_the_fields_written_only_when_set() -> None:
     found = {cls.__name__: sorted(omitted_if_none(cls)) for cls in CLASSES}
     assert {name: fields for name, fields in found.items() if fields} == {
         "MoEConfig": ["gated"],
-        "AttentionConfig": ["mla", "sliding_window"],
+        "AttentionConfig": ["linear_attention", "mla", "output_gate", "sliding_window"],
         "FFNConfig": ["gated"],
     }
     for cls in CLASSES:

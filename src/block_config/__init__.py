@@ -19,11 +19,13 @@ from block_config._candidates import (
 from block_config._compat import _get_dataclass_type as _get_dataclass_type
 from block_config._compat import _is_dataclass_type as _is_dataclass_type
 from block_config._config import (
+    LINEAR_ATTENTION_KINDS,
     SUBBLOCK_CLS_DICT,
     AttentionConfig,
     BaseDataclass,
     BlockConfig,
     FFNConfig,
+    LinearAttentionConfig,
     Llama4AttentionConfig,
     MambaConfig,
     MLAConfig,
@@ -93,6 +95,7 @@ from block_config.readers import supported_model_types
 
 __all__ = [
     "LIBRARY_FORMAT_VERSION",
+    "LINEAR_ATTENTION_KINDS",
     "MAX_BLOCKS",
     "MAX_INT",
     "MAX_JSON_DEPTH",
@@ -123,6 +126,7 @@ __all__ = [
     "LegacyAttentionConfig",
     "LegacyBlockConfig",
     "LegacyFFNConfig",
+    "LinearAttentionConfig",
     "Llama4AttentionConfig",
     "MLAConfig",
     "MambaConfig",

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     from typing import Self
 
 __all__ = [
+    "LINEAR_ATTENTION_KINDS",
     "SUBBLOCK_CLS_DICT",
     "AttentionConfig",
     "BaseDataclass",
     "BlockConfig",
     "FFNConfig",
+    "LinearAttentionConfig",
     "Llama4AttentionConfig",
     "MLAConfig",
     "MambaConfig",
@@ -156,9 +158,9 @@ class BaseDataclass:
         """Every field, with nested dicts and lists for sequences.
 
         ``None`` is written as ``None``, except in the fields added after the seed's
-        (``AttentionConfig.sliding_window`` and ``mla``, ``FFNConfig.gated``,
-        ``MoEConfig.gated``), which are left out when ``None``: a block that does not use
-        them is written exactly as before they existed.
+        (``AttentionConfig.sliding_window``, ``mla``, ``linear_attention`` and
+        ``output_gate``, ``FFNConfig.gated``, ``MoEConfig.gated``), which are left out when
+        ``None``: a block that does not use them is written exactly as before they existed.
         """
         return _unstructure(self)
 
@@ -246,6 +248,12 @@ def _moe(value: MoEConfig | Mapping[str, Any] | None) -> MoEConfig | None:
 
 def _mla(value: MLAConfig | Mapping[str, Any] | None) -> MLAConfig | None:
     return _nested(value, "MLAConfig", "mla")  # type: ignore[no-any-return]
+
+
+def _linear_attention(
+    value: LinearAttentionConfig | Mapping[str, Any] | None,
+) -> LinearAttentionConfig | None:
+    return _nested(value, "LinearAttentionConfig", "linear_attention")  # type: ignore[no-any-return]
 
 
 def _attention(value: AttentionConfig | Mapping[str, Any] | None) -> AttentionConfig | None:
@@ -396,6 +404,86 @@ class MLAConfig(BaseDataclass):
     q_lora_rank: int | None = None
 
 
+# --------------------------------------------------------------------------- linear attention
+
+#: The linear-attention mixers :class:`LinearAttentionConfig` describes: ``"gdn"`` (Gated
+#: DeltaNet: Qwen3-Next, Qwen3.5, Olmo-Hybrid) and ``"kda"`` (Kimi Delta Attention:
+#: Kimi-Linear).
+LINEAR_ATTENTION_KINDS: tuple[str, ...] = ("gdn", "kda")
+
+
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
+class LinearAttentionConfig(BaseDataclass):
+    """A linear-attention mixer: a short causal convolution over queries, keys and values and
+    a delta-rule recurrence over a fixed-size state, in place of softmax attention.
+
+    ``kind`` ``"gdn"`` is Gated DeltaNet (transformers' ``Qwen3NextGatedDeltaNet``,
+    ``Qwen3_5GatedDeltaNet``, ``OlmoHybridGatedDeltaNet``): ``num_key_heads`` query and key
+    heads of ``key_head_dim``, ``num_value_heads`` value heads of ``value_head_dim`` (a
+    multiple of the key heads), one decay and one beta per value head, an output gate as wide
+    as the values. ``fused_projections`` says the family builds the input projections as two
+    fused matrices (Qwen3-Next's ``in_proj_qkvz`` and ``in_proj_ba``) rather than one per
+    tensor; the parameters are the same either way. ``kind`` ``"kda"`` is Kimi Delta Attention
+    (``KimiLinearDeltaAttention``): as many key as value heads, of one width, with a
+    per-channel forget gate and a low-rank output gate. ``conv_kernel`` is the width of the
+    causal convolution. Such a layer keeps no KV cache: its state per sequence is the last
+    ``conv_kernel - 1`` inputs of the convolution and one ``key_head_dim x value_head_dim``
+    matrix per value head, whatever the length.
+    """
+
+    kind: str
+    num_key_heads: int
+    key_head_dim: int
+    num_value_heads: int
+    value_head_dim: int
+    conv_kernel: int = 4
+    fused_projections: bool = False
+
+    def _normalise(self) -> list[tuple[str, str]]:
+        problems = []
+        if self.kind not in LINEAR_ATTENTION_KINDS:
+            problems.append(
+                ("kind", f"expected one of {', '.join(LINEAR_ATTENTION_KINDS)}, got {self.kind!r}")
+            )
+        elif self.kind == "kda":
+            if self.num_value_heads != self.num_key_heads:
+                problems.append(
+                    (
+                        "num_value_heads",
+                        f"must equal num_key_heads ({self.num_key_heads}) for kda, "
+                        f"got {self.num_value_heads}",
+                    )
+                )
+            if self.value_head_dim != self.key_head_dim:
+                problems.append(
+                    (
+                        "value_head_dim",
+                        f"must equal key_head_dim ({self.key_head_dim}) for kda, "
+                        f"got {self.value_head_dim}",
+                    )
+                )
+            if self.fused_projections:
+                problems.append(("fused_projections", "must be false for kda"))
+        elif self.num_value_heads % self.num_key_heads:
+            problems.append(
+                (
+                    "num_value_heads",
+                    f"must be a multiple of num_key_heads ({self.num_key_heads}), "
+                    f"got {self.num_value_heads}",
+                )
+            )
+        return problems
+
+    @property
+    def conv_dim(self) -> int:
+        """Channels of the causal convolution: queries, keys and values."""
+        keys = self.num_key_heads * self.key_head_dim
+        return 2 * keys + self.num_value_heads * self.value_head_dim
+
+
+# ---------------------------------------------------------------------- end linear attention
+
+
 @attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
 class AttentionConfig(SubblockConfig):
     """Configuration for an attention subblock within a transformer block.
@@ -408,6 +496,13 @@ class AttentionConfig(SubblockConfig):
     ``sliding_window``: this layer attends to at most the last ``sliding_window`` tokens
     (Gemma's local layers, gpt-oss's alternating layers, Mistral's and Qwen's sliding window,
     the legacy dialect's ``window_length``); ``None`` means full attention.
+
+    ``linear_attention``: the layer is a linear-attention mixer (:class:`LinearAttentionConfig`:
+    Gated DeltaNet, Kimi Delta Attention) with no KV cache; it drops ``num_key_value_heads``
+    and has no ``llama4``, ``sliding_window`` or ``output_gate``, and neither a no-op, a Mamba
+    nor an MLA attention has one. ``output_gate``: a GQA attention whose query projection is
+    twice as wide, the second half a sigmoid gate on each head's output before ``o_proj``
+    (Qwen3-Next, Qwen3.5); ``False`` is normalised to ``None``.
     """
 
     num_key_value_heads: int | None = None
@@ -415,9 +510,15 @@ class AttentionConfig(SubblockConfig):
     mamba: MambaConfig | None = attrs.field(default=None, converter=_mamba)
     sliding_window: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
     mla: MLAConfig | None = attrs.field(default=None, converter=_mla, metadata=OMIT_IF_NONE)
+    linear_attention: LinearAttentionConfig | None = attrs.field(
+        default=None, converter=_linear_attention, metadata=OMIT_IF_NONE
+    )
+    output_gate: bool | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
 
     def _normalise(self) -> list[tuple[str, str]]:
         problems = super()._normalise()
+        if self.output_gate is False:
+            self._set("output_gate", None)
         if self.no_op:
             if self.mamba is not None:
                 problems.append(("mamba", "must be null when no_op is true"))
@@ -427,21 +528,45 @@ class AttentionConfig(SubblockConfig):
                 problems.append(("sliding_window", "must be null when no_op is true"))
             if self.mla is not None:
                 problems.append(("mla", "must be null when no_op is true"))
+            problems += self._linear_attention_problems("no_op is true")
         else:
             if self.mamba is not None:
                 if self.sliding_window is not None:
                     problems.append(("sliding_window", "must be null when mamba is set"))
                 if self.mla is not None:
                     problems.append(("mla", "must be null when mamba is set"))
+                problems += self._linear_attention_problems("mamba is set")
+            elif self.mla is not None:
+                problems += self._linear_attention_problems("mla is set")
+            elif self.linear_attention is not None:
+                for name in ("llama4", "sliding_window", "output_gate"):
+                    if getattr(self, name) is not None:
+                        problems.append((name, "must be null when linear_attention is set"))
             if self.mla is not None and self.llama4 is not None:
                 problems.append(("mla", "must be null when llama4 is set"))
-        if self.no_op or self.mamba is not None or self.mla is not None:
+        if (
+            self.no_op
+            or self.mamba is not None
+            or self.mla is not None
+            or self.linear_attention is not None
+        ):
             self._set("num_key_value_heads", None)
         elif self.num_key_value_heads is None:
             problems.append(
-                ("num_key_value_heads", "required unless the attention is no_op, Mamba or MLA")
+                (
+                    "num_key_value_heads",
+                    "required unless the attention is no_op, Mamba, MLA or linear attention",
+                )
             )
         return problems
+
+    def _linear_attention_problems(self, because: str) -> list[tuple[str, str]]:
+        """``linear_attention`` and ``output_gate`` set where ``because`` forbids them."""
+        return [
+            (name, f"must be null when {because}")
+            for name in ("linear_attention", "output_gate")
+            if getattr(self, name) is not None
+        ]
 
     def to_blockconfig(self) -> BlockConfig:
         """A block holding this attention and a no-op FFN."""
@@ -461,6 +586,11 @@ class AttentionConfig(SubblockConfig):
     def is_mla(self) -> bool:
         """Whether this attention is Multi-head Latent Attention (DeepSeek-V2/V3)."""
         return self.mla is not None
+
+    @property
+    def is_linear_attention(self) -> bool:
+        """Whether this attention is a linear-attention mixer (Gated DeltaNet, KDA)."""
+        return self.linear_attention is not None
 
 
 @attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
@@ -543,6 +673,7 @@ _CLASSES: dict[str, type[BaseDataclass]] = {
         MoEConfig,
         MambaConfig,
         MLAConfig,
+        LinearAttentionConfig,
         Llama4AttentionConfig,
         AttentionConfig,
         FFNConfig,

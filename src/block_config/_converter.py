@@ -433,21 +433,41 @@ if gated is True: gated = None
 if num_experts_per_tok > num_local_experts: raise _SLOW
 """,
     _config.AttentionConfig._normalise: """
+if output_gate is False: output_gate = None
 if no_op:
     if (
         replace_with_linear or mamba is not None or llama4 is not None
         or sliding_window is not None or mla is not None
+        or linear_attention is not None or output_gate is not None
     ): raise _SLOW
     sparsify = None
     num_key_value_heads = None
 elif mamba is not None:
-    if sliding_window is not None or mla is not None: raise _SLOW
+    if (
+        sliding_window is not None or mla is not None
+        or linear_attention is not None or output_gate is not None
+    ): raise _SLOW
     num_key_value_heads = None
 elif mla is not None:
-    if llama4 is not None: raise _SLOW
+    if llama4 is not None or linear_attention is not None or output_gate is not None:
+        raise _SLOW
+    num_key_value_heads = None
+elif linear_attention is not None:
+    if llama4 is not None or sliding_window is not None or output_gate is not None:
+        raise _SLOW
     num_key_value_heads = None
 elif num_key_value_heads is None: raise _SLOW
 """,
+    # ------------------------------------------------------------ linear attention
+    _config.LinearAttentionConfig._normalise: """
+if kind == "kda":
+    if (
+        num_value_heads != num_key_heads or value_head_dim != key_head_dim
+        or fused_projections
+    ): raise _SLOW
+elif kind != "gdn" or num_value_heads % num_key_heads: raise _SLOW
+""",
+    # -------------------------------------------------------- end linear attention
     _config.FFNConfig._normalise: """
 if no_op:
     if replace_with_linear: raise _SLOW
@@ -1115,6 +1135,7 @@ def _make_json_default() -> Callable[[Any], Any]:
         "MoEConfig",
         "MambaConfig",
         "MLAConfig",
+        "LinearAttentionConfig",
     ]
     classes = sorted(
         (*_config._CLASSES.values(), _config.SubblockConfig),

@@ -357,6 +357,10 @@ def _refusals(block: BlockConfig, num_attention_heads: int, index: int) -> list[
             refuse((*where, "llama4"), "Llama-4 attention")
         if attention.mla is not None:
             refuse((*where, "mla"), "Multi-head Latent Attention (MLA)")
+        if attention.linear_attention is not None:
+            refuse((*where, "linear_attention"), "linear attention (Gated DeltaNet, KDA)")
+        if attention.output_gate is not None:
+            refuse((*where, "output_gate"), "attention output gates")
         if attention.weights_precision != _DEFAULT_PRECISION:
             refuse(
                 (*where, "weights_precision"),
@@ -530,6 +534,15 @@ def looks_legacy(items: Any) -> bool | None:
 
 
 _NATIVE_ATTENTION_KEYS = frozenset(
-    {"num_key_value_heads", "llama4", "mamba", "weights_precision", "sliding_window", "mla"}
+    {
+        "num_key_value_heads",
+        "llama4",
+        "mamba",
+        "weights_precision",
+        "sliding_window",
+        "mla",
+        "linear_attention",
+        "output_gate",
+    }
 )
 _NATIVE_FFN_KEYS = frozenset({"intermediate_size", "moe", "weights_precision", "gated"})

@@ -11,7 +11,14 @@ import copy
 import inspect
 from typing import Any
 
-from block_config._config import AttentionConfig, BaseDataclass, BlockConfig, FFNConfig
+from block_config._config import (
+    LINEAR_ATTENTION_KINDS,
+    AttentionConfig,
+    BaseDataclass,
+    BlockConfig,
+    FFNConfig,
+    LinearAttentionConfig,
+)
 from block_config._converter import MAX_INT, FieldRule, Kind, field_rules
 
 __all__ = ["JSON_SCHEMA_DIALECT", "block_configs_json_schema"]
@@ -34,12 +41,18 @@ def block_configs_json_schema() -> dict[str, Any]:
     ``no_op`` subblock is not ``replace_with_linear``, a ``no_op`` attention is not Mamba,
     Llama-4 or MLA and has no ``sliding_window``, a Mamba attention has neither
     ``sliding_window`` nor ``mla``, and an MLA attention is not Llama-4. The fields written
-    only when set (``sliding_window``, ``mla``, ``gated``) are optional and nullable, like
-    the others.
+    only when set (``sliding_window``, ``mla``, ``gated``, ``linear_attention``,
+    ``output_gate``) are optional and nullable, like the others. A linear attention drops
+    ``num_key_value_heads`` too and has no ``llama4``, ``sliding_window`` or ``output_gate``;
+    a no-op, Mamba or MLA attention has neither ``linear_attention`` nor ``output_gate``
+    (``false`` is allowed: it means no gate); its ``kind`` is one of
+    :data:`~block_config.LINEAR_ATTENTION_KINDS`.
 
     What a JSON Schema cannot express, so the converter alone checks it:
 
-    * ``num_experts_per_tok <= num_local_experts`` (a comparison of two values);
+    * ``num_experts_per_tok <= num_local_experts`` (a comparison of two values), and a
+      linear attention's head counts and widths (equal for ``kda``, value heads a multiple
+      of key heads for ``gdn``);
     * the nesting limit of ``parallel_blocks`` (:data:`block_config.MAX_PARALLEL_DEPTH`)
       and the list length limit (:data:`block_config.MAX_BLOCKS`);
     * JSON Schema's ``integer`` is a mathematical integer, so ``8.0`` validates where the
@@ -87,17 +100,37 @@ def _generate() -> dict[str, Any]:
 #: For each class, a field and the fields that must keep their defaults while it is set.
 _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
     AttentionConfig: {
-        "no_op": ("replace_with_linear", "mamba", "llama4", "sliding_window", "mla"),
-        "mamba": ("sliding_window", "mla"),
-        "mla": ("llama4",),
+        "no_op": (
+            "replace_with_linear",
+            "mamba",
+            "llama4",
+            "sliding_window",
+            "mla",
+            "linear_attention",
+            "output_gate",
+        ),
+        "mamba": ("sliding_window", "mla", "linear_attention", "output_gate"),
+        "mla": ("llama4", "linear_attention", "output_gate"),
+        "linear_attention": ("llama4", "sliding_window", "output_gate"),
     },
     FFNConfig: {"no_op": ("replace_with_linear",)},
 }
 
 #: For each class, a field that must be present and non-null unless one of the others is set.
 _REQUIRED_UNLESS: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
-    AttentionConfig: {"num_key_value_heads": ("no_op", "mamba", "mla")},
+    AttentionConfig: {"num_key_value_heads": ("no_op", "mamba", "mla", "linear_attention")},
     FFNConfig: {"intermediate_size": ("no_op", "moe")},
+}
+
+#: Fields whose ``false`` means the same as ``null`` (the converter normalises it): excluded,
+#: they may be either.
+_FALSE_IS_NULL: dict[type[BaseDataclass], frozenset[str]] = {
+    AttentionConfig: frozenset({"output_gate"}),
+}
+
+#: String fields that take one of a few values.
+_CHOICES: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
+    LinearAttentionConfig: {"kind": LINEAR_ATTENTION_KINDS},
 }
 
 
@@ -108,7 +141,16 @@ def _cross_field_rules(cls: type[BaseDataclass]) -> list[dict[str, Any]]:
         conditions.append(
             {
                 "if": {"required": [key], "properties": {key: {"not": {"const": defaults[key]}}}},
-                "then": {"properties": {name: {"const": defaults[name]} for name in excluded}},
+                "then": {
+                    "properties": {
+                        name: (
+                            {"enum": [defaults[name], False]}
+                            if name in _FALSE_IS_NULL.get(cls, ())
+                            else {"const": defaults[name]}
+                        )
+                        for name in excluded
+                    }
+                },
             }
         )
     for name, unless in _REQUIRED_UNLESS.get(cls, {}).items():
@@ -126,7 +168,9 @@ def _object_schema(cls: type[BaseDataclass]) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
         "description": (inspect.getdoc(cls) or cls.__name__).split("\n\n")[0].replace("\n", " "),
-        "properties": {rule.name: _field_schema(rule) for rule in rules},
+        "properties": {
+            rule.name: _field_schema(rule, _CHOICES.get(cls, {}).get(rule.name)) for rule in rules
+        },
         "additionalProperties": False,
     }
     required = [rule.name for rule in rules if rule.required]
@@ -156,8 +200,10 @@ def _value_schema(rule: FieldRule) -> dict[str, Any]:
     return {"type": "array", "items": {"$ref": "#/$defs/BlockConfig"}}  # Kind.BLOCK_SEQ
 
 
-def _field_schema(rule: FieldRule) -> dict[str, Any]:
+def _field_schema(rule: FieldRule, choices: tuple[str, ...] | None = None) -> dict[str, Any]:
     schema = _value_schema(rule)
+    if choices is not None:
+        schema["enum"] = list(choices)
     if rule.optional:
         if "type" in schema:
             schema["type"] = [schema["type"], "null"]

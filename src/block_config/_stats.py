@@ -38,6 +38,17 @@ vector only where noted; "norm" is one weight vector of ``h``):
   in_proj ``h * (2*d_in + 2*groups*state + num_heads)``, conv1d ``conv_dim * kernel`` plus its
   bias ``conv_dim``, ``dt_bias``, ``A_log`` and ``D`` (``num_heads`` each), the gated norm
   ``d_in``, out_proj ``d_in * h``.
+* linear attention (``LinearAttentionConfig``), with ``K``/``dk`` key heads and width,
+  ``V``/``dv`` value heads and width, ``c`` the conv kernel, ``conv = 2*K*dk + V*dv``: Gated
+  DeltaNet (``gdn``) in-projections ``h * (2*K*dk + 2*V*dv + 2*V)`` (q, k, v, the output gate
+  z, beta and the decay; fused in two matrices or one per tensor), conv1d ``conv * c`` without
+  bias, ``dt_bias`` and ``A_log`` (``V`` each), the gated norm ``dv``, out_proj ``V*dv * h``;
+  Kimi Delta Attention (``kda``, ``K == V``, ``dk == dv``): q, k, v ``3 * h * K*dk``, conv1d
+  ``3*K*dk * c``, the forget gate's ``f_a`` ``h * dk`` and ``f_b`` ``dk * K*dk``, its
+  ``dt_bias`` ``K*dk`` and ``A_log`` ``K``, beta ``h * K``, the output gate's ``g_a``
+  ``h * dk`` and ``g_b`` ``dk * K*dk``, ``o_norm`` ``dk``, o_proj ``K*dk * h``.
+* an attention with ``output_gate`` (Qwen3-Next, Qwen3.5): q_proj (and its bias) twice as
+  wide, ``2 * H*d`` outputs.
 * a no-op (or absent) subblock: nothing. ``parallel_blocks`` add up with the block's own.
 
 Memory:
@@ -66,6 +77,11 @@ Memory:
   names one), plus the SSM state ``num_heads * head_dim * state`` in the model's
   ``mamba_ssm_cache_dtype`` when it gives one (else the state dtype; a state dtype the caller
   names wins for both). It does not grow with length.
+* linear-attention state per sequence, reported apart from Mamba's in the same dtypes: the
+  conv state ``conv * (c - 1)`` and the recurrent state ``V * dk * dv`` (one ``dk x dv``
+  matrix per value head). Such a layer holds no KV cache. (transformers' cache allocates
+  ``c`` conv columns, one more than the convolution needs; this library counts ``c - 1`` for
+  linear attention as for Mamba.)
 """
 
 from __future__ import annotations
@@ -77,7 +93,14 @@ from typing import Any, Literal
 import attr
 import attrs
 
-from block_config._config import AttentionConfig, BlockConfig, FFNConfig, MambaConfig, MLAConfig
+from block_config._config import (
+    AttentionConfig,
+    BlockConfig,
+    FFNConfig,
+    LinearAttentionConfig,
+    MambaConfig,
+    MLAConfig,
+)
 from block_config._errors import BlockConfigError, Path, Problem
 from block_config._model import ModelArchitecture
 
@@ -97,7 +120,7 @@ __all__ = [
     "precision_bits",
 ]
 
-AttentionKind = Literal["gqa", "linear", "no_op", "mamba", "mla"]
+AttentionKind = Literal["gqa", "linear", "no_op", "mamba", "mla", "gdn", "kda"]
 FFNKind = Literal["dense", "linear", "no_op", "moe"]
 
 #: Bits per parameter for every precision name this library knows, as ``weights_precision``
@@ -187,6 +210,8 @@ class AttentionStats:
     attention_chunk_size: int | None = None
     #: A sliding-window attention keeps at most this many tokens of KV cache; None: all.
     sliding_window: int | None = None
+    #: A linear attention's conv and recurrent state for one sequence, whatever its length.
+    linear_attention_state_bytes_per_sequence: int = 0
 
     @property
     def kv_cache_token_limit(self) -> int | None:
@@ -226,8 +251,9 @@ class FFNStats:
 class LayerStats:
     """One block: its attention and FFN, its ``parallel_blocks``, and their sums.
 
-    ``params``, ``active_params``, ``weight_bytes``, ``kv_cache_bytes_per_token`` and
-    ``mamba_state_bytes_per_sequence`` include the parallel blocks. A parallel block carries
+    ``params``, ``active_params``, ``weight_bytes``, ``kv_cache_bytes_per_token``,
+    ``mamba_state_bytes_per_sequence`` and ``linear_attention_state_bytes_per_sequence``
+    include the parallel blocks. A parallel block carries
     the index of the layer it belongs to.
     """
 
@@ -240,6 +266,7 @@ class LayerStats:
     kv_cache_bytes_per_token: int
     mamba_state_bytes_per_sequence: int
     parallel_blocks: tuple[LayerStats, ...] = ()
+    linear_attention_state_bytes_per_sequence: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plain data, every field present."""
@@ -270,11 +297,17 @@ class MemoryEstimate:
     weight_bytes: int
     kv_cache_bytes: int
     mamba_state_bytes: int
+    linear_attention_state_bytes: int = 0
 
     @property
     def total_bytes(self) -> int:
-        """Weights, KV cache and Mamba state together."""
-        return self.weight_bytes + self.kv_cache_bytes + self.mamba_state_bytes
+        """Weights, KV cache, Mamba state and linear-attention state together."""
+        return (
+            self.weight_bytes
+            + self.kv_cache_bytes
+            + self.mamba_state_bytes
+            + self.linear_attention_state_bytes
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plain data, ``total_bytes`` included."""
@@ -316,6 +349,9 @@ class ModelStats:
     mamba_ssm_state_dtype: str
     #: The weight quantization method (``fp8``, ``mxfp4``, ``nvfp4``); None if unquantized.
     quantization: str | None
+    #: Per sequence, the conv and recurrent state of the linear-attention layers (Gated
+    #: DeltaNet, KDA), in the dtypes of the Mamba state; it does not grow with length.
+    linear_attention_state_bytes_per_sequence: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plain data, every field present (the shape ``block-config show --json``)."""
@@ -335,6 +371,11 @@ class ModelStats:
         _check_count("batch_size", batch_size, minimum=0)
         return batch_size * self.mamba_state_bytes_per_sequence
 
+    def linear_attention_state_bytes(self, batch_size: int) -> int:
+        """Linear-attention conv and recurrent state bytes for ``batch_size`` sequences."""
+        _check_count("batch_size", batch_size, minimum=0)
+        return batch_size * self.linear_attention_state_bytes_per_sequence
+
     def memory(self, batch_size: int, sequence_length: int) -> MemoryEstimate:
         """Weights plus caches for ``batch_size`` sequences of ``sequence_length`` tokens."""
         return MemoryEstimate(
@@ -343,6 +384,7 @@ class ModelStats:
             weight_bytes=self.weight_bytes,
             kv_cache_bytes=self.kv_cache_bytes(batch_size, sequence_length),
             mamba_state_bytes=self.mamba_state_bytes(batch_size),
+            linear_attention_state_bytes=self.linear_attention_state_bytes(batch_size),
         )
 
 
@@ -374,7 +416,7 @@ class _Context:
 #: model roots, then the attention and FFN (or mixer) containers.
 _ROOTS = ("model", "backbone", "model.language_model", "language_model.model")
 _CONTAINERS = {
-    "attention": ("self_attn", "mixer", "attention"),
+    "attention": ("self_attn", "mixer", "attention", "linear_attn"),
     "ffn": ("mlp", "mixer", "feed_forward", "block_sparse_moe"),
 }
 
@@ -455,10 +497,11 @@ def _mamba_state_bytes(mamba: MambaConfig, ctx: _Context) -> int:
 
 
 def attention_kind(attention: AttentionConfig | None) -> AttentionKind:
-    """What an attention subblock is: ``no_op`` (or absent), ``linear``, ``mamba``, ``mla``
-    or ``gqa``.
+    """What an attention subblock is: ``no_op`` (or absent), ``linear``, ``mamba``, ``mla``,
+    ``gdn`` or ``kda`` (linear attention: Gated DeltaNet, Kimi Delta Attention) or ``gqa``.
 
-    A linear replacement wins over the Mamba, MLA or GQA settings it replaces.
+    A linear replacement wins over the Mamba, MLA, linear-attention or GQA settings it
+    replaces.
     """
     if attention is None or attention.no_op:
         return "no_op"
@@ -468,6 +511,8 @@ def attention_kind(attention: AttentionConfig | None) -> AttentionKind:
         return "mamba"
     if attention.mla is not None:
         return "mla"
+    if attention.linear_attention is not None:
+        return "kda" if attention.linear_attention.kind == "kda" else "gdn"
     return "gqa"
 
 
@@ -487,17 +532,19 @@ def _norms(tally: _Tally) -> None:
     tally.vector(tally.ctx.hidden * (2 if tally.ctx.model.sandwich_norms else 1))
 
 
-def _gqa_weights(kv_heads: int, tally: _Tally) -> None:
+def _gqa_weights(kv_heads: int, tally: _Tally, *, output_gate: bool = False) -> None:
     ctx = tally.ctx
     h = ctx.hidden
     q_width = ctx.heads * ctx.head_dim
     kv_width = kv_heads * ctx.head_dim
-    tally.matrix(q_width, h, "q_proj")
+    # An output gate doubles q_proj: each head's query and its gate side by side.
+    q_rows = 2 * q_width if output_gate else q_width
+    tally.matrix(q_rows, h, "q_proj")
     tally.matrix(kv_width, h, "k_proj")
     tally.matrix(kv_width, h, "v_proj")
     tally.matrix(h, q_width, "o_proj")
     if ctx.attention_bias or ctx.model.qkv_bias:
-        tally.vector(q_width + 2 * kv_width)
+        tally.vector(q_rows + 2 * kv_width)
     if ctx.attention_bias:
         tally.vector(h)
     if ctx.model.qk_norm:
@@ -531,6 +578,56 @@ def _mla_weights(mla: MLAConfig, tally: _Tally) -> None:
     _norms(tally)
 
 
+# --------------------------------------------------------------------------- linear attention
+
+
+def _linear_attention_weights(linear: LinearAttentionConfig, tally: _Tally) -> None:
+    """Gated DeltaNet as transformers' ``Qwen3NextGatedDeltaNet`` (fused projections),
+    ``Qwen3_5GatedDeltaNet`` and ``OlmoHybridGatedDeltaNet`` build it, or Kimi Delta
+    Attention as ``KimiLinearDeltaAttention`` does."""
+    h = tally.ctx.hidden
+    keys = linear.num_key_heads * linear.key_head_dim
+    values = linear.num_value_heads * linear.value_head_dim
+    heads = linear.num_value_heads
+    if linear.kind == "kda":
+        head_dim = linear.key_head_dim
+        for name in ("q_proj", "k_proj", "v_proj"):
+            tally.matrix(keys, h, name)
+        tally.vector(linear.conv_dim * linear.conv_kernel)  # conv1d, no bias
+        tally.matrix(head_dim, h, "forget_gate.f_a_proj")
+        tally.matrix(keys, head_dim, "forget_gate.f_b_proj")
+        tally.vector(keys + heads)  # forget_gate.dt_bias (per channel), forget_gate.A_log
+        tally.matrix(heads, h, "b_proj")
+        tally.matrix(head_dim, h, "g_a_proj")
+        tally.matrix(keys, head_dim, "g_b_proj")
+        tally.vector(head_dim)  # o_norm
+        tally.matrix(h, keys, "o_proj")
+        return
+    if linear.fused_projections:
+        tally.matrix(2 * keys + 2 * values, h, "in_proj_qkvz")
+        tally.matrix(2 * heads, h, "in_proj_ba")
+    else:
+        tally.matrix(2 * keys + values, h, "in_proj_qkv")
+        tally.matrix(values, h, "in_proj_z", "g_proj")
+        tally.matrix(heads, h, "in_proj_b", "b_proj")
+        tally.matrix(heads, h, "in_proj_a", "a_proj")
+    tally.vector(linear.conv_dim * linear.conv_kernel)  # conv1d, no bias
+    tally.vector(2 * heads)  # dt_bias, A_log
+    tally.vector(linear.value_head_dim)  # the gated norm
+    tally.matrix(h, values, "out_proj", "o_proj")
+
+
+def _linear_attention_state_bytes(linear: LinearAttentionConfig, ctx: _Context) -> int:
+    """The last ``conv_kernel - 1`` convolution inputs in the state dtype, and one
+    ``key_head_dim x value_head_dim`` matrix per value head in the SSM-state dtype."""
+    conv = _bytes(linear.conv_dim * (linear.conv_kernel - 1), ctx.state_bits)
+    recurrent = linear.num_value_heads * linear.key_head_dim * linear.value_head_dim
+    return conv + _bytes(recurrent, ctx.ssm_bits)
+
+
+# ----------------------------------------------------------------------- end linear attention
+
+
 def _attention_stats(
     attention: AttentionConfig | None, ctx: _Context, path: Path, index: int = 0
 ) -> AttentionStats:
@@ -541,6 +638,7 @@ def _attention_stats(
     state_bytes = 0
     chunk: int | None = None
     window: int | None = None
+    linear_state = 0
     kind = attention_kind(attention)
     if kind == "linear":
         tally.matrix(ctx.hidden, ctx.hidden, "linear_attn")
@@ -558,11 +656,17 @@ def _attention_stats(
         # One latent per token and layer, shared by every head: no K/V pair.
         kv_bytes = _bytes(attention.mla.kv_lora_rank + attention.mla.qk_rope_head_dim, ctx.kv_bits)
         window = attention.sliding_window
+    elif kind in ("gdn", "kda"):
+        assert attention is not None
+        assert attention.linear_attention is not None
+        _linear_attention_weights(attention.linear_attention, tally)
+        _norms(tally)
+        linear_state = _linear_attention_state_bytes(attention.linear_attention, ctx)
     elif kind == "gqa":
         assert attention is not None
         kv_heads = attention.num_key_value_heads
         assert kv_heads is not None  # the class requires it for a GQA attention
-        _gqa_weights(kv_heads, tally)
+        _gqa_weights(kv_heads, tally, output_gate=attention.output_gate is True)
         kv_bytes = _bytes(2 * kv_heads * ctx.head_dim, ctx.kv_bits)
         if attention.llama4 is not None:
             chunk = attention.llama4.attention_chunk_size
@@ -577,6 +681,7 @@ def _attention_stats(
         mamba_state_bytes_per_sequence=state_bytes,
         attention_chunk_size=chunk,
         sliding_window=window,
+        linear_attention_state_bytes_per_sequence=linear_state,
     )
 
 
@@ -719,6 +824,10 @@ def _layer_stats(
         mamba_state_bytes_per_sequence=attention.mamba_state_bytes_per_sequence
         + sum(p.mamba_state_bytes_per_sequence for p in parallel),
         parallel_blocks=tuple(parallel),
+        linear_attention_state_bytes_per_sequence=(
+            attention.linear_attention_state_bytes_per_sequence
+            + sum(p.linear_attention_state_bytes_per_sequence for p in parallel)
+        ),
     )
 
 
@@ -867,4 +976,7 @@ def _model_stats(
         kv_cache_bytes_bounded_max=bounded,
         mamba_ssm_state_dtype=mamba_state_dtype or model.mamba_ssm_cache_dtype or state_dtype,
         quantization=None if model.quantization is None else model.quantization.method,
+        linear_attention_state_bytes_per_sequence=sum(
+            layer.linear_attention_state_bytes_per_sequence for layer in layers
+        ),
     )

@@ -25,6 +25,7 @@ from block_config._config import (
     AttentionConfig,
     BlockConfig,
     FFNConfig,
+    LinearAttentionConfig,
     Llama4AttentionConfig,
     MambaConfig,
     MLAConfig,
@@ -37,6 +38,7 @@ __all__ = [
     "attention_configs",
     "block_configs",
     "ffn_configs",
+    "linear_attention_configs",
     "llama4_attention_configs",
     "mamba_configs",
     "mla_configs",
@@ -108,6 +110,40 @@ def mla_configs() -> st.SearchStrategy[MLAConfig]:
     )
 
 
+# --------------------------------------------------------------------------- linear attention
+
+
+def linear_attention_configs() -> st.SearchStrategy[LinearAttentionConfig]:
+    """Valid :class:`LinearAttentionConfig` objects: Gated DeltaNet (value heads a multiple of
+    the key heads, fused projections or not) and Kimi Delta Attention (keys as values)."""
+    gdn = st.tuples(sizes(), st.integers(1, 4)).flatmap(
+        lambda heads: st.builds(
+            LinearAttentionConfig,
+            kind=st.just("gdn"),
+            num_key_heads=st.just(heads[0]),
+            key_head_dim=sizes(),
+            num_value_heads=st.just(heads[0] * heads[1]),
+            value_head_dim=sizes(),
+            conv_kernel=sizes(),
+            fused_projections=st.booleans(),
+        )
+    )
+    kda = st.tuples(sizes(), sizes(), sizes()).map(
+        lambda dims: LinearAttentionConfig(
+            kind="kda",
+            num_key_heads=dims[0],
+            key_head_dim=dims[1],
+            num_value_heads=dims[0],
+            value_head_dim=dims[1],
+            conv_kernel=dims[2],
+        )
+    )
+    return gdn | kda
+
+
+# ----------------------------------------------------------------------- end linear attention
+
+
 def _optional_floats() -> st.SearchStrategy[float | None]:
     return st.none() | st.floats(allow_nan=False, allow_infinity=False)
 
@@ -130,12 +166,20 @@ def llama4_attention_configs() -> st.SearchStrategy[Llama4AttentionConfig]:
 def attention_configs(
     precisions: Sequence[str | None] = KNOWN_PRECISIONS,
 ) -> st.SearchStrategy[AttentionConfig]:
-    """Valid attention subblocks: GQA, Llama-4 GQA, linear replacement, Mamba, MLA and
-    no-op; attention that is not Mamba or no-op sometimes has a sliding window."""
+    """Valid attention subblocks: GQA (sometimes with an output gate), Llama-4 GQA, linear
+    replacement, Mamba, MLA, linear attention and no-op; attention that is not Mamba, linear
+    attention or no-op sometimes has a sliding window."""
     common = {"sparsify": _sparsify(), "weights_precision": _precisions(precisions)}
     window = st.none() | st.none() | sizes()
+    gate = st.sampled_from([None, None, None, True, False])
     return st.one_of(
-        st.builds(AttentionConfig, num_key_value_heads=sizes(), sliding_window=window, **common),
+        st.builds(
+            AttentionConfig,
+            num_key_value_heads=sizes(),
+            sliding_window=window,
+            output_gate=gate,
+            **common,
+        ),
         st.builds(
             AttentionConfig,
             num_key_value_heads=sizes(),
@@ -152,6 +196,7 @@ def attention_configs(
         ),
         st.builds(AttentionConfig, mla=mla_configs(), sliding_window=window, **common),
         st.builds(AttentionConfig, mamba=mamba_configs(), **common),
+        st.builds(AttentionConfig, linear_attention=linear_attention_configs(), **common),
         st.builds(AttentionConfig, no_op=st.just(True), **common),
     )
 

@@ -228,6 +228,14 @@ def _summary(stats: ModelStats) -> list[str]:
             f"Mamba state:     {thousands(stats.mamba_state_bytes_per_sequence)} bytes/sequence "
             f"({size(stats.mamba_state_bytes_per_sequence)}) in {dtype}"
         )
+    if stats.linear_attention_state_bytes_per_sequence:
+        dtype = stats.mamba_state_dtype
+        if stats.mamba_ssm_state_dtype != dtype:
+            dtype = f"{dtype} (recurrent state in {stats.mamba_ssm_state_dtype})"
+        state = stats.linear_attention_state_bytes_per_sequence
+        lines.append(
+            f"linear state:    {thousands(state)} bytes/sequence ({size(state)}) in {dtype}"
+        )
     if any(layer.parallel_blocks for layer in layers):
         lines.append(
             "(rows such as 6.0 are parallel blocks; the figures of their layer include them)"
@@ -244,6 +252,8 @@ def _memory_lines(stats: ModelStats, batch: int, length: int) -> list[str]:
     ]
     if memory.mamba_state_bytes:
         lines.append(f"  Mamba state    {size(memory.mamba_state_bytes):>12}")
+    if memory.linear_attention_state_bytes:
+        lines.append(f"  linear state   {size(memory.linear_attention_state_bytes):>12}")
     lines.append(f"  total          {size(memory.total_bytes):>12}")
     return lines
 

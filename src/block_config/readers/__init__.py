@@ -18,6 +18,7 @@ from block_config.readers import (
     gemma2,
     gemma3,
     gpt_oss,
+    kimi_linear,
     llama,
     llama4,
     mixtral,
@@ -27,7 +28,9 @@ from block_config.readers import (
     qwen2,
     qwen2_moe,
     qwen3,
+    qwen3_5,
     qwen3_moe,
+    qwen3_next,
     qwen3_vl,
 )
 from block_config.readers._registry import (
@@ -64,6 +67,7 @@ FAMILY_MODULES = (
     gemma2,
     gemma3,
     gpt_oss,
+    kimi_linear,
     llama,
     llama4,
     mixtral,
@@ -73,6 +77,8 @@ FAMILY_MODULES = (
     qwen2,
     qwen2_moe,
     qwen3,
+    qwen3_5,
     qwen3_moe,
+    qwen3_next,
     qwen3_vl,
 )
