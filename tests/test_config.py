@@ -17,6 +17,7 @@ from block_config import (
     BlockConfig,
     BlockConfigError,
     FFNConfig,
+    LinearAttentionConfig,
     Llama4AttentionConfig,
     MambaConfig,
     MLAConfig,
@@ -515,6 +516,154 @@ class TestGated:
         with pytest.raises(BlockConfigError) as error:
             BlockConfig(ffn={"moe": {"gated": value}})
         assert problems(error)[0].startswith("$.ffn.moe.gated: expected bool")
+
+
+#: Qwen3-Next's Gated DeltaNet (its model card and transformers' Qwen3NextConfig).
+GDN = {
+    "kind": "gdn",
+    "num_key_heads": 16,
+    "key_head_dim": 128,
+    "num_value_heads": 32,
+    "value_head_dim": 128,
+}
+#: Kimi-Linear's Kimi Delta Attention.
+KDA = {
+    "kind": "kda",
+    "num_key_heads": 32,
+    "key_head_dim": 128,
+    "num_value_heads": 32,
+    "value_head_dim": 128,
+}
+
+
+class TestLinearAttention:
+    def test_fields_and_defaults(self) -> None:
+        linear = LinearAttentionConfig(
+            kind="gdn", num_key_heads=16, key_head_dim=128, num_value_heads=32, value_head_dim=128
+        )
+        assert linear == LinearAttentionConfig.from_dict(GDN)
+        assert (linear.conv_kernel, linear.fused_projections) == (4, False)
+        assert linear.conv_dim == 2 * 16 * 128 + 32 * 128
+        assert LinearAttentionConfig.from_dict(KDA).conv_dim == 3 * 32 * 128
+
+    def test_a_linear_attention_drops_its_kv_heads(self) -> None:
+        attention = AttentionConfig(linear_attention=GDN, num_key_value_heads=2)
+        assert attention.num_key_value_heads is None
+        assert attention.is_linear_attention
+        assert not attention.is_mla
+        assert AttentionConfig(linear_attention=GDN) == attention
+        assert not AttentionConfig(num_key_value_heads=2).is_linear_attention
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"kind": "mamba"}, "$.kind: expected one of gdn, kda, got 'mamba'"),
+            (
+                {"num_value_heads": 24},
+                "$.num_value_heads: must be a multiple of num_key_heads (16), got 24",
+            ),
+            (
+                {"kind": "kda"},
+                "$.num_value_heads: must equal num_key_heads (16) for kda, got 32",
+            ),
+            (
+                {"kind": "kda", "num_value_heads": 16, "value_head_dim": 64},
+                "$.value_head_dim: must equal key_head_dim (128) for kda, got 64",
+            ),
+            (
+                {"kind": "kda", "num_value_heads": 16, "fused_projections": True},
+                "$.fused_projections: must be false for kda",
+            ),
+        ],
+    )
+    def test_heads_fit_the_kind(self, fields: dict[str, Any], message: str) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            LinearAttentionConfig.from_dict({**GDN, **fields})
+        assert problems(error) == [message]
+
+    def test_strict_values(self) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            LinearAttentionConfig.from_dict({**GDN, "conv_kernel": 4.0, "fused_projections": 1})
+        assert problems(error) == [
+            "$.conv_kernel: expected int, got float 4.0",
+            "$.fused_projections: expected bool, got int 1",
+        ]
+        with pytest.raises(BlockConfigError) as error:
+            LinearAttentionConfig.from_dict({"kind": "gdn"})
+        assert problems(error)[0] == "$.num_key_heads: missing required key"
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"no_op": True}, "$.linear_attention: must be null when no_op is true"),
+            ({"mamba": MAMBA}, "$.linear_attention: must be null when mamba is set"),
+            ({"mla": MLA}, "$.linear_attention: must be null when mla is set"),
+            ({"llama4": {}}, "$.llama4: must be null when linear_attention is set"),
+            ({"sliding_window": 8}, "$.sliding_window: must be null when linear_attention is set"),
+            ({"output_gate": True}, "$.output_gate: must be null when linear_attention is set"),
+        ],
+    )
+    def test_one_kind_of_attention_at_a_time(self, fields: dict[str, Any], message: str) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            AttentionConfig(linear_attention=GDN, **fields)
+        assert problems(error) == [message]
+
+    def test_a_linear_replacement_keeps_what_it_replaces(self) -> None:
+        attention = AttentionConfig(replace_with_linear=True, linear_attention=KDA)
+        assert attention.linear_attention == LinearAttentionConfig.from_dict(KDA)
+
+    def test_nested_problems_carry_their_path(self) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            BlockConfig(attention={"linear_attention": {**GDN, "key_head_dim": 0}})
+        assert problems(error) == [
+            "$.attention.linear_attention.key_head_dim: "
+            "expected int from 1 to 9223372036854775807, got 0"
+        ]
+
+    def test_written_and_shown_only_when_set(self) -> None:
+        attention = AttentionConfig(linear_attention=GDN)
+        written = attention.to_dict()
+        assert written["linear_attention"] == {**GDN, "conv_kernel": 4, "fused_projections": False}
+        assert "output_gate" not in written
+        assert "linear_attention=LinearAttentionConfig(kind='gdn'" in repr(attention)
+        assert AttentionConfig.from_dict(written) == attention
+
+
+class TestOutputGate:
+    def test_a_gqa_attention_with_a_gate(self) -> None:
+        gated = AttentionConfig(num_key_value_heads=2, output_gate=True)
+        assert gated.output_gate is True
+        assert gated != AttentionConfig(num_key_value_heads=2)
+        assert gated.to_dict()["output_gate"] is True
+        assert repr(gated).endswith("mamba=None, output_gate=True)")
+
+    def test_false_is_normalised_to_none(self) -> None:
+        plain = AttentionConfig(num_key_value_heads=2, output_gate=False)
+        assert plain.output_gate is None
+        assert plain == AttentionConfig(num_key_value_heads=2)
+        assert "output_gate" not in plain.to_dict()
+        assert AttentionConfig(no_op=True, output_gate=False).output_gate is None
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"no_op": True}, "$.output_gate: must be null when no_op is true"),
+            ({"mamba": MAMBA}, "$.output_gate: must be null when mamba is set"),
+            ({"mla": MLA}, "$.output_gate: must be null when mla is set"),
+        ],
+    )
+    def test_only_on_grouped_query_attention(self, fields: dict[str, Any], message: str) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            AttentionConfig(output_gate=True, **fields)
+        assert problems(error) == [message]
+
+    @pytest.mark.parametrize("value", [1, "true", 0])
+    def test_strict_bools(self, value: Any) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            AttentionConfig(num_key_value_heads=2, output_gate=value)
+        assert problems(error) == [
+            f"$.output_gate: expected bool, got {type(value).__name__} {value!r}"
+        ]
 
 
 class TestNewFieldsKeepTheSeedShape:

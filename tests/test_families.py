@@ -5,7 +5,8 @@ truth: transformers' own modelling code counted on the meta device, published ch
 totals, and KV-cache sizes derived by hand. Totals must be exact; for a multimodal wrapper,
 whose vision tower is not counted, the text model's count (``text_params``) is the total.
 Active parameters per token must be within 1 %, KV bytes for one 32,768-token sequence in
-bf16 exact.
+bf16 exact; for the linear-attention families, active parameters and the state per sequence
+exact.
 """
 
 from __future__ import annotations
@@ -67,6 +68,26 @@ def test_kv_cache_of_one_long_sequence_is_exact(
     memory = _show(name, capsys)["memory"]
     assert (memory["batch_size"], memory["sequence_length"]) == (1, SEQUENCE)
     assert memory["kv_cache_bytes"] == EXPECTED[name]["kv_bytes_32k_bf16"]
+
+
+LINEAR_STATE = sorted(
+    name for name, entry in EXPECTED.items() if "linear_state_bytes_bf16" in entry
+)
+
+
+@pytest.mark.parametrize("name", LINEAR_STATE)
+def test_linear_attention_state_and_active_parameters_are_exact(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expected = EXPECTED[name]
+    document = _show(name, capsys)
+    assert (
+        document["linear_attention_state_bytes_per_sequence"]
+        == (expected["linear_state_bytes_bf16"])
+    )
+    assert document["memory"]["linear_attention_state_bytes"] == expected["linear_state_bytes_bf16"]
+    assert document["mamba_state_bytes_per_sequence"] == 0
+    assert document["active_params"] == expected["active_params"]
 
 
 def test_every_fixture_has_expected_figures() -> None:

@@ -38,7 +38,7 @@ def test_there_is_one_fixture_per_family_of_the_issue() -> None:
     wanted = {
         "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma2",
         "gemma3_text", "gemma3", "gpt_oss", "llama4", "deepseek_v2", "deepseek_v3",
-        "nemotron_h", "qwen3_vl",
+        "nemotron_h", "qwen3_vl", "qwen3_next", "qwen3_5_moe", "kimi_linear",
     }  # fmt: skip
     assert wanted <= types, sorted(wanted - types)
 
@@ -84,6 +84,11 @@ def test_expected_figures_are_whole_and_consistent(name: str) -> None:
     assert entry["published_total_source"]
     if published is not None and entry["published_vs_counted"].startswith("equal"):
         assert published == entry["total_params"]
+    if "linear_state_bytes_bf16" in entry:
+        assert _is_int(entry["linear_state_bytes_bf16"])
+        assert entry["linear_state_bytes_bf16"] > 0
+        assert isinstance(entry["linear_state_derivation"], str)
+        assert entry["linear_state_derivation"]
     if "routed_expert_params" in entry:
         routed = entry["routed_expert_params"]
         assert _is_int(routed)

@@ -428,6 +428,22 @@ def test_what_legacy_cannot_say_of_the_family_fields_is_refused_in_place() -> No
         BlockConfig(attention={"mla": mla}, ffn={"intermediate_size": 5632}),
         BlockConfig(attention={"no_op": True}, ffn={"intermediate_size": 5632, "gated": False}),
         BlockConfig(attention={"no_op": True}, ffn={"moe": {"gated": False}}),
+        BlockConfig(
+            attention={
+                "linear_attention": {
+                    "kind": "kda",
+                    "num_key_heads": 8,
+                    "key_head_dim": 64,
+                    "num_value_heads": 8,
+                    "value_head_dim": 64,
+                }
+            },
+            ffn={"intermediate_size": 5632},
+        ),
+        BlockConfig(
+            attention={"num_key_value_heads": 8, "output_gate": True},
+            ffn={"intermediate_size": 5632},
+        ),
     ]
     with pytest.raises(BlockConfigError) as info:
         native_to_legacy(blocks, num_attention_heads=64, hidden_size=8192)
@@ -436,6 +452,9 @@ def test_what_legacy_cannot_say_of_the_family_fields_is_refused_in_place() -> No
         "$[2].ffn.gated: the legacy dialect cannot express ungated (two-matrix) FFNs: "
         "every legacy FFN is SwiGLU",
         "$[3].ffn.moe: the legacy dialect cannot express mixture-of-experts FFNs",
+        "$[4].attention.linear_attention: the legacy dialect cannot express linear attention "
+        "(Gated DeltaNet, KDA)",
+        "$[5].attention.output_gate: the legacy dialect cannot express attention output gates",
     ]
 
 

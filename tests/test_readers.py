@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from block_config import BlockConfig, BlockConfigError, ModelArchitecture, readers
+from block_config import (
+    AttentionConfig,
+    BlockConfig,
+    BlockConfigError,
+    FFNConfig,
+    ModelArchitecture,
+    readers,
+)
 from block_config._cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 
 HF = Path(__file__).parent / "data" / "hf"
@@ -409,3 +416,173 @@ def test_cli_family_reads_an_unknown_model_type(
     capsys.readouterr()
     assert main(["show", str(path), "--family", "lama"]) == EXIT_USAGE
     assert "invalid choice: 'lama'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- linear attention
+
+FAMILIES = Path(__file__).parent / "data" / "families"
+
+
+def _family(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FAMILIES / f"{name}.config.json").read_text())
+    return data
+
+
+def _kinds(arch: ModelArchitecture) -> list[str]:
+    kinds = []
+    for block in arch.block_configs:
+        attention = block.attention
+        assert attention is not None
+        if attention.linear_attention is not None:
+            kinds.append(attention.linear_attention.kind)
+        elif attention.mla is not None:
+            kinds.append("mla")
+        else:
+            kinds.append("gated" if attention.output_gate else "gqa")
+    return kinds
+
+
+def _qwen3_next(**keys: Any) -> dict[str, Any]:
+    config = {**_family("Qwen3-Next-80B-A3B-Instruct"), "num_hidden_layers": 8, **keys}
+    return {key: value for key, value in config.items() if value is not None}
+
+
+def test_qwen3_next_places_full_attention_every_interval_layers() -> None:
+    arch = ModelArchitecture.from_mapping(_qwen3_next(full_attention_interval=None))
+    assert _kinds(arch) == ["gdn", "gdn", "gdn", "gated"] * 2
+    arch = ModelArchitecture.from_mapping(_qwen3_next(full_attention_interval=2))
+    assert _kinds(arch) == ["gdn", "gated"] * 4
+    linear = arch.block_configs[0].attention
+    assert linear is not None
+    assert linear.linear_attention is not None
+    assert linear.linear_attention.fused_projections
+    assert (linear.linear_attention.num_key_heads, linear.linear_attention.num_value_heads) == (
+        16,
+        32,
+    )
+
+
+def test_qwen3_next_layer_types_and_their_legacy_names() -> None:
+    types = ["mamba", "attention", "linear_attention", "full_attention"] * 2
+    arch = ModelArchitecture.from_mapping(_qwen3_next(layer_types=types))
+    assert _kinds(arch) == ["gdn", "gated"] * 4
+    assert _errors(_qwen3_next(layer_types=["linear_attention"] * 7 + ["sliding_attention"])) == [
+        "$.layer_types[7]: expected one of linear_attention, full_attention, mamba, attention, "
+        "got str 'sliding_attention'"
+    ]
+    assert _errors(_qwen3_next(layer_types=["linear_attention"] * 3)) == [
+        "$.layer_types: has 3 items but num_hidden_layers is 8"
+    ]
+
+
+def test_qwen3_next_defaults_and_dense_layers() -> None:
+    config = _qwen3_next(head_dim=None, num_key_value_heads=None, mlp_only_layers=[0, 5])
+    arch = ModelArchitecture.from_mapping(config)
+    assert arch.head_dim == 256
+    full = arch.block_configs[3].attention
+    assert full is not None
+    assert full.num_key_value_heads == 2
+    dense = [block.ffn is not None and block.ffn.moe is None for block in arch.block_configs]
+    assert dense == [True, False, False, False, False, True, False, False]
+    assert arch.block_configs[0].ffn == FFNConfig(intermediate_size=5632)
+    none = ModelArchitecture.from_mapping(_qwen3_next(num_experts=0))
+    assert all(block.ffn is not None and block.ffn.moe is None for block in none.block_configs)
+    assert _errors(_qwen3_next(mlp_only_layers=[9])) == [
+        "$.mlp_only_layers[0]: layer 9 does not exist (num_hidden_layers is 8)"
+    ]
+    assert _errors(_qwen3_next(linear_num_value_heads=None)) == [
+        "$.linear_num_value_heads: missing required key"
+    ]
+
+
+def test_qwen3_5_is_read_through_its_text_config_with_a_gate_whatever_the_config_says() -> None:
+    config = _family("Qwen3.5-35B-A3B")
+    config["text_config"] = {**config["text_config"], "attn_output_gate": False}
+    arch = ModelArchitecture.from_mapping(config)
+    assert arch.model_type == "qwen3_5_moe"
+    assert _kinds(arch)[:4] == ["gdn", "gdn", "gdn", "gated"]
+    assert arch.mamba_ssm_cache_dtype == "float32"
+    assert arch.shared_expert_gate
+    linear = arch.block_configs[0].attention
+    assert linear is not None
+    assert linear.linear_attention is not None
+    assert not linear.linear_attention.fused_projections
+
+
+def test_qwen3_5_dense_text_model() -> None:
+    text = {
+        "model_type": "qwen3_5_text",
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "vocab_size": 100,
+        "linear_num_key_heads": 2,
+        "linear_key_head_dim": 8,
+        "linear_num_value_heads": 4,
+        "linear_value_head_dim": 8,
+    }
+    config = {"model_type": "qwen3_5", "tie_word_embeddings": True, "text_config": text}
+    arch = ModelArchitecture.from_mapping(config)
+    assert arch.tie_word_embeddings
+    assert not arch.shared_expert_gate
+    assert (arch.head_dim, arch.block_configs[3].attention) == (
+        256,
+        AttentionConfig(num_key_value_heads=4, output_gate=True),
+    )
+    assert all(block.ffn == FFNConfig(intermediate_size=96) for block in arch.block_configs)
+
+
+def _kimi(**keys: Any) -> dict[str, Any]:
+    config = {**_family("Kimi-Linear-48B-A3B-Instruct"), **keys}
+    return {key: value for key, value in config.items() if value is not None}
+
+
+def test_kimi_linear_numbers_its_layers_from_one() -> None:
+    arch = ModelArchitecture.from_mapping(_kimi())
+    kinds = _kinds(arch)
+    assert [index + 1 for index, kind in enumerate(kinds) if kind == "mla"] == [
+        4,
+        8,
+        12,
+        16,
+        20,
+        24,
+        27,
+    ]
+    assert kinds.count("kda") == 20
+    assert arch.block_configs[0].ffn == FFNConfig(intermediate_size=9216)
+    moe = arch.block_configs[1].ffn
+    assert moe is not None
+    assert moe.moe is not None
+    assert (moe.moe.num_local_experts, moe.moe.num_experts_per_tok) == (256, 8)
+    assert moe.moe.shared_expert_intermediate_dim == 1024
+
+
+def test_kimi_linear_refuses_a_layer_map_that_leaves_a_layer_out() -> None:
+    layout = _family("Kimi-Linear-48B-A3B-Instruct")["linear_attn_config"]
+    short = {**layout, "kda_layers": layout["kda_layers"][1:]}
+    assert _errors(_kimi(linear_attn_config=short)) == [
+        "$.linear_attn_config.kda_layers: layer 1 is in neither full_attn_layers nor kda_layers"
+    ]
+    past = {**layout, "full_attn_layers": [*layout["full_attn_layers"][:-1], 28]}
+    assert _errors(_kimi(linear_attn_config=past)) == [
+        "$.linear_attn_config.full_attn_layers[6]: layer 28 does not exist (layers are numbered "
+        "from 1 to 27)"
+    ]
+
+
+def test_kimi_linear_layer_types_win_over_the_layer_map() -> None:
+    types = ["linear_attention"] * 26 + ["full_attention"]
+    mlp = ["sparse"] * 27
+    arch = ModelArchitecture.from_mapping(_kimi(layer_types=types, mlp_layer_types=mlp))
+    assert _kinds(arch) == ["kda"] * 26 + ["mla"]
+    assert all(block.ffn is not None and block.ffn.moe is not None for block in arch.block_configs)
+    assert _errors(_kimi(mlp_layer_types=["moe"] * 27))[0] == (
+        "$.mlp_layer_types[0]: expected one of dense, sparse, got str 'moe'"
+    )
+
+
+def test_kimi_linear_without_a_layer_map_follows_the_configuration_class() -> None:
+    arch = ModelArchitecture.from_mapping(_kimi(linear_attn_config=None, num_hidden_layers=9))
+    assert _kinds(arch) == ["kda"] * 4 + ["mla"] + ["kda"] * 3 + ["mla"]

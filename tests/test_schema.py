@@ -26,6 +26,13 @@ VALIDATOR = jsonschema.Draft202012Validator(block_configs_json_schema())
 MAMBA = {"state_dim": 128, "num_heads": 8, "head_dim": 64, "num_groups": 1}
 MLA = {"kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128}
 KV = {"num_key_value_heads": 8}
+GDN = {
+    "kind": "gdn",
+    "num_key_heads": 2,
+    "key_head_dim": 8,
+    "num_value_heads": 4,
+    "value_head_dim": 8,
+}
 
 
 def _converter_accepts(data: Any) -> bool:
@@ -121,6 +128,10 @@ INVALID = [
     pytest.param([{"ffn": {"intermediate_size": 5, "gated": "false"}}], id="str for gated"),
     pytest.param([{"ffn": {"moe": {"gated": 0}}}], id="int for moe gated"),
     pytest.param({"attention": {}}, id="object for the list"),
+    pytest.param([{"attention": {"linear_attention": {**GDN, "kind": "rwkv"}}}], id="bad kind"),
+    pytest.param([{"attention": {"linear_attention": {"kind": "gdn"}}}], id="missing linear"),
+    pytest.param([{"attention": {"linear_attention": {**GDN, "d": 1}}}], id="unknown linear key"),
+    pytest.param([{"attention": {**KV, "output_gate": "true"}}], id="str for output gate"),
 ]
 
 
@@ -148,6 +159,17 @@ CROSS_FIELD = [
     pytest.param([{"attention": {"mamba": MAMBA, "mla": MLA}}], id="mamba+mla"),
     pytest.param([{"attention": {"llama4": {}, "mla": MLA}}], id="llama4+mla"),
     pytest.param([{"attention": {"mla": None}}], id="kv heads required, null mla"),
+    pytest.param([{"attention": {"no_op": True, "linear_attention": GDN}}], id="no_op+linear"),
+    pytest.param([{"attention": {"mamba": MAMBA, "linear_attention": GDN}}], id="mamba+linear"),
+    pytest.param([{"attention": {"mla": MLA, "linear_attention": GDN}}], id="mla+linear"),
+    pytest.param([{"attention": {"linear_attention": GDN, "llama4": {}}}], id="linear+llama4"),
+    pytest.param(
+        [{"attention": {"linear_attention": GDN, "sliding_window": 8}}], id="linear+window"
+    ),
+    pytest.param([{"attention": {"linear_attention": GDN, "output_gate": True}}], id="linear+gate"),
+    pytest.param([{"attention": {"no_op": True, "output_gate": True}}], id="no_op+gate"),
+    pytest.param([{"attention": {"mla": MLA, "output_gate": True}}], id="mla+gate"),
+    pytest.param([{"attention": {"output_gate": True}}], id="kv heads required, gate"),
     pytest.param(
         [{"parallel_blocks": [{"attention": {"num_key_value_heads": 8}, "ffn": {}}]}],
         id="nested intermediate size required",
@@ -166,6 +188,16 @@ NORMALISABLE = [
     pytest.param([{"attention": {"mla": MLA, "sliding_window": 8}}], id="mla with window"),
     pytest.param([{"attention": {**KV, "sliding_window": None, "mla": None}}], id="null new"),
     pytest.param([{"ffn": {"intermediate_size": 5, "gated": True}}], id="gated true"),
+    pytest.param([{"attention": {"linear_attention": GDN, **KV}}], id="linear with kv"),
+    pytest.param([{"attention": {**KV, "output_gate": True}}], id="gated attention"),
+    pytest.param([{"attention": {"no_op": True, "output_gate": False}}], id="no_op gate false"),
+    pytest.param(
+        [{"attention": {"linear_attention": GDN, "output_gate": False}}], id="linear gate false"
+    ),
+    pytest.param(
+        [{"attention": {"replace_with_linear": True, **KV, "output_gate": True}}],
+        id="linear replacement of a gated attention",
+    ),
     pytest.param([{"ffn": {"moe": {"gated": True}, "gated": False}}], id="moe ffn gated"),
     pytest.param([{"ffn": {"no_op": True, "gated": False}}], id="no_op ffn gated"),
     pytest.param([{"ffn": {"no_op": True, "intermediate_size": 5}}], id="no_op ffn with size"),

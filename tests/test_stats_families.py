@@ -551,6 +551,172 @@ def test_mamba_projections_follow_the_quantization() -> None:
     assert attention.weight_bytes == (in_proj + 4) + (out_proj + 4) + 2 * rest
 
 
+# ----------------------------------------------------------------------- linear attention
+
+
+def gdn(kh: int, dk: int, vh: int, dv: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "linear_attention": {
+            "kind": "gdn",
+            "num_key_heads": kh,
+            "key_head_dim": dk,
+            "num_value_heads": vh,
+            "value_head_dim": dv,
+            **extra,
+        }
+    }
+
+
+def gdn_tensors(
+    tensors: Tensors,
+    n: int,
+    h: int,
+    kh: int,
+    dk: int,
+    vh: int,
+    dv: int,
+    kernel: int,
+    *,
+    fused: bool,
+) -> None:
+    """The tensors of Qwen3NextGatedDeltaNet (fused) or Qwen3_5GatedDeltaNet (separate)."""
+    p = f"model.layers.{n}.linear_attn."
+    if fused:
+        tensors[p + "in_proj_qkvz.weight"] = (2 * kh * dk + 2 * vh * dv, h)
+        tensors[p + "in_proj_ba.weight"] = (2 * vh, h)
+    else:
+        tensors[p + "in_proj_qkv.weight"] = (2 * kh * dk + vh * dv, h)
+        tensors[p + "in_proj_z.weight"] = (vh * dv, h)
+        tensors[p + "in_proj_b.weight"] = (vh, h)
+        tensors[p + "in_proj_a.weight"] = (vh, h)
+    tensors[p + "conv1d.weight"] = (2 * kh * dk + vh * dv, 1, kernel)
+    tensors[p + "dt_bias"] = (vh,)
+    tensors[p + "A_log"] = (vh,)
+    tensors[p + "norm.weight"] = (dv,)
+    tensors[p + "out_proj.weight"] = (h, vh * dv)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_gated_delta_net_and_gated_attention_as_qwen3_next_builds_them(fused: bool) -> None:
+    h, heads, kv, d, vocab, i = 32, 4, 2, 16, 50, 24
+    kh, dk, vh, dv, kernel = 2, 8, 4, 12, 3
+    blocks = [
+        {
+            "attention": gdn(kh, dk, vh, dv, conv_kernel=kernel, fused_projections=fused),
+            "ffn": {"intermediate_size": i},
+        },
+        {"attention": gqa(kv, output_gate=True), "ffn": {"intermediate_size": i}},
+    ]
+    arch = ModelArchitecture(
+        hidden_size=h,
+        num_attention_heads=heads,
+        head_dim=d,
+        vocab_size=vocab,
+        qk_norm=True,
+        attention_bias=True,
+        block_configs=blocks,
+    )
+    tensors: Tensors = {}
+    model_level(tensors, vocab, h, tied=False)
+    gdn_tensors(tensors, 0, h, kh, dk, vh, dv, kernel, fused=fused)
+    p = "model.layers.1.self_attn."
+    tensors[p + "q_proj.weight"] = (2 * heads * d, h)  # query and gate side by side
+    tensors[p + "q_proj.bias"] = (2 * heads * d,)
+    for name in ("k_proj", "v_proj"):
+        tensors[p + name + ".weight"] = (kv * d, h)
+        tensors[p + name + ".bias"] = (kv * d,)
+    tensors[p + "o_proj.weight"] = (h, heads * d)
+    tensors[p + "o_proj.bias"] = (h,)
+    tensors[p + "q_norm.weight"] = (d,)
+    tensors[p + "k_norm.weight"] = (d,)
+    for n in range(2):
+        mlp_tensors(tensors, f"model.layers.{n}.mlp.", h, i)
+        tensors[f"model.layers.{n}.input_layernorm.weight"] = (h,)
+        tensors[f"model.layers.{n}.post_attention_layernorm.weight"] = (h,)
+    stats = model_stats(arch)
+    assert stats.total_params == total(tensors)
+    linear, full = stats.layers
+    assert (linear.attention.kind, full.attention.kind) == ("gdn", "gqa")
+    assert linear.kv_cache_bytes_per_token == 0
+    assert full.kv_cache_bytes_per_token == 2 * kv * d * 2
+    conv = (2 * kh * dk + vh * dv) * (kernel - 1)
+    assert linear.linear_attention_state_bytes_per_sequence == (conv + vh * dk * dv) * 2
+    assert full.linear_attention_state_bytes_per_sequence == 0
+    assert stats.mamba_state_bytes_per_sequence == 0
+    assert stats.linear_attention_state_bytes_per_sequence == (conv + vh * dk * dv) * 2
+
+
+def test_kimi_delta_attention_as_kimi_linear_builds_it() -> None:
+    h, heads, d, kernel, vocab = 24, 4, 8, 4, 40
+    kda = {
+        "kind": "kda",
+        "num_key_heads": heads,
+        "key_head_dim": d,
+        "num_value_heads": heads,
+        "value_head_dim": d,
+        "conv_kernel": kernel,
+    }
+    arch = ModelArchitecture(
+        hidden_size=h,
+        num_attention_heads=3,
+        vocab_size=vocab,
+        block_configs=[{"attention": {"linear_attention": kda}, "ffn": {"no_op": True}}],
+    )
+    tensors: Tensors = {}
+    model_level(tensors, vocab, h, tied=False)
+    p = "model.layers.0.self_attn."
+    for name in ("q_proj", "k_proj", "v_proj"):
+        tensors[p + name + ".weight"] = (heads * d, h)
+    tensors[p + "conv1d.weight"] = (3 * heads * d, 1, kernel)
+    tensors[p + "forget_gate.f_a_proj.weight"] = (d, h)
+    tensors[p + "forget_gate.f_b_proj.weight"] = (heads * d, d)
+    tensors[p + "forget_gate.dt_bias"] = (heads * d,)
+    tensors[p + "forget_gate.A_log"] = (1, 1, heads, 1)
+    tensors[p + "b_proj.weight"] = (heads, h)
+    tensors[p + "g_a_proj.weight"] = (d, h)
+    tensors[p + "g_b_proj.weight"] = (heads * d, d)
+    tensors[p + "o_norm.weight"] = (d,)
+    tensors[p + "o_proj.weight"] = (h, heads * d)
+    tensors["model.layers.0.input_layernorm.weight"] = (h,)
+    stats = model_stats(arch)
+    assert stats.total_params == total(tensors)
+    assert stats.layers[0].attention.kind == "kda"
+    state = 3 * heads * d * (kernel - 1) + heads * d * d
+    assert stats.linear_attention_state_bytes_per_sequence == state * 2
+
+
+def test_linear_attention_state_in_the_dtypes_of_the_mamba_state() -> None:
+    block = {"attention": gdn(2, 8, 4, 8), "ffn": {"no_op": True}}
+
+    def arch(**fields: Any) -> ModelArchitecture:
+        return ModelArchitecture(
+            hidden_size=16, num_attention_heads=4, vocab_size=10, block_configs=[block], **fields
+        )
+
+    conv, recurrent = (2 * 2 * 8 + 4 * 8) * 3, 4 * 8 * 8
+    assert model_stats(arch()).linear_attention_state_bytes_per_sequence == (conv + recurrent) * 2
+    fp32 = model_stats(arch(mamba_ssm_cache_dtype="float32"))
+    assert fp32.linear_attention_state_bytes_per_sequence == conv * 2 + recurrent * 4
+    named = model_stats(arch(mamba_ssm_cache_dtype="float32"), mamba_state_dtype="fp8")
+    assert named.linear_attention_state_bytes_per_sequence == conv + recurrent
+    memory = fp32.memory(3, 1000)
+    assert memory.linear_attention_state_bytes == 3 * (conv * 2 + recurrent * 4)
+    assert memory.kv_cache_bytes == 0
+    assert memory.total_bytes == memory.weight_bytes + memory.linear_attention_state_bytes
+    assert memory.to_dict()["linear_attention_state_bytes"] == memory.linear_attention_state_bytes
+
+
+def test_a_linear_replacement_of_a_linear_attention_is_a_linear_layer() -> None:
+    block = {"attention": {"replace_with_linear": True, **gdn(2, 8, 4, 8)}, "ffn": {"no_op": True}}
+    arch = ModelArchitecture(
+        hidden_size=16, num_attention_heads=4, vocab_size=10, block_configs=[block]
+    )
+    layer = model_stats(arch).layers[0]
+    assert layer.attention.kind == "linear"
+    assert layer.attention.params == 16 * 16 + 16
+    assert layer.linear_attention_state_bytes_per_sequence == 0
+
+
 def test_a_model_without_quantization_or_facts_counts_as_before() -> None:
     block = {"attention": gqa(2), "ffn": {"intermediate_size": 32}}
     arch = ModelArchitecture(
@@ -1047,6 +1213,77 @@ def _nemotron_h_fixture(c: dict[str, Any]) -> ModelArchitecture:
     )
 
 
+def _qwen_hybrid(c: dict[str, Any], *, fused: bool, **facts: Any) -> ModelArchitecture:
+    """Qwen3-Next / Qwen3.5-MoE: every 4th layer gated attention, the others GDN; MoE."""
+    linear = gdn(
+        c["linear_num_key_heads"],
+        c["linear_key_head_dim"],
+        c["linear_num_value_heads"],
+        c["linear_value_head_dim"],
+        conv_kernel=c["linear_conv_kernel_dim"],
+        fused_projections=fused,
+    )
+    moe = {
+        "num_local_experts": c["num_experts"],
+        "num_experts_per_tok": c["num_experts_per_tok"],
+        "expert_intermediate_dim": c["moe_intermediate_size"],
+        "shared_expert_intermediate_dim": c["shared_expert_intermediate_size"],
+    }
+    full = gqa(c["num_key_value_heads"], output_gate=True)
+    interval = c["full_attention_interval"]
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        head_dim=c["head_dim"],
+        vocab_size=c["vocab_size"],
+        qk_norm=True,
+        shared_expert_gate=True,
+        block_configs=[
+            {"attention": full if (n + 1) % interval == 0 else linear, "ffn": {"moe": moe}}
+            for n in range(c["num_hidden_layers"])
+        ],
+        **facts,
+    )
+
+
+def _kimi_linear_fixture(c: dict[str, Any]) -> ModelArchitecture:
+    layout = c["linear_attn_config"]
+    heads, d = layout["num_heads"], layout["head_dim"]
+    kda = {
+        "kind": "kda",
+        "num_key_heads": heads,
+        "key_head_dim": d,
+        "num_value_heads": heads,
+        "value_head_dim": d,
+        "conv_kernel": layout["short_conv_kernel_size"],
+    }
+    mla = {key: c[key] for key in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim")}
+    mla.update(qk_rope_head_dim=c["qk_rope_head_dim"], v_head_dim=c["v_head_dim"])
+    moe = {
+        "num_local_experts": c["num_experts"],
+        "num_experts_per_tok": c["num_experts_per_token"],
+        "expert_intermediate_dim": c["moe_intermediate_size"],
+        "shared_expert_intermediate_dim": c["num_shared_experts"] * c["moe_intermediate_size"],
+    }
+    full = set(layout["full_attn_layers"])  # numbered from 1
+    blocks = [
+        {
+            "attention": {"mla": mla} if n + 1 in full else {"linear_attention": kda},
+            "ffn": {"moe": moe}
+            if n >= c["first_k_dense_replace"]
+            else {"intermediate_size": c["intermediate_size"]},
+        }
+        for n in range(c["num_hidden_layers"])
+    ]
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        vocab_size=c["vocab_size"],
+        router_score_correction_bias=True,
+        block_configs=blocks,
+    )
+
+
 _BUILDERS: dict[str, Any] = {
     "Qwen2.5-0.5B": lambda c: _qwen_dense(c, qkv_bias=True),
     "Qwen3-0.6B": lambda c: _qwen_dense(c, qk_norm=True),
@@ -1059,6 +1296,11 @@ _BUILDERS: dict[str, Any] = {
     "DeepSeek-V2-Lite": _deepseek_fixture,
     "DeepSeek-V3": _deepseek_fixture,
     "NVIDIA-Nemotron-3-Nano-30B-A3B": _nemotron_h_fixture,
+    "Qwen3-Next-80B-A3B-Instruct": lambda c: _qwen_hybrid(c, fused=True),
+    "Qwen3.5-35B-A3B": lambda c: _qwen_hybrid(
+        c["text_config"], fused=False, mamba_ssm_cache_dtype="float32"
+    ),
+    "Kimi-Linear-48B-A3B-Instruct": _kimi_linear_fixture,
 }
 
 
@@ -1068,9 +1310,11 @@ def test_family_fixture_built_by_hand_gives_the_expected_figures(name: str) -> N
         pytest.skip("the family fixtures are not in this checkout")
     expected = _expected(name)
     stats = model_stats(_BUILDERS[name](_fixture(name)), kv_cache_dtype="bf16")
-    assert stats.total_params == expected["total_params"]
+    assert stats.total_params == expected.get("text_params", expected["total_params"])
     assert stats.active_params == expected["active_params"]
     assert stats.kv_cache_bytes(1, 32768) == expected["kv_bytes_32k_bf16"]
+    state = stats.linear_attention_state_bytes_per_sequence
+    assert state == expected.get("linear_state_bytes_bf16", 0)
 
 
 def test_gpt_oss_20b_fixture_quantization_config_gives_the_checkpoint_bytes() -> None:

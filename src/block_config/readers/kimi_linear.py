@@ -71,11 +71,11 @@ def _one_based(nested: ConfigReader, layers: int) -> list[str] | None:
                 kinds[number - 1] = kind
     missing = [str(index + 1) for index, kind in enumerate(kinds) if kind is None]
     if missing and not nested.problems:
+        which = (
+            f"layer {missing[0]} is" if len(missing) == 1 else f"layers {', '.join(missing)} are"
+        )
         nested.problems.append(
-            Problem(
-                ("kda_layers",),
-                f"layers {', '.join(missing)} are in neither full_attn_layers nor kda_layers",
-            )
+            Problem(("kda_layers",), f"{which} in neither full_attn_layers nor kda_layers")
         )
     return [kind or LINEAR for kind in kinds]
 
