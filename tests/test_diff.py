@@ -184,3 +184,39 @@ def test_the_fields_written_only_when_set_are_compared_too() -> None:
         ("attention.sliding_window", None, 4096),
         ("ffn.gated", None, False),
     ]
+
+
+def test_a_layer_turned_into_linear_attention_changes_kv_cache_and_state(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    linear = {
+        "kind": "gdn",
+        "num_key_heads": 2,
+        "key_head_dim": 8,
+        "num_value_heads": 4,
+        "value_head_dim": 8,
+    }
+    gated = {"attention": {"num_key_value_heads": 2, "output_gate": True}, "ffn": {"no_op": True}}
+    common = {"hidden_size": 16, "num_attention_heads": 4, "vocab_size": 10}
+    a = {**common, "block_configs": [gated, gated]}
+    b = {**common, "block_configs": [gated, {**gated, "attention": {"linear_attention": linear}}]}
+    diff = diff_models(ModelArchitecture.from_mapping(a), ModelArchitecture.from_mapping(b))
+    (layer,) = diff.layers
+    assert [c.path for c in layer.changes] == [
+        "attention.num_key_value_heads",
+        "attention.output_gate",
+        "attention.linear_attention",
+    ]
+    state = (2 * 2 * 8 + 4 * 8) * 3 * 2 + 4 * 8 * 8 * 2
+    totals = diff.to_dict()["totals"]
+    assert totals["linear_attention_state_bytes_per_sequence"] == {
+        "a": 0,
+        "b": state,
+        "change": state,
+    }
+    assert totals["kv_cache_bytes_per_token"]["change"] == -2 * 2 * 4 * 2
+    for name, config in (("a", a), ("b", b)):
+        (tmp_path / f"{name}.json").write_text(orjson.dumps(config).decode())
+    main(["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    out = capsys.readouterr().out
+    assert f"linear state bytes/seq 0 -> {state:,} (+{state:,})" in out

@@ -105,3 +105,26 @@ def test_without_overwrite_an_existing_picture_is_left_alone(tmp_path: Path) -> 
     assert target.read_text() == "mine"
     plot_architecture(model_stats(model), target, title="t", num_attention_heads=64)
     assert target.read_text().startswith("<?xml")
+
+
+def test_linear_attention_layers_have_their_colour_and_no_kv_bar() -> None:
+    linear = {
+        "kind": "kda",
+        "num_key_heads": 2,
+        "key_head_dim": 8,
+        "num_value_heads": 2,
+        "value_head_dim": 8,
+    }
+    blocks = [
+        {"attention": {"linear_attention": linear}, "ffn": {"intermediate_size": 32}},
+        {"attention": {"num_key_value_heads": 2, "output_gate": True}, "ffn": {"no_op": True}},
+    ]
+    model = ModelArchitecture(
+        hidden_size=16, num_attention_heads=4, vocab_size=10, block_configs=blocks
+    )
+    assert _column(model_stats(model).layers[0]).attention == "kda"
+    kinds, _, kv = figure_of(model)
+    colours = {patch.get_facecolor() for patch in kinds.patches}
+    assert len(colours) == 4  # kda, gqa, dense FFN, no-op FFN
+    heights = [bar.get_height() for bar in kv.patches if isinstance(bar, Rectangle)]
+    assert heights == [2]

@@ -1,4 +1,4 @@
-"""The typed contract of the per-layer fields for other model families (issue 9).
+"""The typed contract of the per-layer fields for other model families (issues 9 and 17).
 
 Never executed: ``mypy --strict`` checks it, with ``warn_unused_ignores`` on.
 """
@@ -9,8 +9,20 @@ from typing import assert_type
 
 from hypothesis.strategies import SearchStrategy
 
-from block_config import AttentionConfig, BlockConfig, FFNConfig, MLAConfig, MoEConfig
-from block_config.strategies import mla_configs
+from block_config import (
+    LINEAR_ATTENTION_KINDS,
+    AttentionConfig,
+    AttentionKind,
+    BlockConfig,
+    FFNConfig,
+    LinearAttentionConfig,
+    MemoryEstimate,
+    MLAConfig,
+    ModelArchitecture,
+    MoEConfig,
+    model_stats,
+)
+from block_config.strategies import linear_attention_configs, mla_configs
 
 mla = MLAConfig(kv_lora_rank=512, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128)
 assert_type(mla.kv_lora_rank, int)
@@ -44,3 +56,49 @@ MLAConfig(512, 128, 64, 128)  # type: ignore[call-arg]
 latent.sliding_window = 8  # type: ignore[misc]
 FFNConfig(intermediate_size=8, gated="false")  # type: ignore[arg-type]
 AttentionConfig(num_key_value_heads=8, sliding_window="4096")  # type: ignore[arg-type]
+
+# Linear attention (Gated DeltaNet, Kimi Delta Attention) and attention output gates.
+gdn = LinearAttentionConfig(
+    kind="gdn", num_key_heads=16, key_head_dim=128, num_value_heads=32, value_head_dim=128
+)
+assert_type(gdn.kind, str)
+assert_type(gdn.num_key_heads, int)
+assert_type(gdn.key_head_dim, int)
+assert_type(gdn.num_value_heads, int)
+assert_type(gdn.value_head_dim, int)
+assert_type(gdn.conv_kernel, int)
+assert_type(gdn.fused_projections, bool)
+assert_type(gdn.conv_dim, int)
+assert_type(LINEAR_ATTENTION_KINDS, tuple[str, ...])
+assert_type(LinearAttentionConfig.from_dict(gdn.to_dict()), LinearAttentionConfig)
+assert_type(linear_attention_configs(), SearchStrategy[LinearAttentionConfig])
+
+delta = AttentionConfig(linear_attention=gdn)
+assert_type(delta.linear_attention, LinearAttentionConfig | None)
+assert_type(delta.is_linear_attention, bool)
+gated = AttentionConfig(num_key_value_heads=2, output_gate=True)
+assert_type(gated.output_gate, bool | None)
+
+hybrid = ModelArchitecture(
+    hidden_size=2048,
+    num_attention_heads=16,
+    head_dim=256,
+    vocab_size=151936,
+    block_configs=[
+        BlockConfig(attention=delta, ffn=FFNConfig(intermediate_size=5120)),
+        BlockConfig(attention=gated, ffn=FFNConfig(intermediate_size=5120)),
+    ],
+)
+stats = model_stats(hybrid)
+assert_type(stats.linear_attention_state_bytes_per_sequence, int)
+assert_type(stats.linear_attention_state_bytes(8), int)
+assert_type(stats.layers[0].linear_attention_state_bytes_per_sequence, int)
+assert_type(stats.layers[0].attention.linear_attention_state_bytes_per_sequence, int)
+assert_type(stats.layers[0].attention.kind, AttentionKind)
+memory = stats.memory(8, 32768)
+assert_type(memory, MemoryEstimate)
+assert_type(memory.linear_attention_state_bytes, int)
+
+gdn.kind = "kda"  # type: ignore[misc]
+LinearAttentionConfig("gdn", 16, 128, 32, 128)  # type: ignore[call-arg]
+AttentionConfig(num_key_value_heads=2, output_gate="true")  # type: ignore[arg-type]

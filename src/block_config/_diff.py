@@ -46,6 +46,7 @@ TOTALS = (
     "weight_bytes",
     "kv_cache_bytes_per_token",
     "mamba_state_bytes_per_sequence",
+    "linear_attention_state_bytes_per_sequence",
 )
 
 

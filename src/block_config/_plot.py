@@ -2,7 +2,7 @@
 
 Three panels share the layer axis: a strip naming each layer's attention and FFN kind (no-op
 layers stand out as blank cells), the FFN width, and the KV heads of the layers that have
-any (Mamba, linear and no-op attention draw no bar there).
+any (Mamba, linear attention, linear replacements and no-op attention draw no bar there).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ _ATTENTION_COLOURS = {
     "linear": "#ff7f0e",
     "mamba": "#2ca02c",
     "mla": "#17becf",
+    "gdn": "#bcbd22",
+    "kda": "#e377c2",
     "no_op": "#f2f2f2",
 }
 _FFN_COLOURS = {
@@ -268,6 +270,8 @@ def _legend(patch: Any, columns: Sequence[_Column]) -> list[Any]:
         "linear": "linear replacement (no KV heads)",
         "mamba": "Mamba (no KV heads, no bar)",
         "mla": "MLA attention (latent KV cache, no bar)",
+        "gdn": "Gated DeltaNet (no KV cache, no bar)",
+        "kda": "Kimi Delta Attention (no KV cache, no bar)",
         "dense": "dense FFN",
         "moe": "MoE FFN (active width)",
     }

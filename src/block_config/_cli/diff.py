@@ -95,7 +95,7 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
         lines.append("totals:")
         for name, label in _TOTALS.items():
             old, new = diff.total(name)
-            if old == new and name in ("active_params", "mamba_state_bytes_per_sequence"):
+            if old == new and name in _SHOWN_WHEN_CHANGED:
                 continue
             lines.append(f"  {label:<22} {_delta(old, new)}")
     print("\n".join(lines), file=out)
@@ -108,7 +108,14 @@ _TOTALS = {
     "weight_bytes": "weight bytes",
     "kv_cache_bytes_per_token": "KV bytes/token",
     "mamba_state_bytes_per_sequence": "Mamba state bytes/seq",
+    "linear_attention_state_bytes_per_sequence": "linear state bytes/seq",
 }
+#: The totals printed only when they change.
+_SHOWN_WHEN_CHANGED = (
+    "active_params",
+    "mamba_state_bytes_per_sequence",
+    "linear_attention_state_bytes_per_sequence",
+)
 
 
 def _json_text(value: Any) -> str:
