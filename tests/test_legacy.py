@@ -429,6 +429,10 @@ def test_what_legacy_cannot_say_of_the_family_fields_is_refused_in_place() -> No
         BlockConfig(attention={"no_op": True}, ffn={"intermediate_size": 5632, "gated": False}),
         BlockConfig(attention={"no_op": True}, ffn={"moe": {"gated": False}}),
         BlockConfig(
+            attention={"num_key_value_heads": 8, "num_attention_heads": 32, "head_dim": 256},
+            ffn={"intermediate_size": 5632},
+        ),
+        BlockConfig(
             attention={
                 "linear_attention": {
                     "kind": "kda",
@@ -452,9 +456,13 @@ def test_what_legacy_cannot_say_of_the_family_fields_is_refused_in_place() -> No
         "$[2].ffn.gated: the legacy dialect cannot express ungated (two-matrix) FFNs: "
         "every legacy FFN is SwiGLU",
         "$[3].ffn.moe: the legacy dialect cannot express mixture-of-experts FFNs",
-        "$[4].attention.linear_attention: the legacy dialect cannot express linear attention "
+        "$[4].attention.num_attention_heads: the legacy dialect cannot express a query-head "
+        "count of the layer's own",
+        "$[4].attention.head_dim: the legacy dialect cannot express a head width of the "
+        "layer's own",
+        "$[5].attention.linear_attention: the legacy dialect cannot express linear attention "
         "(Gated DeltaNet, KDA)",
-        "$[5].attention.output_gate: the legacy dialect cannot express attention output gates",
+        "$[6].attention.output_gate: the legacy dialect cannot express attention output gates",
     ]
 
 

@@ -947,10 +947,12 @@ _FLAGS = (
 
 
 def _fit(block: BlockConfig) -> BlockConfig:
-    """``block`` with KV heads that divide 4 heads, at every depth."""
+    """``block`` with KV heads that divide its layer's heads (4, or its own), at every depth."""
     attention = block.attention
     if attention is not None and attention.num_key_value_heads is not None:
         heads = (1, 2, 4)[attention.num_key_value_heads % 3]
+        if (attention.num_attention_heads or 4) % heads:
+            heads = 1
         attention = attrs.evolve(attention, num_key_value_heads=heads)
     parallel = None
     if block.parallel_blocks is not None:

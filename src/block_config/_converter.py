@@ -438,6 +438,7 @@ if no_op:
     if (
         replace_with_linear or mamba is not None or llama4 is not None
         or sliding_window is not None or mla is not None
+        or num_attention_heads is not None or head_dim is not None
         or linear_attention is not None or output_gate is not None
     ): raise _SLOW
     sparsify = None
@@ -445,16 +446,21 @@ if no_op:
 elif mamba is not None:
     if (
         sliding_window is not None or mla is not None
+        or num_attention_heads is not None or head_dim is not None
         or linear_attention is not None or output_gate is not None
     ): raise _SLOW
     num_key_value_heads = None
 elif mla is not None:
-    if llama4 is not None or linear_attention is not None or output_gate is not None:
-        raise _SLOW
+    if (
+        llama4 is not None or head_dim is not None
+        or linear_attention is not None or output_gate is not None
+    ): raise _SLOW
     num_key_value_heads = None
 elif linear_attention is not None:
-    if llama4 is not None or sliding_window is not None or output_gate is not None:
-        raise _SLOW
+    if (
+        llama4 is not None or sliding_window is not None or output_gate is not None
+        or num_attention_heads is not None or head_dim is not None
+    ): raise _SLOW
     num_key_value_heads = None
 elif num_key_value_heads is None: raise _SLOW
 """,

@@ -357,6 +357,10 @@ def _refusals(block: BlockConfig, num_attention_heads: int, index: int) -> list[
             refuse((*where, "llama4"), "Llama-4 attention")
         if attention.mla is not None:
             refuse((*where, "mla"), "Multi-head Latent Attention (MLA)")
+        if attention.num_attention_heads is not None:
+            refuse((*where, "num_attention_heads"), "a query-head count of the layer's own")
+        if attention.head_dim is not None:
+            refuse((*where, "head_dim"), "a head width of the layer's own")
         if attention.linear_attention is not None:
             refuse((*where, "linear_attention"), "linear attention (Gated DeltaNet, KDA)")
         if attention.output_gate is not None:
@@ -541,6 +545,8 @@ _NATIVE_ATTENTION_KEYS = frozenset(
         "weights_precision",
         "sliding_window",
         "mla",
+        "num_attention_heads",
+        "head_dim",
         "linear_attention",
         "output_gate",
     }

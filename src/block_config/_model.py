@@ -57,9 +57,12 @@ __all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
 #: How ``block_configs`` are spelled in a ``config.json``: the seed's classes ("native"), the
 #: published nemotron-nas / DeciLM form ("legacy"), or no ``block_configs`` at all
 #: ("homogeneous": a plain Hugging Face config, its layers built by its family's reader).
-Dialect = Literal["native", "legacy", "homogeneous"]
+Dialect = Literal[
+    "native", "legacy", "homogeneous", "per-layer", "gpt_oss_puzzle", "nemotron_h_puzzle"
+]
 #: The dialects :meth:`ModelArchitecture.to_mapping` writes.
-WritableDialect = Literal["native", "legacy"]
+WritableDialect = Literal["native", "legacy", "per-layer", "gpt_oss_puzzle", "nemotron_h_puzzle"]
+_WRITABLE: tuple[str, ...] = typing.get_args(WritableDialect)
 
 _DIALECTS: tuple[str, ...] = typing.get_args(Dialect)
 _UNSET = -1  # head_dim not given and not derivable; reported by the checks
@@ -103,6 +106,51 @@ def _block_tuple(value: Iterable[BlockConfig | Mapping[str, Any]]) -> tuple[Bloc
         return tuple(structure_block_configs(list(given)))
     except BlockConfigError as error:
         raise error.under(("block_configs",)) from None
+
+
+def _own_values_dropped(block: BlockConfig, heads: int, head_dim: int) -> BlockConfig:
+    attention = block.attention
+    if attention is not None and (
+        attention.num_attention_heads == heads or attention.head_dim == head_dim
+    ):
+        attention = attrs.evolve(
+            attention,
+            num_attention_heads=(
+                None if attention.num_attention_heads == heads else attention.num_attention_heads
+            ),
+            head_dim=None if attention.head_dim == head_dim else attention.head_dim,
+        )
+        block = attrs.evolve(block, attention=attention)
+    if block.parallel_blocks:
+        inner = tuple(_own_values_dropped(b, heads, head_dim) for b in block.parallel_blocks)
+        if inner != block.parallel_blocks:
+            block = attrs.evolve(block, parallel_blocks=inner)
+    return block
+
+
+def _has_own_values(block: BlockConfig) -> bool:
+    attention = block.attention
+    if attention is not None and (
+        attention.num_attention_heads is not None or attention.head_dim is not None
+    ):
+        return True
+    return any(_has_own_values(inner) for inner in block.parallel_blocks or ())
+
+
+def _without_model_values(
+    blocks: tuple[BlockConfig, ...], heads: int, head_dim: int
+) -> tuple[BlockConfig, ...] | None:
+    """``blocks`` with each layer's own head count and width dropped where they equal the
+    model's (so that a layer says them only where it differs); None when nothing changes."""
+    changed: dict[int, BlockConfig] = {}
+    for block in blocks:
+        if id(block) not in changed and _has_own_values(block):
+            new = _own_values_dropped(block, heads, head_dim)
+            if new is not block:
+                changed[id(block)] = new
+    if not changed:
+        return None
+    return tuple(changed.get(id(block), block) for block in blocks)
 
 
 def _legacy_tuple(
@@ -182,6 +230,9 @@ class ModelArchitecture:
         problems = self._problems()
         if problems:
             raise BlockConfigError(problems)
+        blocks = _without_model_values(self.block_configs, self.num_attention_heads, self.head_dim)
+        if blocks is not None:
+            object.__setattr__(self, "block_configs", blocks)
 
     @property
     def num_hidden_layers(self) -> int:
@@ -393,10 +444,21 @@ class ModelArchitecture:
         the native dialect has no sink or window attention settings.
         """
         if dialect is None:
-            dialect = "legacy" if self.dialect == "legacy" else "native"
-        elif dialect not in ("native", "legacy"):
-            raise ValueError(f"dialect must be 'native' or 'legacy', got {dialect!r}")
+            dialect = "native"
+            if self.dialect != "homogeneous":
+                dialect = self.dialect
+        elif dialect not in _WRITABLE:
+            raise ValueError(f"dialect must be one of {_WRITABLE}, got {dialect!r}")
         original = self._original()
+        if dialect not in ("native", "legacy"):
+            from block_config.dialects import writer_of
+
+            if original is not None and original.dialect == dialect and original == self:
+                return copy_json(self.source)
+            writer = writer_of(dialect)
+            if writer is None:
+                raise ValueError(f"no writer for dialect {dialect!r}")
+            return writer(self)
         whole = copy_json(self.source)
         # A multimodal wrapper read through its text part is written there.
         text_key = None
@@ -420,6 +482,8 @@ class ModelArchitecture:
             and "block_configs" in out
         )
         if not same_blocks:
+            # The blocks say every layer: overrides read into them are not written again.
+            out.pop("per_layer_config", None)
             if dialect == "native":
                 out["block_configs"] = self._native_items()
             else:

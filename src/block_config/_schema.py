@@ -40,12 +40,13 @@ def block_configs_json_schema() -> dict[str, Any]:
     is ``no_op``, Mamba or MLA, ``intermediate_size`` unless the FFN is ``no_op`` or MoE; a
     ``no_op`` subblock is not ``replace_with_linear``, a ``no_op`` attention is not Mamba,
     Llama-4 or MLA and has no ``sliding_window``, a Mamba attention has neither
-    ``sliding_window`` nor ``mla``, and an MLA attention is not Llama-4. The fields written
-    only when set (``sliding_window``, ``mla``, ``gated``, ``linear_attention``,
-    ``output_gate``) are optional and nullable, like the others. A linear attention drops
-    ``num_key_value_heads`` too and has no ``llama4``, ``sliding_window`` or ``output_gate``;
-    a no-op, Mamba or MLA attention has neither ``linear_attention`` nor ``output_gate``
-    (``false`` is allowed: it means no gate); its ``kind`` is one of
+    ``sliding_window`` nor ``mla`` (nor a head count or width of its own), and an MLA attention
+    is not Llama-4 and has no ``head_dim``. The fields written only when set
+    (``sliding_window``, ``mla``, ``gated``, ...) are optional and nullable, like
+    the others. A linear attention drops ``num_key_value_heads`` too and has no ``llama4``,
+    ``sliding_window``, ``output_gate`` nor a head count or width of its own; a no-op, Mamba or
+    MLA attention has neither ``linear_attention`` nor ``output_gate`` (``false`` is allowed:
+    it means no gate); a linear attention's ``kind`` is one of
     :data:`~block_config.LINEAR_ATTENTION_KINDS`.
 
     What a JSON Schema cannot express, so the converter alone checks it:
@@ -106,12 +107,27 @@ _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
             "llama4",
             "sliding_window",
             "mla",
+            "num_attention_heads",
+            "head_dim",
             "linear_attention",
             "output_gate",
         ),
-        "mamba": ("sliding_window", "mla", "linear_attention", "output_gate"),
-        "mla": ("llama4", "linear_attention", "output_gate"),
-        "linear_attention": ("llama4", "sliding_window", "output_gate"),
+        "mamba": (
+            "sliding_window",
+            "mla",
+            "num_attention_heads",
+            "head_dim",
+            "linear_attention",
+            "output_gate",
+        ),
+        "mla": ("llama4", "head_dim", "linear_attention", "output_gate"),
+        "linear_attention": (
+            "llama4",
+            "sliding_window",
+            "output_gate",
+            "num_attention_heads",
+            "head_dim",
+        ),
     },
     FFNConfig: {"no_op": ("replace_with_linear",)},
 }

@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_CONV_KERNEL",
     "FLAG_KEYS",
     "FULL",
+    "GQA_PER_LAYER",
     "MAX_BLOCKS",
     "NO_OP",
     "SLIDING",
@@ -31,6 +32,7 @@ __all__ = [
     "qwen_sliding",
     "routed_experts",
     "window_attentions",
+    "window_types",
     "windowed",
 ]
 
@@ -48,6 +50,9 @@ FLAG_KEYS = (
     "router_score_correction_bias",
 )
 NO_OP: dict[str, Any] = {"no_op": True}
+#: The attention attributes of grouped-query attention a layer may override in
+#: ``per_layer_config``: its query heads, KV heads and head width.
+GQA_PER_LAYER = frozenset({"num_attention_heads", "num_key_value_heads", "head_dim"})
 
 
 def model_fields(
@@ -176,15 +181,18 @@ def build_blocks(keys: ConfigReader, items: list[dict[str, Any]]) -> list[BlockC
 
 
 def check_kv(block: BlockConfig, heads: int, path: Path, problems: list[Problem]) -> None:
-    """Record a problem where a layer's KV heads do not divide the model's heads."""
+    """Record a problem where a layer's KV heads do not divide its query heads (the layer's
+    own ``num_attention_heads`` where it has one, else the model's ``heads``)."""
     attention = block.attention
     if attention is not None and not attention.replace_with_linear:
         kv = attention.num_key_value_heads
-        if kv is not None and heads % kv:
+        own = attention.num_attention_heads
+        if kv is not None and (own or heads) % kv:
+            where = "the layer's num_attention_heads" if own else "num_attention_heads"
             problems.append(
                 Problem(
                     (*path, "attention", "num_key_value_heads"),
-                    f"{kv} does not divide num_attention_heads ({heads})",
+                    f"{kv} does not divide {where} ({own or heads})",
                 )
             )
     for index, child in enumerate(block.parallel_blocks or ()):
@@ -232,6 +240,16 @@ def layer_types(
                 )
             )
     return value if len(keys.problems) == before else None
+
+
+def window_types(blocks: tuple[BlockConfig, ...]) -> list[str]:
+    """``layer_types`` of ``blocks``: sliding where a layer's attention has a window."""
+    return [
+        SLIDING
+        if block.attention is not None and block.attention.sliding_window is not None
+        else FULL
+        for block in blocks
+    ]
 
 
 def windowed(attention: dict[str, Any], window: int | None) -> dict[str, Any]:

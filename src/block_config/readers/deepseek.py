@@ -24,8 +24,13 @@ from typing import Any
 
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
-from block_config.readers._common import homogeneous, layer_count, model_fields, routed_experts
-from block_config.readers._registry import ReadOptions, register
+from block_config.readers._common import (
+    homogeneous,
+    layer_count,
+    model_fields,
+    routed_experts,
+)
+from block_config.readers._registry import PerLayer, ReadOptions, register
 
 __all__ = ["read_deepseek"]
 
@@ -46,7 +51,34 @@ def _mla(keys: ConfigReader) -> dict[str, Any]:
     }
 
 
-@register("deepseek_v2", "deepseek_v3")
+@register(
+    "deepseek_v2",
+    "deepseek_v3",
+    per_layer=PerLayer(
+        {
+            "num_attention_heads",
+            "intermediate_size",
+            "moe_intermediate_size",
+            "n_routed_experts",
+            "num_experts_per_tok",
+            "n_shared_experts",
+            "q_lora_rank",
+            "kv_lora_rank",
+            "qk_nope_head_dim",
+            "qk_rope_head_dim",
+            "v_head_dim",
+        },
+        moe_names={
+            "experts": "n_routed_experts",
+            "per_token": "num_experts_per_tok",
+            "expert_size": "moe_intermediate_size",
+        },
+    ),
+    architectures={
+        "DeepseekV2ForCausalLM": "deepseek_v2",
+        "DeepseekV3ForCausalLM": "deepseek_v3",
+    },
+)
 def read_deepseek(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A DeepSeek-V2/V3 config: MLA everywhere, dense then MoE layers."""
     version = options.model_type if options.model_type in _DEFAULTS else "deepseek_v3"

@@ -19,6 +19,7 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
+    GQA_PER_LAYER,
     SLIDING,
     attention,
     dense_layers,
@@ -28,15 +29,29 @@ from block_config.readers._common import (
     model_fields,
     routed_experts,
     window_attentions,
+    window_types,
 )
-from block_config.readers._registry import ReadOptions, register
+from block_config.readers._registry import PerLayer, ReadOptions, register
 
 __all__ = ["read_gpt_oss"]
 
 _DEFAULT_WINDOW = 128
 
 
-@register("gpt_oss")
+@register(
+    "gpt_oss",
+    per_layer=PerLayer(
+        GQA_PER_LAYER
+        | {"intermediate_size", "num_local_experts", "num_experts_per_tok", "sliding_window"},
+        moe_names={
+            "experts": "num_local_experts",
+            "per_token": "num_experts_per_tok",
+            "expert_size": "intermediate_size",
+        },
+        globals_from_blocks=lambda blocks: {"layer_types": window_types(blocks)},
+    ),
+    architectures={"GptOssForCausalLM": "gpt_oss"},
+)
 def read_gpt_oss(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A gpt-oss config: the same MoE FFN in every layer, alternating attention windows."""
     del options  # one family

@@ -27,11 +27,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from block_config._config import BlockConfig
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader, is_count
 from block_config.readers._common import FULL, homogeneous, layer_count, model_fields
-from block_config.readers._registry import ReadOptions, register
-from block_config.readers.qwen3_next import LINEAR
+from block_config.readers._registry import PerLayer, ReadOptions, register
+from block_config.readers.qwen3_next import LINEAR, mixer_kinds
 
 __all__ = ["read_kimi_linear"]
 
@@ -158,7 +159,47 @@ def _moe(keys: ConfigReader) -> dict[str, Any]:
     }
 
 
-@register("kimi_linear")
+def _mlp_kinds(blocks: tuple[BlockConfig, ...]) -> list[str]:
+    return [
+        "sparse" if block.ffn is not None and block.ffn.moe is not None else "dense"
+        for block in blocks
+    ]
+
+
+#: What a Kimi-Linear layer may override in ``per_layer_config``: its MLA widths and its MLP
+#: or experts. Not its KDA widths: ``linear_attn_config``'s own values win over the top-level
+#: ``linear_*`` keys when a config is read, and a layer's override over both, which one
+#: merged config cannot tell apart; such an override is refused. Written with
+#: ``layer_types`` and ``mlp_layer_types``, which win over the 1-based lists.
+PER_LAYER = PerLayer(
+    {
+        "num_attention_heads",
+        "kv_lora_rank",
+        "q_lora_rank",
+        "qk_nope_head_dim",
+        "qk_rope_head_dim",
+        "v_head_dim",
+        "intermediate_size",
+        "moe_intermediate_size",
+        "num_experts",
+        "num_experts_per_token",
+    },
+    skips=(),
+    moe_names={
+        "experts": "num_experts",
+        "per_token": "num_experts_per_token",
+        "expert_size": "moe_intermediate_size",
+    },
+    globals_from_blocks=lambda blocks: {
+        "layer_types": mixer_kinds(blocks),
+        "mlp_layer_types": _mlp_kinds(blocks),
+    },
+)
+
+
+@register(
+    "kimi_linear", per_layer=PER_LAYER, architectures={"KimiLinearForCausalLM": "kimi_linear"}
+)
 def read_kimi_linear(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Kimi-Linear config: KDA and MLA layers, each with a dense MLP or an MoE."""
     del options

@@ -23,6 +23,7 @@ from typing import Any
 from block_config._errors import BlockConfigError, Problem
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
+    GQA_PER_LAYER,
     attention,
     homogeneous,
     layer_count,
@@ -30,7 +31,12 @@ from block_config.readers._common import (
     model_fields,
     routed_experts,
 )
-from block_config.readers._registry import ReadOptions, register, register_text_wrapper
+from block_config.readers._registry import (
+    PerLayer,
+    ReadOptions,
+    register,
+    register_text_wrapper,
+)
 
 __all__ = ["read_llama4_text"]
 
@@ -44,6 +50,10 @@ def _layer_list(keys: ConfigReader, key: str, layers: int, *, flags: bool) -> li
     values = keys.int_list(key)
     if values is None:
         return None
+    if flags and not values:
+        # Llama4TextConfig takes an empty list as "the default pattern", as the published
+        # Llama-4-Scout config writes it.
+        return values
     before = len(keys.problems)
     if flags:
         if len(values) != layers:
@@ -65,7 +75,25 @@ def _layer_list(keys: ConfigReader, key: str, layers: int, *, flags: bool) -> li
     return values if len(keys.problems) == before else None
 
 
-@register("llama4_text")
+@register(
+    "llama4_text",
+    per_layer=PerLayer(
+        GQA_PER_LAYER
+        | {
+            "intermediate_size",
+            "intermediate_size_mlp",
+            "num_local_experts",
+            "num_experts_per_tok",
+            "attention_chunk_size",
+        },
+        moe_names={
+            "experts": "num_local_experts",
+            "per_token": "num_experts_per_tok",
+            "expert_size": "intermediate_size",
+        },
+    ),
+    architectures={"Llama4ForCausalLM": "llama4_text"},
+)
 def read_llama4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Llama-4 text config: MoE and dense layers, chunked and global attention."""
     del options  # one family

@@ -18,6 +18,7 @@ from typing import Any
 from block_config._errors import BlockConfigError, Problem
 from block_config._keys import ConfigReader, is_count
 from block_config.readers._common import (
+    GQA_PER_LAYER,
     attention,
     homogeneous,
     layer_count,
@@ -26,7 +27,7 @@ from block_config.readers._common import (
     routed_experts,
     window_attentions,
 )
-from block_config.readers._registry import ReadOptions, register
+from block_config.readers._registry import PerLayer, ReadOptions, register
 
 __all__ = ["qwen_moe_items", "read_qwen2_moe"]
 
@@ -79,7 +80,27 @@ def qwen_moe_items(
     ]
 
 
-@register("qwen2_moe")
+@register(
+    "qwen2_moe",
+    per_layer=PerLayer(
+        GQA_PER_LAYER
+        | {
+            "intermediate_size",
+            "moe_intermediate_size",
+            "shared_expert_intermediate_size",
+            "num_experts",
+            "num_experts_per_tok",
+            "sliding_window",
+        },
+        moe_names={
+            "experts": "num_experts",
+            "per_token": "num_experts_per_tok",
+            "expert_size": "moe_intermediate_size",
+            "shared_size": "shared_expert_intermediate_size",
+        },
+    ),
+    architectures={"Qwen2MoeForCausalLM": "qwen2_moe"},
+)
 def read_qwen2_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Qwen2-MoE config: sparse and dense layers as the sparse step and mlp_only_layers say."""
     del options

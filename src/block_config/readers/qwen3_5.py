@@ -37,9 +37,15 @@ from block_config.readers._common import (
     model_fields,
     routed_experts,
 )
-from block_config.readers._registry import ReadOptions, register, register_text_wrapper
+from block_config.readers._registry import (
+    PerLayer,
+    ReadOptions,
+    register,
+    register_text_wrapper,
+)
 from block_config.readers.qwen3_next import (
     LINEAR,
+    PER_LAYER,
     gated_attention,
     gated_delta_net,
     hybrid_layer_types,
@@ -50,7 +56,17 @@ __all__ = ["read_qwen3_5_text"]
 _MOE_TYPES = ("qwen3_5_moe_text", "qwen3_5_moe")
 
 
-@register("qwen3_5_text", "qwen3_5_moe_text")
+#: What a Qwen3.5 text layer may override in ``per_layer_config``: as Qwen3-Next, without
+#: its sparse step (every layer of ``qwen3_5`` is dense, of ``qwen3_5_moe`` an MoE).
+_PER_LAYER = PerLayer(
+    PER_LAYER.attributes - {"decoder_sparse_step"},
+    skips=(),
+    moe_names=PER_LAYER.moe_names,
+    linear_names=PER_LAYER.linear_names,
+)
+
+
+@register("qwen3_5_text", "qwen3_5_moe_text", per_layer=_PER_LAYER)
 def read_qwen3_5_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Qwen3.5 text config: Gated DeltaNet and gated attention, dense or MoE MLPs."""
     moe = options.model_type in _MOE_TYPES

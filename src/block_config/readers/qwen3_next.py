@@ -28,19 +28,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from block_config._config import BlockConfig
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader, is_count
 from block_config.readers._common import (
     FULL,
+    GQA_PER_LAYER,
     attention,
     homogeneous,
     layer_count,
     model_fields,
     routed_experts,
 )
-from block_config.readers._registry import ReadOptions, register
+from block_config.readers._registry import PerLayer, ReadOptions, register
 
-__all__ = ["LINEAR", "gated_attention", "gated_delta_net", "hybrid_layer_types", "read_qwen3_next"]
+__all__ = [
+    "LINEAR",
+    "PER_LAYER",
+    "QWEN_LINEAR_NAMES",
+    "gated_attention",
+    "gated_delta_net",
+    "hybrid_layer_types",
+    "mixer_kinds",
+    "read_qwen3_next",
+]
 
 #: ``layer_types`` value of a linear-attention layer.
 LINEAR = "linear_attention"
@@ -82,6 +93,53 @@ def hybrid_layer_types(
     return kinds
 
 
+def mixer_kinds(blocks: tuple[BlockConfig, ...]) -> list[str]:
+    """Each block's ``layer_types`` value: ``linear_attention`` for a linear-attention
+    block, else ``full_attention``."""
+    return [
+        LINEAR
+        if block.attention is not None and block.attention.linear_attention is not None
+        else FULL
+        for block in blocks
+    ]
+
+
+#: The Qwen families' names of a linear attention's widths (``linear_*``).
+QWEN_LINEAR_NAMES = {
+    "num_key_heads": "linear_num_key_heads",
+    "key_head_dim": "linear_key_head_dim",
+    "num_value_heads": "linear_num_value_heads",
+    "value_head_dim": "linear_value_head_dim",
+    "conv_kernel": "linear_conv_kernel_dim",
+}
+#: What a Qwen3-Next layer may override in ``per_layer_config``: its attention and linear
+#: attention widths, its MLP or experts (no ``skip``: transformers' Qwen3-Next layers have
+#: no subblock to leave out).
+PER_LAYER = PerLayer(
+    GQA_PER_LAYER
+    | set(QWEN_LINEAR_NAMES.values())
+    | {
+        "intermediate_size",
+        "moe_intermediate_size",
+        "shared_expert_intermediate_size",
+        "num_experts",
+        "num_experts_per_tok",
+    },
+    skips=(),
+    moe_names={
+        "experts": "num_experts",
+        "per_token": "num_experts_per_tok",
+        "expert_size": "moe_intermediate_size",
+        "shared_size": "shared_expert_intermediate_size",
+    },
+    linear_names=QWEN_LINEAR_NAMES,
+    globals_from_blocks=lambda blocks: {
+        "layer_types": mixer_kinds(blocks),
+        "full_attention_interval": None,
+    },
+)
+
+
 def gated_delta_net(keys: ConfigReader, *, fused: bool) -> dict[str, Any]:
     """The Gated DeltaNet of a Qwen-style config (``linear_*`` keys)."""
     return {
@@ -102,7 +160,7 @@ def gated_attention(keys: ConfigReader, heads: int | None, *, kv_absent: int) ->
     return {**attention(keys, heads, kv_absent=kv_absent), "output_gate": True}
 
 
-@register("qwen3_next")
+@register("qwen3_next", per_layer=PER_LAYER, architectures={"Qwen3NextForCausalLM": "qwen3_next"})
 def read_qwen3_next(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Qwen3-Next config: Gated DeltaNet and gated attention, MoE or dense MLP per layer."""
     del options

@@ -16,8 +16,9 @@ from block_config._converter import MAX_BLOCKS, UnknownKeys, structure_block_con
 from block_config._errors import BlockConfigError, Problem
 from block_config._keys import ConfigReader, is_count
 from block_config._warnings import quiet, warnings_under
+from block_config.dialects._registry import register_reader
 from block_config.readers._common import check_kv, flag_fields, model_fields
-from block_config.readers._registry import ReadOptions, register_dialect
+from block_config.readers._registry import ReadOptions
 
 __all__ = ["finish_dialect", "is_list", "read_native"]
 
@@ -69,7 +70,7 @@ def finish_dialect(
     return blocks
 
 
-@register_dialect("native")
+@register_reader("native")
 def read_native(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A config with native ``block_configs``: the model's keyword arguments."""
     keys = ConfigReader(config)

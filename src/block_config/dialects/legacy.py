@@ -22,14 +22,15 @@ from block_config._config import BlockConfig
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config._warnings import warnings_under
+from block_config.dialects._registry import register_reader
+from block_config.dialects.native import finish_dialect
 from block_config.readers._common import flag_fields, model_fields
-from block_config.readers._registry import ReadOptions, register_dialect
-from block_config.readers.native import finish_dialect
+from block_config.readers._registry import ReadOptions
 
 __all__ = ["read_nemotron_nas"]
 
 
-@register_dialect("legacy")
+@register_reader("legacy")
 def read_nemotron_nas(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A config with legacy ``block_configs``: the model's keyword arguments."""
     keys = ConfigReader(config)
