@@ -161,13 +161,16 @@ def test_model_json_and_yaml_round_trip(xs: list[BlockConfig]) -> None:
 
 
 def _fit_heads(block: BlockConfig) -> BlockConfig:
-    """The block, with KV-head counts that divide HEADS (a model-level rule)."""
+    """The block, with KV-head counts that divide HEADS, or the layer's own head count (a
+    model-level rule)."""
     data: Any = block.to_dict()
 
     def fit(item: dict[str, Any]) -> None:
         attention = item.get("attention")
         if attention and attention.get("num_key_value_heads"):
             attention["num_key_value_heads"] = 8
+            if attention.get("num_attention_heads"):
+                attention["num_attention_heads"] = 16
         for child in item.get("parallel_blocks") or ():
             fit(child)
 

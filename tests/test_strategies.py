@@ -6,7 +6,15 @@ import attrs
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-from block_config import BlockConfig, converter, dumps, loads, structure_block_configs
+from block_config import (
+    MAX_INT,
+    BlockConfig,
+    LinearAttentionConfig,
+    converter,
+    dumps,
+    loads,
+    structure_block_configs,
+)
 from block_config import strategies as bst
 from block_config.strategies import block_configs
 
@@ -73,3 +81,17 @@ def test_the_fields_written_only_when_set_are_generated_both_ways() -> None:
     assert find(ffn, lambda f: f.moe is None and f.gated is None).is_gated
     assert find(moe, lambda m: m.gated is False).is_gated is False
     assert find(moe, lambda m: m.gated is None).is_gated
+
+
+@settings(max_examples=200, deadline=None)
+@given(bst.linear_attention_configs())
+def test_linear_attention_heads_stay_within_max_int(linear: LinearAttentionConfig) -> None:
+    assert linear.num_value_heads <= MAX_INT
+    if linear.kind == "gdn":
+        assert linear.num_value_heads % linear.num_key_heads == 0
+    else:
+        assert (linear.num_value_heads, linear.value_head_dim) == (
+            linear.num_key_heads,
+            linear.key_head_dim,
+        )
+    assert LinearAttentionConfig.from_dict(linear.to_dict()) == linear

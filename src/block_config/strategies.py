@@ -117,13 +117,17 @@ def mla_configs() -> st.SearchStrategy[MLAConfig]:
 def linear_attention_configs() -> st.SearchStrategy[LinearAttentionConfig]:
     """Valid :class:`LinearAttentionConfig` objects: Gated DeltaNet (value heads a multiple of
     the key heads, fused projections or not) and Kimi Delta Attention (keys as values)."""
-    gdn = st.tuples(sizes(), st.integers(1, 4)).flatmap(
+    # Value heads a multiple of the key heads, within MAX_INT.
+    heads = st.tuples(sizes(), st.integers(1, 4)).map(
+        lambda pair: (pair[0], pair[0] * min(pair[1], MAX_INT // pair[0]))
+    )
+    gdn = heads.flatmap(
         lambda heads: st.builds(
             LinearAttentionConfig,
             kind=st.just("gdn"),
             num_key_heads=st.just(heads[0]),
             key_head_dim=sizes(),
-            num_value_heads=st.just(heads[0] * heads[1]),
+            num_value_heads=st.just(heads[1]),
             value_head_dim=sizes(),
             conv_kernel=sizes(),
             fused_projections=st.booleans(),
