@@ -92,5 +92,38 @@ def read_native(config: Mapping[str, Any], options: ReadOptions) -> dict[str, An
         keys.problems.extend(
             BlockConfigError([*error.problems, *kv_problems]).under(("block_configs",)).problems
         )
+    mtp = _read_mtp(config, keys, options)
     blocks = finish_dialect(config, keys, fields, layers, blocks)
+    if mtp is not None:
+        fields["mtp"] = mtp
     return {**fields, "block_configs": tuple(blocks), "dialect": "native"}
+
+
+def _read_mtp(config: Mapping[str, Any], keys: ConfigReader, options: ReadOptions) -> Any:
+    """The MTP layers: ``num_nextn_predict_layers`` of native ``mtp_block_configs`` (the
+    blocks of one), with ``mtp_own_embeddings``; None when there are none."""
+    from block_config._model import MTPLayers
+
+    depth = keys.integer("num_nextn_predict_layers", default=0, minimum=0)
+    if not depth:
+        return None
+    raw: Any = config.get("mtp_block_configs")
+    if raw is None:
+        keys.problems.append(
+            Problem(
+                ("mtp_block_configs",),
+                f"missing: num_nextn_predict_layers is {depth}, and the native dialect gives "
+                "the blocks of an MTP layer here",
+            )
+        )
+        return None
+    own = keys.boolean("mtp_own_embeddings")
+    try:
+        with warnings_under(("mtp_block_configs",)):
+            blocks = structure_block_configs(raw, unknown_keys=options.unknown_keys)
+        return MTPLayers(num_layers=depth, block_configs=blocks, own_embeddings=own)
+    except BlockConfigError as error:
+        keys.problems.extend(
+            p if p.path[:1] == ("mtp",) else p.under(("mtp_block_configs",)) for p in error.problems
+        )
+        return None
