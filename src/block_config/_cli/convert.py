@@ -43,8 +43,11 @@ def register(commands: Any) -> None:
         "write a config in another dialect (native, legacy, per-layer, ...)",
         "The output is written atomically (never half-written), as YAML when OUT ends in .yaml "
         "or .yml, else as JSON. Every key of config.json the conversion does not own keeps its "
-        "value, model_type, architectures and auto_map included: convert does not edit the "
-        "keys that choose the modelling code. Writing native from a file whose keys name "
+        "value, auto_map included. model_type and architectures are kept too, except by the "
+        "dialects whose identity they are: per-layer writes the base family's, gpt_oss_puzzle "
+        "and nemotron_h_puzzle their own (GptOssPuzzleForCausalLM, "
+        "NemotronHPuzzleForCausalLM), warning that the checkpoint must bring their loading "
+        "code, which transformers does not have (no auto_map is invented). Writing native from a file whose keys name "
         "DeciLM code (the published nemotron-nas configs), which reads only the legacy "
         "dialect, warns naming those keys; writing legacy with a model_type other than "
         "nemotron-nas warns too. A bare list is written as a bare list.",
