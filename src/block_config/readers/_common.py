@@ -17,6 +17,7 @@ __all__ = [
     "FLAG_KEYS",
     "FULL",
     "GQA_PER_LAYER",
+    "GQA_PER_LAYER_FIXED_HEADS",
     "MAX_BLOCKS",
     "NO_OP",
     "SLIDING",
@@ -53,6 +54,10 @@ NO_OP: dict[str, Any] = {"no_op": True}
 #: The attention attributes of grouped-query attention a layer may override in
 #: ``per_layer_config``: its query heads, KV heads and head width.
 GQA_PER_LAYER = frozenset({"num_attention_heads", "num_key_value_heads", "head_dim"})
+#: The same for a family whose configuration class checks ``hidden_size`` against the global
+#: ``num_attention_heads`` (transformers 5.25's Llama, Gemma-2/3 and DeepSeek-V2 classes refuse
+#: a config with a layer's own head count, so no such layer is read or written).
+GQA_PER_LAYER_FIXED_HEADS = GQA_PER_LAYER - {"num_attention_heads"}
 
 
 def model_fields(
