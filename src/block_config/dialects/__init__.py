@@ -26,6 +26,7 @@ from block_config.dialects._registry import (
 )
 
 __all__ = [
+    "BLOCK_LISTS",
     "Writer",
     "dialect_for_model_type",
     "reader_of",
@@ -36,5 +37,7 @@ __all__ = [
     "writer_of",
 ]
 
+#: The dialects that write a ``block_configs`` list (the others write the whole config).
+BLOCK_LISTS = ("native", "legacy")
 #: The modules that register dialects: importing them is what registers them.
 DIALECT_MODULES = (legacy, native, per_layer)
