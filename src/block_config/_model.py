@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import typing
-import warnings
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from pathlib import Path as FilePath
@@ -19,18 +18,16 @@ from typing import Any, Literal
 
 import attrs
 
-from block_config import _legacy, readers
+from block_config import readers
 from block_config._config import BlockConfig
 from block_config._converter import (
     _NOT_TEXT,
     UnknownKeys,
     _is_text,
     structure_block_configs,
-    unstructure_block_configs,
 )
 from block_config._errors import (
     BlockConfigError,
-    ConversionWarning,
     Problem,
     describe,
     key_label,
@@ -513,84 +510,17 @@ class ModelArchitecture:
                 dialect = self.dialect
         elif dialect not in _WRITABLE:
             raise ValueError(f"dialect must be one of {_WRITABLE}, got {dialect!r}")
-        original = self._original()
-        if dialect not in ("native", "legacy"):
-            from block_config.dialects import writer_of
+        from block_config.dialects import BLOCK_LISTS, writer_of
 
+        writer = writer_of(dialect)
+        if writer is None:
+            raise ValueError(f"no writer for dialect {dialect!r}")
+        if dialect not in BLOCK_LISTS:
+            # A dialect that says the whole config: unchanged, it is written as it was read.
+            original = self._original()
             if original is not None and original.dialect == dialect and original == self:
                 return copy_json(self.source)
-            writer = writer_of(dialect)
-            if writer is None:
-                raise ValueError(f"no writer for dialect {dialect!r}")
-            return writer(self)
-        whole = copy_json(self.source)
-        # A multimodal wrapper read through its text part is written there.
-        text_key = None
-        if readers.TEXT_CONFIG in self.source:
-            text_key = readers.text_part_key(self.source, self._family())
-        out: dict[str, Any] = whole
-        if text_key is not None:
-            out = whole[text_key]
-        self._write_scalars(out, original)
-        from block_config.dialects import dialect_for_model_type
-        from block_config.dialects.per_layer import BASE_FAMILY
-
-        if dialect_for_model_type(out.get("model_type")) is not None:
-            # A model_type that names a dialect would be read in it, not in this one: the
-            # blocks are written on the family it is a child of.
-            out["model_type"] = BASE_FAMILY[out["model_type"]]
-        if self.mtp is not None and dialect == "legacy":
-            warnings.warn(
-                ConversionWarning(
-                    f"the {dialect} dialect has no multi-token-prediction layers: the "
-                    f"{self.mtp.num_layers} MTP layer(s) are left out of what it reads back "
-                    "(the source's keys that describe them are kept as they are)"
-                ),
-                stacklevel=2,
-            )
-        if (
-            text_key is not None
-            and "tie_word_embeddings" in whole
-            and whole["tie_word_embeddings"] != self.tie_word_embeddings
-        ):  # the wrapper's own key is the one read
-            whole["tie_word_embeddings"] = self.tie_word_embeddings
-        same_blocks = (
-            original is not None
-            and original.dialect == dialect
-            and original.block_configs == self.block_configs
-            and original.legacy_block_configs == self.legacy_block_configs
-            and "block_configs" in out
-        )
-        if not same_blocks:
-            # The blocks say every layer: overrides read into them are not written again.
-            out.pop("per_layer_config", None)
-            if dialect == "native":
-                out["block_configs"] = self._native_items()
-            else:
-                out["block_configs"] = self._legacy_items()
-                if original is None or original.dialect != "legacy":
-                    for key in ("num_key_value_heads", "intermediate_size"):
-                        if key in out:
-                            out[key] = None
-        if dialect == "native" and self.mtp is not None:
-            self._write_native_mtp(out)
-        return whole
-
-    def _write_native_mtp(self, out: dict[str, Any]) -> None:
-        """The MTP layers in the native dialect: ``num_nextn_predict_layers``, the blocks of
-        one MTP layer as native ``mtp_block_configs``, and ``mtp_own_embeddings`` when true."""
-        mtp = self.mtp
-        assert mtp is not None
-        out["num_nextn_predict_layers"] = mtp.num_layers
-        items = unstructure_block_configs(mtp.block_configs)
-        if out.get("mtp_block_configs") != items:
-            out["mtp_block_configs"] = items
-        for key in ("mtp_hybrid_override_pattern", "mtp_layers_block_type"):
-            out.pop(key, None)
-        if mtp.own_embeddings:
-            out["mtp_own_embeddings"] = True
-        else:
-            out.pop("mtp_own_embeddings", None)
+        return writer(self)
 
     def to_yaml(self, dialect: WritableDialect | None = None) -> str:
         """:meth:`to_mapping` as YAML text (needs the ``yaml`` extra)."""
@@ -685,59 +615,3 @@ class ModelArchitecture:
             out.pop("quantization_config", None)
         else:
             out["quantization_config"] = self.quantization.to_config()
-
-    def _native_items(self) -> list[dict[str, Any]]:
-        problems = []
-        for index, item in enumerate(self.legacy_block_configs or ()):
-            for key, value in item.attention.settings_native_cannot_say.items():
-                problems.append(
-                    Problem(
-                        ("block_configs", index, "attention", key),
-                        f"the native dialect cannot express sink or window attention "
-                        f"({key}={value!r}); write the legacy dialect",
-                    )
-                )
-        if problems:
-            raise BlockConfigError(problems)
-        self._warn_of_lost_ffn_mults()
-        return unstructure_block_configs(self.block_configs)
-
-    def _warn_of_lost_ffn_mults(self) -> None:
-        """Warn when the native dialect cannot keep the original ``ffn_mult`` text."""
-        lost = []
-        for index, (item, block) in enumerate(
-            zip(self.legacy_block_configs or (), self.block_configs, strict=False)
-        ):
-            mult, ffn = item.ffn.ffn_mult, block.ffn
-            if mult is None or ffn is None or ffn.no_op or ffn.replace_with_linear:
-                continue
-            size = ffn.intermediate_size
-            if size is None or size % 256:
-                continue
-            try:
-                again: float | None = _legacy.intermediate_size_to_ffn_mult(size, self.hidden_size)
-            except ValueError:  # no float ffn_mult maps back to a size this large
-                again = None
-            if again != mult:
-                shown = "no ffn_mult maps back" if again is None else repr(again)
-                lost.append(f"$.block_configs[{index}].ffn.ffn_mult {mult!r} -> {shown}")
-        if lost:
-            shown = "; ".join(lost[:3]) + ("; ..." if len(lost) > 3 else "")
-            warnings.warn(
-                f"the native dialect keeps intermediate sizes, not ffn_mult: converting back to "
-                f"legacy writes other multipliers for the same sizes in {len(lost)} layers "
-                f"({shown})",
-                ConversionWarning,
-                stacklevel=4,
-            )
-
-    def _legacy_items(self) -> list[dict[str, Any]]:
-        try:
-            return _legacy.native_to_legacy(
-                self.block_configs,
-                num_attention_heads=self.num_attention_heads,
-                hidden_size=self.hidden_size,
-                originals=self.legacy_block_configs,
-            )
-        except BlockConfigError as error:
-            raise error.under(("block_configs",)) from None

@@ -47,9 +47,10 @@ def register(commands: Any) -> None:
         "dialects whose identity they are: per-layer writes the base family's, gpt_oss_puzzle "
         "and nemotron_h_puzzle their own (GptOssPuzzleForCausalLM, "
         "NemotronHPuzzleForCausalLM), warning that the checkpoint must bring their loading "
-        "code, which transformers does not have (no auto_map is invented). Writing native from a file whose keys name "
-        "DeciLM code (the published nemotron-nas configs), which reads only the legacy "
-        "dialect, warns naming those keys; writing legacy with a model_type other than "
+        "code, which transformers does not have (no auto_map is invented). Writing native "
+        "from a file whose keys name DeciLM code (the published nemotron-nas configs), which "
+        "reads only the legacy dialect, warns naming those keys; writing legacy with a "
+        "model_type other than "
         "nemotron-nas warns too. A bare list is written as a bare list.",
         run,
     )

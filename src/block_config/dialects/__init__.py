@@ -30,6 +30,7 @@ from block_config.dialects._registry import (
 )
 
 __all__ = [
+    "BLOCK_LISTS",
     "Writer",
     "dialect_for_model_type",
     "reader_of",
@@ -40,5 +41,7 @@ __all__ = [
     "writer_of",
 ]
 
+#: The dialects that write a ``block_configs`` list (the others write the whole config).
+BLOCK_LISTS = ("native", "legacy")
 #: The modules that register dialects: importing them is what registers them.
 DIALECT_MODULES = (gpt_oss_puzzle, legacy, native, nemotron_h_puzzle, per_layer)

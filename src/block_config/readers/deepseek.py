@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config._model import MTPLayers
@@ -54,33 +56,41 @@ def _mla(keys: ConfigReader) -> dict[str, Any]:
     }
 
 
+#: What a DeepSeek-V3 layer may override in ``per_layer_config`` (DeepSeek-V2's class checks
+#: the global head count, so a V2 layer has none of its own).
+_PER_LAYER_V3 = PerLayer(
+    {
+        "num_attention_heads",
+        "intermediate_size",
+        "moe_intermediate_size",
+        "n_routed_experts",
+        "num_experts_per_tok",
+        "n_shared_experts",
+        "q_lora_rank",
+        "kv_lora_rank",
+        "qk_nope_head_dim",
+        "qk_rope_head_dim",
+        "v_head_dim",
+    },
+    moe_names={
+        "experts": "n_routed_experts",
+        "per_token": "num_experts_per_tok",
+        "expert_size": "moe_intermediate_size",
+    },
+)
+
+
 @register(
     "deepseek_v2",
-    "deepseek_v3",
-    per_layer=PerLayer(
-        {
-            "num_attention_heads",
-            "intermediate_size",
-            "moe_intermediate_size",
-            "n_routed_experts",
-            "num_experts_per_tok",
-            "n_shared_experts",
-            "q_lora_rank",
-            "kv_lora_rank",
-            "qk_nope_head_dim",
-            "qk_rope_head_dim",
-            "v_head_dim",
-        },
-        moe_names={
-            "experts": "n_routed_experts",
-            "per_token": "num_experts_per_tok",
-            "expert_size": "moe_intermediate_size",
-        },
+    per_layer=attrs.evolve(
+        _PER_LAYER_V3, attributes=_PER_LAYER_V3.attributes - {"num_attention_heads"}
     ),
-    architectures={
-        "DeepseekV2ForCausalLM": "deepseek_v2",
-        "DeepseekV3ForCausalLM": "deepseek_v3",
-    },
+    architectures={"DeepseekV2ForCausalLM": "deepseek_v2"},
+)
+@register(
+    "deepseek_v3",
+    per_layer=_PER_LAYER_V3,
+    architectures={"DeepseekV3ForCausalLM": "deepseek_v3"},
 )
 def read_deepseek(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A DeepSeek-V2/V3 config: MLA everywhere, dense then MoE layers."""
