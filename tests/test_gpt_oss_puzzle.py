@@ -156,6 +156,12 @@ class TestReading:
             ModelArchitecture.from_mapping(data)
         assert messages(error) == ["$.hidden_size: missing required key"]
 
+    def test_per_layer_overrides_are_refused_not_ignored(self) -> None:
+        data = {**config(), "per_layer_config": {"3": {"num_local_experts": 32}}}
+        with pytest.raises(BlockConfigError) as error:
+            ModelArchitecture.from_mapping(data)
+        assert [p.path for p in error.value.problems] == [("per_layer_config",)]
+
     def test_an_unknown_block_key_is_an_error_or_with_warn_dropped(self) -> None:
         data = config()
         data["block_configs"][3]["num_experts_per_tok"] = 2

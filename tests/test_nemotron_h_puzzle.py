@@ -152,6 +152,13 @@ class TestReading:
             "$.hybrid_override_pattern: is str 'MEME' but block_configs gives 'ME*E'",
         ]
 
+    @pytest.mark.parametrize("key", ["per_layer_config", "mtp_per_layer_config"])
+    def test_per_layer_overrides_are_refused_not_ignored(self, key: str) -> None:
+        data = {**config(GLOBAL_MOE), key: {"1": {"moe_intermediate_size": 512}}}
+        with pytest.raises(BlockConfigError) as error:
+            ModelArchitecture.from_mapping(data)
+        assert [problem.path for problem in error.value.problems] == [(key,)]
+
     def test_mtp_blocks_without_mtp_layers_are_an_error(self) -> None:
         data = config(GLOBAL_MOE)
         data["num_nextn_predict_layers"] = 0
