@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from block_config import (
     MAX_INT,
@@ -285,3 +287,32 @@ class TestWriting:
         code = main(["show", str(out)])
         assert code == 0
         assert "gpt_oss_puzzle dialect" in capsys.readouterr().out
+
+
+_PARENT = ModelArchitecture.load(PUZZLE_88B)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([None, 128, 4096, 8192]), st.sampled_from([16, 32, 64, 128])),
+        min_size=1,
+        max_size=36,
+    )
+)
+def test_any_child_round_trips(layers: list[tuple[int | None, int]]) -> None:
+    blocks = []
+    for (window, experts), parent in zip(layers, _PARENT.block_configs, strict=False):
+        assert parent.attention is not None
+        assert parent.ffn is not None
+        assert parent.ffn.moe is not None
+        attention = attrs.evolve(parent.attention, sliding_window=window)
+        moe = attrs.evolve(parent.ffn.moe, num_local_experts=experts)
+        blocks.append(BlockConfig(attention=attention, ffn=attrs.evolve(parent.ffn, moe=moe)))
+    child = _PARENT.with_block_configs(blocks)
+    out = quietly_written(child, "gpt_oss_puzzle")
+    back = ModelArchitecture.from_mapping(out)
+    assert back.block_configs == child.block_configs
+    assert model_stats(back) == model_stats(child)
+    again = ModelArchitecture.from_mapping(quietly_written(back, "native"))
+    assert again.block_configs == child.block_configs

@@ -11,11 +11,14 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from block_config import (
     BlockConfigError,
     ConversionWarning,
     ModelArchitecture,
+    MoEConfig,
     MTPLayers,
     UnknownKeyWarning,
     model_stats,
@@ -338,3 +341,61 @@ class TestWriting:
         shown = capsys.readouterr().out
         assert "nemotron_h_puzzle dialect" in shown
         assert "MTP layers:      2,942,324,736" in shown
+
+
+_SUPER = ModelArchitecture.load(SUPER)
+
+
+@st.composite
+def _moe(draw: st.DrawFn, parent: MoEConfig) -> MoEConfig:
+    experts = draw(st.sampled_from([64, 256, 512]))
+    return attrs.evolve(
+        parent,
+        num_local_experts=experts,
+        num_experts_per_tok=draw(st.integers(1, 22)),
+        expert_intermediate_dim=draw(st.sampled_from([1280, 2048, 2688])),
+        shared_expert_intermediate_dim=draw(st.sampled_from([0, 5376])),
+        latent_dim=draw(st.sampled_from([None, 512, 1024])),
+    )
+
+
+@st.composite
+def _children(draw: st.DrawFn) -> ModelArchitecture:
+    blocks = []
+    for block in _SUPER.block_configs[: draw(st.integers(1, 24))]:
+        attention, ffn = block.attention, block.ffn
+        if ffn is not None and ffn.moe is not None:
+            blocks.append(attrs.evolve(block, ffn=attrs.evolve(ffn, moe=draw(_moe(ffn.moe)))))
+        elif attention is not None and attention.mamba is not None:
+            mamba = attrs.evolve(attention.mamba, state_dim=draw(st.sampled_from([96, 128])))
+            blocks.append(attrs.evolve(block, attention=attrs.evolve(attention, mamba=mamba)))
+        else:
+            assert attention is not None
+            window = draw(st.sampled_from([None, 4096]))
+            blocks.append(
+                attrs.evolve(block, attention=attrs.evolve(attention, sliding_window=window))
+            )
+    child = _SUPER.with_block_configs(blocks)
+    assert child.mtp is not None
+    first, moe_block = child.mtp.block_configs
+    assert moe_block.ffn is not None
+    assert moe_block.ffn.moe is not None
+    moe = draw(_moe(moe_block.ffn.moe))
+    mtp_moe = attrs.evolve(moe_block, ffn=attrs.evolve(moe_block.ffn, moe=moe))
+    mtp = attrs.evolve(child.mtp, block_configs=(first, mtp_moe))
+    mtp_or_none = draw(st.sampled_from([None, mtp]))
+    # Nemotron-H's routers carry a score-correction bias: a model-wide fact where MoE layers are.
+    routed = any(b.ffn is not None and b.ffn.moe is not None for b in blocks) or mtp_or_none
+    return attrs.evolve(child, mtp=mtp_or_none, router_score_correction_bias=bool(routed))
+
+
+@settings(max_examples=30, deadline=None)
+@given(_children())
+def test_any_child_round_trips(child: ModelArchitecture) -> None:
+    out = quietly_written(child, "nemotron_h_puzzle")
+    back = ModelArchitecture.from_mapping(out)
+    assert back.block_configs == child.block_configs
+    assert back.mtp == child.mtp
+    assert model_stats(back) == model_stats(child)
+    again = ModelArchitecture.from_mapping(quietly_written(back, "native"))
+    assert (again.block_configs, again.mtp) == (child.block_configs, child.mtp)
