@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from block_config import MAX_INT, BlockConfigError, ModelArchitecture, MTPLayers, model_stats
+from block_config import (
+    MAX_INT,
+    BlockConfigError,
+    ModelArchitecture,
+    MTPLayers,
+    diff_models,
+    model_stats,
+)
 
 FAMILIES = Path(__file__).parent / "data" / "families"
 DEEPSEEK_V3 = FAMILIES / "DeepSeek-V3.config.json"
@@ -126,3 +133,20 @@ def test_mtp_layers_are_checked() -> None:
         "$.mtp.block_configs[0].attention.num_key_value_heads: 3 does not divide "
         "num_attention_heads (4)"
     ]
+
+
+def test_diff_tells_the_mtp_layers_apart() -> None:
+    model = ModelArchitecture.load(DEEPSEEK_V3)
+    data = config(DEEPSEEK_V3)
+    data["num_nextn_predict_layers"] = 2
+    two = ModelArchitecture.from_mapping(data)
+    diff = diff_models(model, two)
+    assert [(c.path, c.a, c.b) for c in diff.model] == [("mtp.num_layers", 1, 2)]
+    assert diff.total("total_params") == (DEEPSEEK_V3_PARAMS, DEEPSEEK_V3_PARAMS)
+    one = DEEPSEEK_V3_CHECKPOINT - DEEPSEEK_V3_PARAMS
+    assert diff.total("mtp_params") == (one, 2 * one)
+    del data["num_nextn_predict_layers"]
+    none = diff_models(model, ModelArchitecture.from_mapping(data))
+    assert [c.path for c in none.model] == ["mtp"]
+    assert none.model[0].b is None
+    assert none.model[0].a["num_layers"] == 1
