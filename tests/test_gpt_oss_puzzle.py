@@ -247,8 +247,8 @@ class TestWriting:
             "$.block_configs[2].ffn: the gpt_oss_puzzle dialect cannot express a dense FFN "
             "(every gpt-oss layer is a mixture of experts)",
             "$.block_configs[5]: the gpt_oss_puzzle dialect cannot express a layer's own "
-            "attention.num_key_value_heads (its blocks give only sliding_window and "
-            "num_local_experts; the rest is global)",
+            "attention.num_key_value_heads 4 (most layers: 8): its blocks give only "
+            "sliding_window and num_local_experts, the rest is global",
             "$.block_configs[6].attention.no_op: the gpt_oss_puzzle dialect cannot express a "
             "layer without attention",
         ]

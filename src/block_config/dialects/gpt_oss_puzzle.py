@@ -22,6 +22,7 @@ loading code the checkpoint must bring).
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -175,32 +176,40 @@ def write_gpt_oss_puzzle(model: ModelArchitecture) -> dict[str, Any]:
         )
     problems: list[Problem] = []
     layers: list[tuple[int | None, int]] = []
-    common: tuple[int | None, int, int] | None = None
+    shared_values: list[tuple[Path, tuple[int | None, int, int]]] = []
     for index, block in enumerate(model.block_configs):
         path: Path = ("block_configs", index)
         read = _layer_values(block, path, problems)
-        if read is None:
-            continue
-        window, experts, shared = read
-        if common is None:
-            common = shared
-        elif shared != common:
-            names = (
-                "attention.num_key_value_heads",
-                "ffn.moe.expert_intermediate_dim",
-                "ffn.moe.num_experts_per_tok",
-            )
-            differing = [n for n, a, b in zip(names, shared, common, strict=True) if a != b]
+        if read is not None:
+            window, experts, shared = read
+            layers.append((window, experts))
+            shared_values.append((path, shared))
+    # The global values: those most layers have (the first seen on a tie).
+    counts = Counter(shared for _, shared in shared_values)
+    common = counts.most_common(1)[0][0] if counts else None
+    names = (
+        "attention.num_key_value_heads",
+        "ffn.moe.expert_intermediate_dim",
+        "ffn.moe.num_experts_per_tok",
+    )
+    for path, shared in shared_values:
+        if common is not None and shared != common:
+            differing = [
+                f"{name} {mine} (most layers: {theirs})"
+                for name, mine, theirs in zip(names, shared, common, strict=True)
+                if mine != theirs
+            ]
             problems.append(
                 Problem(
                     path,
                     f"the {DIALECT} dialect cannot express a layer's own "
-                    f"{', '.join(differing)} (its blocks give only sliding_window and "
-                    "num_local_experts; the rest is global)",
+                    f"{', '.join(differing)}: its blocks give only sliding_window and "
+                    "num_local_experts, the rest is global",
                 )
             )
-        layers.append((window, experts))
     if problems:
+        # Layer by layer, whichever check told it.
+        problems.sort(key=lambda problem: problem.path[1])
         raise BlockConfigError(problems)
     out = copy_json(model.source)
     out.pop("per_layer_config", None)
