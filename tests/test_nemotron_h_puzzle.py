@@ -399,3 +399,31 @@ def test_any_child_round_trips(child: ModelArchitecture) -> None:
     assert model_stats(back) == model_stats(child)
     again = ModelArchitecture.from_mapping(quietly_written(back, "native"))
     assert (again.block_configs, again.mtp) == (child.block_configs, child.mtp)
+
+
+def test_a_search_on_the_super_writes_its_child_in_the_dialect(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("scipy", reason="search needs the search extra")
+    library = tmp_path / "library.json"
+    assert main(["candidates", str(SUPER), "--experts", "256", "-o", str(library)]) == 0
+    data = json.loads(library.read_text(encoding="utf-8"))
+    for layer in data["layers"]:  # a loss: none for the parent's own block
+        for position, candidate in enumerate(layer):
+            candidate["score"] = 0.0 if position == 0 else 1.0
+    library.write_text(json.dumps(data), encoding="utf-8")
+    child = tmp_path / "child.json"
+    argv = ["search", str(SUPER), "--library", str(library), "--max-params", "100000000000"]
+    assert main([*argv, "-o", str(child), "--to", "nemotron_h_puzzle"]) == 0
+    captured = capsys.readouterr()
+    assert "nemotron_h_puzzle is loaded by code the checkpoint must bring" in captured.err
+    written = json.loads(child.read_text(encoding="utf-8"))
+    assert written["model_type"] == "nemotron_h_puzzle"
+    model = ModelArchitecture.load(child)
+    assert model_stats(model).total_params <= 100_000_000_000
+    experts = {
+        block.ffn.moe.num_local_experts
+        for block in model.block_configs
+        if block.ffn is not None and block.ffn.moe is not None
+    }
+    assert experts == {256, 512}

@@ -28,6 +28,7 @@ from block_config._cli._common import (
     os_message,
     read,
     warnings_to_stderr,
+    writable_dialects,
 )
 from block_config._errors import BlockConfigError
 from block_config._io import atomic_write, dump_config_json
@@ -57,7 +58,7 @@ def register(commands: Any) -> None:
     convert.add_argument("file", metavar="FILE", help=FILE_HELP)
     convert.add_argument(
         "--to",
-        choices=_targets(),
+        choices=writable_dialects(),
         required=True,
         help="the dialect: native or legacy block_configs, per-layer (transformers' "
         "per_layer_config on the model's base family, whose model_type and architectures it "
@@ -73,12 +74,6 @@ def register(commands: Any) -> None:
     )
     convert.add_argument("--force", action="store_true", help="overwrite OUT, even the input")
     input_options(convert)
-
-
-def _targets() -> tuple[str, ...]:
-    from block_config import dialects
-
-    return ("native", "legacy", *(d for d in dialects.writable_dialects() if d != "native"))
 
 
 def run(args: argparse.Namespace, out: IO[str]) -> int:
