@@ -14,19 +14,11 @@ import random
 import statistics
 import time
 import warnings
-from pathlib import Path
 
 import orjson
+from search_bench import ULTRA
 
 from block_config import BlockConfig, ConversionWarning, ModelArchitecture
-
-ULTRA = (
-    Path(__file__).resolve().parents[1]
-    / ".."
-    / "shared"
-    / "data"
-    / "Llama-3_1-Nemotron-Ultra-253B-v1.config.json"
-)
 
 
 def _generated() -> ModelArchitecture:

@@ -119,8 +119,7 @@ def test_no_family_reads_a_per_layer_config_as_homogeneous(name: str) -> None:
             {"05": {"rope_theta": 500000.0}},
             "$.per_layer_config.05.rope_theta: llama layers are not read with their own "
             "rope_theta: block-config reads no per-layer value it does not model (per-layer "
-            "attributes of llama: head_dim, intermediate_size, num_attention_heads, "
-            "num_key_value_heads)",
+            "attributes of llama: head_dim, intermediate_size, num_key_value_heads)",
         ),
         (
             {"3": {"hidden_size": 2048}},
@@ -130,6 +129,8 @@ def test_no_family_reads_a_per_layer_config_as_homogeneous(name: str) -> None:
         ({"32": {"intermediate_size": 8}}, "$.per_layer_config.32: layer 32 is outside [0, 32)"),
         ({"-1": {}}, "$.per_layer_config['-1']: expected a layer index"),
         ({" 5": {}}, "$.per_layer_config[' 5']: expected a layer index"),
+        ({"9" * 5000: {}}, "$.per_layer_config." + "9" * 5000 + ": a layer index is outside"),
+        ({"0" * 30 + "7": {"intermediate_size": 8}}, None),
         (
             {"5": {"intermediate_size": 8}, "05": {"intermediate_size": 16}},
             "$.per_layer_config.05: layer 5 is given twice, also as '5'",
@@ -157,10 +158,29 @@ def test_no_family_reads_a_per_layer_config_as_homogeneous(name: str) -> None:
         ([{"intermediate_size": 8}], "$.per_layer_config: expected an object of per-layer"),
     ],
 )
-def test_what_is_not_read_is_an_error_at_its_path(overrides: Any, expected: str) -> None:
+def test_what_is_not_read_is_an_error_at_its_path(overrides: Any, expected: str | None) -> None:
+    if expected is None:  # read, as transformers reads it
+        ModelArchitecture.from_mapping(with_overrides(overrides))
+        return
     with pytest.raises(BlockConfigError) as error:
         ModelArchitecture.from_mapping(with_overrides(overrides))
     assert messages(error)[0].startswith(expected), messages(error)
+
+
+def test_overrides_outside_the_layers_read_are_refused() -> None:
+    scout = config(FAMILIES / "Llama-4-Scout-17B-16E.config.json")
+    scout["per_layer_config"] = {"3": {"intermediate_size": 8}}
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_mapping(scout)
+    assert messages(error) == [
+        "$.per_layer_config: per-layer overrides of a multimodal wrapper: its layers are read "
+        "from text_config, so they belong in text_config.per_layer_config; nothing is read "
+        "while ignoring them"
+    ]
+    docs = config(DOCS)
+    docs["mtp_per_layer_config"] = {"0": {"intermediate_size": 8}}
+    with pytest.raises(BlockConfigError, match=r"^\$\.mtp_per_layer_config: per-layer overrides"):
+        ModelArchitecture.from_mapping(docs)
 
 
 def test_every_problem_at_once() -> None:
@@ -196,19 +216,39 @@ def test_a_layer_with_a_window_and_a_chunk_is_refused() -> None:
 
 
 def test_a_layers_own_head_count_and_width() -> None:
-    data = with_overrides({"3": {"num_attention_heads": 16, "head_dim": 256}})
-    model = ModelArchitecture.from_mapping(data)
+    qwen = config(FAMILIES / "Qwen3-0.6B.config.json")  # 16 heads of 128, 8 KV heads
+    qwen["per_layer_config"] = {"3": {"num_attention_heads": 32, "head_dim": 64}}
+    model = ModelArchitecture.from_mapping(qwen)
     attention = model.block_configs[3].attention
-    assert attention == AttentionConfig(num_key_value_heads=8, num_attention_heads=16, head_dim=256)
+    assert attention == AttentionConfig(num_key_value_heads=8, num_attention_heads=32, head_dim=64)
     # Overrides equal to the globals change nothing, as transformers drops them.
-    same = ModelArchitecture.from_mapping(with_overrides({"3": {"num_attention_heads": 32}}))
+    qwen["per_layer_config"] = {"3": {"num_attention_heads": 16}}
+    same = ModelArchitecture.from_mapping(qwen)
     assert same.block_configs[3] == same.block_configs[4]
-    # A layer's own head count keeps the global head_dim (LlamaConfig derives it once).
-    no_head_dim = with_overrides({"3": {"num_attention_heads": 16}})
-    del no_head_dim["head_dim"]
-    layer = ModelArchitecture.from_mapping(no_head_dim).block_configs[3].attention
+    # A layer's own head count keeps the global head_dim (the class derives it once).
+    del qwen["head_dim"]
+    qwen["per_layer_config"] = {"3": {"num_attention_heads": 8}}
+    layer = ModelArchitecture.from_mapping(qwen).block_configs[3].attention
     assert layer is not None
-    assert (layer.num_attention_heads, layer.head_dim) == (16, None)
+    assert (layer.num_attention_heads, layer.head_dim) == (8, None)
+
+
+def test_a_layers_own_head_count_where_the_class_refuses_it() -> None:
+    # LlamaConfig checks hidden_size against the global head count, which transformers 5.25
+    # refuses to read on a config whose layers have their own.
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_mapping(with_overrides({"3": {"num_attention_heads": 16}}))
+    assert messages(error)[0].startswith(
+        "$.per_layer_config.3.num_attention_heads: llama layers are not read with their own "
+        "num_attention_heads"
+    )
+    model = ModelArchitecture.load(DOCS)
+    own = AttentionConfig(num_key_value_heads=8, num_attention_heads=16)
+    child = model.with_block_configs(
+        [BlockConfig(attention=own, ffn=FFNConfig(intermediate_size=8)), *model.block_configs[1:]]
+    )
+    with pytest.raises(BlockConfigError, match=r"^\$\.block_configs\[0\]: the llama family"):
+        child.to_mapping("per-layer")
 
 
 def test_a_family_that_names_its_mixer() -> None:
@@ -319,18 +359,28 @@ class TestWriting:
         assert ModelArchitecture.from_mapping(out).block_configs == child.block_configs
 
 
-def test_transformers_own_configuration_class_reads_what_is_written() -> None:
+@pytest.mark.parametrize("family", ["llama", "qwen3"])
+def test_transformers_own_configuration_class_reads_what_is_written(family: str) -> None:
     transformers = pytest.importorskip(
         "transformers", reason="transformers is installed by the interop nox session"
     )
     model = ModelArchitecture.load(DOCS)
+    if family == "qwen3":
+        model = ModelArchitecture.load(FAMILIES / "Qwen3-0.6B.config.json")
+    heads, head_dim = model.num_attention_heads, model.head_dim
     child = list(model.block_configs)
     child[3] = BlockConfig(
-        attention=AttentionConfig(num_key_value_heads=2, num_attention_heads=16, head_dim=64),
+        attention=AttentionConfig(
+            num_key_value_heads=2,
+            num_attention_heads=heads * 2 if family == "qwen3" else None,
+            head_dim=64,
+        ),
         ffn=FFNConfig(intermediate_size=4096),
     )
+    child[6] = BlockConfig(attention=AttentionConfig(no_op=True), ffn=FFNConfig(no_op=True))
     out = model.with_block_configs(child).to_mapping("per-layer")
-    theirs = transformers.LlamaConfig(**copy.deepcopy(out))
+    theirs = transformers.AutoConfig.for_model(**copy.deepcopy(out))
+    assert theirs.is_heterogeneous
     for index, block in enumerate(child):
         layer = theirs.per_layer_config[index]
         attention, ffn = block.attention, block.ffn
@@ -341,8 +391,8 @@ def test_transformers_own_configuration_class_reads_what_is_written() -> None:
         assert ("mlp" in skip) == ffn.no_op
         if not attention.no_op:
             assert layer.num_key_value_heads == attention.num_key_value_heads
-            assert layer.num_attention_heads == (attention.num_attention_heads or 32)
-            assert layer.head_dim == (attention.head_dim or 128)
+            assert layer.num_attention_heads == (attention.num_attention_heads or heads)
+            assert layer.head_dim == (attention.head_dim or head_dim)
         if not ffn.no_op:
             assert layer.intermediate_size == ffn.intermediate_size
 

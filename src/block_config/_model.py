@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import typing
-import warnings
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from pathlib import Path as FilePath
@@ -19,18 +18,16 @@ from typing import Any, Literal
 
 import attrs
 
-from block_config import _legacy, readers
+from block_config import readers
 from block_config._config import BlockConfig
 from block_config._converter import (
     _NOT_TEXT,
     UnknownKeys,
     _is_text,
     structure_block_configs,
-    unstructure_block_configs,
 )
 from block_config._errors import (
     BlockConfigError,
-    ConversionWarning,
     Problem,
     describe,
     key_label,
@@ -52,7 +49,7 @@ from block_config._yaml import dump_yaml, parse_yaml
 from block_config.readers._common import DEFAULT_CONV_KERNEL as _DEFAULT_CONV_KERNEL
 from block_config.readers._common import FLAG_KEYS, check_kv
 
-__all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
+__all__ = ["Dialect", "MTPLayers", "ModelArchitecture", "WritableDialect"]
 
 #: How ``block_configs`` are spelled in a ``config.json``: the seed's classes ("native"), the
 #: published nemotron-nas / DeciLM form ("legacy"), or no ``block_configs`` at all
@@ -159,6 +156,57 @@ def _legacy_tuple(
     return None if value is None else tuple(value)
 
 
+def _mtp_blocks(value: Iterable[BlockConfig | Mapping[str, Any]]) -> tuple[BlockConfig, ...]:
+    try:
+        return _block_tuple(value)
+    except BlockConfigError as error:
+        # _block_tuple names $.block_configs: here they are the MTP layer's.
+        raise BlockConfigError(
+            p.under(("mtp",)) if p.path[:1] == ("block_configs",) else p for p in error.problems
+        ) from None
+
+
+@attrs.frozen(kw_only=True)
+class MTPLayers:
+    """The multi-token-prediction (MTP) layers a checkpoint holds beside the model's own.
+
+    ``num_layers`` (``num_nextn_predict_layers``) MTP layers follow the last layer, each made
+    of ``block_configs`` (DeepSeek-V3: one decoder layer; Nemotron-H: its
+    ``mtp_hybrid_override_pattern``, ``*E`` for Nemotron-3-Super) between two norms of the
+    embedding and the hidden state, a projection ``eh_proj`` from both (``2 * h`` to ``h``)
+    and a final norm. ``own_embeddings``: each layer stores its own copy of the embedding and
+    the output head (DeepSeek-V3 does; Nemotron-H's share the model's).
+
+    transformers builds none of them: they are counted apart from the model
+    (:attr:`ModelStats.mtp_params <block_config.ModelStats.mtp_params>`).
+
+    >>> mtp = MTPLayers(num_layers=1, block_configs=[
+    ...     {"attention": {"num_key_value_heads": 2}, "ffn": {"no_op": True}}])
+    >>> mtp.num_layers, len(mtp.block_configs)
+    (1, 1)
+    """
+
+    num_layers: int
+    block_configs: tuple[BlockConfig, ...] = attrs.field(converter=_mtp_blocks)
+    own_embeddings: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[Problem] = []
+        check_int(self.num_layers, ("mtp", "num_layers"), problems)
+        if not self.block_configs:
+            problems.append(
+                Problem(("mtp", "block_configs"), "an MTP layer has at least one block")
+            )
+        if self.own_embeddings is not True and self.own_embeddings is not False:
+            problems.append(
+                Problem(
+                    ("mtp", "own_embeddings"), f"expected bool, got {describe(self.own_embeddings)}"
+                )
+            )
+        if problems:
+            raise BlockConfigError(problems)
+
+
 @attrs.frozen(kw_only=True)
 class ModelArchitecture:
     """A model's dimensions and the tuple of its per-layer :class:`BlockConfig` objects.
@@ -219,6 +267,9 @@ class ModelArchitecture:
     mamba_ssm_cache_dtype: str | None = None
     #: The ``model_type`` the model was read as; None if unsaid.
     model_type: str | None = None
+    #: The multi-token-prediction layers the checkpoint holds (``num_nextn_predict_layers``),
+    #: counted apart from the model; None when it has none.
+    mtp: MTPLayers | None = None
     dialect: Dialect = "native"
     #: The legacy items as read, one per layer; None unless read from the legacy dialect.
     legacy_block_configs: tuple[LegacyBlockConfig, ...] | None = attrs.field(
@@ -306,6 +357,16 @@ class ModelArchitecture:
         if is_count(self.num_attention_heads):
             for index, block in enumerate(self.block_configs):
                 check_kv(block, self.num_attention_heads, ("block_configs", index), problems)
+        if self.mtp is not None:
+            if type(self.mtp) is not MTPLayers:
+                problems.append(
+                    Problem(("mtp",), f"expected MTPLayers or null, got {describe(self.mtp)}")
+                )
+            elif is_count(self.num_attention_heads):
+                for index, block in enumerate(self.mtp.block_configs):
+                    check_kv(
+                        block, self.num_attention_heads, ("mtp", "block_configs", index), problems
+                    )
         return problems
 
     # ----------------------------------------------------------------------- reading
@@ -449,50 +510,17 @@ class ModelArchitecture:
                 dialect = self.dialect
         elif dialect not in _WRITABLE:
             raise ValueError(f"dialect must be one of {_WRITABLE}, got {dialect!r}")
-        original = self._original()
-        if dialect not in ("native", "legacy"):
-            from block_config.dialects import writer_of
+        from block_config.dialects import BLOCK_LISTS, writer_of
 
+        writer = writer_of(dialect)
+        if writer is None:
+            raise ValueError(f"no writer for dialect {dialect!r}")
+        if dialect not in BLOCK_LISTS:
+            # A dialect that says the whole config: unchanged, it is written as it was read.
+            original = self._original()
             if original is not None and original.dialect == dialect and original == self:
                 return copy_json(self.source)
-            writer = writer_of(dialect)
-            if writer is None:
-                raise ValueError(f"no writer for dialect {dialect!r}")
-            return writer(self)
-        whole = copy_json(self.source)
-        # A multimodal wrapper read through its text part is written there.
-        text_key = None
-        if readers.TEXT_CONFIG in self.source:
-            text_key = readers.text_part_key(self.source, self._family())
-        out: dict[str, Any] = whole
-        if text_key is not None:
-            out = whole[text_key]
-        self._write_scalars(out, original)
-        if (
-            text_key is not None
-            and "tie_word_embeddings" in whole
-            and whole["tie_word_embeddings"] != self.tie_word_embeddings
-        ):  # the wrapper's own key is the one read
-            whole["tie_word_embeddings"] = self.tie_word_embeddings
-        same_blocks = (
-            original is not None
-            and original.dialect == dialect
-            and original.block_configs == self.block_configs
-            and original.legacy_block_configs == self.legacy_block_configs
-            and "block_configs" in out
-        )
-        if not same_blocks:
-            # The blocks say every layer: overrides read into them are not written again.
-            out.pop("per_layer_config", None)
-            if dialect == "native":
-                out["block_configs"] = self._native_items()
-            else:
-                out["block_configs"] = self._legacy_items()
-                if original is None or original.dialect != "legacy":
-                    for key in ("num_key_value_heads", "intermediate_size"):
-                        if key in out:
-                            out[key] = None
-        return whole
+        return writer(self)
 
     def to_yaml(self, dialect: WritableDialect | None = None) -> str:
         """:meth:`to_mapping` as YAML text (needs the ``yaml`` extra)."""
@@ -587,59 +615,3 @@ class ModelArchitecture:
             out.pop("quantization_config", None)
         else:
             out["quantization_config"] = self.quantization.to_config()
-
-    def _native_items(self) -> list[dict[str, Any]]:
-        problems = []
-        for index, item in enumerate(self.legacy_block_configs or ()):
-            for key, value in item.attention.settings_native_cannot_say.items():
-                problems.append(
-                    Problem(
-                        ("block_configs", index, "attention", key),
-                        f"the native dialect cannot express sink or window attention "
-                        f"({key}={value!r}); write the legacy dialect",
-                    )
-                )
-        if problems:
-            raise BlockConfigError(problems)
-        self._warn_of_lost_ffn_mults()
-        return unstructure_block_configs(self.block_configs)
-
-    def _warn_of_lost_ffn_mults(self) -> None:
-        """Warn when the native dialect cannot keep the original ``ffn_mult`` text."""
-        lost = []
-        for index, (item, block) in enumerate(
-            zip(self.legacy_block_configs or (), self.block_configs, strict=False)
-        ):
-            mult, ffn = item.ffn.ffn_mult, block.ffn
-            if mult is None or ffn is None or ffn.no_op or ffn.replace_with_linear:
-                continue
-            size = ffn.intermediate_size
-            if size is None or size % 256:
-                continue
-            try:
-                again: float | None = _legacy.intermediate_size_to_ffn_mult(size, self.hidden_size)
-            except ValueError:  # no float ffn_mult maps back to a size this large
-                again = None
-            if again != mult:
-                shown = "no ffn_mult maps back" if again is None else repr(again)
-                lost.append(f"$.block_configs[{index}].ffn.ffn_mult {mult!r} -> {shown}")
-        if lost:
-            shown = "; ".join(lost[:3]) + ("; ..." if len(lost) > 3 else "")
-            warnings.warn(
-                f"the native dialect keeps intermediate sizes, not ffn_mult: converting back to "
-                f"legacy writes other multipliers for the same sizes in {len(lost)} layers "
-                f"({shown})",
-                ConversionWarning,
-                stacklevel=4,
-            )
-
-    def _legacy_items(self) -> list[dict[str, Any]]:
-        try:
-            return _legacy.native_to_legacy(
-                self.block_configs,
-                num_attention_heads=self.num_attention_heads,
-                hidden_size=self.hidden_size,
-                originals=self.legacy_block_configs,
-            )
-        except BlockConfigError as error:
-            raise error.under(("block_configs",)) from None

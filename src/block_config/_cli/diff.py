@@ -108,12 +108,14 @@ _TOTALS = {
     "weight_bytes": "weight bytes",
     "kv_cache_bytes_per_token": "KV bytes/token",
     "mamba_state_bytes_per_sequence": "Mamba state bytes/seq",
+    "mtp_params": "MTP params",
     "linear_attention_state_bytes_per_sequence": "linear state bytes/seq",
 }
 #: The totals printed only when they change.
 _SHOWN_WHEN_CHANGED = (
     "active_params",
     "mamba_state_bytes_per_sequence",
+    "mtp_params",
     "linear_attention_state_bytes_per_sequence",
 )
 

@@ -1,4 +1,5 @@
-"""The native Puzzle dialect: a ``block_configs`` list of the seed's block classes.
+"""The native Puzzle dialect: a ``block_configs`` list of the seed's block classes, read and
+written (and the writing every ``block_configs`` dialect shares, :func:`write_block_list`).
 
 Chosen for any config whose ``block_configs`` items use the native keys
 (``num_key_value_heads``, ``intermediate_size``, ``moe``, ``mamba``, ...), whatever its
@@ -8,19 +9,37 @@ the model-level keys are those of a Llama config. Counts exactly what the blocks
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from block_config._config import BlockConfig
-from block_config._converter import MAX_BLOCKS, UnknownKeys, structure_block_configs
-from block_config._errors import BlockConfigError, Problem
+from block_config._converter import (
+    MAX_BLOCKS,
+    UnknownKeys,
+    structure_block_configs,
+    unstructure_block_configs,
+)
+from block_config._errors import BlockConfigError, ConversionWarning, Problem
+from block_config._json import copy_json
 from block_config._keys import ConfigReader, is_count
+from block_config._legacy import intermediate_size_to_ffn_mult
 from block_config._warnings import quiet, warnings_under
-from block_config.dialects._registry import register_reader
+from block_config.dialects._registry import (
+    dialect_for_model_type,
+    register_reader,
+    register_writer,
+)
 from block_config.readers._common import check_kv, flag_fields, model_fields
-from block_config.readers._registry import ReadOptions
+from block_config.readers._registry import TEXT_CONFIG, ReadOptions, text_part_key
 
-__all__ = ["finish_dialect", "is_list", "read_native"]
+if TYPE_CHECKING:
+    from block_config._model import ModelArchitecture, MTPLayers
+
+#: The key of transformers' per-layer overrides (:mod:`block_config.dialects.per_layer`).
+PER_LAYER_KEY = "per_layer_config"
+
+__all__ = ["finish_dialect", "is_list", "read_native", "write_block_list", "write_native"]
 
 
 def is_list(value: Any) -> bool:
@@ -92,5 +111,163 @@ def read_native(config: Mapping[str, Any], options: ReadOptions) -> dict[str, An
         keys.problems.extend(
             BlockConfigError([*error.problems, *kv_problems]).under(("block_configs",)).problems
         )
+    mtp = _read_mtp(config, keys, options)
     blocks = finish_dialect(config, keys, fields, layers, blocks)
+    if mtp is not None:
+        fields["mtp"] = mtp
     return {**fields, "block_configs": tuple(blocks), "dialect": "native"}
+
+
+def _read_mtp(config: Mapping[str, Any], keys: ConfigReader, options: ReadOptions) -> Any:
+    """The MTP layers: ``num_nextn_predict_layers`` of native ``mtp_block_configs`` (the
+    blocks of one), with ``mtp_own_embeddings``; None when there are none."""
+    from block_config._model import MTPLayers
+
+    depth = keys.integer("num_nextn_predict_layers", default=0, minimum=0)
+    if not depth:
+        return None
+    raw: Any = config.get("mtp_block_configs")
+    if raw is None:
+        keys.problems.append(
+            Problem(
+                ("mtp_block_configs",),
+                f"missing: num_nextn_predict_layers is {depth}, and the native dialect gives "
+                "the blocks of an MTP layer here",
+            )
+        )
+        return None
+    own = keys.boolean("mtp_own_embeddings")
+    try:
+        with warnings_under(("mtp_block_configs",)):
+            blocks = structure_block_configs(raw, unknown_keys=options.unknown_keys)
+        return MTPLayers(num_layers=depth, block_configs=blocks, own_embeddings=own)
+    except BlockConfigError as error:
+        keys.problems.extend(
+            p if p.path[:1] == ("mtp",) else p.under(("mtp_block_configs",)) for p in error.problems
+        )
+        return None
+
+
+def write_block_list(
+    model: ModelArchitecture,
+    dialect: str,
+    items: Callable[[], list[dict[str, Any]]],
+    fresh: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """The ``config.json`` object of ``model`` with a ``block_configs`` list: :attr:`source`
+    with only what differs changed (keys the model does not own keep their values and order;
+    a multimodal wrapper's text part gets the list). ``items`` builds the list when the
+    blocks changed; ``fresh`` then adjusts the model-level keys of a config that was not in
+    ``dialect`` before."""
+    original = model._original()
+    whole = copy_json(model.source)
+    # A multimodal wrapper read through its text part is written there.
+    text_key = None
+    if TEXT_CONFIG in model.source:
+        text_key = text_part_key(model.source, model._family())
+    out: dict[str, Any] = whole
+    if text_key is not None:
+        out = whole[text_key]
+    model._write_scalars(out, original)
+    from block_config.dialects.per_layer import BASE_FAMILY
+
+    if dialect_for_model_type(out.get("model_type")) is not None:
+        # A model_type that names a dialect would be read in that dialect, not in this one:
+        # the blocks are written on the family it is a child of.
+        out["model_type"] = BASE_FAMILY[out["model_type"]]
+    if (
+        text_key is not None
+        and "tie_word_embeddings" in whole
+        and whole["tie_word_embeddings"] != model.tie_word_embeddings
+    ):  # the wrapper's own key is the one read
+        whole["tie_word_embeddings"] = model.tie_word_embeddings
+    same_blocks = (
+        original is not None
+        and original.dialect == dialect
+        and original.block_configs == model.block_configs
+        and original.legacy_block_configs == model.legacy_block_configs
+        and "block_configs" in out
+    )
+    if not same_blocks:
+        # The blocks say every layer: overrides read into them are not written again.
+        out.pop(PER_LAYER_KEY, None)
+        out["block_configs"] = items()
+        if fresh is not None and (original is None or original.dialect != dialect):
+            fresh(out)
+    return whole
+
+
+@register_writer("native")
+def write_native(model: ModelArchitecture) -> dict[str, Any]:
+    """``model`` with native ``block_configs``: every field of the seed's classes.
+
+    Raises :class:`BlockConfigError` where a legacy item read holds sink or window attention
+    settings the native dialect cannot say; warns (:class:`ConversionWarning`) where the
+    original ``ffn_mult`` text will not come back.
+    """
+    whole = write_block_list(model, "native", lambda: _native_items(model))
+    if model.mtp is not None:
+        _write_mtp(whole, model.mtp)
+    return whole
+
+
+def _write_mtp(out: dict[str, Any], mtp: MTPLayers) -> None:
+    """The MTP layers in the native dialect: ``num_nextn_predict_layers``, the blocks of one
+    MTP layer as native ``mtp_block_configs``, and ``mtp_own_embeddings`` when true."""
+    out["num_nextn_predict_layers"] = mtp.num_layers
+    items = unstructure_block_configs(mtp.block_configs)
+    if out.get("mtp_block_configs") != items:
+        out["mtp_block_configs"] = items
+    for key in ("mtp_hybrid_override_pattern", "mtp_layers_block_type"):
+        out.pop(key, None)
+    if mtp.own_embeddings:
+        out["mtp_own_embeddings"] = True
+    else:
+        out.pop("mtp_own_embeddings", None)
+
+
+def _native_items(model: ModelArchitecture) -> list[dict[str, Any]]:
+    problems = []
+    for index, item in enumerate(model.legacy_block_configs or ()):
+        for key, value in item.attention.settings_native_cannot_say.items():
+            problems.append(
+                Problem(
+                    ("block_configs", index, "attention", key),
+                    f"the native dialect cannot express sink or window attention "
+                    f"({key}={value!r}); write the legacy dialect",
+                )
+            )
+    if problems:
+        raise BlockConfigError(problems)
+    _warn_of_lost_ffn_mults(model)
+    return unstructure_block_configs(model.block_configs)
+
+
+def _warn_of_lost_ffn_mults(model: ModelArchitecture) -> None:
+    """Warn when the native dialect cannot keep the original ``ffn_mult`` text."""
+    lost = []
+    for index, (item, block) in enumerate(
+        zip(model.legacy_block_configs or (), model.block_configs, strict=False)
+    ):
+        mult, ffn = item.ffn.ffn_mult, block.ffn
+        if mult is None or ffn is None or ffn.no_op or ffn.replace_with_linear:
+            continue
+        size = ffn.intermediate_size
+        if size is None or size % 256:
+            continue
+        try:
+            again: float | None = intermediate_size_to_ffn_mult(size, model.hidden_size)
+        except ValueError:  # no float ffn_mult maps back to a size this large
+            again = None
+        if again != mult:
+            shown = "no ffn_mult maps back" if again is None else repr(again)
+            lost.append(f"$.block_configs[{index}].ffn.ffn_mult {mult!r} -> {shown}")
+    if lost:
+        shown = "; ".join(lost[:3]) + ("; ..." if len(lost) > 3 else "")
+        warnings.warn(
+            f"the native dialect keeps intermediate sizes, not ffn_mult: converting back to "
+            f"legacy writes other multipliers for the same sizes in {len(lost)} layers "
+            f"({shown})",
+            ConversionWarning,
+            stacklevel=7,  # the caller of to_mapping()
+        )

@@ -11,8 +11,10 @@ and their modelling code, defaults included: MLA with ``kv_lora_rank`` (512),
 active, and a shared expert of ``n_shared_experts * moe_intermediate_size`` (default 2 shared
 experts for V2, 1 for V3); other layers a dense MLP of ``intermediate_size``. V3's router
 carries a per-expert score-correction bias (``router_score_correction_bias``). The
-multi-token-prediction layers (``num_nextn_predict_layers``) are not part of the model
-transformers builds and are not counted.
+multi-token-prediction layers (``num_nextn_predict_layers``: DeepSeek-V3's
+``model.layers.61``) are not part of the model transformers builds: they are read as
+:class:`~block_config.MTPLayers`, each one MoE decoder layer with its own copy of the
+embedding and the head (as the published checkpoint stores them), and counted apart.
 
 ``n_routed_experts`` is required: a config without it is refused rather than read as dense.
 """
@@ -22,8 +24,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
+from block_config._model import MTPLayers
 from block_config.readers._common import (
     homogeneous,
     layer_count,
@@ -51,33 +56,41 @@ def _mla(keys: ConfigReader) -> dict[str, Any]:
     }
 
 
+#: What a DeepSeek-V3 layer may override in ``per_layer_config`` (DeepSeek-V2's class checks
+#: the global head count, so a V2 layer has none of its own).
+_PER_LAYER_V3 = PerLayer(
+    {
+        "num_attention_heads",
+        "intermediate_size",
+        "moe_intermediate_size",
+        "n_routed_experts",
+        "num_experts_per_tok",
+        "n_shared_experts",
+        "q_lora_rank",
+        "kv_lora_rank",
+        "qk_nope_head_dim",
+        "qk_rope_head_dim",
+        "v_head_dim",
+    },
+    moe_names={
+        "experts": "n_routed_experts",
+        "per_token": "num_experts_per_tok",
+        "expert_size": "moe_intermediate_size",
+    },
+)
+
+
 @register(
     "deepseek_v2",
-    "deepseek_v3",
-    per_layer=PerLayer(
-        {
-            "num_attention_heads",
-            "intermediate_size",
-            "moe_intermediate_size",
-            "n_routed_experts",
-            "num_experts_per_tok",
-            "n_shared_experts",
-            "q_lora_rank",
-            "kv_lora_rank",
-            "qk_nope_head_dim",
-            "qk_rope_head_dim",
-            "v_head_dim",
-        },
-        moe_names={
-            "experts": "n_routed_experts",
-            "per_token": "num_experts_per_tok",
-            "expert_size": "moe_intermediate_size",
-        },
+    per_layer=attrs.evolve(
+        _PER_LAYER_V3, attributes=_PER_LAYER_V3.attributes - {"num_attention_heads"}
     ),
-    architectures={
-        "DeepseekV2ForCausalLM": "deepseek_v2",
-        "DeepseekV3ForCausalLM": "deepseek_v3",
-    },
+    architectures={"DeepseekV2ForCausalLM": "deepseek_v2"},
+)
+@register(
+    "deepseek_v3",
+    per_layer=_PER_LAYER_V3,
+    architectures={"DeepseekV3ForCausalLM": "deepseek_v3"},
 )
 def read_deepseek(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A DeepSeek-V2/V3 config: MLA everywhere, dense then MoE layers."""
@@ -107,4 +120,14 @@ def read_deepseek(config: Mapping[str, Any], options: ReadOptions) -> dict[str, 
         dense_ffn = {"intermediate_size": keys.integer("intermediate_size", required=True)}
     sparse = {"attention": attn, "ffn": moe}
     dense = {"attention": attn, "ffn": dense_ffn}
-    return homogeneous(keys, fields, [sparse if flag else dense for flag in is_moe])
+    mtp_layers = keys.integer("num_nextn_predict_layers", default=0, minimum=0)
+    mtp = [sparse] if mtp_layers else []
+    items = [sparse if flag else dense for flag in is_moe]
+    read = homogeneous(keys, fields, items + mtp)
+    if mtp:
+        blocks = read["block_configs"]
+        read["block_configs"] = blocks[:layers]
+        read["mtp"] = MTPLayers(
+            num_layers=mtp_layers, block_configs=blocks[layers:], own_embeddings=True
+        )
+    return read

@@ -19,7 +19,7 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    GQA_PER_LAYER,
+    GQA_PER_LAYER_FIXED_HEADS,
     SLIDING,
     attention,
     dense_layers,
@@ -67,7 +67,7 @@ def gemma_layers(
 
 @register(
     "gemma2",
-    per_layer=PerLayer(GQA_PER_LAYER | {"intermediate_size", "sliding_window"}),
+    per_layer=PerLayer(GQA_PER_LAYER_FIXED_HEADS | {"intermediate_size", "sliding_window"}),
     architectures={"Gemma2ForCausalLM": "gemma2"},
 )
 def read_gemma2(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:

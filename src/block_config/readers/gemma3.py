@@ -21,7 +21,12 @@ from typing import Any
 
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
-from block_config.readers._common import GQA_PER_LAYER, homogeneous, layer_count, model_fields
+from block_config.readers._common import (
+    GQA_PER_LAYER_FIXED_HEADS,
+    homogeneous,
+    layer_count,
+    model_fields,
+)
 from block_config.readers._registry import (
     PerLayer,
     ReadOptions,
@@ -46,7 +51,7 @@ _DEFAULTS = {
 
 @register(
     "gemma3_text",
-    per_layer=PerLayer(GQA_PER_LAYER | {"intermediate_size", "sliding_window"}),
+    per_layer=PerLayer(GQA_PER_LAYER_FIXED_HEADS | {"intermediate_size", "sliding_window"}),
     architectures={"Gemma3ForCausalLM": "gemma3_text"},
 )
 def read_gemma3_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:

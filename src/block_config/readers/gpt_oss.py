@@ -19,7 +19,6 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    GQA_PER_LAYER,
     SLIDING,
     attention,
     dense_layers,
@@ -27,11 +26,12 @@ from block_config.readers._common import (
     layer_count,
     layer_types,
     model_fields,
+    moe_per_layer,
     routed_experts,
     window_attentions,
     window_types,
 )
-from block_config.readers._registry import PerLayer, ReadOptions, register
+from block_config.readers._registry import ReadOptions, register
 
 __all__ = ["read_gpt_oss"]
 
@@ -40,14 +40,10 @@ _DEFAULT_WINDOW = 128
 
 @register(
     "gpt_oss",
-    per_layer=PerLayer(
-        GQA_PER_LAYER
-        | {"intermediate_size", "num_local_experts", "num_experts_per_tok", "sliding_window"},
-        moe_names={
-            "experts": "num_local_experts",
-            "per_token": "num_experts_per_tok",
-            "expert_size": "intermediate_size",
-        },
+    per_layer=moe_per_layer(
+        "num_local_experts",
+        "intermediate_size",
+        "sliding_window",
         globals_from_blocks=lambda blocks: {"layer_types": window_types(blocks)},
     ),
     architectures={"GptOssForCausalLM": "gpt_oss"},

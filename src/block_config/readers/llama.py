@@ -18,6 +18,7 @@ from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
     GQA_PER_LAYER,
+    GQA_PER_LAYER_FIXED_HEADS,
     attention,
     homogeneous,
     layer_count,
@@ -36,7 +37,7 @@ __all__ = ["read_llama"]
 )
 @register(
     "llama",
-    per_layer=PerLayer(GQA_PER_LAYER | {"intermediate_size"}),
+    per_layer=PerLayer(GQA_PER_LAYER_FIXED_HEADS | {"intermediate_size"}),
     architectures={"LlamaForCausalLM": "llama"},
 )
 def read_llama(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:

@@ -23,16 +23,15 @@ from typing import Any
 from block_config._errors import BlockConfigError, Problem
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    GQA_PER_LAYER,
     attention,
     homogeneous,
     layer_count,
     layer_types,
     model_fields,
+    moe_per_layer,
     routed_experts,
 )
 from block_config.readers._registry import (
-    PerLayer,
     ReadOptions,
     register,
     register_text_wrapper,
@@ -77,20 +76,11 @@ def _layer_list(keys: ConfigReader, key: str, layers: int, *, flags: bool) -> li
 
 @register(
     "llama4_text",
-    per_layer=PerLayer(
-        GQA_PER_LAYER
-        | {
-            "intermediate_size",
-            "intermediate_size_mlp",
-            "num_local_experts",
-            "num_experts_per_tok",
-            "attention_chunk_size",
-        },
-        moe_names={
-            "experts": "num_local_experts",
-            "per_token": "num_experts_per_tok",
-            "expert_size": "intermediate_size",
-        },
+    per_layer=moe_per_layer(
+        "num_local_experts",
+        "intermediate_size",
+        "intermediate_size_mlp",
+        "attention_chunk_size",
     ),
     architectures={"Llama4ForCausalLM": "llama4_text"},
 )

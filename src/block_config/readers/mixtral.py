@@ -15,30 +15,22 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    GQA_PER_LAYER,
     attention,
     homogeneous,
     layer_count,
     model_fields,
+    moe_per_layer,
     routed_experts,
     windowed,
 )
-from block_config.readers._registry import PerLayer, ReadOptions, register
+from block_config.readers._registry import ReadOptions, register
 
 __all__ = ["read_mixtral"]
 
 
 @register(
     "mixtral",
-    per_layer=PerLayer(
-        GQA_PER_LAYER
-        | {"intermediate_size", "num_local_experts", "num_experts_per_tok", "sliding_window"},
-        moe_names={
-            "experts": "num_local_experts",
-            "per_token": "num_experts_per_tok",
-            "expert_size": "intermediate_size",
-        },
-    ),
+    per_layer=moe_per_layer("num_local_experts", "intermediate_size", "sliding_window"),
     architectures={"MixtralForCausalLM": "mixtral"},
 )
 def read_mixtral(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:

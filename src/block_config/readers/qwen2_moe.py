@@ -18,16 +18,16 @@ from typing import Any
 from block_config._errors import BlockConfigError, Problem
 from block_config._keys import ConfigReader, is_count
 from block_config.readers._common import (
-    GQA_PER_LAYER,
     attention,
     homogeneous,
     layer_count,
     model_fields,
+    moe_per_layer,
     qwen_sliding,
     routed_experts,
     window_attentions,
 )
-from block_config.readers._registry import PerLayer, ReadOptions, register
+from block_config.readers._registry import ReadOptions, register
 
 __all__ = ["qwen_moe_items", "read_qwen2_moe"]
 
@@ -82,22 +82,12 @@ def qwen_moe_items(
 
 @register(
     "qwen2_moe",
-    per_layer=PerLayer(
-        GQA_PER_LAYER
-        | {
-            "intermediate_size",
-            "moe_intermediate_size",
-            "shared_expert_intermediate_size",
-            "num_experts",
-            "num_experts_per_tok",
-            "sliding_window",
-        },
-        moe_names={
-            "experts": "num_experts",
-            "per_token": "num_experts_per_tok",
-            "expert_size": "moe_intermediate_size",
-            "shared_size": "shared_expert_intermediate_size",
-        },
+    per_layer=moe_per_layer(
+        "num_experts",
+        "moe_intermediate_size",
+        "intermediate_size",
+        "sliding_window",
+        shared_size="shared_expert_intermediate_size",
     ),
     architectures={"Qwen2MoeForCausalLM": "qwen2_moe"},
 )

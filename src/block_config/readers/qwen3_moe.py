@@ -13,28 +13,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from block_config._keys import ConfigReader
-from block_config.readers._common import GQA_PER_LAYER, homogeneous, model_fields
-from block_config.readers._registry import PerLayer, ReadOptions, register
+from block_config.readers._common import homogeneous, model_fields, moe_per_layer
+from block_config.readers._registry import ReadOptions, register
 from block_config.readers.qwen2_moe import qwen_moe_items
 
 __all__ = ["read_qwen3_moe"]
 
 
 #: What a Qwen3-MoE layer may override in ``per_layer_config``.
-PER_LAYER = PerLayer(
-    GQA_PER_LAYER
-    | {
-        "intermediate_size",
-        "moe_intermediate_size",
-        "num_experts",
-        "num_experts_per_tok",
-        "sliding_window",
-    },
-    moe_names={
-        "experts": "num_experts",
-        "per_token": "num_experts_per_tok",
-        "expert_size": "moe_intermediate_size",
-    },
+PER_LAYER = moe_per_layer(
+    "num_experts", "moe_intermediate_size", "intermediate_size", "sliding_window"
 )
 
 
