@@ -88,8 +88,21 @@ def test_linear_attention_state_and_active_parameters_are_exact(
     assert document["memory"]["linear_attention_state_bytes"] == expected["linear_state_bytes_bf16"]
     assert document["mamba_state_bytes_per_sequence"] == 0
     assert document["active_params"] == expected["active_params"]
+    kinds = {layer["attention"]["kind"] for layer in document["layers"]}
+    assert kinds == ({"kda", "mla"} if "Kimi" in name else {"gdn", "gqa"})
+    gated = {layer["attention"]["output_gate"] for layer in document["layers"]}
+    assert gated == ({False} if "Kimi" in name else {False, True})
 
 
 def test_every_fixture_has_expected_figures() -> None:
     fixtures = {path.name for path in FAMILIES.glob("*.config.json")}
     assert fixtures == set(EXPECTED)
+
+
+def test_show_names_the_linear_attention_and_its_state(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["show", str(FAMILIES / "Qwen3.5-35B-A3B.config.json")])
+    out = capsys.readouterr().out
+    assert code == EXIT_OK
+    assert "attention:       30 x gdn, 10 x gqa 2 KV gated" in out
+    assert "linear state:    64,389,120 bytes/sequence (61.41 MiB) in bf16" in out
+    assert "(recurrent state in float32)" in out

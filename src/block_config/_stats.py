@@ -228,6 +228,8 @@ class AttentionStats:
     head_dim: int | None = None
     #: A linear attention's conv and recurrent state for one sequence, whatever its length.
     linear_attention_state_bytes_per_sequence: int = 0
+    #: A GQA attention with an output gate (``q_proj`` twice as wide).
+    output_gate: bool = False
 
     @property
     def kv_cache_token_limit(self) -> int | None:
@@ -715,6 +717,7 @@ def _attention_stats(
         num_attention_heads=heads,
         head_dim=head_dim,
         linear_attention_state_bytes_per_sequence=linear_state,
+        output_gate=kind == "gqa" and attention is not None and attention.output_gate is True,
     )
 
 

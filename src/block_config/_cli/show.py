@@ -275,6 +275,8 @@ def _attention_summary(attention: AttentionStats) -> str:
     text: str = attention.kind
     if attention.kind == "gqa":
         text = f"gqa {attention.num_key_value_heads} KV"
+        if attention.output_gate:
+            text += " gated"
     if attention.sliding_window is not None:
         text += f" window {attention.sliding_window}"
     return text
