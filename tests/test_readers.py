@@ -586,3 +586,22 @@ def test_kimi_linear_layer_types_win_over_the_layer_map() -> None:
 def test_kimi_linear_without_a_layer_map_follows_the_configuration_class() -> None:
     arch = ModelArchitecture.from_mapping(_kimi(linear_attn_config=None, num_hidden_layers=9))
     assert _kinds(arch) == ["kda"] * 4 + ["mla"] + ["kda"] * 3 + ["mla"]
+
+
+def test_a_config_read_as_a_linear_attention_family_needs_that_familys_keys() -> None:
+    llama = _config("llama")
+    assert _errors(llama, family="qwen3_next") == [
+        "$.linear_num_key_heads: missing required key",
+        "$.linear_key_head_dim: missing required key",
+        "$.linear_num_value_heads: missing required key",
+        "$.linear_value_head_dim: missing required key",
+        "$.shared_expert_intermediate_size: missing required key",
+        "$.num_experts: missing required key",
+        "$.num_experts_per_tok: missing required key",
+        "$.moe_intermediate_size: missing required key",
+    ]
+    assert _errors(llama, family="kimi_linear") == [
+        "$.num_experts: missing required key",
+        "$.num_experts_per_token: missing required key",
+        "$.moe_intermediate_size: missing required key",
+    ]
