@@ -9,7 +9,14 @@ from typing import assert_type
 
 from hypothesis.strategies import SearchStrategy
 
-from block_config import AttentionConfig, BlockConfig, FFNConfig, MLAConfig, MoEConfig
+from block_config import (
+    AttentionConfig,
+    BlockConfig,
+    FFNConfig,
+    MLAConfig,
+    ModelArchitecture,
+    MoEConfig,
+)
 from block_config.strategies import mla_configs
 
 mla = MLAConfig(kv_lora_rank=512, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128)
@@ -44,3 +51,21 @@ MLAConfig(512, 128, 64, 128)  # type: ignore[call-arg]
 latent.sliding_window = 8  # type: ignore[misc]
 FFNConfig(intermediate_size=8, gated="false")  # type: ignore[arg-type]
 AttentionConfig(num_key_value_heads=8, sliding_window="4096")  # type: ignore[arg-type]
+
+# The model-wide facts of the 2026 families: QK-norm across all heads (OLMo-3, MiniMax-M2).
+olmo3 = ModelArchitecture.load("Olmo-3-7B/config.json", family="olmo3")
+assert_type(olmo3.qk_norm_across_heads, bool)
+ModelArchitecture(
+    hidden_size=64,
+    num_attention_heads=4,
+    vocab_size=100,
+    block_configs=[BlockConfig(attention={"num_key_value_heads": 4}, ffn={"intermediate_size": 8})],
+    qk_norm_across_heads=True,
+)
+ModelArchitecture(
+    hidden_size=64,
+    num_attention_heads=4,
+    vocab_size=100,
+    block_configs=[],
+    qk_norm_across_heads="yes",  # type: ignore[arg-type]
+)

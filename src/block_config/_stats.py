@@ -13,7 +13,8 @@ vector only where noted; "norm" is one weight vector of ``h``):
   q ``h * H*d``, k and v ``h * kv*d`` each, o ``H*d * h``. Biases: ``H*d + 2*kv*d`` on q, k
   and v with ``qkv_bias`` (Qwen2) or ``attention_bias``, and ``h`` on o with
   ``attention_bias`` only. ``qk_norm`` (Qwen3, Gemma-3): ``2*d`` (a norm on q and one on k).
-  ``attention_sinks`` (gpt-oss): ``H``.
+  ``attention_sinks`` (gpt-oss): ``H``. ``qk_norm_across_heads`` (OLMo-3, MiniMax-M2): one
+  norm over all query heads and one over all key heads, ``H*d + kv*d``.
 * MLA attention (DeepSeek-V2/V3, as ``DeepseekV3Attention``), with ``r_q`` ``q_lora_rank``,
   ``r_kv`` ``kv_lora_rank``, ``n``/``p``/``v`` the nope, rope and value head dims: q_a_proj
   ``h * r_q``, q_a_layernorm ``r_q`` and q_b_proj ``r_q * H*(n+p)``, or one q_proj
@@ -502,6 +503,8 @@ def _gqa_weights(kv_heads: int, tally: _Tally) -> None:
         tally.vector(h)
     if ctx.model.qk_norm:
         tally.vector(2 * ctx.head_dim)
+    if ctx.model.qk_norm_across_heads:
+        tally.vector(q_width + kv_width)
     if ctx.model.attention_sinks:
         tally.vector(ctx.heads)
     _norms(tally)

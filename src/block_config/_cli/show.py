@@ -270,6 +270,7 @@ _FACTS = (
     "attention_sinks",
     "shared_expert_gate",
     "router_score_correction_bias",
+    "qk_norm_across_heads",
 )
 
 

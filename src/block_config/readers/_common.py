@@ -46,6 +46,8 @@ FLAG_KEYS = (
     "attention_sinks",
     "shared_expert_gate",
     "router_score_correction_bias",
+    # The 2026 families' model-wide facts.
+    "qk_norm_across_heads",
 )
 NO_OP: dict[str, Any] = {"no_op": True}
 
