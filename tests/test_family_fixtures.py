@@ -39,6 +39,8 @@ def test_there_is_one_fixture_per_family_of_the_issue() -> None:
         "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma2",
         "gemma3_text", "gemma3", "gpt_oss", "llama4", "deepseek_v2", "deepseek_v3",
         "nemotron_h", "qwen3_vl",
+        # The families of 2026 without linear attention.
+        "olmo3", "glm4_moe", "minimax_m2", "granitemoehybrid",
     }  # fmt: skip
     assert wanted <= types, sorted(wanted - types)
 
@@ -84,6 +86,13 @@ def test_expected_figures_are_whole_and_consistent(name: str) -> None:
     assert entry["published_total_source"]
     if published is not None and entry["published_vs_counted"].startswith("equal"):
         assert published == entry["total_params"]
+    for key in ("mamba_state_bytes_bf16", "mtp_layer_params", "buffers"):
+        if key in entry:
+            assert _is_int(entry[key]), key
+            assert entry[key] >= 0, key
+    if "mtp_layer_params" in entry:
+        assert isinstance(entry["mtp_layer_params_derivation"], str)
+        assert entry["mtp_layer_params_derivation"]
     if "routed_expert_params" in entry:
         routed = entry["routed_expert_params"]
         assert _is_int(routed)

@@ -1,0 +1,255 @@
+"""The readers of the 2026 families without linear attention (OLMo-3, GLM-4.5/4.7,
+MiniMax-M2, Granite-4.0-H): what each configuration class's rules build, and what each
+refuses at its key rather than count wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from block_config import BlockConfigError, ModelArchitecture, model_stats, readers
+
+FAMILIES = Path(__file__).parent / "data" / "families"
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FAMILIES / f"{name}.config.json").read_text())
+    return data
+
+
+def _errors(config: dict[str, Any]) -> list[str]:
+    with pytest.raises(BlockConfigError) as info:
+        ModelArchitecture.from_mapping(config)
+    return [str(problem) for problem in info.value.problems]
+
+
+def test_the_families_are_registered() -> None:
+    supported = readers.supported_model_types()
+    assert {"olmo3", "glm4_moe", "minimax_m2", "granitemoehybrid"} <= set(supported)
+
+
+# --------------------------------------------------------------------------- OLMo-3
+
+
+def test_olmo3_layer_types_default_to_three_sliding_then_one_full() -> None:
+    config = _fixture("Olmo-3-7B")
+    del config["layer_types"], config["sliding_window"]
+    arch = ModelArchitecture.from_mapping(config)
+    windows = [block.attention.sliding_window for block in arch.block_configs if block.attention]
+    assert windows == [4096, 4096, 4096, None] * 8
+    assert arch.qk_norm_across_heads is True
+    assert arch.qk_norm is False
+
+
+def test_olmo3_kv_heads_default_to_one_per_head() -> None:
+    config = _fixture("Olmo-3-7B")
+    del config["num_key_value_heads"]
+    arch = ModelArchitecture.from_mapping(config)
+    assert {
+        block.attention.num_key_value_heads for block in arch.block_configs if block.attention
+    } == {32}
+
+
+def test_olmo3_qk_norm_spans_every_query_and_key_head() -> None:
+    config = {**_fixture("Olmo-3-7B"), "num_key_value_heads": 8, "layer_types": None}
+    stats = model_stats(ModelArchitecture.from_mapping(config))
+    h, heads, kv, d = 4096, 32, 8, 128
+    projections = h * heads * d * 2 + h * kv * d * 2
+    assert stats.layers[0].attention.params == projections + (heads + kv) * d + h
+
+
+def test_olmo3_layer_types_are_checked() -> None:
+    config = _fixture("Olmo-3-7B")
+    config["layer_types"] = [*config["layer_types"][:-1], "linear_attention"]
+    assert _errors(config) == [
+        "$.layer_types[31]: expected one of full_attention, sliding_attention, got str "
+        "'linear_attention'"
+    ]
+
+
+# --------------------------------------------------------------------------- GLM-4.5
+
+
+def test_glm4_moe_attention_bias_is_on_q_k_and_v_only() -> None:
+    arch = ModelArchitecture.load(FAMILIES / "GLM-4.5-Air.config.json")
+    assert (arch.qkv_bias, arch.attention_bias, arch.qk_norm) == (True, False, False)
+    assert arch.head_dim == 128
+    assert arch.router_score_correction_bias is True
+
+
+def test_glm4_moe_dense_layers_come_first() -> None:
+    arch = ModelArchitecture.load(FAMILIES / "GLM-4.7.config.json")
+    kinds = [block.ffn is not None and block.ffn.is_moe for block in arch.block_configs]
+    assert kinds == [False] * 3 + [True] * 89
+    assert arch.qk_norm is True
+    moe = arch.block_configs[-1].ffn.moe  # type: ignore[union-attr]
+    assert moe is not None
+    assert (moe.num_local_experts, moe.expert_intermediate_dim) == (160, 1536)
+    assert moe.shared_expert_intermediate_dim == 1536
+
+
+def test_glm4_moe_defaults_are_the_configuration_class_ones() -> None:
+    arch = ModelArchitecture.from_mapping({"model_type": "glm4_moe", "head_dim": 128})
+    assert (arch.hidden_size, arch.num_attention_heads, arch.num_hidden_layers) == (4096, 96, 46)
+    first, second = arch.block_configs[0], arch.block_configs[1]
+    assert first.attention is not None
+    assert first.attention.num_key_value_heads == 8
+    assert first.ffn is not None
+    assert first.ffn.intermediate_size == 10944
+    assert second.ffn is not None
+    assert second.ffn.moe is not None
+    assert second.ffn.moe.num_local_experts == 128
+
+
+def test_glm4_moe_without_shared_experts_has_none() -> None:
+    config = {**_fixture("GLM-4.5-Air"), "n_shared_experts": 0}
+    moe = ModelArchitecture.from_mapping(config).block_configs[-1].ffn.moe  # type: ignore[union-attr]
+    assert moe is not None
+    assert moe.shared_expert_intermediate_dim == 0
+
+
+# --------------------------------------------------------------------------- MiniMax-M2
+
+
+def test_minimax_m2_reads_every_layer_as_the_same_moe_layer() -> None:
+    arch = ModelArchitecture.load(FAMILIES / "MiniMax-M2.config.json")
+    assert len(set(arch.block_configs)) == 1
+    assert arch.qk_norm_across_heads is True
+    moe = arch.block_configs[0].ffn.moe  # type: ignore[union-attr]
+    assert moe is not None
+    assert (moe.num_local_experts, moe.num_experts_per_tok) == (256, 8)
+    assert moe.shared_expert_intermediate_dim == 0
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "attn_type_list",
+            [1] * 61 + [0],
+            "$.attn_type_list[61]: not supported: lightning (linear) attention layers are not "
+            "built by transformers' MiniMax-M2 and are not counted",
+        ),
+        (
+            "shared_intermediate_size",
+            1536,
+            "$.shared_intermediate_size: not supported: a shared expert (1536 wide) is not "
+            "built by transformers' MiniMax-M2 and is not counted",
+        ),
+        (
+            "qk_norm_type",
+            "per_head",
+            "$.qk_norm_type: not supported: str 'per_head'; transformers' MiniMax-M2 builds "
+            "one QK-norm across all heads ('per_layer')",
+        ),
+    ],
+)
+def test_minimax_m2_refuses_what_transformers_does_not_build(
+    key: str, value: Any, message: str
+) -> None:
+    assert _errors({**_fixture("MiniMax-M2"), key: value}) == [message]
+
+
+def test_minimax_m2_attention_types_are_checked() -> None:
+    config = {**_fixture("MiniMax-M2"), "attn_type_list": [1, "1"]}
+    assert _errors(config) == ["$.attn_type_list[1]: expected 0 or 1, got str '1'"]
+
+
+# --------------------------------------------------------------------------- Granite-4.0-H
+
+
+def test_granite_hybrid_layers_are_mamba_or_attention_each_with_moe() -> None:
+    arch = ModelArchitecture.load(FAMILIES / "granite-4.0-h-tiny.config.json")
+    attention_layers = [
+        index
+        for index, block in enumerate(arch.block_configs)
+        if block.attention is not None and block.attention.mamba is None
+    ]
+    assert attention_layers == [5, 15, 25, 35]
+    assert all(block.ffn is not None and block.ffn.is_moe for block in arch.block_configs)
+    mamba = arch.block_configs[0].attention.mamba  # type: ignore[union-attr]
+    assert mamba is not None
+    assert (mamba.num_heads, mamba.head_dim, mamba.state_dim, mamba.num_groups) == (48, 64, 128, 1)
+    moe = arch.block_configs[0].ffn.moe  # type: ignore[union-attr]
+    assert moe is not None
+    assert moe.shared_expert_intermediate_dim == 1024
+
+
+def test_granite_hybrid_reads_transformers_layer_names_and_auto_head_dim() -> None:
+    config = _fixture("granite-4.0-h-tiny")
+    config["layer_types"] = [
+        "full_attention" if name == "attention" else "linear_attention"
+        for name in config["layer_types"]
+    ]
+    del config["mamba_d_head"]
+    renamed = ModelArchitecture.from_mapping(config)
+    assert (
+        renamed.block_configs
+        == ModelArchitecture.load(FAMILIES / "granite-4.0-h-tiny.config.json").block_configs
+    )
+
+
+def test_granite_hybrid_without_experts_has_the_shared_mlp_as_its_ffn() -> None:
+    config = {**_fixture("granite-4.0-h-tiny"), "num_local_experts": 0}
+    ffn = ModelArchitecture.from_mapping(config).block_configs[0].ffn
+    assert ffn is not None
+    assert not ffn.is_moe
+    assert ffn.intermediate_size == 1024
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"mamba_d_head": 32},
+            "$.mamba_d_head: 32 x mamba_n_heads (48) is not mamba_expand x hidden_size (3072), "
+            "the Mamba mixer's inner width",
+        ),
+        (
+            {"mamba_proj_bias": True},
+            "$.mamba_proj_bias: not supported: biases on the Mamba in_proj and out_proj are not "
+            "counted",
+        ),
+        (
+            {"mamba_conv_bias": False},
+            "$.mamba_conv_bias: not supported: a Mamba conv1d without bias is not counted",
+        ),
+        (
+            {"layer_types": ["mamba"] * 39},
+            "$.layer_types: has 39 items but num_hidden_layers is 40",
+        ),
+        (
+            {"layer_types": ["mamba"] * 39 + ["moe"]},
+            "$.layer_types[39]: expected one of mamba, linear_attention, attention, "
+            "full_attention, got str 'moe'",
+        ),
+    ],
+)
+def test_granite_hybrid_refuses_what_it_does_not_model(
+    changes: dict[str, Any], message: str
+) -> None:
+    assert _errors({**_fixture("granite-4.0-h-tiny"), **changes}) == [message]
+
+
+# --------------------------------------------------------------------------- the flag
+
+
+def test_qk_norm_across_heads_and_per_head_qk_norm_exclude_each_other() -> None:
+    config = {**_fixture("Olmo-3-7B"), "layer_types": None}
+    arch = ModelArchitecture.from_mapping(config)
+    native = arch.to_mapping("native")
+    assert native["qk_norm_across_heads"] is True
+    assert ModelArchitecture.from_mapping(native).qk_norm_across_heads is True
+    native["qk_norm"] = True
+    assert _errors(native) == [
+        "$.qk_norm_across_heads: cannot be true with qk_norm: a model norms q and k per head "
+        "or across heads, not both"
+    ]
+
+
+def test_a_native_model_written_without_the_flag_is_written_as_before() -> None:
+    arch = ModelArchitecture.load(FAMILIES / "Llama-3.1-8B.config.json")
+    assert "qk_norm_across_heads" not in arch.to_mapping("native")
