@@ -74,7 +74,11 @@ STATE = sorted(name for name, entry in EXPECTED.items() if "mamba_state_bytes_bf
 
 
 def test_the_2026_fixtures_state_their_mamba_state() -> None:
-    assert {"granite-4.0-h-tiny.config.json", "Olmo-3-7B.config.json"} <= set(STATE)
+    assert {
+        "granite-4.0-h-tiny.config.json",
+        "Falcon-H1-7B-Base.config.json",
+        "Olmo-3-7B.config.json",
+    } <= set(STATE)
 
 
 @pytest.mark.parametrize("name", STATE)

@@ -40,7 +40,7 @@ def test_there_is_one_fixture_per_family_of_the_issue() -> None:
         "gemma3_text", "gemma3", "gpt_oss", "llama4", "deepseek_v2", "deepseek_v3",
         "nemotron_h", "qwen3_vl",
         # The families of 2026 without linear attention.
-        "olmo3", "glm4_moe", "minimax_m2", "granitemoehybrid",
+        "olmo3", "glm4_moe", "minimax_m2", "granitemoehybrid", "falcon_h1",
     }  # fmt: skip
     assert wanted <= types, sorted(wanted - types)
 

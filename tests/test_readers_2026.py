@@ -1,5 +1,5 @@
 """The readers of the 2026 families without linear attention (OLMo-3, GLM-4.5/4.7,
-MiniMax-M2, Granite-4.0-H): what each configuration class's rules build, and what each
+MiniMax-M2, Granite-4.0-H, Falcon-H1): what each configuration class's rules build, and what each
 refuses at its key rather than count wrong."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _errors(config: dict[str, Any]) -> list[str]:
 
 def test_the_families_are_registered() -> None:
     supported = readers.supported_model_types()
-    assert {"olmo3", "glm4_moe", "minimax_m2", "granitemoehybrid"} <= set(supported)
+    assert {"olmo3", "glm4_moe", "minimax_m2", "granitemoehybrid", "falcon_h1"} <= set(supported)
 
 
 # --------------------------------------------------------------------------- OLMo-3
@@ -232,6 +232,92 @@ def test_granite_hybrid_refuses_what_it_does_not_model(
     changes: dict[str, Any], message: str
 ) -> None:
     assert _errors({**_fixture("granite-4.0-h-tiny"), **changes}) == [message]
+
+
+# --------------------------------------------------------------------------- Falcon-H1
+
+
+def test_falcon_h1_runs_attention_and_mamba_side_by_side_in_every_layer() -> None:
+    arch = ModelArchitecture.load(FAMILIES / "Falcon-H1-7B-Base.config.json")
+    assert len(set(arch.block_configs)) == 1
+    block = arch.block_configs[0]
+    assert block.attention is not None
+    assert block.attention.num_key_value_heads == 2
+    assert block.ffn is not None
+    assert block.ffn.intermediate_size == 12288
+    assert block.parallel_blocks is not None
+    (mamba_block,) = block.parallel_blocks
+    assert mamba_block.attention is not None
+    mamba = mamba_block.attention.mamba
+    assert mamba is not None
+    assert (mamba.num_heads, mamba.head_dim, mamba.state_dim, mamba.num_groups) == (24, 128, 256, 1)
+    assert (arch.parallel_blocks_share_input_norm, arch.mamba_without_norm) == (True, True)
+    assert arch.mamba_conv_kernel == 4
+
+
+def test_falcon_h1_layer_has_two_norms_and_its_mamba_its_gated_norm_only_when_asked() -> None:
+    h, d_ssm = 3072, 3072
+    stats = model_stats(ModelArchitecture.load(FAMILIES / "Falcon-H1-7B-Base.config.json"))
+    layer = stats.layers[0]
+    (mamba,) = layer.parallel_blocks
+    attention = h * 12 * 128 * 2 + h * 2 * 128 * 2
+    assert layer.attention.params == attention + h  # the input norm, shared
+    assert layer.ffn.params == 3 * h * 12288 + h  # pre_ff_layernorm
+    in_proj = h * (2 * d_ssm + 2 * 256 + 24)
+    conv = (d_ssm + 2 * 256) * (4 + 1)
+    assert mamba.attention.params == in_proj + conv + 3 * 24 + d_ssm * h
+    config = {**_fixture("Falcon-H1-7B-Base"), "mamba_rms_norm": True}
+    normed = model_stats(ModelArchitecture.from_mapping(config)).layers[0].parallel_blocks[0]
+    assert normed.attention.params == mamba.attention.params + d_ssm
+
+
+def test_falcon_h1_inner_width_is_mamba_d_ssm_else_expand_times_hidden() -> None:
+    config = {**_fixture("Falcon-H1-7B-Base"), "mamba_d_ssm": None, "mamba_d_head": "auto"}
+    block = ModelArchitecture.from_mapping(config).block_configs[0]
+    assert block.parallel_blocks is not None
+    mamba = block.parallel_blocks[0].attention.mamba  # type: ignore[union-attr]
+    assert mamba is not None
+    assert mamba.num_heads * mamba.head_dim == 2 * 3072
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"mamba_d_head": 64},
+            "$.mamba_d_head: 64 x mamba_n_heads (24) is not mamba_d_ssm (3072), the Mamba "
+            "mixer's inner width",
+        ),
+        (
+            {"mamba_proj_bias": True},
+            "$.mamba_proj_bias: not supported: a bias on the Mamba in_proj is not counted",
+        ),
+        (
+            {"projectors_bias": True},
+            "$.projectors_bias: not supported: a bias on the Mamba out_proj is not counted",
+        ),
+        (
+            {"mamba_conv_bias": False},
+            "$.mamba_conv_bias: not supported: a Mamba conv1d without bias is not counted",
+        ),
+        ({"mamba_rms_norm": "false"}, "$.mamba_rms_norm: expected bool, got str 'false'"),
+    ],
+)
+def test_falcon_h1_refuses_what_it_does_not_model(changes: dict[str, Any], message: str) -> None:
+    assert _errors({**_fixture("Falcon-H1-7B-Base"), **changes}) == [message]
+
+
+def test_the_shared_input_norm_applies_to_parallel_blocks_only() -> None:
+    arch = ModelArchitecture.load(FAMILIES / "Falcon-H1-7B-Base.config.json")
+    written = arch.to_mapping("native")
+    assert written["parallel_blocks_share_input_norm"] is True
+    assert written["mamba_without_norm"] is True
+    again = ModelArchitecture.from_mapping(written)
+    assert model_stats(again).total_params == model_stats(arch).total_params
+    separate = {**written, "parallel_blocks_share_input_norm": False}
+    # One more norm of hidden_size per layer: the Mamba block's own.
+    extra = model_stats(ModelArchitecture.from_mapping(separate)).total_params
+    assert extra - model_stats(arch).total_params == 44 * 3072
 
 
 # --------------------------------------------------------------------------- the flag

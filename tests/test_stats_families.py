@@ -28,6 +28,7 @@ from block_config import (
     model_stats,
     quantization_from_config,
 )
+from block_config._stats import attention_kind, ffn_kind
 from block_config.strategies import block_configs
 
 Tensors = dict[str, tuple[int, ...]]
@@ -796,17 +797,20 @@ def _fit(block: BlockConfig) -> BlockConfig:
 @given(
     st.lists(block_configs(max_depth=1, precisions=("bf16", None)).map(_fit), max_size=4),
     st.fixed_dictionaries({name: st.booleans() for name in _FLAGS}),
+    st.booleans(),
     st.integers(min_value=0, max_value=3000),
 )
 def test_every_fact_adds_up_and_the_cache_follows_its_closed_form(
-    blocks: list[BlockConfig], flags: dict[str, Any], length: int
+    blocks: list[BlockConfig], flags: dict[str, Any], across: bool, length: int
 ) -> None:
+    # QK-norm per head or across heads, never both.
+    flags = {**flags, "qk_norm_across_heads": across and not flags["qk_norm"]}
     arch = ModelArchitecture(
         hidden_size=16, num_attention_heads=4, vocab_size=10, block_configs=blocks, **flags
     )
     stats = model_stats(arch)
     assert stats.total_params == 2 * 160 + 16 + sum(layer.params for layer in stats.layers)
-    off: dict[str, Any] = dict.fromkeys(_FLAGS, False)
+    off: dict[str, Any] = dict.fromkeys(flags, False)
     plain = model_stats(attrs.evolve(arch, **off))
     assert stats.total_params >= plain.total_params
     assert stats.kv_cache_bytes_per_token == plain.kv_cache_bytes_per_token
@@ -827,6 +831,45 @@ def test_every_fact_adds_up_and_the_cache_follows_its_closed_form(
 
 def _attentions(layer: LayerStats) -> list[AttentionStats]:
     return [layer.attention, *(a for inner in layer.parallel_blocks for a in _attentions(inner))]
+
+
+def _norms_removed(block: BlockConfig, *, shared: bool, without: bool, parallel: bool) -> int:
+    """What Falcon-H1's two facts take out of ``block`` (hidden size 16): the input norm of
+    each subblock of a parallel block, and each Mamba mixer's gated norm."""
+    removed = 0
+    kinds = (attention_kind(block.attention), ffn_kind(block.ffn))
+    if parallel and shared:
+        removed += 16 * sum(kind != "no_op" for kind in kinds)
+    if kinds[0] == "mamba" and without:
+        assert block.attention is not None
+        assert block.attention.mamba is not None
+        removed += block.attention.mamba.num_heads * block.attention.mamba.head_dim
+    for inner in block.parallel_blocks or ():
+        removed += _norms_removed(inner, shared=shared, without=without, parallel=True)
+    return removed
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(block_configs(max_depth=2, precisions=("bf16", None)).map(_fit), max_size=4),
+    st.booleans(),
+    st.booleans(),
+)
+def test_falcon_facts_take_out_exactly_the_norms_they_name(
+    blocks: list[BlockConfig], shared: bool, without: bool
+) -> None:
+    arch = ModelArchitecture(
+        hidden_size=16, num_attention_heads=4, vocab_size=10, block_configs=blocks
+    )
+    falcon = attrs.evolve(arch, parallel_blocks_share_input_norm=shared, mamba_without_norm=without)
+    before, after = model_stats(arch), model_stats(falcon)
+    removed = sum(
+        _norms_removed(block, shared=shared, without=without, parallel=False) for block in blocks
+    )
+    assert before.total_params - after.total_params == removed
+    assert before.active_params - after.active_params == removed
+    assert after.kv_cache_bytes_per_token == before.kv_cache_bytes_per_token
+    assert after.mamba_state_bytes_per_sequence == before.mamba_state_bytes_per_sequence
 
 
 DEEPSEEK_V3_MLA = {

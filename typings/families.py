@@ -55,6 +55,10 @@ AttentionConfig(num_key_value_heads=8, sliding_window="4096")  # type: ignore[ar
 # The model-wide facts of the 2026 families: QK-norm across all heads (OLMo-3, MiniMax-M2).
 olmo3 = ModelArchitecture.load("Olmo-3-7B/config.json", family="olmo3")
 assert_type(olmo3.qk_norm_across_heads, bool)
+# Falcon-H1: attention and Mamba side by side after one norm, Mamba without its gated norm.
+falcon = ModelArchitecture.load("Falcon-H1-7B/config.json")
+assert_type(falcon.parallel_blocks_share_input_norm, bool)
+assert_type(falcon.mamba_without_norm, bool)
 ModelArchitecture(
     hidden_size=64,
     num_attention_heads=4,

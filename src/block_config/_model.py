@@ -153,6 +153,12 @@ class ModelArchitecture:
     #: (``kv * head_dim``) in every attention layer, instead of one per head (OLMo-3,
     #: MiniMax-M2). Not with ``qk_norm``: the two are forms of the same norm.
     qk_norm_across_heads: bool = False
+    #: The subblocks of a layer's ``parallel_blocks`` read the layer's input norm and have
+    #: none of their own (Falcon-H1: one norm before attention and Mamba side by side).
+    parallel_blocks_share_input_norm: bool = False
+    #: Mamba mixers have no gated RMSNorm before out_proj (Falcon-H1's ``mamba_rms_norm``
+    #: false).
+    mamba_without_norm: bool = False
     #: A norm after each attention and FFN besides the one before it (Gemma-2, Gemma-3).
     sandwich_norms: bool = False
     #: The router has a bias of ``num_local_experts`` (gpt-oss).

@@ -38,8 +38,11 @@ vector only where noted; "norm" is one weight vector of ``h``):
 * Mamba-2, with ``d_in = num_heads * head_dim``, ``conv_dim = d_in + 2 * groups * state``:
   in_proj ``h * (2*d_in + 2*groups*state + num_heads)``, conv1d ``conv_dim * kernel`` plus its
   bias ``conv_dim``, ``dt_bias``, ``A_log`` and ``D`` (``num_heads`` each), the gated norm
-  ``d_in``, out_proj ``d_in * h``.
-* a no-op (or absent) subblock: nothing. ``parallel_blocks`` add up with the block's own.
+  ``d_in`` (none with ``mamba_without_norm``: Falcon-H1's ``mamba_rms_norm`` false), out_proj
+  ``d_in * h``.
+* a no-op (or absent) subblock: nothing. ``parallel_blocks`` add up with the block's own; with
+  ``parallel_blocks_share_input_norm`` (Falcon-H1) their subblocks read the layer's input norm
+  and have none of their own.
 
 Memory:
 
@@ -387,10 +390,13 @@ class _Tally:
     it leaves their module unquantized; everything else at the subblock's precision.
     """
 
-    def __init__(self, ctx: _Context, index: int, where: str) -> None:
+    def __init__(self, ctx: _Context, index: int, where: str, *, norms: bool = True) -> None:
         self.ctx = ctx
         self.index = index
         self.where = where
+        #: Whether the subblock has a norm before it (not when a parallel block reads the
+        #: layer's input norm: ``parallel_blocks_share_input_norm``).
+        self.norms = norms
         self.params = 0
         self.plain = 0
         self.quantized_bytes = 0
@@ -444,7 +450,8 @@ def _mamba_weights(mamba: MambaConfig, tally: _Tally) -> None:
     tally.matrix(2 * d_in + group_state + mamba.num_heads, h, "in_proj")
     tally.vector(conv_dim * tally.ctx.conv_kernel + conv_dim)  # conv1d weight and bias
     tally.vector(3 * mamba.num_heads)  # dt_bias, A_log, D
-    tally.vector(d_in)  # the gated norm
+    if not tally.ctx.model.mamba_without_norm:
+        tally.vector(d_in)  # the gated norm
     tally.matrix(h, d_in, "out_proj")
 
 
@@ -485,6 +492,8 @@ def ffn_kind(ffn: FFNConfig | None) -> FFNKind:
 
 def _norms(tally: _Tally) -> None:
     """The norm before the subblock, and with sandwich norms the one after it."""
+    if not tally.norms:
+        return
     tally.vector(tally.ctx.hidden * (2 if tally.ctx.model.sandwich_norms else 1))
 
 
@@ -535,10 +544,15 @@ def _mla_weights(mla: MLAConfig, tally: _Tally) -> None:
 
 
 def _attention_stats(
-    attention: AttentionConfig | None, ctx: _Context, path: Path, index: int = 0
+    attention: AttentionConfig | None,
+    ctx: _Context,
+    path: Path,
+    index: int = 0,
+    *,
+    input_norm: bool = True,
 ) -> AttentionStats:
     precision, bits = _subblock_precision(attention, ctx, (*path, "weights_precision"))
-    tally = _Tally(ctx, index, "attention")
+    tally = _Tally(ctx, index, "attention", norms=input_norm)
     kv_heads: int | None = None
     kv_bytes = 0
     state_bytes = 0
@@ -602,10 +616,12 @@ def _mlp(
         tally.vector(stacked * ((2 if gated else 1) * width + h))
 
 
-def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path, index: int = 0) -> FFNStats:
+def _ffn_stats(
+    ffn: FFNConfig | None, ctx: _Context, path: Path, index: int = 0, *, input_norm: bool = True
+) -> FFNStats:
     precision, bits = _subblock_precision(ffn, ctx, (*path, "weights_precision"))
     h = ctx.hidden
-    tally = _Tally(ctx, index, "ffn")
+    tally = _Tally(ctx, index, "ffn", norms=input_norm)
     if ffn is None or ffn.no_op:
         return FFNStats(
             kind="no_op",
@@ -683,25 +699,43 @@ def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path, index: int = 0)
 
 
 def _layer_stats(
-    block: BlockConfig, index: int, ctx: _Context, path: Path, problems: list[Problem]
+    block: BlockConfig,
+    index: int,
+    ctx: _Context,
+    path: Path,
+    problems: list[Problem],
+    *,
+    parallel_block: bool = False,
 ) -> LayerStats | None:
-    """The stats of ``block``, or None after adding what is wrong with it to ``problems``."""
+    """The stats of ``block`` (a layer's parallel block with ``parallel_block``), or None
+    after adding what is wrong with it to ``problems``."""
     ok = True
     attention: AttentionStats | None = None
     ffn: FFNStats | None = None
+    # A parallel block reads the layer's input norm when the model says so (Falcon-H1).
+    input_norm = not (parallel_block and ctx.model.parallel_blocks_share_input_norm)
     try:
-        attention = _attention_stats(block.attention, ctx, (*path, "attention"), index)
+        attention = _attention_stats(
+            block.attention, ctx, (*path, "attention"), index, input_norm=input_norm
+        )
     except BlockConfigError as error:
         problems.extend(error.problems)
         ok = False
     try:
-        ffn = _ffn_stats(block.ffn, ctx, (*path, "ffn"), index)
+        ffn = _ffn_stats(block.ffn, ctx, (*path, "ffn"), index, input_norm=input_norm)
     except BlockConfigError as error:
         problems.extend(error.problems)
         ok = False
     parallel = []
     for position, inner in enumerate(block.parallel_blocks or ()):
-        stats = _layer_stats(inner, index, ctx, (*path, "parallel_blocks", position), problems)
+        stats = _layer_stats(
+            inner,
+            index,
+            ctx,
+            (*path, "parallel_blocks", position),
+            problems,
+            parallel_block=True,
+        )
         if stats is None:
             ok = False
         else:

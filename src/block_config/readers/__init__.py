@@ -15,6 +15,7 @@ True
 
 from block_config.readers import (
     deepseek,
+    falcon_h1,
     gemma2,
     gemma3,
     glm4_moe,
@@ -65,6 +66,7 @@ __all__ = [
 #: The modules that register readers: importing them is what registers them.
 FAMILY_MODULES = (
     deepseek,
+    falcon_h1,
     gemma2,
     gemma3,
     glm4_moe,

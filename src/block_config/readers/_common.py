@@ -48,6 +48,8 @@ FLAG_KEYS = (
     "router_score_correction_bias",
     # The 2026 families' model-wide facts.
     "qk_norm_across_heads",
+    "parallel_blocks_share_input_norm",
+    "mamba_without_norm",
 )
 NO_OP: dict[str, Any] = {"no_op": True}
 
