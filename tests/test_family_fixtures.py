@@ -41,6 +41,7 @@ def test_there_is_one_fixture_per_family_of_the_issue() -> None:
         "nemotron_h", "qwen3_vl",
         # The families of 2026 without linear attention.
         "olmo3", "glm4_moe", "minimax_m2", "granitemoehybrid", "falcon_h1",
+        "deepseek_v32", "glm_moe_dsa",
     }  # fmt: skip
     assert wanted <= types, sorted(wanted - types)
 
@@ -86,7 +87,7 @@ def test_expected_figures_are_whole_and_consistent(name: str) -> None:
     assert entry["published_total_source"]
     if published is not None and entry["published_vs_counted"].startswith("equal"):
         assert published == entry["total_params"]
-    for key in ("mamba_state_bytes_bf16", "mtp_layer_params", "buffers"):
+    for key in ("mamba_state_bytes_bf16", "mtp_layer_params", "buffers", "indexer_params"):
         if key in entry:
             assert _is_int(entry[key]), key
             assert entry[key] >= 0, key

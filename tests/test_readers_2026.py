@@ -1,6 +1,6 @@
 """The readers of the 2026 families without linear attention (OLMo-3, GLM-4.5/4.7,
-MiniMax-M2, Granite-4.0-H, Falcon-H1): what each configuration class's rules build, and what each
-refuses at its key rather than count wrong."""
+MiniMax-M2, Granite-4.0-H, Falcon-H1, DeepSeek-V3.2, GLM-5): what each configuration class's
+rules build, and what each refuses at its key rather than count wrong."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from block_config import BlockConfigError, ModelArchitecture, model_stats, readers
@@ -29,6 +30,7 @@ def _errors(config: dict[str, Any]) -> list[str]:
 def test_the_families_are_registered() -> None:
     supported = readers.supported_model_types()
     assert {"olmo3", "glm4_moe", "minimax_m2", "granitemoehybrid", "falcon_h1"} <= set(supported)
+    assert {"deepseek_v32", "glm_moe_dsa"} <= set(supported)
 
 
 # --------------------------------------------------------------------------- OLMo-3
@@ -318,6 +320,93 @@ def test_the_shared_input_norm_applies_to_parallel_blocks_only() -> None:
     # One more norm of hidden_size per layer: the Mamba block's own.
     extra = model_stats(ModelArchitecture.from_mapping(separate)).total_params
     assert extra - model_stats(arch).total_params == 44 * 3072
+
+
+# --------------------------------------------------------------------------- DeepSeek-V3.2, GLM-5
+
+
+def _indexers(arch: ModelArchitecture) -> list[bool]:
+    flags = []
+    for block in arch.block_configs:
+        assert block.attention is not None
+        assert block.attention.mla is not None
+        flags.append(block.attention.mla.has_indexer)
+    return flags
+
+
+def test_deepseek_v32_is_deepseek_v3_with_an_indexer_in_every_layer() -> None:
+    v32 = ModelArchitecture.load(FAMILIES / "DeepSeek-V3.2-Exp.config.json")
+    v3 = ModelArchitecture.load(FAMILIES / "DeepSeek-V3.config.json")
+    assert _indexers(v32) == [True] * 61
+    for mine, theirs in zip(v32.block_configs, v3.block_configs, strict=True):
+        assert mine.ffn == theirs.ffn
+        assert mine.attention is not None
+        assert mine.attention.mla is not None
+        assert theirs.attention is not None
+        assert theirs.attention.mla is not None
+        assert attrs.evolve(mine.attention.mla, index_n_heads=None, index_head_dim=None) == (
+            theirs.attention.mla
+        )
+
+
+def test_deepseek_v32_mlp_layer_types_override_first_k_dense_replace() -> None:
+    config = {**_fixture("DeepSeek-V3.2-Exp"), "mlp_layer_types": ["sparse"] * 60 + ["dense"]}
+    arch = ModelArchitecture.from_mapping(config)
+    kinds = [block.ffn is not None and block.ffn.is_moe for block in arch.block_configs]
+    assert kinds == [True] * 60 + [False]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"q_lora_rank": None},
+            "$.q_lora_rank: not supported: null (one query projection); transformers builds the "
+            "query latent, which the indexer reads, in every layer",
+        ),
+        (
+            {"layer_types": ["indexed_attention"] * 60 + ["full_attention"]},
+            "$.layer_types[60]: expected one of indexed_attention, deepseek_sparse_attention, "
+            "got str 'full_attention'",
+        ),
+        (
+            {"mlp_layer_types": ["dense"] * 3 + ["moe"] * 58},
+            "$.mlp_layer_types[3]: expected one of dense, sparse, got str 'moe'",
+        ),
+    ],
+)
+def test_deepseek_v32_refuses_what_it_does_not_model(changes: dict[str, Any], message: str) -> None:
+    assert _errors({**_fixture("DeepSeek-V3.2-Exp"), **changes})[0] == message
+
+
+def test_glm5_shared_indexer_layers_have_no_indexer_and_keep_no_indexer_keys() -> None:
+    config = {**_fixture("GLM-5"), "indexer_types": ["full", "shared"] * 39}
+    arch = ModelArchitecture.from_mapping(config)
+    assert _indexers(arch) == [True, False] * 39
+    full, shared = model_stats(arch, kv_cache_dtype="bf16").layers[:2]
+    assert full.kv_cache_bytes_per_token == (512 + 64 + 128) * 2
+    assert shared.kv_cache_bytes_per_token == (512 + 64) * 2
+    indexer = 32 * 128 * 2048 + 128 * 6144 + 2 * 128 + 32 * 6144
+    assert full.params - shared.params == indexer
+
+
+def test_glm5_indexer_schedule_and_pattern_follow_the_configuration_class() -> None:
+    pattern = ModelArchitecture.from_mapping({**_fixture("GLM-5"), "index_topk_pattern": "FS" * 39})
+    assert _indexers(pattern) == [True, False] * 39
+    # Layer i is full when max(i - offset + 1, 0) is a multiple of the frequency.
+    schedule = ModelArchitecture.from_mapping(
+        {**_fixture("GLM-5"), "index_topk_freq": 3, "index_skip_topk_offset": 2}
+    )
+    expected = [max(index - 1, 0) % 3 == 0 for index in range(78)]
+    assert _indexers(schedule) == expected
+    assert expected[:6] == [True, True, False, False, True, False]
+
+
+def test_glm5_indexer_types_are_checked() -> None:
+    config = {**_fixture("GLM-5"), "indexer_types": ["full"] * 77 + ["none"]}
+    assert _errors(config) == ["$.indexer_types[77]: expected full or shared, got str 'none'"]
+    config = {**_fixture("GLM-5"), "index_topk_pattern": "F" * 77 + "X"}
+    assert _errors(config) == ["$.index_topk_pattern[77]: expected F or S, got str 'X'"]
 
 
 # --------------------------------------------------------------------------- the flag

@@ -393,6 +393,29 @@ MLA_V3 = {
 }
 
 
+def test_the_indexer_adds_its_four_tensors_and_its_keys() -> None:
+    h, heads, vocab = 32, 4, 40
+    n_i, d_i = 3, 10
+    indexed = {**MLA_V3, "index_n_heads": n_i, "index_head_dim": d_i}
+    blocks = [
+        {"attention": {"mla": indexed}, "ffn": {"no_op": True}},
+        {"attention": {"mla": MLA_V3}, "ffn": {"no_op": True}},
+    ]
+    arch = ModelArchitecture(
+        hidden_size=h, num_attention_heads=heads, vocab_size=vocab, block_configs=blocks
+    )
+    stats = model_stats(arch, kv_cache_dtype="bf16")
+    with_indexer, without = stats.layers
+    # wq_b reads the query latent, wk and weights_proj the hidden state; k_norm is a LayerNorm.
+    r_q = MLA_V3["q_lora_rank"]
+    indexer = n_i * d_i * r_q + d_i * h + 2 * d_i + n_i * h
+    assert with_indexer.params - without.params == indexer
+    latent = MLA_V3["kv_lora_rank"] + MLA_V3["qk_rope_head_dim"]
+    assert without.kv_cache_bytes_per_token == 2 * latent
+    assert with_indexer.kv_cache_bytes_per_token == 2 * (latent + d_i)
+    assert stats.kv_cache_bytes(1, 100) == 100 * 2 * (2 * latent + d_i)
+
+
 def _deepseek_v3(
     mla: dict[str, Any], *, bias: bool = False, quantization: WeightQuantization | None = None
 ) -> tuple[ModelArchitecture, Tensors]:

@@ -25,6 +25,19 @@ assert_type(mla.qk_nope_head_dim, int)
 assert_type(mla.qk_rope_head_dim, int)
 assert_type(mla.v_head_dim, int)
 assert_type(mla.q_lora_rank, int | None)
+# DeepSeek Sparse Attention's indexer (DeepSeek-V3.2, GLM-5).
+indexed = MLAConfig(
+    kv_lora_rank=512,
+    qk_nope_head_dim=128,
+    qk_rope_head_dim=64,
+    v_head_dim=128,
+    q_lora_rank=1536,
+    index_n_heads=64,
+    index_head_dim=128,
+)
+assert_type(indexed.index_n_heads, int | None)
+assert_type(indexed.index_head_dim, int | None)
+assert_type(indexed.has_indexer, bool)
 
 latent = AttentionConfig(mla=mla, sliding_window=4096)
 from_mapping = AttentionConfig(

@@ -20,7 +20,9 @@ vector only where noted; "norm" is one weight vector of ``h``):
   ``h * r_q``, q_a_layernorm ``r_q`` and q_b_proj ``r_q * H*(n+p)``, or one q_proj
   ``h * H*(n+p)`` when ``r_q`` is null; kv_a_proj_with_mqa ``h * (r_kv + p)``; kv_a_layernorm
   ``r_kv``; kv_b_proj ``r_kv * H*(n+v)``; o_proj ``H*v * h``. With ``attention_bias``, biases
-  on q_a_proj, kv_a_proj_with_mqa and o_proj: ``r_q + r_kv + p + h``.
+  on q_a_proj, kv_a_proj_with_mqa and o_proj: ``r_q + r_kv + p + h``. An indexer of ``n_i``
+  heads of ``d_i`` (DeepSeek-V3.2, GLM-5): wq_b ``r_q * n_i*d_i``, wk ``h * d_i``, k_norm
+  ``2*d_i`` (a LayerNorm with bias), weights_proj ``h * n_i``.
 * linear replacement (attention or FFN): ``h * h`` plus its norm; no bias.
 * dense FFN of width ``i``: gated (SwiGLU: gate, up, down) ``3 * h * i``, or with
   ``gated=False`` (relu2, two matrices: up, down) ``2 * h * i``; with ``mlp_bias``, biases
@@ -55,7 +57,8 @@ Memory:
   in ``unquantized_modules``; embeddings, ``lm_head``, norms, biases, routers and their gates,
   conv1d and Mamba's per-head vectors stay at the precision above.
 * KV cache per token of one layer: ``2 * kv * d * bytes`` for a GQA attention; for MLA one
-  latent ``(r_kv + p) * bytes`` shared by every head (no factor 2); no-op, linear and Mamba
+  latent ``(r_kv + p) * bytes`` shared by every head (no factor 2), plus ``d_i * bytes`` of
+  indexer keys with an indexer; no-op, linear and Mamba
   layers hold none. ``bytes`` is the KV-cache dtype: the model's ``torch_dtype``, bf16 when it
   says nothing, unless the caller names one. A sliding-window layer holds at most
   ``sliding_window`` tokens and a Llama-4 chunked layer at most ``attention_chunk_size``:
@@ -540,7 +543,19 @@ def _mla_weights(mla: MLAConfig, tally: _Tally) -> None:
         tally.vector(mla.kv_lora_rank + mla.qk_rope_head_dim + h)
     if ctx.model.attention_sinks:
         tally.vector(heads)
+    if mla.index_n_heads is not None and mla.index_head_dim is not None:
+        _indexer_weights(mla.index_n_heads, mla.index_head_dim, mla, tally)
     _norms(tally)
+
+
+def _indexer_weights(index_heads: int, index_dim: int, mla: MLAConfig, tally: _Tally) -> None:
+    """DeepSeek Sparse Attention's indexer, as transformers' ``DeepseekV32Indexer`` builds it."""
+    assert mla.q_lora_rank is not None  # the class requires it with an indexer
+    h = tally.ctx.hidden
+    tally.matrix(index_heads * index_dim, mla.q_lora_rank, "indexer.wq_b")
+    tally.matrix(index_dim, h, "indexer.wk")
+    tally.vector(2 * index_dim)  # k_norm, a LayerNorm: weight and bias
+    tally.matrix(index_heads, h, "indexer.weights_proj")
 
 
 def _attention_stats(
@@ -572,8 +587,10 @@ def _attention_stats(
         assert attention is not None
         assert attention.mla is not None
         _mla_weights(attention.mla, tally)
-        # One latent per token and layer, shared by every head: no K/V pair.
-        kv_bytes = _bytes(attention.mla.kv_lora_rank + attention.mla.qk_rope_head_dim, ctx.kv_bits)
+        # One latent per token and layer, shared by every head: no K/V pair; an indexer keeps
+        # one key of its own per token beside it.
+        latent = attention.mla.kv_lora_rank + attention.mla.qk_rope_head_dim
+        kv_bytes = _bytes(latent + (attention.mla.index_head_dim or 0), ctx.kv_bits)
         window = attention.sliding_window
     elif kind == "gqa":
         assert attention is not None

@@ -97,8 +97,9 @@ def mamba_configs() -> st.SearchStrategy[MambaConfig]:
 
 
 def mla_configs() -> st.SearchStrategy[MLAConfig]:
-    """Valid :class:`MLAConfig` objects, with and without a query latent."""
-    return st.builds(
+    """Valid :class:`MLAConfig` objects, with and without a query latent, and with a
+    sparse-attention indexer (which needs the query latent)."""
+    plain = st.builds(
         MLAConfig,
         kv_lora_rank=sizes(),
         qk_nope_head_dim=sizes(),
@@ -106,6 +107,17 @@ def mla_configs() -> st.SearchStrategy[MLAConfig]:
         v_head_dim=sizes(),
         q_lora_rank=st.none() | sizes(),
     )
+    indexed = st.builds(
+        MLAConfig,
+        kv_lora_rank=sizes(),
+        qk_nope_head_dim=sizes(),
+        qk_rope_head_dim=sizes(),
+        v_head_dim=sizes(),
+        q_lora_rank=sizes(),
+        index_n_heads=sizes(),
+        index_head_dim=sizes(),
+    )
+    return plain | indexed
 
 
 def _optional_floats() -> st.SearchStrategy[float | None]:

@@ -15,10 +15,12 @@ True
 
 from block_config.readers import (
     deepseek,
+    deepseek_v32,
     falcon_h1,
     gemma2,
     gemma3,
     glm4_moe,
+    glm_moe_dsa,
     gpt_oss,
     granitemoehybrid,
     llama,
@@ -66,10 +68,12 @@ __all__ = [
 #: The modules that register readers: importing them is what registers them.
 FAMILY_MODULES = (
     deepseek,
+    deepseek_v32,
     falcon_h1,
     gemma2,
     gemma3,
     glm4_moe,
+    glm_moe_dsa,
     gpt_oss,
     granitemoehybrid,
     llama,
