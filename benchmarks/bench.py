@@ -4,7 +4,8 @@ Run with ``nox -s bench`` (``nox -s bench -- --quick`` for a short run). Every i
 reads the same generated blocks (GQA, Llama-4, linear, no-op, MoE, Mamba and parallel
 blocks; a fixed seed); the script first checks that they agree (same unique blocks, same
 data written back), then times each operation and prints one table of medians, with each
-peer's time as a ratio to block-config's (above 1: block-config is faster).
+peer's time as a ratio to block-config's (above 1: block-config is faster). Then reading
+a 162-layer model in each dialect (``dialect_bench.py``: per-layer against native).
 Absolute times vary by machine; only ratios from the same run mean anything. Last, the
 search of a 162-layer model with 1,000 candidates per layer (``search_bench.py``).
 """
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import baseline
 import data
+import dialect_bench
 import peers
 import search_bench
 
@@ -272,9 +274,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--search", action="store_true", help="only the search (162 layers x 1,000 candidates)"
     )
+    parser.add_argument(
+        "--dialects", action="store_true", help="only reading 162 layers in each dialect"
+    )
     args = parser.parse_args(argv)
     if args.search:
         search_bench.run(repeat=1 if args.quick else 3)
+        return
+    if args.dialects:
+        dialect_bench.run(repeat=3 if args.quick else 7)
         return
     plan = [(1_000, 5), (10_000, 5)] if args.quick else [(10_000, 7), (100_000, 3)]
     print(
@@ -286,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = [(size, run_size(size, repeat)) for size, repeat in plan]
     print_table(results)
     print_targets(results)
+    dialect_bench.run(repeat=3 if args.quick else 7)
     search_bench.run(repeat=1 if args.quick else 3)
     print(f"\n(run took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 

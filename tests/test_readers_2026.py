@@ -409,6 +409,36 @@ def test_glm5_indexer_types_are_checked() -> None:
     assert _errors(config) == ["$.index_topk_pattern[77]: expected F or S, got str 'X'"]
 
 
+# --------------------------------------------------------------------------- per_layer_config
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Olmo-3-7B",
+        "GLM-4.5-Air",
+        "MiniMax-M2",
+        "granite-4.0-h-tiny",
+        "Falcon-H1-7B-Base",
+        "DeepSeek-V3.2-Exp",
+        "GLM-5",
+    ],
+)
+def test_per_layer_overrides_are_refused_until_modelled(name: str) -> None:
+    config = _fixture(name)
+    family = config["model_type"]
+    config["per_layer_config"] = {"0": {"intermediate_size": 8}, "1": {"skip": ["mlp"]}}
+    assert _errors(config) == [
+        f"$.per_layer_config.0.intermediate_size: {family} layers are not read with their own "
+        "intermediate_size: block-config reads no per-layer value it does not model "
+        f"({family} layers have no per-layer attributes yet)",
+        f"$.per_layer_config.1.skip[0]: {family} layers have no subblock 'mlp' to skip (no "
+        "subblock of theirs is skipped per layer)",
+    ]
+    config["per_layer_config"] = {}
+    assert ModelArchitecture.from_mapping(config).dialect == "per-layer"
+
+
 # --------------------------------------------------------------------------- the flag
 
 

@@ -23,7 +23,13 @@ from typing import Any
 
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader
-from block_config.readers._common import homogeneous, layer_count, model_fields, routed_experts
+from block_config.readers._common import (
+    NO_PER_LAYER,
+    homogeneous,
+    layer_count,
+    model_fields,
+    routed_experts,
+)
 from block_config.readers._registry import ReadOptions, register
 
 __all__ = ["dsa_layers", "read_deepseek_v32"]
@@ -132,7 +138,11 @@ def dsa_layers(keys: ConfigReader, indexed: list[bool] | None = None) -> list[di
     ]
 
 
-@register("deepseek_v32")
+@register(
+    "deepseek_v32",
+    per_layer=NO_PER_LAYER,
+    architectures={"DeepseekV32ForCausalLM": "deepseek_v32"},
+)
 def read_deepseek_v32(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A DeepSeek-V3.2 config: MLA with an indexer in every layer, dense then MoE layers."""
     del options  # one family

@@ -21,7 +21,7 @@ from typing import Any
 
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader
-from block_config.readers._common import homogeneous, layer_count, model_fields
+from block_config.readers._common import NO_PER_LAYER, homogeneous, layer_count, model_fields
 from block_config.readers._registry import ReadOptions, register
 from block_config.readers.deepseek_v32 import dsa_layers
 
@@ -84,7 +84,9 @@ def _indexed(keys: ConfigReader, layers: int) -> list[bool]:
     return [name == "full" for name in names]
 
 
-@register("glm_moe_dsa")
+@register(
+    "glm_moe_dsa", per_layer=NO_PER_LAYER, architectures={"GlmMoeDsaForCausalLM": "glm_moe_dsa"}
+)
 def read_glm_moe_dsa(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A GLM-5 config: MLA, the indexer where ``indexer_types`` says, dense then MoE layers."""
     del options  # one family

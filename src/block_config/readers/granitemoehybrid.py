@@ -29,6 +29,7 @@ from typing import Any
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader, is_count
 from block_config.readers._common import (
+    NO_PER_LAYER,
     attention,
     homogeneous,
     layer_count,
@@ -148,7 +149,11 @@ def _ffn(keys: ConfigReader) -> dict[str, Any]:
     }
 
 
-@register("granitemoehybrid")
+@register(
+    "granitemoehybrid",
+    per_layer=NO_PER_LAYER,
+    architectures={"GraniteMoeHybridForCausalLM": "granitemoehybrid"},
+)
 def read_granitemoehybrid(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Granite-4.0-H config: Mamba or attention per layer, each with MoE and a shared MLP."""
     del options  # one family

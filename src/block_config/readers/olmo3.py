@@ -21,6 +21,7 @@ from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
     FULL,
+    NO_PER_LAYER,
     SLIDING,
     attention,
     dense_layers,
@@ -45,7 +46,7 @@ _DEFAULTS = {
 }
 
 
-@register("olmo3")
+@register("olmo3", per_layer=NO_PER_LAYER, architectures={"Olmo3ForCausalLM": "olmo3"})
 def read_olmo3(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """An OLMo-3 config: sliding and full layers, three to one unless ``layer_types`` says."""
     del options  # one family
