@@ -1,5 +1,6 @@
 """The readers of the 2026 families without linear attention (OLMo-3, GLM-4.5/4.7,
-MiniMax-M2, Granite-4.0-H, Falcon-H1, DeepSeek-V3.2, GLM-5): what each configuration class's
+MiniMax-M2, Granite-4.0-H, Falcon-H1, DeepSeek-V3.2, GLM-5, Mistral-Small-4): what each
+configuration class's
 rules build, and what each refuses at its key rather than count wrong."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _errors(config: dict[str, Any]) -> list[str]:
 def test_the_families_are_registered() -> None:
     supported = readers.supported_model_types()
     assert {"olmo3", "glm4_moe", "minimax_m2", "granitemoehybrid", "falcon_h1"} <= set(supported)
-    assert {"deepseek_v32", "glm_moe_dsa"} <= set(supported)
+    assert {"deepseek_v32", "glm_moe_dsa", "mistral4"} <= set(supported)
 
 
 # --------------------------------------------------------------------------- OLMo-3
@@ -409,6 +410,43 @@ def test_glm5_indexer_types_are_checked() -> None:
     assert _errors(config) == ["$.index_topk_pattern[77]: expected F or S, got str 'X'"]
 
 
+# --------------------------------------------------------------------------- Mistral-Small-4
+
+
+def test_mistral4_is_mla_and_experts_in_every_layer_without_router_bias() -> None:
+    arch = ModelArchitecture.load(FAMILIES / "Mistral-Small-4-119B-2603.config.json")
+    assert len(set(arch.block_configs)) == 1
+    block = arch.block_configs[0]
+    assert block.attention is not None
+    assert block.attention.mla is not None
+    assert block.attention.mla.q_lora_rank == 1024
+    assert not block.attention.mla.has_indexer
+    assert block.ffn is not None
+    assert block.ffn.moe is not None
+    assert block.ffn.moe.shared_expert_intermediate_dim == 2048
+    assert arch.router_score_correction_bias is False
+
+
+def test_mistral4_is_read_through_a_mistral3_wrapper() -> None:
+    text = _fixture("Mistral-Small-4-119B-2603")
+    wrapper = {
+        "architectures": ["Mistral3ForConditionalGeneration"],
+        "model_type": "mistral3",
+        "text_config": text,
+    }
+    arch = ModelArchitecture.from_mapping(wrapper)
+    assert arch.model_type == "mistral3"
+    own = ModelArchitecture.load(FAMILIES / "Mistral-Small-4-119B-2603.config.json")
+    assert arch.block_configs == own.block_configs
+
+
+def test_mistral4_without_query_latent_has_one_query_projection() -> None:
+    config = {**_fixture("Mistral-Small-4-119B-2603"), "q_lora_rank": None}
+    mla = ModelArchitecture.from_mapping(config).block_configs[0].attention.mla  # type: ignore[union-attr]
+    assert mla is not None
+    assert mla.q_lora_rank is None
+
+
 # --------------------------------------------------------------------------- per_layer_config
 
 
@@ -422,6 +460,7 @@ def test_glm5_indexer_types_are_checked() -> None:
         "Falcon-H1-7B-Base",
         "DeepSeek-V3.2-Exp",
         "GLM-5",
+        "Mistral-Small-4-119B-2603",
     ],
 )
 def test_per_layer_overrides_are_refused_until_modelled(name: str) -> None:
