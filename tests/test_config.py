@@ -450,6 +450,15 @@ class TestMLA:
             "$.q_lora_rank: expected int from 1 to 9223372036854775807, got 0",
         ]
 
+    def test_no_rope_slice_is_allowed(self) -> None:
+        nope = MLAConfig.from_dict({**MLA, "qk_rope_head_dim": 0, "qk_nope_head_dim": 192})
+        assert nope.qk_rope_head_dim == 0
+        with pytest.raises(BlockConfigError) as error:
+            MLAConfig.from_dict({**MLA, "qk_rope_head_dim": -1})
+        assert problems(error) == [
+            "$.qk_rope_head_dim: expected int from 0 to 9223372036854775807, got -1"
+        ]
+
     def test_an_mla_attention_drops_its_kv_heads(self) -> None:
         attention = AttentionConfig(mla=MLA, num_key_value_heads=128)
         assert attention.num_key_value_heads is None

@@ -116,6 +116,7 @@ INVALID = [
     pytest.param([{"attention": {**KV, "sliding_window": "4096"}}], id="str for window"),
     pytest.param([{"attention": {**KV, "sliding_window": True}}], id="bool for window"),
     pytest.param([{"attention": {"mla": {**MLA, "kv_lora_rank": 0}}}], id="zero mla rank"),
+    pytest.param([{"attention": {"mla": {**MLA, "qk_rope_head_dim": -1}}}], id="negative rope"),
     pytest.param([{"attention": {"mla": {"kv_lora_rank": 512}}}], id="missing mla fields"),
     pytest.param([{"attention": {"mla": {**MLA, "rope_theta": 1.0}}}], id="unknown mla key"),
     pytest.param(
@@ -172,6 +173,7 @@ def test_the_schema_rejects_what_the_rules_between_fields_reject(data: Any) -> N
 
 
 NORMALISABLE = [
+    pytest.param([{"attention": {"mla": {**MLA, "qk_rope_head_dim": 0}}}], id="mla without rope"),
     pytest.param(
         [
             {

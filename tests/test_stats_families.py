@@ -416,6 +416,24 @@ def test_the_indexer_adds_its_four_tensors_and_its_keys() -> None:
     assert stats.kv_cache_bytes(1, 100) == 100 * 2 * (2 * latent + d_i)
 
 
+def test_a_layer_without_rope_slice_has_a_narrower_latent() -> None:
+    # Mistral-Large-4's NoPE layers: the RoPE slice folded into the nope part of each head.
+    h, heads, vocab = 32, 4, 40
+    rope = {**MLA_V3, "qk_nope_head_dim": 8, "qk_rope_head_dim": 4}
+    nope = {**MLA_V3, "qk_nope_head_dim": 12, "qk_rope_head_dim": 0}
+    blocks = [{"attention": {"mla": mla}, "ffn": {"no_op": True}} for mla in (rope, nope)]
+    arch = ModelArchitecture(
+        hidden_size=h, num_attention_heads=heads, vocab_size=vocab, block_configs=blocks
+    )
+    with_rope, without = model_stats(arch, kv_cache_dtype="bf16").layers
+    r_kv = MLA_V3["kv_lora_rank"]
+    assert with_rope.kv_cache_bytes_per_token == 2 * (r_kv + 4)
+    assert without.kv_cache_bytes_per_token == 2 * r_kv
+    # kv_a_proj_with_mqa loses the slice (h x 4); q_b_proj and kv_b_proj keep their widths.
+    kv_b = heads * (12 + MLA_V3["v_head_dim"]) * r_kv - heads * (8 + MLA_V3["v_head_dim"]) * r_kv
+    assert with_rope.params - without.params == h * 4 - kv_b
+
+
 def _deepseek_v3(
     mla: dict[str, Any], *, bias: bool = False, quantization: WeightQuantization | None = None
 ) -> tuple[ModelArchitecture, Tensors]:

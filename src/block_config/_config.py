@@ -393,6 +393,10 @@ class MLAConfig(BaseDataclass):
     projection. A head's query and key have ``qk_nope_head_dim + qk_rope_head_dim`` values;
     the number of heads is the model's ``num_attention_heads``.
 
+    ``qk_rope_head_dim`` may be 0: no RoPE slice, the whole key from the latent (GLM-5.3-Flash's
+    MLA; Mistral-Large-4's NoPE layers, whose latent is narrower than their RoPE layers' by
+    that slice, each layer its own :class:`MLAConfig`).
+
     ``index_n_heads`` and ``index_head_dim`` (both or neither; written only when set): the
     DeepSeek Sparse Attention indexer (DeepSeek-V3.2, GLM-5), ``index_n_heads`` heads of
     ``index_head_dim`` that read the query latent (so ``q_lora_rank`` is required) and choose
@@ -402,7 +406,7 @@ class MLAConfig(BaseDataclass):
 
     kv_lora_rank: int
     qk_nope_head_dim: int
-    qk_rope_head_dim: int
+    qk_rope_head_dim: int = attrs.field(metadata={"minimum": 0})
     v_head_dim: int
     q_lora_rank: int | None = None
     index_n_heads: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)

@@ -98,13 +98,13 @@ def mamba_configs() -> st.SearchStrategy[MambaConfig]:
 
 
 def mla_configs() -> st.SearchStrategy[MLAConfig]:
-    """Valid :class:`MLAConfig` objects, with and without a query latent, and with a
-    sparse-attention indexer (which needs the query latent)."""
+    """Valid :class:`MLAConfig` objects, with and without a query latent or a RoPE slice, and
+    with a sparse-attention indexer (which needs the query latent)."""
     plain = st.builds(
         MLAConfig,
         kv_lora_rank=sizes(),
         qk_nope_head_dim=sizes(),
-        qk_rope_head_dim=sizes(),
+        qk_rope_head_dim=st.just(0) | sizes(),
         v_head_dim=sizes(),
         q_lora_rank=st.none() | sizes(),
     )
