@@ -50,6 +50,13 @@ vector only where noted; "norm" is one weight vector of ``h``):
 * a no-op (or absent) subblock: nothing. ``parallel_blocks`` add up with the block's own; with
   ``parallel_blocks_share_input_norm`` (Falcon-H1) their subblocks read the layer's input norm
   and have none of their own.
+* multi-token-prediction layers (:class:`~block_config.MTPLayers`), which transformers does
+  not build: per layer its blocks as above, ``enorm`` and ``hnorm`` ``h`` each, ``eh_proj``
+  ``2h * h`` (no bias), the final norm ``h`` (DeepSeek-V3's ``shared_head.norm``), and with
+  ``own_embeddings`` its own embedding and head ``2 * vocab_size * h`` (DeepSeek-V3 stores
+  them in each MTP layer). They are ``mtp_params``, never in ``total_params``;
+  ``checkpoint_weight_bytes`` is ``weight_bytes`` plus their bytes (``eh_proj``, norms and
+  embeddings at the model's dtype), what a checkpoint holding them stores.
 
 Memory:
 
@@ -199,6 +206,10 @@ class AttentionStats:
     attention_chunk_size: int | None = None
     #: A sliding-window attention keeps at most this many tokens of KV cache; None: all.
     sliding_window: int | None = None
+    #: Query heads and head width of a GQA or MLA attention (the layer's own where it has
+    #: them, else the model's; an MLA attention has no head_dim); None for the other kinds.
+    num_attention_heads: int | None = None
+    head_dim: int | None = None
 
     @property
     def kv_cache_token_limit(self) -> int | None:
@@ -228,6 +239,8 @@ class FFNStats:
     num_experts_per_tok: int | None = None
     expert_intermediate_dim: int | None = None
     shared_expert_intermediate_dim: int | None = None
+    #: The latent width a latent MoE's experts work in; None: the hidden width.
+    latent_dim: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plain data, every field present."""
@@ -328,6 +341,12 @@ class ModelStats:
     mamba_ssm_state_dtype: str
     #: The weight quantization method (``fp8``, ``mxfp4``, ``nvfp4``); None if unquantized.
     quantization: str | None
+    #: Parameters of the multi-token-prediction layers (:class:`~block_config.MTPLayers`),
+    #: which transformers does not build: never part of ``total_params``.
+    mtp_params: int = 0
+    #: ``weight_bytes`` plus the bytes of the MTP layers: what a checkpoint holding them
+    #: stores (``weight_bytes`` when the model has none).
+    checkpoint_weight_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plain data, every field present (the shape ``block-config show --json``)."""
@@ -578,6 +597,8 @@ def _attention_stats(
     state_bytes = 0
     chunk: int | None = None
     window: int | None = None
+    heads: int | None = None
+    head_dim: int | None = None
     kind = attention_kind(attention)
     if kind == "linear":
         tally.matrix(ctx.hidden, ctx.hidden, "linear_attn")
@@ -591,7 +612,8 @@ def _attention_stats(
     elif kind == "mla":
         assert attention is not None
         assert attention.mla is not None
-        _mla_weights(attention.mla, attention.num_attention_heads or ctx.heads, tally)
+        heads = attention.num_attention_heads or ctx.heads
+        _mla_weights(attention.mla, heads, tally)
         # One latent per token and layer, shared by every head: no K/V pair; an indexer keeps
         # one key of its own per token beside it.
         latent = attention.mla.kv_lora_rank + attention.mla.qk_rope_head_dim
@@ -618,6 +640,8 @@ def _attention_stats(
         mamba_state_bytes_per_sequence=state_bytes,
         attention_chunk_size=chunk,
         sliding_window=window,
+        num_attention_heads=heads,
+        head_dim=head_dim,
     )
 
 
@@ -722,6 +746,7 @@ def _ffn_stats(
             num_experts_per_tok=moe.num_experts_per_tok,
             expert_intermediate_dim=moe.expert_intermediate_dim,
             shared_expert_intermediate_dim=moe.shared_expert_intermediate_dim,
+            latent_dim=moe.latent_dim,
         )
     width = ffn.intermediate_size
     assert width is not None  # the class requires it for a dense FFN
@@ -923,11 +948,14 @@ def _model_stats(
             else:
                 bounded += attention.kv_cache_bytes_per_token * limit
     state_dtype = mamba_state_dtype or kv_cache_dtype or ctx.dtype
+    mtp_params, mtp_bytes = _mtp_stats(model, ctx, problems)
+    if problems:
+        raise BlockConfigError(problems)
+    weight_bytes = _bytes(model_level, ctx.dtype_bits) + sum(layer.weight_bytes for layer in layers)
     return ModelStats(
         total_params=model_level + sum(layer.params for layer in layers),
         active_params=model_level + sum(layer.active_params for layer in layers),
-        weight_bytes=_bytes(model_level, ctx.dtype_bits)
-        + sum(layer.weight_bytes for layer in layers),
+        weight_bytes=weight_bytes,
         kv_cache_bytes_per_token=sum(layer.kv_cache_bytes_per_token for layer in layers),
         mamba_state_bytes_per_sequence=sum(
             layer.mamba_state_bytes_per_sequence for layer in layers
@@ -943,4 +971,32 @@ def _model_stats(
         kv_cache_bytes_bounded_max=bounded,
         mamba_ssm_state_dtype=mamba_state_dtype or model.mamba_ssm_cache_dtype or state_dtype,
         quantization=None if model.quantization is None else model.quantization.method,
+        mtp_params=mtp_params,
+        checkpoint_weight_bytes=weight_bytes + mtp_bytes,
     )
+
+
+def _mtp_stats(model: ModelArchitecture, ctx: _Context, problems: list[Problem]) -> tuple[int, int]:
+    """Parameters and weight bytes of the model's MTP layers (0, 0 without any)."""
+    mtp = model.mtp
+    if mtp is None:
+        return 0, 0
+    h = model.hidden_size
+    # enorm, hnorm, eh_proj (2h -> h) and the final norm; the embedding and head when owned.
+    own = 2 * h + 2 * h * h + h
+    if mtp.own_embeddings:
+        own += 2 * model.vocab_size * h
+    params = mtp.num_layers * own
+    weight_bytes = mtp.num_layers * _bytes(own, ctx.dtype_bits)
+    first = model.num_hidden_layers
+    for depth in range(mtp.num_layers):
+        for position, block in enumerate(mtp.block_configs):
+            index = first + depth * len(mtp.block_configs) + position
+            path = ("mtp", "block_configs", position)
+            # Every depth repeats the blocks: their problems are told once.
+            told = problems if depth == 0 else []
+            stats = _layer_stats(block, index, ctx, path, told)
+            if stats is not None:
+                params += stats.params
+                weight_bytes += stats.weight_bytes
+    return params, weight_bytes
