@@ -64,14 +64,18 @@ from block_config._quantization import (
 )
 from block_config._schema import block_configs_json_schema
 from block_config._search import (
+    Bound,
     BudgetName,
     Budgets,
     InfeasibleBudgetError,
+    InfeasibleConstraintError,
+    ReplacementChoice,
     SearchResult,
     SearchStatus,
     SolverNotInstalledError,
     SweepPoint,
     search,
+    search_replacements,
     sweep,
 )
 from block_config._stats import (
@@ -106,6 +110,7 @@ __all__ = [
     "BaseDataclass",
     "BlockConfig",
     "BlockConfigError",
+    "Bound",
     "BudgetName",
     "Budgets",
     "Candidate",
@@ -118,6 +123,7 @@ __all__ = [
     "FieldChange",
     "FrozenInstanceError",
     "InfeasibleBudgetError",
+    "InfeasibleConstraintError",
     "LayerDiff",
     "LayerStats",
     "LegacyAttentionConfig",
@@ -133,6 +139,7 @@ __all__ = [
     "ModelStats",
     "Problem",
     "QuantizationMethod",
+    "ReplacementChoice",
     "SearchResult",
     "SearchStatus",
     "SolverNotInstalledError",
@@ -161,6 +168,7 @@ __all__ = [
     "quantization_from_config",
     "readers",
     "search",
+    "search_replacements",
     "structure_block_configs",
     "supported_model_types",
     "sweep",
