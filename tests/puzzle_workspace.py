@@ -273,3 +273,58 @@ def build(root: Path, *, layers: int = 4, spans: int = 3, seed: int = 0) -> Work
     }
     ws.gathered_path.write_text(json.dumps(gathered, indent=2))
     return ws
+
+
+def covers(spans: list[list[int]], layers: int) -> list[tuple[int, ...]]:
+    """Every set of (consecutive-layer) replacements covering ``range(layers)`` exactly once."""
+    starting: dict[int, list[int]] = {}
+    for index, span in enumerate(spans):
+        starting.setdefault(min(span), []).append(index)
+    result: list[tuple[int, ...]] = []
+
+    def extend(layer: int, chosen: tuple[int, ...]) -> None:
+        if layer == layers:
+            result.append(chosen)
+            return
+        for index in starting.get(layer, []):
+            span = spans[index]
+            if sorted(span) == list(range(layer, layer + len(span))):
+                extend(layer + len(span), (*chosen, index))
+
+    extend(0, ())
+    return result
+
+
+def best_by_enumeration(
+    ws: Workspace,
+    scenario: int,
+    metric: str,
+    bounds: dict[str, tuple[float | None, float | None]],
+    *,
+    maximize: bool = False,
+) -> float | None:
+    """The best total ``metric`` over every cover meeting ``bounds`` (per block stat name,
+    the non-block part added where the scenario has it), recounted from the generator's
+    numbers; None when no cover meets them."""
+    import math
+
+    ids = list(ws.replacements)
+    spans = [ws.replacements[key][0] for key in ids]
+    columns = {name: [ws.stat(scenario, key, name) for key in ids] for name in bounds}
+    values = [ws.replacements[key][3][metric] for key in ids]
+    best: float | None = None
+    for chosen in covers(spans, ws.layers):
+        ok = True
+        for name, (low, high) in bounds.items():
+            total = math.fsum(
+                [*(columns[name][i] for i in chosen), ws.non_block[scenario].get(name, 0.0)]
+            )
+            if (low is not None and total < low) or (high is not None and total > high):
+                ok = False
+                break
+        if not ok:
+            continue
+        value = math.fsum(values[i] for i in chosen)
+        if best is None or (value > best if maximize else value < best):
+            best = value
+    return best

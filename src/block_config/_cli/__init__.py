@@ -13,7 +13,8 @@ list (which needs the model's dimensions: ``--like CONFIG`` or ``--hidden-size``
 Exit codes: 0 success; 1 invalid input (missing or unreadable file, invalid JSON or YAML,
 invalid config, validation failed, an output that would overwrite a file without ``--force``);
 2 usage error (bad arguments); 3 an optional dependency is missing (matplotlib for ``plot``,
-PyYAML for YAML, SciPy for ``search``); 4 ``diff --exit-code`` found the two models different.
+PyYAML for YAML, SciPy for ``search`` and ``puzzle-mip``); 4 ``diff --exit-code`` found the
+two models different.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from block_config._cli import candidates, convert, diff, plot, schema, search, show, validate
+from block_config._cli import (
+    candidates,
+    convert,
+    diff,
+    plot,
+    puzzle_mip,
+    schema,
+    search,
+    show,
+    validate,
+)
 from block_config._cli._boundary import (
     EXIT_CODES_HELP,
     EXIT_DIFFERENT,
@@ -46,7 +57,7 @@ __all__ = [
 ]
 
 #: The commands, in the order ``--help`` lists them.
-_COMMANDS = (show, validate, convert, diff, schema, plot, candidates, search)
+_COMMANDS = (show, validate, convert, diff, schema, plot, candidates, search, puzzle_mip)
 
 
 def build_parser() -> argparse.ArgumentParser:

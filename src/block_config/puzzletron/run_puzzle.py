@@ -17,12 +17,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import attrs
 
 from block_config._errors import describe
-from block_config._search import SolverNotInstalledError, _solver
+from block_config._search import _solver
 from block_config.puzzletron._constraints import ConstraintSet, constraint_sets
 from block_config.puzzletron._files import PuzzleInputError, read_json, read_yaml
 from block_config.puzzletron._puzzle import (
@@ -379,48 +379,6 @@ def run_puzzle(args: PuzzleArgs) -> PuzzleRun:
     )
 
 
-def run_command(args: argparse.Namespace, out: IO[str]) -> int:
-    """The command's handler inside the CLI's error boundary."""
-    from block_config._cli._boundary import (
-        EXIT_INVALID,
-        EXIT_OK,
-        error_line,
-        invalid,
-        missing_dependency,
-        note_failure,
-        usage,
-        warning_line,
-    )
-
-    try:
-        run = run_puzzle(PuzzleArgs.from_namespace(args))
-    except SolverNotInstalledError as error:
-        missing_dependency(str(error))
-    except ImportError as error:  # PyYAML, for --puzzle_profile
-        missing_dependency(str(error))
-    except UsageError as error:
-        usage(str(error))
-    except PuzzleInputError as error:
-        invalid(error.source, error)
-    for note in run.warnings:
-        print(warning_line(note), file=sys.stderr)
-    for solution in run.solutions:
-        folder = solution.problem.folder
-        status = (
-            "optimal" if solution.status == "optimal" else (f"time limit, gap {solution.gap:.3g}")
-        )
-        value = next(iter(solution.solution["total_value"].values()))
-        print(f"{folder / 'solutions.json'}: {status}; objective {value:.10g}", file=out)
-        for name, total in solution.solution["total_costs"].items():
-            print(f"  {name}: {total:.10g}", file=out)
-    for failure in run.failures:
-        print(error_line(f"{failure.problem.folder}: {failure.message}"), file=sys.stderr)
-    if run.failures:
-        note_failure(EXIT_INVALID)
-        return EXIT_INVALID
-    return EXIT_OK
-
-
 def build_parser(
     prog: str = "python -m block_config.puzzletron.run_puzzle",
 ) -> argparse.ArgumentParser:
@@ -435,15 +393,15 @@ def build_parser(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (default: ``sys.argv[1:]``); the exit code."""
-    from block_config._cli._boundary import EXIT_USAGE
-    from block_config._cli._boundary import run_command as boundary
+    from block_config._cli._boundary import EXIT_USAGE, run_command
+    from block_config._cli.puzzle_mip import run
 
     parser = build_parser()
     try:
         namespace = parser.parse_args(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    return boundary(run_command, namespace)
+    return run_command(run, namespace)
 
 
 if __name__ == "__main__":
