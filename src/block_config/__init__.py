@@ -11,6 +11,7 @@ from block_config._candidates import (
     LIBRARY_FORMAT_VERSION,
     Candidate,
     CandidateLibrary,
+    SpanCandidate,
     build_candidates,
 )
 
@@ -73,9 +74,11 @@ from block_config._search import (
     SearchResult,
     SearchStatus,
     SolverNotInstalledError,
+    SpanSearchResult,
     SweepPoint,
     search,
     search_replacements,
+    search_spans,
     sweep,
 )
 from block_config._stats import (
@@ -143,6 +146,8 @@ __all__ = [
     "SearchResult",
     "SearchStatus",
     "SolverNotInstalledError",
+    "SpanCandidate",
+    "SpanSearchResult",
     "SubblockConfig",
     "SweepPoint",
     "UnknownKeyWarning",
@@ -169,6 +174,7 @@ __all__ = [
     "readers",
     "search",
     "search_replacements",
+    "search_spans",
     "structure_block_configs",
     "supported_model_types",
     "sweep",

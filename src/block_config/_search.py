@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import attrs
 
-from block_config._candidates import Candidate, CandidateLibrary
+from block_config._candidates import Candidate, CandidateLibrary, SpanCandidate
 from block_config._config import BlockConfig
 from block_config._converter import unstructure_block_configs
 from block_config._errors import BlockConfigError, Problem
@@ -51,9 +51,11 @@ __all__ = [
     "SearchResult",
     "SearchStatus",
     "SolverNotInstalledError",
+    "SpanSearchResult",
     "SweepPoint",
     "search",
     "search_replacements",
+    "search_spans",
     "sweep",
 ]
 
@@ -578,6 +580,8 @@ def search(
         type(time_limit) in (int, float) and time_limit > 0 and math.isfinite(time_limit)
     ):
         raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    if library.spans:
+        raise ValueError("the library holds spans: search_spans chooses among them")
     _solver()  # tell of a missing solver before any work
     problem = _build(library, budgets, maximize)
     smallest = _check_alone(problem, budgets)
@@ -1059,3 +1063,165 @@ def search_replacements(
                 "re-solves); the instance is too badly conditioned for it"
             )
         cuts.append(solution.picks)
+
+
+# --------------------------------------------------------------------------- spans
+
+
+@attrs.frozen(kw_only=True)
+class SpanSearchResult:
+    """The chosen child of a library with spans or measured constraints (:func:`search_spans`)."""
+
+    status: SearchStatus
+    #: The sum of the chosen candidates' scores.
+    score: float
+    #: The solver's relative gap between ``score`` and the best bound: 0.0 when optimal.
+    gap: float
+    #: The chosen candidates in parent-layer order: a :class:`Candidate` takes the place of
+    #: one parent layer, a :class:`SpanCandidate` of several.
+    chosen: tuple[Candidate | SpanCandidate, ...]
+    #: The parent layers each chosen candidate takes the place of.
+    parent_layer_indices: tuple[tuple[int, ...], ...]
+    #: The parent with the chosen blocks: one layer per chosen candidate.
+    child: ModelArchitecture
+    #: ``model_stats(child)``: the recount every budget was checked against.
+    stats: ModelStats
+    budgets: Budgets
+    #: The bounds on measured stats, by name.
+    constraints: dict[str, Bound]
+    #: The child's KV cache for the budgets' batch and length; None without them.
+    kv_cache_bytes: int | None
+    #: Per measured stat that every chosen candidate has: its total, ``non_block`` included.
+    measured: dict[str, float]
+
+    @property
+    def blocks(self) -> tuple[BlockConfig, ...]:
+        """The chosen blocks, one per child layer."""
+        return self.child.block_configs
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready plain data: the shape of ``block-config search --json`` for such a
+        library."""
+        return {
+            "status": self.status,
+            "score": self.score,
+            "gap": self.gap,
+            "total_params": self.stats.total_params,
+            "active_params": self.stats.active_params,
+            "weight_bytes": self.stats.weight_bytes,
+            "kv_cache_bytes": self.kv_cache_bytes,
+            "kv_cache_bytes_per_token": self.stats.kv_cache_bytes_per_token,
+            "mamba_state_bytes_per_sequence": self.stats.mamba_state_bytes_per_sequence,
+            "budgets": self.budgets.limits(),
+            "constraints": {
+                name: {"min": bound.minimum, "max": bound.maximum}
+                for name, bound in self.constraints.items()
+            },
+            "measured": dict(self.measured),
+            "parent_layer_indices": [list(span) for span in self.parent_layer_indices],
+            "scores": [candidate.score for candidate in self.chosen],
+            "blocks": unstructure_block_configs(self.blocks),
+        }
+
+
+def search_spans(
+    library: CandidateLibrary,
+    budgets: Budgets | None = None,
+    constraints: typing.Mapping[str, Bound] | None = None,
+    *,
+    maximize: bool = False,
+    time_limit: float | None = None,
+) -> SpanSearchResult:
+    """The child with the best total score from a library that may hold spans and measured
+    stats (format version 2): every parent layer covered by exactly one chosen candidate, the
+    ``budgets`` met on the recounted child, and each measured total (the ``non_block`` part
+    of the library included) within ``constraints[name]``, bounds inclusive.
+
+    Raises :class:`InfeasibleConstraintError` (budgets named as in :class:`Budgets`, measured
+    stats as ``stats.NAME``), :class:`BlockConfigError` for a candidate without a score or
+    without a constrained stat (``$.spans[2].stats.runtime_ms``), and what
+    :func:`search_replacements` raises.
+    """
+    if budgets is None:
+        budgets = Budgets()
+    constraints = dict(constraints or {})
+    items: list[tuple[tuple[int, ...], Candidate | SpanCandidate, tuple[Any, ...]]] = []
+    for index, layer in enumerate(library.layers):
+        for position, single in enumerate(layer):
+            items.append(((index,), single, ("layers", index, position)))
+    for position, span in enumerate(library.spans):
+        items.append((span.parent_layer_indices, span, ("spans", position)))
+    problems = []
+    for _, candidate, path in items:
+        if candidate.score is None:
+            problems.append(
+                Problem(
+                    (*path, "score"),
+                    "has no score; the search needs a finite score for every candidate",
+                )
+            )
+        for name in constraints:
+            if name not in candidate.measured:
+                problems.append(
+                    Problem((*path, "stats", name), "missing; the constraint on it needs it")
+                )
+    if problems:
+        raise BlockConfigError(problems)
+    limits = budgets.limits()
+    columns: dict[str, list[float]] = {}
+    bounds: dict[str, Bound] = {}
+    offsets: dict[str, float] = {}
+    constants = _constants(library, budgets, list(limits))
+    for name, limit in limits.items():
+        columns[name] = [float(_layer_cost(c.stats, name, budgets)) for _, c, _ in items]
+        bounds[name] = Bound(maximum=float(limit))
+        offsets[name] = float(constants[name])
+    for name, bound in constraints.items():
+        key = f"stats.{name}"
+        columns[key] = [c.measured[name] for _, c, _ in items]
+        bounds[key] = bound
+        offsets[key] = library.non_block.get(name, 0.0)
+    shared = set.intersection(*(set(c.measured) for _, c, _ in items)) if items else set()
+    for name in sorted(shared - set(constraints)):
+        columns[f"stats.{name}"] = [c.measured[name] for _, c, _ in items]
+        offsets[f"stats.{name}"] = library.non_block.get(name, 0.0)
+    choice = search_replacements(
+        [span for span, _, _ in items],
+        [typing.cast(float, c.score) for _, c, _ in items],
+        columns,
+        bounds,
+        offsets=offsets,
+        num_layers=library.parent.num_hidden_layers,
+        maximize=maximize,
+        time_limit=time_limit,
+    )
+    chosen = [items[i] for i in choice.chosen]
+    child = library.parent.with_block_configs(c.block for _, c, _ in chosen)
+    stats = model_stats(child)
+    values = _values(stats, budgets)
+    for name, limit in limits.items():
+        if values[name] > limit:  # the exact recount disagrees with the solver's floats
+            raise RuntimeError(
+                f"the recounted child exceeds {name} ({values[name]:,} > {limit:,}); the "
+                "instance is too large for exact float sums"
+            )
+    kv = None
+    if budgets.batch_size is not None and budgets.sequence_length is not None:
+        kv = stats.kv_cache_bytes(budgets.batch_size, budgets.sequence_length)
+    return SpanSearchResult(
+        status=choice.status,
+        score=choice.value,
+        gap=choice.gap,
+        chosen=tuple(c for _, c, _ in chosen),
+        parent_layer_indices=tuple(span for span, _, _ in chosen),
+        child=child,
+        stats=stats,
+        budgets=budgets,
+        constraints=constraints,
+        kv_cache_bytes=kv,
+        measured={
+            name[len("stats.") :]: total
+            for name, total in choice.totals.items()
+            if name.startswith("stats.")
+        },
+    )
