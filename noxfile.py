@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["tests", "tests_optimized", "typecheck", "lint"]
+nox.options.sessions = ["tests", "tests_optimized", "typecheck", "lint", "interop"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_external_run = True
 # The tests run on every Python in PYTHONS that the machine has; a missing one is skipped
@@ -26,6 +26,19 @@ def tests(session: nox.Session) -> None:
     """The whole test suite against the installed package, on each Python of PYTHONS."""
     session.install(".", *_group("test"))
     session.run("pytest", *session.posargs)
+
+
+#: The transformers release whose configuration classes the interop session reads with.
+TRANSFORMERS = "transformers==5.25.0"
+
+
+@nox.session
+def interop(session: nox.Session) -> None:
+    """What the per-layer writer writes, read by transformers' own configuration classes
+    (no torch: configs only)."""
+    session.install(".", *_group("interop"))
+    session.install("--no-deps", TRANSFORMERS)
+    session.run("pytest", "tests/test_per_layer.py", "-k", "transformers", *session.posargs)
 
 
 @nox.session

@@ -4,7 +4,8 @@ Run with ``nox -s bench`` (``nox -s bench -- --quick`` for a short run). Every i
 reads the same generated blocks (GQA, Llama-4, linear, no-op, MoE, Mamba and parallel
 blocks; a fixed seed); the script first checks that they agree (same unique blocks, same
 data written back), then times each operation and prints one table of medians, with each
-peer's time as a ratio to block-config's (above 1: block-config is faster).
+peer's time as a ratio to block-config's (above 1: block-config is faster). Then reading
+a 162-layer model in each dialect (``dialect_bench.py``: per-layer against native).
 Absolute times vary by machine; only ratios from the same run mean anything. Last, the
 search of a 162-layer model with 1,000 candidates per layer (``search_bench.py``) and
 Puzzle's MIP step on 162 layers with 2,000 replacements each, beside CBC when PuLP is
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import baseline
 import data
+import dialect_bench
 import peers
 import puzzle_bench
 import search_bench
@@ -276,6 +278,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--search", action="store_true", help="only the search (162 layers x 1,000 candidates)"
     )
     parser.add_argument(
+        "--dialects", action="store_true", help="only reading 162 layers in each dialect"
+    )
+    parser.add_argument(
         "--puzzle",
         action="store_true",
         help="only Puzzle's MIP step (162 layers x 2,000 replacements, beside CBC)",
@@ -283,6 +288,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.search:
         search_bench.run(repeat=1 if args.quick else 3)
+        return
+    if args.dialects:
+        dialect_bench.run(repeat=3 if args.quick else 7)
         return
     if args.puzzle:
         puzzle_bench.run()
@@ -297,6 +305,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = [(size, run_size(size, repeat)) for size, repeat in plan]
     print_table(results)
     print_targets(results)
+    dialect_bench.run(repeat=3 if args.quick else 7)
     search_bench.run(repeat=1 if args.quick else 3)
     if not args.quick:
         puzzle_bench.run()

@@ -22,6 +22,7 @@ from block_config import (
     MLAConfig,
     MoEConfig,
     SubblockConfig,
+    structure_block_configs,
 )
 
 MAMBA = {"state_dim": 128, "num_heads": 64, "head_dim": 64, "num_groups": 8}
@@ -515,6 +516,51 @@ class TestGated:
         assert problems(error)[0].startswith("$.ffn.moe.gated: expected bool")
 
 
+class TestALayersOwnHeads:
+    def test_set_where_the_layer_differs(self) -> None:
+        attention = AttentionConfig(num_key_value_heads=4, num_attention_heads=16, head_dim=256)
+        assert repr(attention).endswith("num_attention_heads=16, head_dim=256)")
+        assert attention.to_dict()["head_dim"] == 256
+        assert AttentionConfig(mla={**MLA}, num_attention_heads=16).num_attention_heads == 16
+
+    @pytest.mark.parametrize(
+        ("given", "message"),
+        [
+            (
+                {"no_op": True, "num_attention_heads": 8},
+                "$.num_attention_heads: must be null when no_op is true",
+            ),
+            ({"no_op": True, "head_dim": 8}, "$.head_dim: must be null when no_op is true"),
+            (
+                {"mamba": MAMBA, "num_attention_heads": 8},
+                "$.num_attention_heads: must be null when mamba is set",
+            ),
+            ({"mamba": MAMBA, "head_dim": 8}, "$.head_dim: must be null when mamba is set"),
+            ({"mla": MLA, "head_dim": 8}, "$.head_dim: must be null when mla is set"),
+            ({"num_key_value_heads": 2, "head_dim": 0}, "$.head_dim: expected int from 1 to"),
+            (
+                {"num_key_value_heads": 2, "num_attention_heads": 2.0},
+                "$.num_attention_heads: expected int",
+            ),
+        ],
+    )
+    def test_rules(self, given: dict[str, Any], message: str) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            AttentionConfig.from_dict(given)
+        assert problems(error)[0].startswith(message)
+        with pytest.raises(BlockConfigError) as error:
+            structure_block_configs([{"attention": given, "ffn": {"no_op": True}}])
+        assert problems(error)[0].startswith(message.replace("$.", "$[0].attention.", 1))
+
+    def test_latent_moe(self) -> None:
+        moe = MoEConfig(latent_dim=1024)
+        assert moe.to_dict()["latent_dim"] == 1024
+        assert "latent_dim" not in MoEConfig().to_dict()
+        with pytest.raises(BlockConfigError) as error:
+            MoEConfig.from_dict({"latent_dim": True})
+        assert problems(error) == ["$.latent_dim: expected int, got bool True"]
+
+
 class TestNewFieldsKeepTheSeedShape:
     def test_positional_order_is_the_seeds_then_the_new_fields(self) -> None:
         assert [f.name for f in attrs.fields(AttentionConfig)] == [
@@ -527,9 +573,11 @@ class TestNewFieldsKeepTheSeedShape:
             "mamba",
             "sliding_window",
             "mla",
+            "num_attention_heads",
+            "head_dim",
         ]
         assert [f.name for f in attrs.fields(FFNConfig)][-1] == "gated"
-        assert [f.name for f in attrs.fields(MoEConfig)][-1] == "gated"
+        assert [f.name for f in attrs.fields(MoEConfig)][-2:] == ["gated", "latent_dim"]
 
     def test_unset_fields_are_neither_shown_nor_written(self) -> None:
         block = BlockConfig(attention={"num_key_value_heads": 8}, ffn={"moe": {}})

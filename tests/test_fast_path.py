@@ -631,8 +631,8 @@ def test_the_fields_written_only_when_set() -> None:
     # The rule is declared on the fields; these are the ones added after the seed's.
     found = {cls.__name__: sorted(omitted_if_none(cls)) for cls in CLASSES}
     assert {name: fields for name, fields in found.items() if fields} == {
-        "MoEConfig": ["gated"],
-        "AttentionConfig": ["mla", "sliding_window"],
+        "MoEConfig": ["gated", "latent_dim"],
+        "AttentionConfig": ["head_dim", "mla", "num_attention_heads", "sliding_window"],
         "FFNConfig": ["gated"],
     }
     for cls in CLASSES:

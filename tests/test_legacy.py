@@ -428,6 +428,10 @@ def test_what_legacy_cannot_say_of_the_family_fields_is_refused_in_place() -> No
         BlockConfig(attention={"mla": mla}, ffn={"intermediate_size": 5632}),
         BlockConfig(attention={"no_op": True}, ffn={"intermediate_size": 5632, "gated": False}),
         BlockConfig(attention={"no_op": True}, ffn={"moe": {"gated": False}}),
+        BlockConfig(
+            attention={"num_key_value_heads": 8, "num_attention_heads": 32, "head_dim": 256},
+            ffn={"intermediate_size": 5632},
+        ),
     ]
     with pytest.raises(BlockConfigError) as info:
         native_to_legacy(blocks, num_attention_heads=64, hidden_size=8192)
@@ -436,6 +440,10 @@ def test_what_legacy_cannot_say_of_the_family_fields_is_refused_in_place() -> No
         "$[2].ffn.gated: the legacy dialect cannot express ungated (two-matrix) FFNs: "
         "every legacy FFN is SwiGLU",
         "$[3].ffn.moe: the legacy dialect cannot express mixture-of-experts FFNs",
+        "$[4].attention.num_attention_heads: the legacy dialect cannot express a query-head "
+        "count of the layer's own",
+        "$[4].attention.head_dim: the legacy dialect cannot express a head width of the "
+        "layer's own",
     ]
 
 

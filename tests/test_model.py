@@ -314,7 +314,8 @@ def test_the_constructor_structures_mappings_and_checks_everything() -> None:
         "$.hidden_size: expected int, got bool True",
         "$.mlp_bias: expected bool, got int 1",
         "$.torch_dtype: expected str or null, got int 16",
-        "$.dialect: expected one of ('native', 'legacy', 'homogeneous'), got str 'yaml'",
+        "$.dialect: expected one of ('native', 'legacy', 'homogeneous', 'per-layer', "
+        "'gpt_oss_puzzle', 'nemotron_h_puzzle'), got str 'yaml'",
     ]
 
 
@@ -455,7 +456,9 @@ def test_a_fresh_object_writes_its_owned_keys_only() -> None:
     legacy = arch.to_mapping("legacy")
     assert legacy["block_configs"][0]["attention"]["n_heads_in_group"] == 4
     assert legacy["block_configs"][0]["ffn"]["ffn_mult"] == 5.25  # 3 * 14336 / (2 * 4096)
-    with pytest.raises(ValueError, match="dialect must be 'native' or 'legacy'"):
+    with pytest.raises(
+        ValueError, match=r"dialect must be one of \(.native., .legacy., .per-layer."
+    ):
         arch.to_mapping("homogeneous")  # type: ignore[arg-type]
 
 

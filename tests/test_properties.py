@@ -168,6 +168,8 @@ def _fit_heads(block: BlockConfig) -> BlockConfig:
         attention = item.get("attention")
         if attention and attention.get("num_key_value_heads"):
             attention["num_key_value_heads"] = 8
+            if attention.get("num_attention_heads"):  # a layer's own heads: a multiple of 8
+                attention["num_attention_heads"] = 8 * attention["num_attention_heads"]
         for child in item.get("parallel_blocks") or ():
             fit(child)
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from published import SUPER, ULTRA, needs_published
 
 from block_config import (
+    AttentionConfig,
     BlockConfig,
     BlockConfigError,
     ModelArchitecture,
@@ -63,6 +64,54 @@ def test_head_dim_that_is_not_hidden_over_heads() -> None:
     # q 16x32, k and v 16x16 each, o 32x16, norm 16
     assert stats.params == 512 + 256 + 256 + 512 + 16
     assert stats.kv_cache_bytes_per_token == 2 * 2 * 8 * 2
+
+
+def test_a_layer_with_its_own_head_count_and_width() -> None:
+    own = {"num_key_value_heads": 2, "num_attention_heads": 8, "head_dim": 8}
+    stats = layer({"attention": own, "ffn": NO_OP}).attention
+    # q 16x64, k and v 16x16 each, o 64x16, norm 16: the layer's 8 heads of 8
+    assert stats.params == 1024 + 256 + 256 + 1024 + 16
+    assert stats.kv_cache_bytes_per_token == 2 * 2 * 8 * 2
+    with_norms = layer({"attention": own, "ffn": NO_OP}, qk_norm=True, attention_sinks=True)
+    assert with_norms.attention.params == stats.params + 2 * 8 + 8
+
+
+def test_a_layers_own_values_equal_to_the_models_are_dropped() -> None:
+    same = model({"attention": {**GQA, "num_attention_heads": 4, "head_dim": 4}, "ffn": NO_OP})
+    assert same.block_configs[0].attention == AttentionConfig(num_key_value_heads=2)
+    assert "head_dim" not in same.block_configs[0].attention.to_dict()
+    mixed = model({"attention": {**GQA, "num_attention_heads": 4, "head_dim": 8}, "ffn": NO_OP})
+    assert mixed.block_configs[0].attention == AttentionConfig(num_key_value_heads=2, head_dim=8)
+
+
+def test_kv_heads_must_divide_the_layers_own_head_count() -> None:
+    with pytest.raises(BlockConfigError) as error:
+        model({"attention": {"num_key_value_heads": 4, "num_attention_heads": 6}, "ffn": NO_OP})
+    assert str(error.value) == (
+        "$.block_configs[0].attention.num_key_value_heads: 4 does not divide "
+        "the layer's num_attention_heads (6)"
+    )
+    model({"attention": {"num_key_value_heads": 3, "num_attention_heads": 6}, "ffn": NO_OP})
+
+
+def test_latent_moe() -> None:
+    moe = {
+        "num_local_experts": 4,
+        "num_experts_per_tok": 2,
+        "expert_intermediate_dim": 8,
+        "shared_expert_intermediate_dim": 12,
+        "gated": False,
+        "latent_dim": 6,
+    }
+    stats = layer({"attention": NO_OP, "ffn": {"moe": moe}}).ffn
+    # router 16x4; fc1 16->6 and fc2 6->16; experts up 6->8 and down 8->6 (in the latent);
+    # the shared expert up and down at the hidden width; the norm
+    router, latent, expert, shared, norm = 16 * 4, 2 * 16 * 6, 2 * 6 * 8, 2 * 16 * 12, 16
+    assert stats.params == router + latent + 4 * expert + shared + norm
+    assert stats.active_params == router + latent + 2 * expert + shared + norm
+    biased = layer({"attention": NO_OP, "ffn": {"moe": moe}}, mlp_bias=True).ffn
+    # fc1 and fc2 biases, the experts' (up 8, down 6 each) and the shared expert's (12, 16)
+    assert biased.params == stats.params + (6 + 16) + 4 * (8 + 6) + (12 + 16)
 
 
 def test_attention_bias() -> None:
@@ -301,6 +350,8 @@ def _fit(block: BlockConfig) -> BlockConfig:
     attention = block.attention
     if attention is not None and attention.num_key_value_heads is not None:
         heads = (1, 2, 4)[attention.num_key_value_heads % 3]
+        if attention.num_attention_heads is not None:
+            heads = 1  # divides any head count of the layer's own
         attention = attrs.evolve(attention, num_key_value_heads=heads)
     parallel = None
     if block.parallel_blocks is not None:

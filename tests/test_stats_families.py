@@ -785,6 +785,8 @@ def _fit(block: BlockConfig) -> BlockConfig:
     attention = block.attention
     if attention is not None and attention.num_key_value_heads is not None:
         heads = (1, 2, 4)[attention.num_key_value_heads % 3]
+        if attention.num_attention_heads is not None:
+            heads = 1  # divides any head count of the layer's own
         attention = attrs.evolve(attention, num_key_value_heads=heads)
     parallel = None
     if block.parallel_blocks is not None:

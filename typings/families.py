@@ -44,3 +44,12 @@ MLAConfig(512, 128, 64, 128)  # type: ignore[call-arg]
 latent.sliding_window = 8  # type: ignore[misc]
 FFNConfig(intermediate_size=8, gated="false")  # type: ignore[arg-type]
 AttentionConfig(num_key_value_heads=8, sliding_window="4096")  # type: ignore[arg-type]
+
+# A layer's own query-head count and head width (per_layer_config overrides, Gemma 4's
+# global layers), and a latent MoE (Nemotron-3-Super).
+wide = AttentionConfig(num_key_value_heads=2, num_attention_heads=16, head_dim=512)
+assert_type(wide.num_attention_heads, int | None)
+assert_type(wide.head_dim, int | None)
+latent_experts = MoEConfig(num_local_experts=512, num_experts_per_tok=22, latent_dim=1024)
+assert_type(latent_experts.latent_dim, int | None)
+AttentionConfig(num_key_value_heads=2, head_dim="512")  # type: ignore[arg-type]

@@ -6,6 +6,7 @@
 8
 """
 
+from block_config import dialects as dialects
 from block_config import readers
 from block_config._candidates import (
     LIBRARY_FORMAT_VERSION,

@@ -326,6 +326,10 @@ class MoEConfig(BaseDataclass):
     Qwen3-MoE, GPT-OSS); every other count is at least 1. ``gated=False`` means the routed
     experts and the shared expert are two-matrix MLPs (up, down: Nemotron-H's relu2);
     ``None`` means gated (gate, up, down: SwiGLU), and ``True`` is normalised to ``None``.
+
+    ``latent_dim`` (latent MoE, Nemotron-3-Super): the routed experts work in a latent of
+    that width, between a projection from the hidden state down to it and one back up; the
+    router and the shared expert stay at the hidden width. ``None``: no latent.
     """
 
     num_local_experts: int = 8
@@ -333,6 +337,7 @@ class MoEConfig(BaseDataclass):
     expert_intermediate_dim: int = 8192
     shared_expert_intermediate_dim: int = attrs.field(default=8192, metadata={"minimum": 0})
     gated: bool | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+    latent_dim: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
 
     @property
     def is_gated(self) -> bool:
@@ -408,6 +413,12 @@ class AttentionConfig(SubblockConfig):
     ``sliding_window``: this layer attends to at most the last ``sliding_window`` tokens
     (Gemma's local layers, gpt-oss's alternating layers, Mistral's and Qwen's sliding window,
     the legacy dialect's ``window_length``); ``None`` means full attention.
+
+    ``num_attention_heads`` and ``head_dim``: this layer's own query-head count and head width
+    where they differ from the model's (a ``per_layer_config`` override, Gemma 4's global
+    layers); ``None`` means the model's. A no-op or Mamba attention has neither, and an MLA
+    attention no ``head_dim`` (its widths are in :class:`MLAConfig`). A model keeps them only
+    where they differ from its own (:class:`~block_config.ModelArchitecture` drops the others).
     """
 
     num_key_value_heads: int | None = None
@@ -415,6 +426,8 @@ class AttentionConfig(SubblockConfig):
     mamba: MambaConfig | None = attrs.field(default=None, converter=_mamba)
     sliding_window: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
     mla: MLAConfig | None = attrs.field(default=None, converter=_mla, metadata=OMIT_IF_NONE)
+    num_attention_heads: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+    head_dim: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
 
     def _normalise(self) -> list[tuple[str, str]]:
         problems = super()._normalise()
@@ -427,14 +440,24 @@ class AttentionConfig(SubblockConfig):
                 problems.append(("sliding_window", "must be null when no_op is true"))
             if self.mla is not None:
                 problems.append(("mla", "must be null when no_op is true"))
+            if self.num_attention_heads is not None:
+                problems.append(("num_attention_heads", "must be null when no_op is true"))
+            if self.head_dim is not None:
+                problems.append(("head_dim", "must be null when no_op is true"))
         else:
             if self.mamba is not None:
                 if self.sliding_window is not None:
                     problems.append(("sliding_window", "must be null when mamba is set"))
                 if self.mla is not None:
                     problems.append(("mla", "must be null when mamba is set"))
+                if self.num_attention_heads is not None:
+                    problems.append(("num_attention_heads", "must be null when mamba is set"))
+                if self.head_dim is not None:
+                    problems.append(("head_dim", "must be null when mamba is set"))
             if self.mla is not None and self.llama4 is not None:
                 problems.append(("mla", "must be null when llama4 is set"))
+            if self.mla is not None and self.head_dim is not None:
+                problems.append(("head_dim", "must be null when mla is set"))
         if self.no_op or self.mamba is not None or self.mla is not None:
             self._set("num_key_value_heads", None)
         elif self.num_key_value_heads is None:

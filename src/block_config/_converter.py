@@ -439,14 +439,18 @@ if no_op:
     if (
         replace_with_linear or mamba is not None or llama4 is not None
         or sliding_window is not None or mla is not None
+        or num_attention_heads is not None or head_dim is not None
     ): raise _SLOW
     sparsify = None
     num_key_value_heads = None
 elif mamba is not None:
-    if sliding_window is not None or mla is not None: raise _SLOW
+    if (
+        sliding_window is not None or mla is not None
+        or num_attention_heads is not None or head_dim is not None
+    ): raise _SLOW
     num_key_value_heads = None
 elif mla is not None:
-    if llama4 is not None: raise _SLOW
+    if llama4 is not None or head_dim is not None: raise _SLOW
     num_key_value_heads = None
 elif num_key_value_heads is None: raise _SLOW
 """,

@@ -13,6 +13,7 @@ __all__ = [
     "BlockConfigError",
     "ConversionWarning",
     "FrozenInstanceError",
+    "LayerKey",
     "Path",
     "Problem",
     "UnknownKeyWarning",
@@ -47,13 +48,20 @@ def key_label(key: Any) -> str:
     return short_repr(key)
 
 
+class LayerKey(str):
+    """A key of a layer-indexed object as written (``per_layer_config``'s ``"05"``), shown
+    in dot form in a path: ``$.per_layer_config.05.rope_theta``."""
+
+    __slots__ = ()
+
+
 def format_path(path: Path) -> str:
     """Render a path the way JSONPath does: ``$[3].attention.num_key_value_heads``."""
     parts = ["$"]
     for key in path:
         if isinstance(key, int) or type(key) is _Literal:
             parts.append(f"[{key}]")
-        elif key.isidentifier():
+        elif key.isidentifier() or type(key) is LayerKey:
             parts.append(f".{key}")
         else:
             parts.append(f"[{key!r}]")

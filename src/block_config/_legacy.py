@@ -357,6 +357,10 @@ def _refusals(block: BlockConfig, num_attention_heads: int, index: int) -> list[
             refuse((*where, "llama4"), "Llama-4 attention")
         if attention.mla is not None:
             refuse((*where, "mla"), "Multi-head Latent Attention (MLA)")
+        if attention.num_attention_heads is not None:
+            refuse((*where, "num_attention_heads"), "a query-head count of the layer's own")
+        if attention.head_dim is not None:
+            refuse((*where, "head_dim"), "a head width of the layer's own")
         if attention.weights_precision != _DEFAULT_PRECISION:
             refuse(
                 (*where, "weights_precision"),
@@ -530,6 +534,15 @@ def looks_legacy(items: Any) -> bool | None:
 
 
 _NATIVE_ATTENTION_KEYS = frozenset(
-    {"num_key_value_heads", "llama4", "mamba", "weights_precision", "sliding_window", "mla"}
+    {
+        "num_key_value_heads",
+        "llama4",
+        "mamba",
+        "weights_precision",
+        "sliding_window",
+        "mla",
+        "num_attention_heads",
+        "head_dim",
+    }
 )
 _NATIVE_FFN_KEYS = frozenset({"intermediate_size", "moe", "weights_precision", "gated"})

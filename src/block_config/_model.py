@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import typing
-import warnings
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from pathlib import Path as FilePath
@@ -19,18 +18,16 @@ from typing import Any, Literal
 
 import attrs
 
-from block_config import _legacy, readers
+from block_config import readers
 from block_config._config import BlockConfig
 from block_config._converter import (
     _NOT_TEXT,
     UnknownKeys,
     _is_text,
     structure_block_configs,
-    unstructure_block_configs,
 )
 from block_config._errors import (
     BlockConfigError,
-    ConversionWarning,
     Problem,
     describe,
     key_label,
@@ -57,9 +54,12 @@ __all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
 #: How ``block_configs`` are spelled in a ``config.json``: the seed's classes ("native"), the
 #: published nemotron-nas / DeciLM form ("legacy"), or no ``block_configs`` at all
 #: ("homogeneous": a plain Hugging Face config, its layers built by its family's reader).
-Dialect = Literal["native", "legacy", "homogeneous"]
+Dialect = Literal[
+    "native", "legacy", "homogeneous", "per-layer", "gpt_oss_puzzle", "nemotron_h_puzzle"
+]
 #: The dialects :meth:`ModelArchitecture.to_mapping` writes.
-WritableDialect = Literal["native", "legacy"]
+WritableDialect = Literal["native", "legacy", "per-layer", "gpt_oss_puzzle", "nemotron_h_puzzle"]
+_WRITABLE: tuple[str, ...] = typing.get_args(WritableDialect)
 
 _DIALECTS: tuple[str, ...] = typing.get_args(Dialect)
 _UNSET = -1  # head_dim not given and not derivable; reported by the checks
@@ -103,6 +103,51 @@ def _block_tuple(value: Iterable[BlockConfig | Mapping[str, Any]]) -> tuple[Bloc
         return tuple(structure_block_configs(list(given)))
     except BlockConfigError as error:
         raise error.under(("block_configs",)) from None
+
+
+def _own_values_dropped(block: BlockConfig, heads: int, head_dim: int) -> BlockConfig:
+    attention = block.attention
+    if attention is not None and (
+        attention.num_attention_heads == heads or attention.head_dim == head_dim
+    ):
+        attention = attrs.evolve(
+            attention,
+            num_attention_heads=(
+                None if attention.num_attention_heads == heads else attention.num_attention_heads
+            ),
+            head_dim=None if attention.head_dim == head_dim else attention.head_dim,
+        )
+        block = attrs.evolve(block, attention=attention)
+    if block.parallel_blocks:
+        inner = tuple(_own_values_dropped(b, heads, head_dim) for b in block.parallel_blocks)
+        if inner != block.parallel_blocks:
+            block = attrs.evolve(block, parallel_blocks=inner)
+    return block
+
+
+def _has_own_values(block: BlockConfig) -> bool:
+    attention = block.attention
+    if attention is not None and (
+        attention.num_attention_heads is not None or attention.head_dim is not None
+    ):
+        return True
+    return any(_has_own_values(inner) for inner in block.parallel_blocks or ())
+
+
+def _without_model_values(
+    blocks: tuple[BlockConfig, ...], heads: int, head_dim: int
+) -> tuple[BlockConfig, ...] | None:
+    """``blocks`` with each layer's own head count and width dropped where they equal the
+    model's (so that a layer says them only where it differs); None when nothing changes."""
+    changed: dict[int, BlockConfig] = {}
+    for block in blocks:
+        if id(block) not in changed and _has_own_values(block):
+            new = _own_values_dropped(block, heads, head_dim)
+            if new is not block:
+                changed[id(block)] = new
+    if not changed:
+        return None
+    return tuple(changed.get(id(block), block) for block in blocks)
 
 
 def _legacy_tuple(
@@ -182,6 +227,9 @@ class ModelArchitecture:
         problems = self._problems()
         if problems:
             raise BlockConfigError(problems)
+        blocks = _without_model_values(self.block_configs, self.num_attention_heads, self.head_dim)
+        if blocks is not None:
+            object.__setattr__(self, "block_configs", blocks)
 
     @property
     def num_hidden_layers(self) -> int:
@@ -393,42 +441,22 @@ class ModelArchitecture:
         the native dialect has no sink or window attention settings.
         """
         if dialect is None:
-            dialect = "legacy" if self.dialect == "legacy" else "native"
-        elif dialect not in ("native", "legacy"):
-            raise ValueError(f"dialect must be 'native' or 'legacy', got {dialect!r}")
-        original = self._original()
-        whole = copy_json(self.source)
-        # A multimodal wrapper read through its text part is written there.
-        text_key = None
-        if readers.TEXT_CONFIG in self.source:
-            text_key = readers.text_part_key(self.source, self._family())
-        out: dict[str, Any] = whole
-        if text_key is not None:
-            out = whole[text_key]
-        self._write_scalars(out, original)
-        if (
-            text_key is not None
-            and "tie_word_embeddings" in whole
-            and whole["tie_word_embeddings"] != self.tie_word_embeddings
-        ):  # the wrapper's own key is the one read
-            whole["tie_word_embeddings"] = self.tie_word_embeddings
-        same_blocks = (
-            original is not None
-            and original.dialect == dialect
-            and original.block_configs == self.block_configs
-            and original.legacy_block_configs == self.legacy_block_configs
-            and "block_configs" in out
-        )
-        if not same_blocks:
-            if dialect == "native":
-                out["block_configs"] = self._native_items()
-            else:
-                out["block_configs"] = self._legacy_items()
-                if original is None or original.dialect != "legacy":
-                    for key in ("num_key_value_heads", "intermediate_size"):
-                        if key in out:
-                            out[key] = None
-        return whole
+            dialect = "native"
+            if self.dialect != "homogeneous":
+                dialect = self.dialect
+        elif dialect not in _WRITABLE:
+            raise ValueError(f"dialect must be one of {_WRITABLE}, got {dialect!r}")
+        from block_config.dialects import BLOCK_LISTS, writer_of
+
+        writer = writer_of(dialect)
+        if writer is None:
+            raise ValueError(f"no writer for dialect {dialect!r}")
+        if dialect not in BLOCK_LISTS:
+            # A dialect that says the whole config: unchanged, it is written as it was read.
+            original = self._original()
+            if original is not None and original.dialect == dialect and original == self:
+                return copy_json(self.source)
+        return writer(self)
 
     def to_yaml(self, dialect: WritableDialect | None = None) -> str:
         """:meth:`to_mapping` as YAML text (needs the ``yaml`` extra)."""
@@ -523,59 +551,3 @@ class ModelArchitecture:
             out.pop("quantization_config", None)
         else:
             out["quantization_config"] = self.quantization.to_config()
-
-    def _native_items(self) -> list[dict[str, Any]]:
-        problems = []
-        for index, item in enumerate(self.legacy_block_configs or ()):
-            for key, value in item.attention.settings_native_cannot_say.items():
-                problems.append(
-                    Problem(
-                        ("block_configs", index, "attention", key),
-                        f"the native dialect cannot express sink or window attention "
-                        f"({key}={value!r}); write the legacy dialect",
-                    )
-                )
-        if problems:
-            raise BlockConfigError(problems)
-        self._warn_of_lost_ffn_mults()
-        return unstructure_block_configs(self.block_configs)
-
-    def _warn_of_lost_ffn_mults(self) -> None:
-        """Warn when the native dialect cannot keep the original ``ffn_mult`` text."""
-        lost = []
-        for index, (item, block) in enumerate(
-            zip(self.legacy_block_configs or (), self.block_configs, strict=False)
-        ):
-            mult, ffn = item.ffn.ffn_mult, block.ffn
-            if mult is None or ffn is None or ffn.no_op or ffn.replace_with_linear:
-                continue
-            size = ffn.intermediate_size
-            if size is None or size % 256:
-                continue
-            try:
-                again: float | None = _legacy.intermediate_size_to_ffn_mult(size, self.hidden_size)
-            except ValueError:  # no float ffn_mult maps back to a size this large
-                again = None
-            if again != mult:
-                shown = "no ffn_mult maps back" if again is None else repr(again)
-                lost.append(f"$.block_configs[{index}].ffn.ffn_mult {mult!r} -> {shown}")
-        if lost:
-            shown = "; ".join(lost[:3]) + ("; ..." if len(lost) > 3 else "")
-            warnings.warn(
-                f"the native dialect keeps intermediate sizes, not ffn_mult: converting back to "
-                f"legacy writes other multipliers for the same sizes in {len(lost)} layers "
-                f"({shown})",
-                ConversionWarning,
-                stacklevel=4,
-            )
-
-    def _legacy_items(self) -> list[dict[str, Any]]:
-        try:
-            return _legacy.native_to_legacy(
-                self.block_configs,
-                num_attention_heads=self.num_attention_heads,
-                hidden_size=self.hidden_size,
-                originals=self.legacy_block_configs,
-            )
-        except BlockConfigError as error:
-            raise error.under(("block_configs",)) from None

@@ -33,8 +33,9 @@ def block_configs_json_schema() -> dict[str, Any]:
     is ``no_op``, Mamba or MLA, ``intermediate_size`` unless the FFN is ``no_op`` or MoE; a
     ``no_op`` subblock is not ``replace_with_linear``, a ``no_op`` attention is not Mamba,
     Llama-4 or MLA and has no ``sliding_window``, a Mamba attention has neither
-    ``sliding_window`` nor ``mla``, and an MLA attention is not Llama-4. The fields written
-    only when set (``sliding_window``, ``mla``, ``gated``) are optional and nullable, like
+    ``sliding_window`` nor ``mla`` (nor a head count or width of its own), and an MLA attention
+    is not Llama-4 and has no ``head_dim``. The fields written only when set
+    (``sliding_window``, ``mla``, ``gated``, ...) are optional and nullable, like
     the others.
 
     What a JSON Schema cannot express, so the converter alone checks it:
@@ -87,9 +88,17 @@ def _generate() -> dict[str, Any]:
 #: For each class, a field and the fields that must keep their defaults while it is set.
 _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
     AttentionConfig: {
-        "no_op": ("replace_with_linear", "mamba", "llama4", "sliding_window", "mla"),
-        "mamba": ("sliding_window", "mla"),
-        "mla": ("llama4",),
+        "no_op": (
+            "replace_with_linear",
+            "mamba",
+            "llama4",
+            "sliding_window",
+            "mla",
+            "num_attention_heads",
+            "head_dim",
+        ),
+        "mamba": ("sliding_window", "mla", "num_attention_heads", "head_dim"),
+        "mla": ("llama4", "head_dim"),
     },
     FFNConfig: {"no_op": ("replace_with_linear",)},
 }

@@ -24,6 +24,11 @@ vector only where noted; "norm" is one weight vector of ``h``):
 * dense FFN of width ``i``: gated (SwiGLU: gate, up, down) ``3 * h * i``, or with
   ``gated=False`` (relu2, two matrices: up, down) ``2 * h * i``; with ``mlp_bias``, biases
   ``2*i + h`` (gated) or ``i + h``.
+* a latent MoE (``MoEConfig.latent_dim`` ``l``, Nemotron-3-Super): ``fc1_latent_proj``
+  ``h * l`` and ``fc2_latent_proj`` ``l * h`` (biases ``l + h`` with ``mlp_bias``), active for
+  every token, and the routed experts below work from and back to ``l`` instead of ``h``.
+* a layer's own ``num_attention_heads`` and ``head_dim`` (``AttentionConfig``) replace ``H``
+  and ``d`` above for that layer, its KV cache included.
 * MoE with ``E`` experts of width ``e``: router ``h * E``, plus ``E`` with ``router_bias``
   (gpt-oss); experts ``E * 3*h*e``
   gated or ``E * 2*h*e`` ungated (``MoEConfig.gated``), with ``expert_bias`` or ``mlp_bias``
@@ -487,11 +492,11 @@ def _norms(tally: _Tally) -> None:
     tally.vector(tally.ctx.hidden * (2 if tally.ctx.model.sandwich_norms else 1))
 
 
-def _gqa_weights(kv_heads: int, tally: _Tally) -> None:
+def _gqa_weights(kv_heads: int, heads: int, head_dim: int, tally: _Tally) -> None:
     ctx = tally.ctx
     h = ctx.hidden
-    q_width = ctx.heads * ctx.head_dim
-    kv_width = kv_heads * ctx.head_dim
+    q_width = heads * head_dim
+    kv_width = kv_heads * head_dim
     tally.matrix(q_width, h, "q_proj")
     tally.matrix(kv_width, h, "k_proj")
     tally.matrix(kv_width, h, "v_proj")
@@ -501,16 +506,16 @@ def _gqa_weights(kv_heads: int, tally: _Tally) -> None:
     if ctx.attention_bias:
         tally.vector(h)
     if ctx.model.qk_norm:
-        tally.vector(2 * ctx.head_dim)
+        tally.vector(2 * head_dim)
     if ctx.model.attention_sinks:
-        tally.vector(ctx.heads)
+        tally.vector(heads)
     _norms(tally)
 
 
-def _mla_weights(mla: MLAConfig, tally: _Tally) -> None:
+def _mla_weights(mla: MLAConfig, heads: int, tally: _Tally) -> None:
     """DeepSeek-V2/V3 attention, as transformers' ``DeepseekV3Attention`` builds it."""
     ctx = tally.ctx
-    h, heads = ctx.hidden, ctx.heads
+    h = ctx.hidden
     qk_head = mla.qk_nope_head_dim + mla.qk_rope_head_dim
     if mla.q_lora_rank is None:
         tally.matrix(heads * qk_head, h, "q_proj")
@@ -554,7 +559,7 @@ def _attention_stats(
     elif kind == "mla":
         assert attention is not None
         assert attention.mla is not None
-        _mla_weights(attention.mla, tally)
+        _mla_weights(attention.mla, attention.num_attention_heads or ctx.heads, tally)
         # One latent per token and layer, shared by every head: no K/V pair.
         kv_bytes = _bytes(attention.mla.kv_lora_rank + attention.mla.qk_rope_head_dim, ctx.kv_bits)
         window = attention.sliding_window
@@ -562,8 +567,10 @@ def _attention_stats(
         assert attention is not None
         kv_heads = attention.num_key_value_heads
         assert kv_heads is not None  # the class requires it for a GQA attention
-        _gqa_weights(kv_heads, tally)
-        kv_bytes = _bytes(2 * kv_heads * ctx.head_dim, ctx.kv_bits)
+        head_dim = attention.head_dim or ctx.head_dim
+        heads = attention.num_attention_heads or ctx.heads
+        _gqa_weights(kv_heads, heads, head_dim, tally)
+        kv_bytes = _bytes(2 * kv_heads * head_dim, ctx.kv_bits)
         if attention.llama4 is not None:
             chunk = attention.llama4.attention_chunk_size
         window = attention.sliding_window
@@ -581,13 +588,20 @@ def _attention_stats(
 
 
 def _mlp(
-    width: int, gated: bool, tally: _Tally, *leaf: str, biased: bool, stacked: int = 1
+    width: int,
+    gated: bool,
+    tally: _Tally,
+    *leaf: str,
+    biased: bool,
+    stacked: int = 1,
+    outer: int | None = None,
 ) -> None:
-    """A gated (gate, up, down) or two-matrix (up, down) MLP of ``width``, ``stacked`` times.
+    """A gated (gate, up, down) or two-matrix (up, down) MLP of ``width``, ``stacked`` times,
+    from and back to ``outer`` values (the hidden size unless given: a latent MoE's latent).
 
     ``leaf`` is the module's name inside the FFN (empty for a dense FFN's own projections).
     """
-    h = tally.ctx.hidden
+    h = tally.ctx.hidden if outer is None else outer
     prefix = leaf[0] + "." if leaf else ""
     if gated:
         tally.matrix(
@@ -634,6 +648,13 @@ def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path, index: int = 0)
             tally.vector(experts)
         if ctx.model.router_score_correction_bias:
             tally.fp32_buffer(experts)
+        latent = moe.latent_dim
+        if latent is not None:
+            # Into the latent and back out, for every token (NemotronHMoE's fc1/fc2).
+            tally.matrix(latent, h, "fc1_latent_proj")
+            tally.matrix(h, latent, "fc2_latent_proj")
+            if ctx.mlp_bias:
+                tally.vector(latent + h)
         router = tally.params
         _mlp(
             moe.expert_intermediate_dim,
@@ -642,6 +663,7 @@ def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path, index: int = 0)
             "experts",
             biased=ctx.mlp_bias or ctx.model.expert_bias,
             stacked=experts,
+            outer=latent,
         )
         expert = (tally.params - router) // experts
         before_shared = tally.params

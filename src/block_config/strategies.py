@@ -81,6 +81,7 @@ def moe_configs() -> st.SearchStrategy[MoEConfig]:
             expert_intermediate_dim=sizes(),
             shared_expert_intermediate_dim=st.just(0) | sizes(),
             gated=_gated(),
+            latent_dim=st.none() | st.none() | sizes(),
         )
     )
 
@@ -131,26 +132,36 @@ def attention_configs(
     precisions: Sequence[str | None] = KNOWN_PRECISIONS,
 ) -> st.SearchStrategy[AttentionConfig]:
     """Valid attention subblocks: GQA, Llama-4 GQA, linear replacement, Mamba, MLA and
-    no-op; attention that is not Mamba or no-op sometimes has a sliding window."""
+    no-op; attention that is not Mamba or no-op sometimes has a sliding window and a head
+    count or width of its own."""
     common = {"sparsify": _sparsify(), "weights_precision": _precisions(precisions)}
     window = st.none() | st.none() | sizes()
+    # A layer's own head count and width: mostly the model's (unset).
+    heads = st.none() | st.none() | st.none() | sizes()
+    own = {"sliding_window": window, "num_attention_heads": heads, "head_dim": heads}
     return st.one_of(
-        st.builds(AttentionConfig, num_key_value_heads=sizes(), sliding_window=window, **common),
+        st.builds(AttentionConfig, num_key_value_heads=sizes(), **own, **common),
         st.builds(
             AttentionConfig,
             num_key_value_heads=sizes(),
             llama4=llama4_attention_configs(),
-            sliding_window=window,
+            **own,
             **common,
         ),
         st.builds(
             AttentionConfig,
             replace_with_linear=st.just(True),
             num_key_value_heads=sizes(),
-            sliding_window=window,
+            **own,
             **common,
         ),
-        st.builds(AttentionConfig, mla=mla_configs(), sliding_window=window, **common),
+        st.builds(
+            AttentionConfig,
+            mla=mla_configs(),
+            sliding_window=window,
+            num_attention_heads=heads,
+            **common,
+        ),
         st.builds(AttentionConfig, mamba=mamba_configs(), **common),
         st.builds(AttentionConfig, no_op=st.just(True), **common),
     )

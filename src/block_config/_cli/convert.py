@@ -1,4 +1,5 @@
-"""``block-config convert``: write a config in the native or the legacy nemotron-nas dialect."""
+"""``block-config convert``: write a config in another dialect (native, legacy nemotron-nas,
+per-layer, or a dialect named by its own ``model_type``)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def register(commands: Any) -> None:
     convert = add_command(
         commands,
         "convert",
-        "write a config in the native or the legacy nemotron-nas dialect",
+        "write a config in another dialect (native, legacy, per-layer, ...)",
         "The output is written atomically (never half-written), as YAML when OUT ends in .yaml "
         "or .yml, else as JSON. Every key of config.json the conversion does not own keeps its "
         "value, model_type, architectures and auto_map included: convert does not edit the "
@@ -50,7 +51,14 @@ def register(commands: Any) -> None:
         run,
     )
     convert.add_argument("file", metavar="FILE", help=FILE_HELP)
-    convert.add_argument("--to", choices=("native", "legacy"), required=True, help="the dialect")
+    convert.add_argument(
+        "--to",
+        choices=_targets(),
+        required=True,
+        help="the dialect: native or legacy block_configs, per-layer (transformers' "
+        "per_layer_config on the model's base family, whose model_type and architectures it "
+        "writes), or a dialect named by its own model_type",
+    )
     convert.add_argument(
         "-o",
         "--output",
@@ -63,11 +71,19 @@ def register(commands: Any) -> None:
     input_options(convert)
 
 
+def _targets() -> tuple[str, ...]:
+    from block_config import dialects
+
+    return ("native", "legacy", *(d for d in dialects.writable_dialects() if d != "native"))
+
+
 def run(args: argparse.Namespace, out: IO[str]) -> int:
     """Write ``args.file`` in the dialect ``args.to`` to ``args.output``."""
     if not args.output:  # Path("") is the current folder: ./config.json, unasked for
         usage("-o needs a file or folder name, got ''")
-    item = read(args.file, args, need_model=args.to == "legacy")
+    item = read(args.file, args, need_model=args.to != "native")
+    if item.bare and args.to not in ("native", "legacy"):
+        usage(f"{item.name} is a bare block list: the {args.to} dialect is a whole config.json")
     target = Path(args.output)
     if target.is_dir() or args.output.endswith(("/", os.sep)):
         target = target / "config.json"
@@ -86,7 +102,13 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
                 data = item.model.to_mapping(args.to)
     except BlockConfigError as error:
         invalid(item.name, bare_problems(error) if item.bare else error)
-    if item.model is not None and not item.bare and item.dialect != args.to:
+    # The other dialects' writers set model_type and architectures, and warn themselves.
+    if (
+        args.to in ("native", "legacy")
+        and item.model is not None
+        and not item.bare
+        and item.dialect != args.to
+    ):
         _warn_about_code_keys(item.name, data, args.to)
     try:
         text = dump_yaml(data) if is_yaml(target) else dump_config_json(data)

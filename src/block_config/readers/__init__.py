@@ -2,7 +2,9 @@
 
 Each module registers the ``model_type`` values it reads (:func:`register`) and says in its
 docstring which transformers modelling code it follows and what it counts; the native and the
-legacy Puzzle dialects (configs with ``block_configs``) are readers of the same kind.
+legacy Puzzle dialects (configs with ``block_configs``) and the dialects named by their own
+``model_type`` are read by :mod:`block_config.dialects`; a family's ``per_layer_config``
+overrides are read with its reader (see :class:`PerLayer`).
 :meth:`ModelArchitecture.from_mapping <block_config.ModelArchitecture.from_mapping>` picks the
 reader (see :func:`choose`), the reader builds the model's fields, and the model checks the
 rules between them once. A ``model_type`` no reader is registered for is an error naming the
@@ -21,9 +23,7 @@ from block_config.readers import (
     llama,
     llama4,
     mixtral,
-    native,
     nemotron_h,
-    nemotron_nas,
     qwen2,
     qwen2_moe,
     qwen3,
@@ -33,9 +33,12 @@ from block_config.readers import (
 from block_config.readers._registry import (
     TEXT_CONFIG,
     Choice,
+    PerLayer,
     Reader,
     ReadOptions,
+    architecture_of,
     choose,
+    per_layer_of,
     read_fields,
     reader_for,
     register,
@@ -47,9 +50,12 @@ from block_config.readers._registry import (
 __all__ = [
     "TEXT_CONFIG",
     "Choice",
+    "PerLayer",
     "ReadOptions",
     "Reader",
+    "architecture_of",
     "choose",
+    "per_layer_of",
     "read_fields",
     "reader_for",
     "register",
@@ -67,9 +73,7 @@ FAMILY_MODULES = (
     llama,
     llama4,
     mixtral,
-    native,
     nemotron_h,
-    nemotron_nas,
     qwen2,
     qwen2_moe,
     qwen3,

@@ -3,7 +3,7 @@ layer count, grouped-query attention, routed experts, and building the blocks.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from block_config._config import BlockConfig
@@ -11,11 +11,14 @@ from block_config._converter import MAX_BLOCKS, structure_block_configs
 from block_config._errors import BlockConfigError, Path, Problem, describe
 from block_config._keys import ConfigReader, is_count
 from block_config._quantization import quantization_from_config
+from block_config.readers._registry import PerLayer
 
 __all__ = [
     "DEFAULT_CONV_KERNEL",
     "FLAG_KEYS",
     "FULL",
+    "GQA_PER_LAYER",
+    "GQA_PER_LAYER_FIXED_HEADS",
     "MAX_BLOCKS",
     "NO_OP",
     "SLIDING",
@@ -28,9 +31,11 @@ __all__ = [
     "layer_count",
     "layer_types",
     "model_fields",
+    "moe_per_layer",
     "qwen_sliding",
     "routed_experts",
     "window_attentions",
+    "window_types",
     "windowed",
 ]
 
@@ -48,6 +53,32 @@ FLAG_KEYS = (
     "router_score_correction_bias",
 )
 NO_OP: dict[str, Any] = {"no_op": True}
+#: The attention attributes of grouped-query attention a layer may override in
+#: ``per_layer_config``: its query heads, KV heads and head width.
+GQA_PER_LAYER = frozenset({"num_attention_heads", "num_key_value_heads", "head_dim"})
+#: The same for a family whose configuration class checks ``hidden_size`` against the global
+#: ``num_attention_heads`` (transformers 5.25's Llama, Gemma-2/3 and DeepSeek-V2 classes refuse
+#: a config with a layer's own head count, so no such layer is read or written).
+GQA_PER_LAYER_FIXED_HEADS = GQA_PER_LAYER - {"num_attention_heads"}
+
+
+def moe_per_layer(
+    experts: str,
+    expert_size: str,
+    *others: str,
+    shared_size: str | None = None,
+    globals_from_blocks: Callable[[tuple[BlockConfig, ...]], dict[str, Any]] | None = None,
+) -> PerLayer:
+    """What a layer of a GQA family with routed experts may override: the attention sizes,
+    ``experts`` experts of ``expert_size`` (``num_experts_per_tok`` active), the shared
+    expert's ``shared_size``, and ``others``, under the family's own names."""
+    names = {"experts": experts, "per_token": "num_experts_per_tok", "expert_size": expert_size}
+    if shared_size is not None:
+        names["shared_size"] = shared_size
+    extra: dict[str, Any] = {}
+    if globals_from_blocks is not None:
+        extra["globals_from_blocks"] = globals_from_blocks
+    return PerLayer(GQA_PER_LAYER | {*names.values(), *others}, moe_names=names, **extra)
 
 
 def model_fields(
@@ -176,15 +207,18 @@ def build_blocks(keys: ConfigReader, items: list[dict[str, Any]]) -> list[BlockC
 
 
 def check_kv(block: BlockConfig, heads: int, path: Path, problems: list[Problem]) -> None:
-    """Record a problem where a layer's KV heads do not divide the model's heads."""
+    """Record a problem where a layer's KV heads do not divide its query heads (the layer's
+    own ``num_attention_heads`` where it has one, else the model's ``heads``)."""
     attention = block.attention
     if attention is not None and not attention.replace_with_linear:
         kv = attention.num_key_value_heads
-        if kv is not None and heads % kv:
+        own = attention.num_attention_heads
+        if kv is not None and (own or heads) % kv:
+            where = "the layer's num_attention_heads" if own else "num_attention_heads"
             problems.append(
                 Problem(
                     (*path, "attention", "num_key_value_heads"),
-                    f"{kv} does not divide num_attention_heads ({heads})",
+                    f"{kv} does not divide {where} ({own or heads})",
                 )
             )
     for index, child in enumerate(block.parallel_blocks or ()):
@@ -232,6 +266,16 @@ def layer_types(
                 )
             )
     return value if len(keys.problems) == before else None
+
+
+def window_types(blocks: tuple[BlockConfig, ...]) -> list[str]:
+    """``layer_types`` of ``blocks``: sliding where a layer's attention has a window."""
+    return [
+        SLIDING
+        if block.attention is not None and block.attention.sliding_window is not None
+        else FULL
+        for block in blocks
+    ]
 
 
 def windowed(attention: dict[str, Any], window: int | None) -> dict[str, Any]:

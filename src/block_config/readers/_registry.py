@@ -17,19 +17,24 @@ between fields, once. Which reader reads a config:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, TypeVar
 
 import attrs
 
+from block_config._config import BlockConfig
 from block_config._converter import UnknownKeys
 from block_config._errors import BlockConfigError, Problem, describe
 
 __all__ = [
+    "ANY_MODEL",
     "Choice",
+    "PerLayer",
     "ReadOptions",
     "Reader",
+    "architecture_of",
     "choose",
+    "per_layer_of",
     "read_fields",
     "reader_for",
     "register",
@@ -39,7 +44,9 @@ __all__ = [
 ]
 
 #: The dialects a reader reports (as :data:`block_config.Dialect`).
-_Dialect = Literal["native", "legacy", "homogeneous"]
+_Dialect = Literal[
+    "native", "legacy", "homogeneous", "per-layer", "gpt_oss_puzzle", "nemotron_h_puzzle"
+]
 #: The key a multimodal wrapper holds its language model's config under.
 TEXT_CONFIG = "text_config"
 
@@ -61,6 +68,33 @@ Reader = Callable[[Mapping[str, Any], ReadOptions], dict[str, Any]]
 _R = TypeVar("_R", bound=Reader)
 
 
+def _names(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(names)
+
+
+def _no_globals(blocks: tuple[BlockConfig, ...]) -> dict[str, Any]:
+    return {}
+
+
+@attrs.frozen
+class PerLayer:
+    """What a family reads of transformers' ``per_layer_config`` (see
+    :mod:`block_config.dialects.per_layer`): the attributes of its configuration class a
+    layer may override, the subblocks a layer may ``skip``, and the aliases of its class's
+    ``attribute_map`` (``num_local_experts`` for ``n_routed_experts``)."""
+
+    attributes: frozenset[str] = attrs.field(converter=_names)
+    skips: tuple[str, ...] = ("attention", "mlp")
+    aliases: Mapping[str, str] = attrs.field(factory=dict)
+    #: The family's names of a :class:`~block_config.MoEConfig`'s values, for writing:
+    #: ``experts``, ``per_token``, ``expert_size``, ``shared_size``, ``latent``.
+    moe_names: Mapping[str, str] = attrs.field(factory=dict)
+    #: The global keys the family derives from the layers (a layer-kind list), for writing.
+    globals_from_blocks: Callable[[tuple[BlockConfig, ...]], dict[str, Any]] = attrs.field(
+        default=_no_globals
+    )
+
+
 @attrs.frozen
 class _Wrapper:
     #: The ``model_type`` of the text part when its ``text_config`` does not say.
@@ -71,21 +105,49 @@ class _Wrapper:
 
 _READERS: dict[str, Reader] = {}
 _WRAPPERS: dict[str, _Wrapper] = {}
-#: The dialect readers, chosen by ``block_configs`` rather than by ``model_type``.
-_DIALECT_READERS: dict[str, Reader] = {}
+#: What each ``model_type``'s reader reads of ``per_layer_config``.
+_PER_LAYER: dict[str, PerLayer] = {}
+#: The ``model_type`` of each architecture class name (``LlamaForCausalLM``), for the
+#: Model-Optimizer deploy form's ``base_architecture``.
+_ARCHITECTURES: dict[str, str] = {}
+#: The architecture name of the deploy form that reads as its ``base_architecture``.
+ANY_MODEL = "AnyModel"
 
 
-def register(*model_types: str) -> Callable[[_R], _R]:
-    """Register the decorated reader for ``model_types`` (each at most once)."""
+def register(
+    *model_types: str,
+    per_layer: PerLayer | None = None,
+    architectures: Mapping[str, str] | None = None,
+) -> Callable[[_R], _R]:
+    """Register the decorated reader for ``model_types`` (each at most once), with what it
+    reads of ``per_layer_config`` (none when ``per_layer`` is None: such a config is refused)
+    and the architecture class names of each ``model_type``."""
 
     def decorate(reader: _R) -> _R:
         for model_type in model_types:
             if model_type in _READERS or model_type in _WRAPPERS:
                 raise ValueError(f"model_type {model_type!r} already has a reader")
             _READERS[model_type] = reader
+            if per_layer is not None:
+                _PER_LAYER[model_type] = per_layer
+        for architecture, model_type in (architectures or {}).items():
+            _ARCHITECTURES[architecture] = model_type
         return reader
 
     return decorate
+
+
+def per_layer_of(model_type: str | None) -> PerLayer | None:
+    """What the reader of ``model_type`` reads of ``per_layer_config``, or None."""
+    return _PER_LAYER.get(model_type) if model_type is not None else None
+
+
+def architecture_of(model_type: str) -> str | None:
+    """The architecture class name of ``model_type`` (``"LlamaForCausalLM"``), or None."""
+    for architecture, registered in _ARCHITECTURES.items():
+        if registered == model_type:
+            return architecture
+    return None
 
 
 def register_text_wrapper(
@@ -99,16 +161,6 @@ def register_text_wrapper(
     if model_type in _READERS or model_type in _WRAPPERS:
         raise ValueError(f"model_type {model_type!r} already has a reader")
     _WRAPPERS[model_type] = _Wrapper(text_model_type, tie_word_embeddings)
-
-
-def register_dialect(dialect: Literal["native", "legacy"]) -> Callable[[_R], _R]:
-    """Register the decorated reader for a ``block_configs`` dialect."""
-
-    def decorate(reader: _R) -> _R:
-        _DIALECT_READERS[dialect] = reader
-        return reader
-
-    return decorate
 
 
 def reader_for(model_type: str) -> Reader | None:
@@ -157,8 +209,12 @@ def choose(
     when no reader fits.
     """
     from block_config._legacy import LEGACY_MODEL_TYPE, looks_legacy
+    from block_config.dialects import _registry as dialects
 
     own_type: Any = config.get("model_type")
+    named = dialects.dialect_for_model_type(own_type)
+    if dialect is None and family is None and named is not None:
+        dialect = named  # type: ignore[assignment]
     if dialect is None and config.get("block_configs") is not None:
         try:
             legacy = looks_legacy(config["block_configs"])
@@ -167,9 +223,16 @@ def choose(
         if legacy is None:
             legacy = own_type == LEGACY_MODEL_TYPE
         dialect = "legacy" if legacy else "native"
-    if dialect in ("native", "legacy"):
-        return Choice(_DIALECT_READERS[dialect], own_type if type(own_type) is str else None)
+    if dialect is not None and dialect not in ("homogeneous", "per-layer"):
+        reader = dialects.reader_of(dialect)
+        if reader is None:
+            raise ValueError(f"no reader for dialect {dialect!r}")
+        return Choice(reader, own_type if type(own_type) is str else None)
     model_type: Any = own_type if family is None else family
+    if family is None:
+        base = _any_model_base(config)
+        if base is not None:
+            model_type = base
     if type(model_type) is str and model_type in _READERS:
         return Choice(_READERS[model_type], model_type)
     text = config.get(TEXT_CONFIG)
@@ -202,6 +265,22 @@ def choose(
     raise BlockConfigError.at(("model_type",), _unknown(model_type))
 
 
+def _any_model_base(config: Mapping[str, Any]) -> str | None:
+    """The ``model_type`` of a Model-Optimizer deploy config (``architectures: ["AnyModel"]``)
+    from its ``base_architecture``; None for any other config."""
+    if config.get("architectures") != [ANY_MODEL]:
+        return None
+    base = config.get("base_architecture")
+    if type(base) is not str or base not in _ARCHITECTURES:
+        known = ", ".join(sorted(_ARCHITECTURES))
+        raise BlockConfigError.at(
+            ("base_architecture",),
+            f"an AnyModel config is read as its base architecture; expected one of {known}, "
+            f"got {describe(base)}",
+        )
+    return _ARCHITECTURES[base]
+
+
 def text_part_key(config: Mapping[str, Any], family: str | None = None) -> str | None:
     """``"text_config"`` when ``config`` is read through its text part, else None."""
     try:
@@ -223,14 +302,14 @@ def read_fields(
     choice = choose(config, family=family, dialect=dialect)
     if choice.text_key is None:
         options = ReadOptions(model_type=choice.model_type, unknown_keys=unknown_keys)
-        fields = choice.reader(config, options)
-        if fields["dialect"] == "homogeneous":
+        fields = _read_family(choice, config, options)
+        if fields["dialect"] in ("homogeneous", "per-layer"):
             fields["model_type"] = choice.model_type
         return fields
     text: Mapping[str, Any] = config[choice.text_key]
     options = ReadOptions(model_type=choice.text_model_type, unknown_keys=unknown_keys)
     try:
-        fields = choice.reader(text, options)
+        fields = _read_family(choice, text, options)
     except BlockConfigError as error:
         raise error.under((choice.text_key,)) from None
     fields["model_type"] = choice.model_type
@@ -246,3 +325,26 @@ def read_fields(
             raise BlockConfigError([Problem(("tie_word_embeddings",), message)])
         fields["tie_word_embeddings"] = tie
     return fields
+
+
+def _read_family(choice: Choice, config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
+    """Read ``config`` with the chosen reader, its ``per_layer_config`` applied (never
+    ignored: a reader that reads none refuses the config)."""
+    from block_config.dialects.per_layer import KEY, read_per_layer
+
+    if config.get(KEY) is None:
+        return choice.reader(config, options)
+    spec = per_layer_of(options.model_type)
+    if choice.reader is not _READERS.get(options.model_type or ""):
+        raise BlockConfigError.at(
+            (KEY,),
+            "per-layer overrides beside a dialect that says every layer itself "
+            "(block_configs): nothing is read while ignoring them; remove one of the two",
+        )
+    if spec is None:
+        raise BlockConfigError.at(
+            (KEY,),
+            f"per-layer overrides are not read for {describe(options.model_type)} configs "
+            f"(read for: {', '.join(sorted(_PER_LAYER))}); nothing is read while ignoring them",
+        )
+    return read_per_layer(config, choice.reader, spec, options)

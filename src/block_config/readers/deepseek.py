@@ -22,10 +22,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
-from block_config.readers._common import homogeneous, layer_count, model_fields, routed_experts
-from block_config.readers._registry import ReadOptions, register
+from block_config.readers._common import (
+    homogeneous,
+    layer_count,
+    model_fields,
+    routed_experts,
+)
+from block_config.readers._registry import PerLayer, ReadOptions, register
 
 __all__ = ["read_deepseek"]
 
@@ -46,7 +53,42 @@ def _mla(keys: ConfigReader) -> dict[str, Any]:
     }
 
 
-@register("deepseek_v2", "deepseek_v3")
+#: What a DeepSeek-V3 layer may override in ``per_layer_config`` (DeepSeek-V2's class checks
+#: the global head count, so a V2 layer has none of its own).
+_PER_LAYER_V3 = PerLayer(
+    {
+        "num_attention_heads",
+        "intermediate_size",
+        "moe_intermediate_size",
+        "n_routed_experts",
+        "num_experts_per_tok",
+        "n_shared_experts",
+        "q_lora_rank",
+        "kv_lora_rank",
+        "qk_nope_head_dim",
+        "qk_rope_head_dim",
+        "v_head_dim",
+    },
+    moe_names={
+        "experts": "n_routed_experts",
+        "per_token": "num_experts_per_tok",
+        "expert_size": "moe_intermediate_size",
+    },
+)
+
+
+@register(
+    "deepseek_v2",
+    per_layer=attrs.evolve(
+        _PER_LAYER_V3, attributes=_PER_LAYER_V3.attributes - {"num_attention_heads"}
+    ),
+    architectures={"DeepseekV2ForCausalLM": "deepseek_v2"},
+)
+@register(
+    "deepseek_v3",
+    per_layer=_PER_LAYER_V3,
+    architectures={"DeepseekV3ForCausalLM": "deepseek_v3"},
+)
 def read_deepseek(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A DeepSeek-V2/V3 config: MLA everywhere, dense then MoE layers."""
     version = options.model_type if options.model_type in _DEFAULTS else "deepseek_v3"

@@ -19,6 +19,7 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
+    GQA_PER_LAYER_FIXED_HEADS,
     SLIDING,
     attention,
     dense_layers,
@@ -28,7 +29,7 @@ from block_config.readers._common import (
     model_fields,
     window_attentions,
 )
-from block_config.readers._registry import ReadOptions, register
+from block_config.readers._registry import PerLayer, ReadOptions, register
 
 __all__ = ["gemma_layers", "read_gemma2"]
 
@@ -64,7 +65,11 @@ def gemma_layers(
     return dense_layers(window_attentions(attn, windows), ffn)
 
 
-@register("gemma2")
+@register(
+    "gemma2",
+    per_layer=PerLayer(GQA_PER_LAYER_FIXED_HEADS | {"intermediate_size", "sliding_window"}),
+    architectures={"Gemma2ForCausalLM": "gemma2"},
+)
 def read_gemma2(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Gemma-2 config: sliding and global layers alternating."""
     del options  # one family

@@ -21,8 +21,18 @@ from typing import Any
 
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
-from block_config.readers._common import homogeneous, layer_count, model_fields
-from block_config.readers._registry import ReadOptions, register, register_text_wrapper
+from block_config.readers._common import (
+    GQA_PER_LAYER_FIXED_HEADS,
+    homogeneous,
+    layer_count,
+    model_fields,
+)
+from block_config.readers._registry import (
+    PerLayer,
+    ReadOptions,
+    register,
+    register_text_wrapper,
+)
 from block_config.readers.gemma2 import gemma_layers
 
 __all__ = ["read_gemma3_text"]
@@ -39,7 +49,11 @@ _DEFAULTS = {
 }
 
 
-@register("gemma3_text")
+@register(
+    "gemma3_text",
+    per_layer=PerLayer(GQA_PER_LAYER_FIXED_HEADS | {"intermediate_size", "sliding_window"}),
+    architectures={"Gemma3ForCausalLM": "gemma3_text"},
+)
 def read_gemma3_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Gemma-3 text config: a global layer every ``sliding_window_pattern`` layers."""
     del options  # one family

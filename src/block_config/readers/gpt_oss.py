@@ -26,8 +26,10 @@ from block_config.readers._common import (
     layer_count,
     layer_types,
     model_fields,
+    moe_per_layer,
     routed_experts,
     window_attentions,
+    window_types,
 )
 from block_config.readers._registry import ReadOptions, register
 
@@ -36,7 +38,16 @@ __all__ = ["read_gpt_oss"]
 _DEFAULT_WINDOW = 128
 
 
-@register("gpt_oss")
+@register(
+    "gpt_oss",
+    per_layer=moe_per_layer(
+        "num_local_experts",
+        "intermediate_size",
+        "sliding_window",
+        globals_from_blocks=lambda blocks: {"layer_types": window_types(blocks)},
+    ),
+    architectures={"GptOssForCausalLM": "gpt_oss"},
+)
 def read_gpt_oss(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A gpt-oss config: the same MoE FFN in every layer, alternating attention windows."""
     del options  # one family

@@ -17,18 +17,29 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
+    GQA_PER_LAYER,
+    GQA_PER_LAYER_FIXED_HEADS,
     attention,
     homogeneous,
     layer_count,
     model_fields,
     windowed,
 )
-from block_config.readers._registry import ReadOptions, register
+from block_config.readers._registry import PerLayer, ReadOptions, register
 
 __all__ = ["read_llama"]
 
 
-@register("llama", "mistral")
+@register(
+    "mistral",
+    per_layer=PerLayer(GQA_PER_LAYER | {"intermediate_size", "sliding_window"}),
+    architectures={"MistralForCausalLM": "mistral"},
+)
+@register(
+    "llama",
+    per_layer=PerLayer(GQA_PER_LAYER_FIXED_HEADS | {"intermediate_size"}),
+    architectures={"LlamaForCausalLM": "llama"},
+)
 def read_llama(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Llama- or Mistral-shaped config: one dense block per layer."""
     keys = ConfigReader(config)

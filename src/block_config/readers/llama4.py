@@ -28,9 +28,14 @@ from block_config.readers._common import (
     layer_count,
     layer_types,
     model_fields,
+    moe_per_layer,
     routed_experts,
 )
-from block_config.readers._registry import ReadOptions, register, register_text_wrapper
+from block_config.readers._registry import (
+    ReadOptions,
+    register,
+    register_text_wrapper,
+)
 
 __all__ = ["read_llama4_text"]
 
@@ -44,6 +49,10 @@ def _layer_list(keys: ConfigReader, key: str, layers: int, *, flags: bool) -> li
     values = keys.int_list(key)
     if values is None:
         return None
+    if flags and not values:
+        # Llama4TextConfig takes an empty list as "the default pattern", as the published
+        # Llama-4-Scout config writes it.
+        return values
     before = len(keys.problems)
     if flags:
         if len(values) != layers:
@@ -65,7 +74,16 @@ def _layer_list(keys: ConfigReader, key: str, layers: int, *, flags: bool) -> li
     return values if len(keys.problems) == before else None
 
 
-@register("llama4_text")
+@register(
+    "llama4_text",
+    per_layer=moe_per_layer(
+        "num_local_experts",
+        "intermediate_size",
+        "intermediate_size_mlp",
+        "attention_chunk_size",
+    ),
+    architectures={"Llama4ForCausalLM": "llama4_text"},
+)
 def read_llama4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Llama-4 text config: MoE and dense layers, chunked and global attention."""
     del options  # one family

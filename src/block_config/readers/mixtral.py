@@ -19,6 +19,7 @@ from block_config.readers._common import (
     homogeneous,
     layer_count,
     model_fields,
+    moe_per_layer,
     routed_experts,
     windowed,
 )
@@ -27,7 +28,11 @@ from block_config.readers._registry import ReadOptions, register
 __all__ = ["read_mixtral"]
 
 
-@register("mixtral")
+@register(
+    "mixtral",
+    per_layer=moe_per_layer("num_local_experts", "intermediate_size", "sliding_window"),
+    architectures={"MixtralForCausalLM": "mixtral"},
+)
 def read_mixtral(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Mixtral config: the same MoE block in every layer."""
     del options  # one family

@@ -25,12 +25,15 @@ multi-token-prediction layers are not counted.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from block_config._config import BlockConfig
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
+    GQA_PER_LAYER,
     MAX_BLOCKS,
     NO_OP,
     attention,
@@ -38,7 +41,7 @@ from block_config.readers._common import (
     model_fields,
     routed_experts,
 )
-from block_config.readers._registry import ReadOptions, register
+from block_config.readers._registry import PerLayer, ReadOptions, register
 
 __all__ = ["read_nemotron_h"]
 
@@ -130,16 +133,68 @@ def _items(keys: ConfigReader, kinds: list[str], heads: int | None) -> list[dict
         # One shared expert of this width, whatever n_shared_experts says (transformers'
         # NemotronHMOE builds exactly one).
         shared = keys.integer("moe_shared_expert_intermediate_size", required=True, minimum=0)
+        # A latent MoE (Nemotron-3-Super): the experts work in moe_latent_size values.
+        extra = {"gated": False, "latent_dim": keys.integer("moe_latent_size", default=None)}
         items["moe"] = {
             "attention": NO_OP,
             "ffn": routed_experts(
-                keys, "n_routed_experts", "moe_intermediate_size", shared, extra={"gated": False}
+                keys, "n_routed_experts", "moe_intermediate_size", shared, extra=extra
             ),
         }
     return [items[kind] for kind in kinds if kind in items]
 
 
-@register("nemotron_h")
+#: What a Nemotron-H layer may override in ``per_layer_config``; its one mixer is skipped
+#: as a whole (``skip: ["mixer"]``).
+PER_LAYER = PerLayer(
+    GQA_PER_LAYER
+    | {
+        "intermediate_size",
+        "n_routed_experts",
+        "num_experts_per_tok",
+        "moe_intermediate_size",
+        "moe_shared_expert_intermediate_size",
+        "moe_latent_size",
+        "ssm_state_size",
+        "mamba_num_heads",
+        "mamba_head_dim",
+        "n_groups",
+    },
+    skips=("mixer",),
+    aliases={"num_local_experts": "n_routed_experts"},
+    moe_names={
+        "experts": "n_routed_experts",
+        "per_token": "num_experts_per_tok",
+        "expert_size": "moe_intermediate_size",
+        "shared_size": "moe_shared_expert_intermediate_size",
+        "latent": "moe_latent_size",
+    },
+    globals_from_blocks=lambda blocks: {
+        "layers_block_type": layer_kinds(blocks),
+        "hybrid_override_pattern": None,
+    },
+)
+
+
+def _kind(block: BlockConfig) -> str | None:
+    attention, ffn = block.attention, block.ffn
+    if attention is not None and not attention.no_op:
+        return "linear_attention" if attention.mamba is not None else "full_attention"
+    if ffn is not None and not ffn.no_op:
+        return "moe" if ffn.moe is not None else "mlp"
+    return None
+
+
+def layer_kinds(blocks: tuple[BlockConfig, ...]) -> list[str]:
+    """Each block's ``layers_block_type`` name as transformers 5.25 spells it; a block with no
+    mixer at all (its ``skip`` removes it) takes the most common kind of the others."""
+    kinds = [_kind(block) for block in blocks]
+    present = Counter(kind for kind in kinds if kind is not None)
+    filler = present.most_common(1)[0][0] if present else "mlp"  # the first seen on a tie
+    return [kind or filler for kind in kinds]
+
+
+@register("nemotron_h", per_layer=PER_LAYER, architectures={"NemotronHForCausalLM": "nemotron_h"})
 def read_nemotron_h(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Nemotron-H config: one block per character of its layer pattern."""
     del options
@@ -149,13 +204,6 @@ def read_nemotron_h(config: Mapping[str, Any], options: ReadOptions) -> dict[str
     head_dim = keys.integer("attention_head_dim", default=128)
     # NemotronHAttention builds its projections without biases, whatever attention_bias says.
     fields = {**model_fields(keys, head_dim=head_dim), "attention_bias": False}
-    if config.get("moe_latent_size") is not None:
-        keys.problems.append(
-            Problem(
-                ("moe_latent_size",),
-                "not supported: experts projecting through a latent space are not counted",
-            )
-        )
     before = len(keys.problems)
     kinds = _kinds(config, keys)
     if len(keys.problems) > before:  # a broken layer pattern: nothing below reads reliably

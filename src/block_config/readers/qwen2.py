@@ -13,6 +13,7 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
+    GQA_PER_LAYER,
     attention,
     dense_layers,
     homogeneous,
@@ -21,12 +22,16 @@ from block_config.readers._common import (
     qwen_sliding,
     window_attentions,
 )
-from block_config.readers._registry import ReadOptions, register
+from block_config.readers._registry import PerLayer, ReadOptions, register
 
 __all__ = ["read_qwen2"]
 
 
-@register("qwen2")
+@register(
+    "qwen2",
+    per_layer=PerLayer(GQA_PER_LAYER | {"intermediate_size", "sliding_window"}),
+    architectures={"Qwen2ForCausalLM": "qwen2"},
+)
 def read_qwen2(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Qwen2 config: one dense block per layer."""
     del options

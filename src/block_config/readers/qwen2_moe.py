@@ -22,6 +22,7 @@ from block_config.readers._common import (
     homogeneous,
     layer_count,
     model_fields,
+    moe_per_layer,
     qwen_sliding,
     routed_experts,
     window_attentions,
@@ -79,7 +80,17 @@ def qwen_moe_items(
     ]
 
 
-@register("qwen2_moe")
+@register(
+    "qwen2_moe",
+    per_layer=moe_per_layer(
+        "num_experts",
+        "moe_intermediate_size",
+        "intermediate_size",
+        "sliding_window",
+        shared_size="shared_expert_intermediate_size",
+    ),
+    architectures={"Qwen2MoeForCausalLM": "qwen2_moe"},
+)
 def read_qwen2_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Qwen2-MoE config: sparse and dense layers as the sparse step and mlp_only_layers say."""
     del options

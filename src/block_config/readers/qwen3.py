@@ -13,6 +13,7 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
+    GQA_PER_LAYER,
     attention,
     dense_layers,
     homogeneous,
@@ -21,12 +22,16 @@ from block_config.readers._common import (
     qwen_sliding,
     window_attentions,
 )
-from block_config.readers._registry import ReadOptions, register
+from block_config.readers._registry import PerLayer, ReadOptions, register
 
 __all__ = ["read_qwen3"]
 
 
-@register("qwen3")
+#: What a Qwen3 layer may override in ``per_layer_config``.
+PER_LAYER = PerLayer(GQA_PER_LAYER | {"intermediate_size", "sliding_window"})
+
+
+@register("qwen3", per_layer=PER_LAYER, architectures={"Qwen3ForCausalLM": "qwen3"})
 def read_qwen3(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Qwen3 config: one dense block per layer."""
     del options

@@ -13,14 +13,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from block_config._keys import ConfigReader
-from block_config.readers._common import homogeneous, model_fields
+from block_config.readers._common import homogeneous, model_fields, moe_per_layer
 from block_config.readers._registry import ReadOptions, register
 from block_config.readers.qwen2_moe import qwen_moe_items
 
 __all__ = ["read_qwen3_moe"]
 
 
-@register("qwen3_moe")
+#: What a Qwen3-MoE layer may override in ``per_layer_config``.
+PER_LAYER = moe_per_layer(
+    "num_experts", "moe_intermediate_size", "intermediate_size", "sliding_window"
+)
+
+
+@register("qwen3_moe", per_layer=PER_LAYER, architectures={"Qwen3MoeForCausalLM": "qwen3_moe"})
 def read_qwen3_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Qwen3-MoE config: sparse and dense layers as the sparse step and mlp_only_layers say."""
     del options

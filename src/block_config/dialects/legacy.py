@@ -15,21 +15,25 @@ back reproduces them byte for byte.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from block_config import _legacy
 from block_config._config import BlockConfig
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config._warnings import warnings_under
+from block_config.dialects._registry import register_reader, register_writer
+from block_config.dialects.native import finish_dialect, write_block_list
 from block_config.readers._common import flag_fields, model_fields
-from block_config.readers._registry import ReadOptions, register_dialect
-from block_config.readers.native import finish_dialect
+from block_config.readers._registry import ReadOptions
 
-__all__ = ["read_nemotron_nas"]
+if TYPE_CHECKING:
+    from block_config._model import ModelArchitecture
+
+__all__ = ["read_nemotron_nas", "write_legacy"]
 
 
-@register_dialect("legacy")
+@register_reader("legacy")
 def read_nemotron_nas(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A config with legacy ``block_configs``: the model's keyword arguments."""
     keys = ConfigReader(config)
@@ -65,3 +69,33 @@ def read_nemotron_nas(config: Mapping[str, Any], options: ReadOptions) -> dict[s
         "dialect": "legacy",
         "legacy_block_configs": None if legacy_items is None else tuple(legacy_items),
     }
+
+
+@register_writer("legacy")
+def write_legacy(model: ModelArchitecture) -> dict[str, Any]:
+    """``model`` with legacy ``block_configs``; the legacy items read are reused where a
+    layer's attention or FFN is unchanged, so a legacy file round-trips byte for byte.
+
+    Raises :class:`BlockConfigError` at each layer's path for what the dialect cannot say
+    (MoE, Mamba, MLA, Llama-4 attention, parallel blocks, ...).
+    """
+    return write_block_list(model, "legacy", lambda: _legacy_items(model), _nulls)
+
+
+def _legacy_items(model: ModelArchitecture) -> list[dict[str, Any]]:
+    try:
+        return _legacy.native_to_legacy(
+            model.block_configs,
+            num_attention_heads=model.num_attention_heads,
+            hidden_size=model.hidden_size,
+            originals=model.legacy_block_configs,
+        )
+    except BlockConfigError as error:
+        raise error.under(("block_configs",)) from None
+
+
+def _nulls(out: dict[str, Any]) -> None:
+    # The published nemotron-nas configs say these per layer only.
+    for key in ("num_key_value_heads", "intermediate_size"):
+        if key in out:
+            out[key] = None
