@@ -561,8 +561,9 @@ def search(
     (``status == "time_limit"`` and the relative ``gap``). Raises
     :class:`InfeasibleBudgetError` when no choice meets the budgets,
     :class:`BlockConfigError` when a candidate has no score (``$.layers[3][7].score``),
-    :class:`SolverNotInstalledError` without the ``search`` extra, and :class:`TimeoutError`
-    when the time limit passes before any choice is found.
+    :class:`SolverNotInstalledError` without the ``search`` extra, :class:`TimeoutError`
+    when the time limit passes before any choice is found, and ``ValueError`` for a library
+    with spans (:func:`search_spans` chooses among them).
 
     >>> from block_config import Budgets, ModelArchitecture, build_candidates, search
     >>> parent = ModelArchitecture(hidden_size=64, num_attention_heads=8, vocab_size=100,
