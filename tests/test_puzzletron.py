@@ -755,3 +755,29 @@ def test_the_package_imports_neither_torch_nor_omegaconf() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_several_scenarios_are_each_solved_on_their_own(
+    ws: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The reference shares one constraints dict between scenarios and subtracts the non-block
+    # part again for each later scenario; here each equals enumeration for its own scenario.
+    limit = round(0.7 * teacher_total(ws, 0, "memory_mib"), 3)
+    code, _, err = run(
+        ws,
+        capsys,
+        "--subblock_stats_args",
+        '[{"batch_size": 1}, {"batch_size": 8}]',
+        "--objective",
+        "metrics.lm_loss",
+        "--mip_constraints",
+        json.dumps({"stats.memory_mib": limit}),
+    )
+    assert code == 0, err
+    folder = f"stats_memory_mib_{limit}".replace(".", "_")
+    for scenario, batch in enumerate((1, 8)):
+        (solution,) = solutions(ws.root / "out" / f"batch_size_{batch}" / folder)
+        expected = best_by_enumeration(ws, scenario, "lm_loss", {"memory_mib": (None, limit)})
+        assert solution["total_value"]["metrics.lm_loss"] == pytest.approx(expected, rel=1e-9)
+        assert solution["puzzle_args"]["mip_constraints"] == {"stats.memory_mib": limit}
+        assert solution["total_costs"]["stats.memory_mib"] <= limit
