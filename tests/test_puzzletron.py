@@ -438,7 +438,10 @@ def test_a_missing_stat_is_an_error_at_its_path(
         source="gathered",
     )
     assert code == 1
-    assert "$.replacement_0.stats.decode_runtime_ms: expected a number, got null" in err
+    assert (
+        f"{ws.stats_path}: $[0].subblocks: 'stats.decode_runtime_ms' is needed, but is null "
+        "for replacement_0 (parent layer"
+    ) in err
     assert not (ws.root / "out").exists()
 
 
@@ -781,3 +784,98 @@ def test_several_scenarios_are_each_solved_on_their_own(
         assert solution["total_value"]["metrics.lm_loss"] == pytest.approx(expected, rel=1e-9)
         assert solution["puzzle_args"]["mip_constraints"] == {"stats.memory_mib": limit}
         assert solution["total_costs"]["stats.memory_mib"] <= limit
+
+
+def test_the_teacher_layer_replacements_come_from_the_replacement_library(
+    ws: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    teacher_block = puzzle_workspace.seed_block(0, 0)
+    library = [
+        {
+            "parent_layer_indices": [layer],
+            "child_block_configs": [teacher_block],
+            "weight_paths": [
+                f"{ws.teacher_dir}/subblocks_safetensors/block_{layer}_{part}.safetensors"
+                for part in ("attention", "ffn")
+            ],
+        }
+        for layer in range(ws.layers)
+    ]
+    # A student replacement of layer 0 (weights elsewhere) is not the teacher's.
+    library.append(
+        {
+            "parent_layer_indices": [0],
+            "child_block_configs": [puzzle_workspace.seed_block(1, 1)],
+            "weight_paths": [f"{ws.root}/lib/block_0.safetensors"],
+        }
+    )
+    library_path = ws.root / "replacement_library.json"
+    library_path.write_text(json.dumps(library))
+    teacher_json = ws.validation_dir / "teacher.json"
+    document = json.loads(teacher_json.read_text())
+    document["args"]["replacement_library_path"] = str(library_path)
+    teacher_json.write_text(json.dumps(document))
+    flags = [
+        "--subblock_stats_args",
+        '{"batch_size": 1}',
+        "--objective",
+        "metrics.lm_loss",
+        "--mip_constraints",
+        '{"stats.memory_mib": 1e9}',
+    ]
+    code, _, err = run(ws, capsys, *flags)
+    assert code == 0, err
+    written = json.loads(
+        (only_solution_file(ws) / "replacement_metrics_and_stats.json").read_text()
+    )
+    teachers = [entry for entry in written.values() if entry["is_teacher"]]
+    assert [t["layer_replacement"]["parent_layer_indices"] for t in teachers] == [
+        [layer] for layer in range(ws.layers)
+    ]
+    assert teachers[2]["layer_replacement"]["weight_paths"] == library[2]["weight_paths"]
+    # A layer with no teacher replacement in the library is named.
+    library_path.write_text(json.dumps(library[1:]))
+    code, _, err = run(ws, capsys, *flags)
+    assert code == 1
+    assert f"{library_path}: $: holds no teacher replacement" in err
+    assert "for parent layers [0]" in err
+
+
+def test_metric_overrides_replace_entries(
+    ws: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gathered = json.loads(ws.gathered_path.read_text())
+    entry = dict(gathered["replacement_0"])
+    entry["metrics"] = {**entry["metrics"], "lm_loss": -100.0}
+    code, _, err = run(
+        ws,
+        capsys,
+        "--subblock_stats_args",
+        '{"batch_size": 1}',
+        "--objective",
+        "metrics.lm_loss",
+        "--mip_constraints",
+        '{"stats.memory_mib": 1e9}',
+        "--metric_overrides",
+        json.dumps({"replacement_0": entry}),
+        source="gathered",
+    )
+    assert code == 0, err
+    (solution,) = solutions(only_solution_file(ws))
+    chosen = solution["chosen_replacements"]
+    assert any(c["metrics"]["lm_loss"] == -100.0 for c in chosen)
+    code, _, err = run(
+        ws,
+        capsys,
+        "--subblock_stats_args",
+        '{"batch_size": 1}',
+        "--objective",
+        "metrics.lm_loss",
+        "--mip_constraints",
+        '{"stats.memory_mib": 1e9}',
+        "--metric_overrides",
+        '{"replacement_0": {"parent_layer_indices": [0]}}',
+        source="gathered",
+    )
+    assert code == 1
+    assert "--metric_overrides: $.replacement_0: has no 'block_config'" in err

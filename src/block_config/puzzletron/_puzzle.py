@@ -209,10 +209,7 @@ def prepare_problem(
             bounds[name] = bound
     names = [*mip, *(name for name in report if name not in mip)]
     columns = {
-        name: [
-            get_number(entries[key], name, replacements[key].source, replacements[key].path)
-            for key in kept
-        ]
+        name: [_stat(entries[key], name, replacements[key], scenario) for key in kept]
         for name in names
     }
     offsets = {name: _lookup_offset(scenario.non_block, name, scenario) for name in names}
@@ -232,6 +229,28 @@ def prepare_problem(
         blocks={key: replacements[key].block for key in kept},
         spans={key: replacements[key].parent_layer_indices for key in kept},
     )
+
+
+def _stat(
+    entry: Mapping[str, Any], name: str, replacement: Replacement, scenario: Scenario
+) -> int | float:
+    """A constrained or reported value of a replacement. A block stat comes from the
+    scenario's subblocks: a missing or null one is reported there, naming the block."""
+    try:
+        return get_number(entry, name, replacement.source, replacement.path)
+    except PuzzleInputError as error:
+        parts = name.split(".")
+        if len(parts) != 2 or parts[0] != "stats":
+            raise
+        value = entry["stats"].get(parts[1])
+        found = "null" if parts[1] in entry["stats"] else "absent"
+        raise PuzzleInputError.one(
+            scenario.source,
+            (scenario.index, "subblocks"),
+            f"{name!r} is needed, but is {found} for {replacement.id} "
+            f"(parent layer {replacement.parent_layer_indices[0]}:{block_repr(replacement.block)})"
+            + ("" if value is None else f": {value!r}"),
+        ) from error
 
 
 def _total(values: Sequence[int | float], offset: int | float) -> int | float:
