@@ -678,6 +678,21 @@ def test_the_replacement_library_reader(tmp_path: Path) -> None:
         read_replacement_library(path)
 
 
+def test_a_min_above_the_max_is_located(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        ws,
+        capsys,
+        "--subblock_stats_args",
+        '{"batch_size": 1}',
+        "--objective",
+        "metrics.lm_loss",
+        "--mip_constraints",
+        '{"stats.memory_mib": [10, 5]}',
+    )
+    assert code == 1
+    assert "--mip_constraints: $['stats.memory_mib']: minimum 10 is above maximum 5" in err
+
+
 def test_the_library_api(ws: Workspace) -> None:
     result = run_puzzle(
         PuzzleArgs(

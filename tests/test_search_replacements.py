@@ -283,6 +283,13 @@ def test_bounds() -> None:
     assert not Bound(maximum=1).admits(1.0000001)
     with pytest.raises(ValueError, match="maximum must be a number"):
         Bound(maximum=math.nan)
+    with pytest.raises(ValueError, match="minimum 3 is above maximum 2"):
+        Bound(minimum=3, maximum=2)
+
+
+def test_no_replacements_is_refused() -> None:
+    with pytest.raises(ValueError, match="no replacements"):
+        search_replacements([], [], {}, {})
 
 
 def test_the_result_is_plain_data() -> None:

@@ -699,6 +699,8 @@ class Bound:
         object.__setattr__(self, "maximum", None if high == math.inf else high)
         if self.minimum == math.inf or self.maximum == -math.inf:
             raise ValueError(f"a bound of {self.minimum or self.maximum} cannot be met")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError(f"minimum {self.minimum:g} is above maximum {self.maximum:g}")
 
     def admits(self, total: float) -> bool:
         """Whether ``total`` is within the bounds (both inclusive)."""
@@ -803,6 +805,8 @@ def _check_replacements(
 ) -> list[int]:
     """The parent layers to cover, in order; ``ValueError`` for inconsistent input."""
     count = len(spans)
+    if not count:
+        raise ValueError("no replacements to choose from")
     if len(values) != count:
         raise ValueError(f"{len(values)} values for {count} replacements")
     for name, column in stats.items():

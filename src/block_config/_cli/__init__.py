@@ -1,5 +1,6 @@
 """The ``block-config`` command: show, validate, convert, diff, schema and plot model configs;
-list candidate blocks and search for the best child under budgets.
+list candidate blocks and search for the best child under budgets; run Puzzle's MIP step on
+the reference pipeline's files (``puzzle-mip``).
 
 This module only parses the command line and dispatches; each command lives in its own
 module (``show.py``, ``validate.py``, ...) and registers its own subparser, what they share

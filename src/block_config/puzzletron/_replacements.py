@@ -127,8 +127,10 @@ def read_gathered_metrics(path: Path, source: str | None = None) -> dict[str, Re
 
 def replacements_from_mapping(data: Any, source: str) -> dict[str, Replacement]:
     """The replacements of a gathered-metrics document (or of ``--metric_overrides``)."""
-    if not isinstance(data, dict):
-        raise PuzzleInputError.one(source, (), f"expected an object, got {describe(data)}")
+    if not isinstance(data, dict) or not data:
+        raise PuzzleInputError.one(
+            source, (), f"expected an object of replacements, got {describe(data)}"
+        )
     return {
         str(key): replacement_from_entry(str(key), entry, source, (str(key),))
         for key, entry in data.items()
