@@ -128,6 +128,8 @@ def test_no_family_reads_a_per_layer_config_as_homogeneous(name: str) -> None:
         ({"32": {"intermediate_size": 8}}, "$.per_layer_config.32: layer 32 is outside [0, 32)"),
         ({"-1": {}}, "$.per_layer_config['-1']: expected a layer index"),
         ({" 5": {}}, "$.per_layer_config[' 5']: expected a layer index"),
+        ({"9" * 5000: {}}, "$.per_layer_config." + "9" * 5000 + ": a layer index is outside"),
+        ({"0" * 30 + "7": {"intermediate_size": 8}}, None),
         (
             {"5": {"intermediate_size": 8}, "05": {"intermediate_size": 16}},
             "$.per_layer_config.05: layer 5 is given twice, also as '5'",
@@ -155,10 +157,29 @@ def test_no_family_reads_a_per_layer_config_as_homogeneous(name: str) -> None:
         ([{"intermediate_size": 8}], "$.per_layer_config: expected an object of per-layer"),
     ],
 )
-def test_what_is_not_read_is_an_error_at_its_path(overrides: Any, expected: str) -> None:
+def test_what_is_not_read_is_an_error_at_its_path(overrides: Any, expected: str | None) -> None:
+    if expected is None:  # read, as transformers reads it
+        ModelArchitecture.from_mapping(with_overrides(overrides))
+        return
     with pytest.raises(BlockConfigError) as error:
         ModelArchitecture.from_mapping(with_overrides(overrides))
     assert messages(error)[0].startswith(expected), messages(error)
+
+
+def test_overrides_outside_the_layers_read_are_refused() -> None:
+    scout = config(FAMILIES / "Llama-4-Scout-17B-16E.config.json")
+    scout["per_layer_config"] = {"3": {"intermediate_size": 8}}
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_mapping(scout)
+    assert messages(error) == [
+        "$.per_layer_config: per-layer overrides of a multimodal wrapper: its layers are read "
+        "from text_config, so they belong in text_config.per_layer_config; nothing is read "
+        "while ignoring them"
+    ]
+    docs = config(DOCS)
+    docs["mtp_per_layer_config"] = {"0": {"intermediate_size": 8}}
+    with pytest.raises(BlockConfigError, match=r"^\$\.mtp_per_layer_config: per-layer overrides"):
+        ModelArchitecture.from_mapping(docs)
 
 
 def test_every_problem_at_once() -> None:

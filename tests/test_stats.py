@@ -72,6 +72,10 @@ def test_a_layer_with_its_own_head_count_and_width() -> None:
     # q 16x64, k and v 16x16 each, o 64x16, norm 16: the layer's 8 heads of 8
     assert stats.params == 1024 + 256 + 256 + 1024 + 16
     assert stats.kv_cache_bytes_per_token == 2 * 2 * 8 * 2
+    assert (stats.num_attention_heads, stats.head_dim) == (8, 8)
+    assert stats.to_dict()["head_dim"] == 8
+    model_wide = layer({"attention": GQA, "ffn": NO_OP}).attention
+    assert (model_wide.num_attention_heads, model_wide.head_dim) == (4, 4)
     with_norms = layer({"attention": own, "ffn": NO_OP}, qk_norm=True, attention_sinks=True)
     assert with_norms.attention.params == stats.params + 2 * 8 + 8
 
@@ -109,6 +113,8 @@ def test_latent_moe() -> None:
     router, latent, expert, shared, norm = 16 * 4, 2 * 16 * 6, 2 * 6 * 8, 2 * 16 * 12, 16
     assert stats.params == router + latent + 4 * expert + shared + norm
     assert stats.active_params == router + latent + 2 * expert + shared + norm
+    assert stats.latent_dim == 6
+    assert stats.to_dict()["latent_dim"] == 6
     biased = layer({"attention": NO_OP, "ffn": {"moe": moe}}, mlp_bias=True).ffn
     # fc1 and fc2 biases, the experts' (up 8, down 6 each) and the shared expert's (12, 16)
     assert biased.params == stats.params + (6 + 16) + 4 * (8 + 6) + (12 + 16)

@@ -192,6 +192,10 @@ class AttentionStats:
     attention_chunk_size: int | None = None
     #: A sliding-window attention keeps at most this many tokens of KV cache; None: all.
     sliding_window: int | None = None
+    #: Query heads and head width of a GQA or MLA attention (the layer's own where it has
+    #: them, else the model's; an MLA attention has no head_dim); None for the other kinds.
+    num_attention_heads: int | None = None
+    head_dim: int | None = None
 
     @property
     def kv_cache_token_limit(self) -> int | None:
@@ -221,6 +225,8 @@ class FFNStats:
     num_experts_per_tok: int | None = None
     expert_intermediate_dim: int | None = None
     shared_expert_intermediate_dim: int | None = None
+    #: The latent width a latent MoE's experts work in; None: the hidden width.
+    latent_dim: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plain data, every field present."""
@@ -546,6 +552,8 @@ def _attention_stats(
     state_bytes = 0
     chunk: int | None = None
     window: int | None = None
+    heads: int | None = None
+    head_dim: int | None = None
     kind = attention_kind(attention)
     if kind == "linear":
         tally.matrix(ctx.hidden, ctx.hidden, "linear_attn")
@@ -559,7 +567,8 @@ def _attention_stats(
     elif kind == "mla":
         assert attention is not None
         assert attention.mla is not None
-        _mla_weights(attention.mla, attention.num_attention_heads or ctx.heads, tally)
+        heads = attention.num_attention_heads or ctx.heads
+        _mla_weights(attention.mla, heads, tally)
         # One latent per token and layer, shared by every head: no K/V pair.
         kv_bytes = _bytes(attention.mla.kv_lora_rank + attention.mla.qk_rope_head_dim, ctx.kv_bits)
         window = attention.sliding_window
@@ -584,6 +593,8 @@ def _attention_stats(
         mamba_state_bytes_per_sequence=state_bytes,
         attention_chunk_size=chunk,
         sliding_window=window,
+        num_attention_heads=heads,
+        head_dim=head_dim,
     )
 
 
@@ -686,6 +697,7 @@ def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path, index: int = 0)
             num_experts_per_tok=moe.num_experts_per_tok,
             expert_intermediate_dim=moe.expert_intermediate_dim,
             shared_expert_intermediate_dim=moe.shared_expert_intermediate_dim,
+            latent_dim=moe.latent_dim,
         )
     width = ffn.intermediate_size
     assert width is not None  # the class requires it for a dense FFN

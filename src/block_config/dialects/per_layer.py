@@ -60,8 +60,13 @@ def _index(key: Any) -> int | None:
     """A layer index as transformers reads a key (``int(key)``), for keys of decimal digits
     only: ``" 5"``, ``"+5"`` and ``"5_0"``, which ``int`` also takes, are refused."""
     if type(key) is str and key.isascii() and key.isdigit():
-        return int(key)
+        # Past 18 digits no index can be a layer's (and past 4,300 int() refuses the text).
+        return int(key) if len(key.lstrip("0")) <= 18 else _TOO_LARGE
     return None
+
+
+#: The index of a key too long to be any layer's.
+_TOO_LARGE = 10**18
 
 
 def _shown(name: Any) -> str:
@@ -106,10 +111,9 @@ def _read_overrides(
             )
             continue
         if not 0 <= index < layers:
+            shown = "a layer index" if index == _TOO_LARGE else f"layer {index}"
             problems.append(
-                Problem(
-                    path, f"layer {index} is outside [0, {layers}): num_hidden_layers is {layers}"
-                )
+                Problem(path, f"{shown} is outside [0, {layers}): num_hidden_layers is {layers}")
             )
             continue
         if index in seen:

@@ -110,6 +110,10 @@ _PER_LAYER: dict[str, PerLayer] = {}
 #: The ``model_type`` of each architecture class name (``LlamaForCausalLM``), for the
 #: Model-Optimizer deploy form's ``base_architecture``.
 _ARCHITECTURES: dict[str, str] = {}
+#: transformers' per-layer overrides (:mod:`block_config.dialects.per_layer`), and those of
+#: the multi-token-prediction layers.
+PER_LAYER_KEY = "per_layer_config"
+MTP_PER_LAYER_KEY = "mtp_per_layer_config"
 #: The architecture name of the deploy form that reads as its ``base_architecture``.
 ANY_MODEL = "AnyModel"
 
@@ -306,6 +310,13 @@ def read_fields(
         if fields["dialect"] in ("homogeneous", "per-layer"):
             fields["model_type"] = choice.model_type
         return fields
+    if config.get(PER_LAYER_KEY) is not None:
+        raise BlockConfigError.at(
+            (PER_LAYER_KEY,),
+            f"per-layer overrides of a multimodal wrapper: its layers are read from "
+            f"{choice.text_key}, so they belong in {choice.text_key}.{PER_LAYER_KEY}; nothing is "
+            "read while ignoring them",
+        )
     text: Mapping[str, Any] = config[choice.text_key]
     options = ReadOptions(model_type=choice.text_model_type, unknown_keys=unknown_keys)
     try:
@@ -332,6 +343,12 @@ def _read_family(choice: Choice, config: Mapping[str, Any], options: ReadOptions
     ignored: a reader that reads none refuses the config)."""
     from block_config.dialects.per_layer import KEY, read_per_layer
 
+    if config.get(MTP_PER_LAYER_KEY) is not None:
+        raise BlockConfigError.at(
+            (MTP_PER_LAYER_KEY,),
+            "per-layer overrides of the multi-token-prediction layers are not read; nothing is "
+            "read while ignoring them",
+        )
     if config.get(KEY) is None:
         return choice.reader(config, options)
     spec = per_layer_of(options.model_type)
