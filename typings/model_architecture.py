@@ -10,11 +10,13 @@ from block_config import (
     Dialect,
     LegacyBlockConfig,
     ModelArchitecture,
+    MTPLayers,
     block_configs_json_schema,
     dumps_yaml,
     ffn_mult_to_intermediate_size,
     intermediate_size_to_ffn_mult,
     loads_yaml,
+    model_stats,
 )
 
 arch = ModelArchitecture.load("models/Llama-3_3-Nemotron-Super-49B-v1")
@@ -40,3 +42,16 @@ assert_type(intermediate_size_to_ffn_mult(28672, 8192), float)
 
 arch.to_mapping("homogeneous")  # type: ignore[arg-type]
 ModelArchitecture.load("x", unknown_keys="ignore")  # type: ignore[arg-type]
+
+# Multi-token-prediction layers and the Puzzle dialects.
+mtp = MTPLayers(num_layers=1, block_configs=[{"attention": {"num_key_value_heads": 2}}])
+assert_type(mtp.num_layers, int)
+assert_type(mtp.block_configs, tuple[BlockConfig, ...])
+assert_type(mtp.own_embeddings, bool)
+assert_type(arch.mtp, MTPLayers | None)
+assert_type(arch.to_mapping("gpt_oss_puzzle"), dict[str, Any])
+assert_type(arch.save("out", dialect="nemotron_h_puzzle"), Path)
+stats = model_stats(arch)
+assert_type(stats.mtp_params, int)
+assert_type(stats.checkpoint_weight_bytes, int)
+MTPLayers(num_layers="1", block_configs=[])  # type: ignore[arg-type]

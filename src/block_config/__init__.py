@@ -58,7 +58,7 @@ from block_config._legacy import (
     ffn_mult_to_intermediate_size,
     intermediate_size_to_ffn_mult,
 )
-from block_config._model import Dialect, ModelArchitecture, WritableDialect
+from block_config._model import Dialect, ModelArchitecture, MTPLayers, WritableDialect
 from block_config._quantization import (
     QuantizationMethod,
     WeightQuantization,
@@ -135,6 +135,7 @@ __all__ = [
     "LegacyFFNConfig",
     "Llama4AttentionConfig",
     "MLAConfig",
+    "MTPLayers",
     "MambaConfig",
     "MemoryEstimate",
     "MoEConfig",

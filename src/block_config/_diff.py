@@ -21,7 +21,7 @@ import attr
 import attrs
 
 from block_config._config import BlockConfig
-from block_config._model import ModelArchitecture
+from block_config._model import ModelArchitecture, MTPLayers
 from block_config._stats import LayerStats, ModelStats, model_stats
 
 __all__ = ["FieldChange", "LayerDiff", "ModelDiff", "diff_block_configs", "diff_models"]
@@ -46,6 +46,7 @@ TOTALS = (
     "weight_bytes",
     "kv_cache_bytes_per_token",
     "mamba_state_bytes_per_sequence",
+    "mtp_params",
 )
 
 
@@ -255,4 +256,33 @@ def diff_models(
         for name in MODEL_FIELDS
         if getattr(a, name) != getattr(b, name)
     )
-    return attrs.evolve(diff, model=model)
+    return attrs.evolve(diff, model=model + _mtp_changes(a.mtp, b.mtp))
+
+
+def _mtp_changes(a: MTPLayers | None, b: MTPLayers | None) -> tuple[FieldChange, ...]:
+    """What differs in the MTP layers: each field, or the whole when one side has none."""
+    if a == b:
+        return ()
+    if a is None or b is None:
+        return (FieldChange("mtp", _mtp_value(a), _mtp_value(b)),)
+    changes = [
+        FieldChange(f"mtp.{name}", getattr(a, name), getattr(b, name))
+        for name in ("num_layers", "own_embeddings")
+        if getattr(a, name) != getattr(b, name)
+    ]
+    if a.block_configs != b.block_configs:
+        before = [block.to_dict() for block in a.block_configs]
+        after = [block.to_dict() for block in b.block_configs]
+        changes.append(FieldChange("mtp.block_configs", before, after))
+    return tuple(changes)
+
+
+def _mtp_value(mtp: MTPLayers | None) -> dict[str, Any] | None:
+    """The MTP layers as plain data (as the native dialect writes them), or None."""
+    if mtp is None:
+        return None
+    return {
+        "num_layers": mtp.num_layers,
+        "block_configs": [block.to_dict() for block in mtp.block_configs],
+        "own_embeddings": mtp.own_embeddings,
+    }

@@ -49,7 +49,7 @@ from block_config._yaml import dump_yaml, parse_yaml
 from block_config.readers._common import DEFAULT_CONV_KERNEL as _DEFAULT_CONV_KERNEL
 from block_config.readers._common import FLAG_KEYS, check_kv
 
-__all__ = ["Dialect", "ModelArchitecture", "WritableDialect"]
+__all__ = ["Dialect", "MTPLayers", "ModelArchitecture", "WritableDialect"]
 
 #: How ``block_configs`` are spelled in a ``config.json``: the seed's classes ("native"), the
 #: published nemotron-nas / DeciLM form ("legacy"), or no ``block_configs`` at all
@@ -156,6 +156,57 @@ def _legacy_tuple(
     return None if value is None else tuple(value)
 
 
+def _mtp_blocks(value: Iterable[BlockConfig | Mapping[str, Any]]) -> tuple[BlockConfig, ...]:
+    try:
+        return _block_tuple(value)
+    except BlockConfigError as error:
+        # _block_tuple names $.block_configs: here they are the MTP layer's.
+        raise BlockConfigError(
+            p.under(("mtp",)) if p.path[:1] == ("block_configs",) else p for p in error.problems
+        ) from None
+
+
+@attrs.frozen(kw_only=True)
+class MTPLayers:
+    """The multi-token-prediction (MTP) layers a checkpoint holds beside the model's own.
+
+    ``num_layers`` (``num_nextn_predict_layers``) MTP layers follow the last layer, each made
+    of ``block_configs`` (DeepSeek-V3: one decoder layer; Nemotron-H: its
+    ``mtp_hybrid_override_pattern``, ``*E`` for Nemotron-3-Super) between two norms of the
+    embedding and the hidden state, a projection ``eh_proj`` from both (``2 * h`` to ``h``)
+    and a final norm. ``own_embeddings``: each layer stores its own copy of the embedding and
+    the output head (DeepSeek-V3 does; Nemotron-H's share the model's).
+
+    transformers builds none of them: they are counted apart from the model
+    (:attr:`ModelStats.mtp_params <block_config.ModelStats.mtp_params>`).
+
+    >>> mtp = MTPLayers(num_layers=1, block_configs=[
+    ...     {"attention": {"num_key_value_heads": 2}, "ffn": {"no_op": True}}])
+    >>> mtp.num_layers, len(mtp.block_configs)
+    (1, 1)
+    """
+
+    num_layers: int
+    block_configs: tuple[BlockConfig, ...] = attrs.field(converter=_mtp_blocks)
+    own_embeddings: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[Problem] = []
+        check_int(self.num_layers, ("mtp", "num_layers"), problems)
+        if not self.block_configs:
+            problems.append(
+                Problem(("mtp", "block_configs"), "an MTP layer has at least one block")
+            )
+        if self.own_embeddings is not True and self.own_embeddings is not False:
+            problems.append(
+                Problem(
+                    ("mtp", "own_embeddings"), f"expected bool, got {describe(self.own_embeddings)}"
+                )
+            )
+        if problems:
+            raise BlockConfigError(problems)
+
+
 @attrs.frozen(kw_only=True)
 class ModelArchitecture:
     """A model's dimensions and the tuple of its per-layer :class:`BlockConfig` objects.
@@ -216,6 +267,9 @@ class ModelArchitecture:
     mamba_ssm_cache_dtype: str | None = None
     #: The ``model_type`` the model was read as; None if unsaid.
     model_type: str | None = None
+    #: The multi-token-prediction layers the checkpoint holds (``num_nextn_predict_layers``),
+    #: counted apart from the model; None when it has none.
+    mtp: MTPLayers | None = None
     dialect: Dialect = "native"
     #: The legacy items as read, one per layer; None unless read from the legacy dialect.
     legacy_block_configs: tuple[LegacyBlockConfig, ...] | None = attrs.field(
@@ -303,6 +357,16 @@ class ModelArchitecture:
         if is_count(self.num_attention_heads):
             for index, block in enumerate(self.block_configs):
                 check_kv(block, self.num_attention_heads, ("block_configs", index), problems)
+        if self.mtp is not None:
+            if type(self.mtp) is not MTPLayers:
+                problems.append(
+                    Problem(("mtp",), f"expected MTPLayers or null, got {describe(self.mtp)}")
+                )
+            elif is_count(self.num_attention_heads):
+                for index, block in enumerate(self.mtp.block_configs):
+                    check_kv(
+                        block, self.num_attention_heads, ("mtp", "block_configs", index), problems
+                    )
         return problems
 
     # ----------------------------------------------------------------------- reading

@@ -44,6 +44,13 @@ vector only where noted; "norm" is one weight vector of ``h``):
   bias ``conv_dim``, ``dt_bias``, ``A_log`` and ``D`` (``num_heads`` each), the gated norm
   ``d_in``, out_proj ``d_in * h``.
 * a no-op (or absent) subblock: nothing. ``parallel_blocks`` add up with the block's own.
+* multi-token-prediction layers (:class:`~block_config.MTPLayers`), which transformers does
+  not build: per layer its blocks as above, ``enorm`` and ``hnorm`` ``h`` each, ``eh_proj``
+  ``2h * h`` (no bias), the final norm ``h`` (DeepSeek-V3's ``shared_head.norm``), and with
+  ``own_embeddings`` its own embedding and head ``2 * vocab_size * h`` (DeepSeek-V3 stores
+  them in each MTP layer). They are ``mtp_params``, never in ``total_params``;
+  ``checkpoint_weight_bytes`` is ``weight_bytes`` plus their bytes (``eh_proj``, norms and
+  embeddings at the model's dtype), what a checkpoint holding them stores.
 
 Memory:
 
@@ -327,6 +334,12 @@ class ModelStats:
     mamba_ssm_state_dtype: str
     #: The weight quantization method (``fp8``, ``mxfp4``, ``nvfp4``); None if unquantized.
     quantization: str | None
+    #: Parameters of the multi-token-prediction layers (:class:`~block_config.MTPLayers`),
+    #: which transformers does not build: never part of ``total_params``.
+    mtp_params: int = 0
+    #: ``weight_bytes`` plus the bytes of the MTP layers: what a checkpoint holding them
+    #: stores (``weight_bytes`` when the model has none).
+    checkpoint_weight_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plain data, every field present (the shape ``block-config show --json``)."""
@@ -881,11 +894,14 @@ def _model_stats(
             else:
                 bounded += attention.kv_cache_bytes_per_token * limit
     state_dtype = mamba_state_dtype or kv_cache_dtype or ctx.dtype
+    mtp_params, mtp_bytes = _mtp_stats(model, ctx, problems)
+    if problems:
+        raise BlockConfigError(problems)
+    weight_bytes = _bytes(model_level, ctx.dtype_bits) + sum(layer.weight_bytes for layer in layers)
     return ModelStats(
         total_params=model_level + sum(layer.params for layer in layers),
         active_params=model_level + sum(layer.active_params for layer in layers),
-        weight_bytes=_bytes(model_level, ctx.dtype_bits)
-        + sum(layer.weight_bytes for layer in layers),
+        weight_bytes=weight_bytes,
         kv_cache_bytes_per_token=sum(layer.kv_cache_bytes_per_token for layer in layers),
         mamba_state_bytes_per_sequence=sum(
             layer.mamba_state_bytes_per_sequence for layer in layers
@@ -901,4 +917,32 @@ def _model_stats(
         kv_cache_bytes_bounded_max=bounded,
         mamba_ssm_state_dtype=mamba_state_dtype or model.mamba_ssm_cache_dtype or state_dtype,
         quantization=None if model.quantization is None else model.quantization.method,
+        mtp_params=mtp_params,
+        checkpoint_weight_bytes=weight_bytes + mtp_bytes,
     )
+
+
+def _mtp_stats(model: ModelArchitecture, ctx: _Context, problems: list[Problem]) -> tuple[int, int]:
+    """Parameters and weight bytes of the model's MTP layers (0, 0 without any)."""
+    mtp = model.mtp
+    if mtp is None:
+        return 0, 0
+    h = model.hidden_size
+    # enorm, hnorm, eh_proj (2h -> h) and the final norm; the embedding and head when owned.
+    own = 2 * h + 2 * h * h + h
+    if mtp.own_embeddings:
+        own += 2 * model.vocab_size * h
+    params = mtp.num_layers * own
+    weight_bytes = mtp.num_layers * _bytes(own, ctx.dtype_bits)
+    first = model.num_hidden_layers
+    for depth in range(mtp.num_layers):
+        for position, block in enumerate(mtp.block_configs):
+            index = first + depth * len(mtp.block_configs) + position
+            path = ("mtp", "block_configs", position)
+            # Every depth repeats the blocks: their problems are told once.
+            told = problems if depth == 0 else []
+            stats = _layer_stats(block, index, ctx, path, told)
+            if stats is not None:
+                params += stats.params
+                weight_bytes += stats.weight_bytes
+    return params, weight_bytes

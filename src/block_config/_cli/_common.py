@@ -128,6 +128,14 @@ def is_yaml(path: Path) -> bool:
     return path.suffix.lower() in (".yaml", ".yml")
 
 
+def writable_dialects() -> tuple[str, ...]:
+    """The dialects ``--to`` offers: native and legacy first, then every other one a writer
+    is registered for."""
+    from block_config import dialects
+
+    return ("native", "legacy", *(d for d in dialects.writable_dialects() if d != "native"))
+
+
 def os_message(error: OSError, name: str) -> str:
     """What went wrong, worded without the file name (the caller prefixes it)."""
     if error.strerror:

@@ -28,6 +28,7 @@ from block_config._cli._common import (
     os_message,
     read,
     warnings_to_stderr,
+    writable_dialects,
 )
 from block_config._errors import BlockConfigError
 from block_config._io import atomic_write, dump_config_json
@@ -43,17 +44,21 @@ def register(commands: Any) -> None:
         "write a config in another dialect (native, legacy, per-layer, ...)",
         "The output is written atomically (never half-written), as YAML when OUT ends in .yaml "
         "or .yml, else as JSON. Every key of config.json the conversion does not own keeps its "
-        "value, model_type, architectures and auto_map included: convert does not edit the "
-        "keys that choose the modelling code. Writing native from a file whose keys name "
-        "DeciLM code (the published nemotron-nas configs), which reads only the legacy "
-        "dialect, warns naming those keys; writing legacy with a model_type other than "
+        "value, auto_map included. model_type and architectures are kept too, except by the "
+        "dialects whose identity they are: per-layer writes the base family's, gpt_oss_puzzle "
+        "and nemotron_h_puzzle their own (GptOssPuzzleForCausalLM, "
+        "NemotronHPuzzleForCausalLM), warning that the checkpoint must bring their loading "
+        "code, which transformers does not have (no auto_map is invented). Writing native "
+        "from a file whose keys name DeciLM code (the published nemotron-nas configs), which "
+        "reads only the legacy dialect, warns naming those keys; writing legacy with a "
+        "model_type other than "
         "nemotron-nas warns too. A bare list is written as a bare list.",
         run,
     )
     convert.add_argument("file", metavar="FILE", help=FILE_HELP)
     convert.add_argument(
         "--to",
-        choices=_targets(),
+        choices=writable_dialects(),
         required=True,
         help="the dialect: native or legacy block_configs, per-layer (transformers' "
         "per_layer_config on the model's base family, whose model_type and architectures it "
@@ -69,12 +74,6 @@ def register(commands: Any) -> None:
     )
     convert.add_argument("--force", action="store_true", help="overwrite OUT, even the input")
     input_options(convert)
-
-
-def _targets() -> tuple[str, ...]:
-    from block_config import dialects
-
-    return ("native", "legacy", *(d for d in dialects.writable_dialects() if d != "native"))
 
 
 def run(args: argparse.Namespace, out: IO[str]) -> int:

@@ -95,7 +95,11 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
         lines.append("totals:")
         for name, label in _TOTALS.items():
             old, new = diff.total(name)
-            if old == new and name in ("active_params", "mamba_state_bytes_per_sequence"):
+            if old == new and name in (
+                "active_params",
+                "mamba_state_bytes_per_sequence",
+                "mtp_params",
+            ):
                 continue
             lines.append(f"  {label:<22} {_delta(old, new)}")
     print("\n".join(lines), file=out)
@@ -108,6 +112,7 @@ _TOTALS = {
     "weight_bytes": "weight bytes",
     "kv_cache_bytes_per_token": "KV bytes/token",
     "mamba_state_bytes_per_sequence": "Mamba state bytes/seq",
+    "mtp_params": "MTP params",
 }
 
 

@@ -26,6 +26,7 @@ from block_config._cli._common import (
     table,
     thousands,
     warnings_to_stderr,
+    writable_dialects,
 )
 from block_config._errors import BlockConfigError
 from block_config._model import ModelArchitecture
@@ -168,9 +169,10 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--to",
-        choices=("native", "legacy"),
+        choices=writable_dialects(),
         default="native",
-        help="the dialect of CHILD.json (default: native)",
+        help="the dialect of CHILD.json (default: native; gpt_oss_puzzle or "
+        "nemotron_h_puzzle for the engines that load a child of gpt-oss or Nemotron-H)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite CHILD.json if it exists")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -369,7 +371,7 @@ def _write_child(args: argparse.Namespace, child: ModelArchitecture, target: Pat
     with warnings_to_stderr(name):
         try:
             child.save(target, dialect=args.to)
-        except BlockConfigError as error:  # what the legacy dialect cannot express
+        except BlockConfigError as error:  # what the chosen dialect cannot express
             invalid(name, error)
         except OSError as error:
             invalid(name, os_message(error, name))

@@ -206,10 +206,23 @@ def _summary(stats: ModelStats) -> list[str]:
         lines.append(
             f"active/token:    {thousands(stats.active_params)} ({billions(stats.active_params)})"
         )
+    if stats.mtp_params:
+        lines.append(
+            f"MTP layers:      {thousands(stats.mtp_params)} ({billions(stats.mtp_params)}) "
+            f"more in the checkpoint, not in the parameters above (transformers builds none); "
+            f"with them {thousands(stats.total_params + stats.mtp_params)}"
+        )
     stored = "" if stats.quantization is None else f", {stats.quantization} scales included"
-    lines += [
+    lines.append(
         f"weights:         {thousands(stats.weight_bytes)} bytes "
-        f"({size(stats.weight_bytes)}{stored})",
+        f"({size(stats.weight_bytes)}{stored})"
+    )
+    if stats.checkpoint_weight_bytes != stats.weight_bytes:
+        lines.append(
+            f"checkpoint:      {thousands(stats.checkpoint_weight_bytes)} bytes "
+            f"({size(stats.checkpoint_weight_bytes)}) with the MTP layers"
+        )
+    lines += [
         f"KV cache:        {thousands(stats.kv_cache_bytes_per_token)} bytes/token "
         f"({size(stats.kv_cache_bytes_per_token)}) in {stats.kv_cache_dtype}",
     ]

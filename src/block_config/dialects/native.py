@@ -25,12 +25,16 @@ from block_config._json import copy_json
 from block_config._keys import ConfigReader, is_count
 from block_config._legacy import intermediate_size_to_ffn_mult
 from block_config._warnings import quiet, warnings_under
-from block_config.dialects._registry import register_reader, register_writer
+from block_config.dialects._registry import (
+    dialect_for_model_type,
+    register_reader,
+    register_writer,
+)
 from block_config.readers._common import check_kv, flag_fields, model_fields
 from block_config.readers._registry import TEXT_CONFIG, ReadOptions, text_part_key
 
 if TYPE_CHECKING:
-    from block_config._model import ModelArchitecture
+    from block_config._model import ModelArchitecture, MTPLayers
 
 #: The key of transformers' per-layer overrides (:mod:`block_config.dialects.per_layer`).
 PER_LAYER_KEY = "per_layer_config"
@@ -107,8 +111,41 @@ def read_native(config: Mapping[str, Any], options: ReadOptions) -> dict[str, An
         keys.problems.extend(
             BlockConfigError([*error.problems, *kv_problems]).under(("block_configs",)).problems
         )
+    mtp = _read_mtp(config, keys, options)
     blocks = finish_dialect(config, keys, fields, layers, blocks)
+    if mtp is not None:
+        fields["mtp"] = mtp
     return {**fields, "block_configs": tuple(blocks), "dialect": "native"}
+
+
+def _read_mtp(config: Mapping[str, Any], keys: ConfigReader, options: ReadOptions) -> Any:
+    """The MTP layers: ``num_nextn_predict_layers`` of native ``mtp_block_configs`` (the
+    blocks of one), with ``mtp_own_embeddings``; None when there are none."""
+    from block_config._model import MTPLayers
+
+    depth = keys.integer("num_nextn_predict_layers", default=0, minimum=0)
+    if not depth:
+        return None
+    raw: Any = config.get("mtp_block_configs")
+    if raw is None:
+        keys.problems.append(
+            Problem(
+                ("mtp_block_configs",),
+                f"missing: num_nextn_predict_layers is {depth}, and the native dialect gives "
+                "the blocks of an MTP layer here",
+            )
+        )
+        return None
+    own = keys.boolean("mtp_own_embeddings")
+    try:
+        with warnings_under(("mtp_block_configs",)):
+            blocks = structure_block_configs(raw, unknown_keys=options.unknown_keys)
+        return MTPLayers(num_layers=depth, block_configs=blocks, own_embeddings=own)
+    except BlockConfigError as error:
+        keys.problems.extend(
+            p if p.path[:1] == ("mtp",) else p.under(("mtp_block_configs",)) for p in error.problems
+        )
+        return None
 
 
 def write_block_list(
@@ -132,6 +169,12 @@ def write_block_list(
     if text_key is not None:
         out = whole[text_key]
     model._write_scalars(out, original)
+    from block_config.dialects.per_layer import BASE_FAMILY
+
+    if dialect_for_model_type(out.get("model_type")) is not None:
+        # A model_type that names a dialect would be read in that dialect, not in this one:
+        # the blocks are written on the family it is a child of.
+        out["model_type"] = BASE_FAMILY[out["model_type"]]
     if (
         text_key is not None
         and "tie_word_embeddings" in whole
@@ -162,7 +205,25 @@ def write_native(model: ModelArchitecture) -> dict[str, Any]:
     settings the native dialect cannot say; warns (:class:`ConversionWarning`) where the
     original ``ffn_mult`` text will not come back.
     """
-    return write_block_list(model, "native", lambda: _native_items(model))
+    whole = write_block_list(model, "native", lambda: _native_items(model))
+    if model.mtp is not None:
+        _write_mtp(whole, model.mtp)
+    return whole
+
+
+def _write_mtp(out: dict[str, Any], mtp: MTPLayers) -> None:
+    """The MTP layers in the native dialect: ``num_nextn_predict_layers``, the blocks of one
+    MTP layer as native ``mtp_block_configs``, and ``mtp_own_embeddings`` when true."""
+    out["num_nextn_predict_layers"] = mtp.num_layers
+    items = unstructure_block_configs(mtp.block_configs)
+    if out.get("mtp_block_configs") != items:
+        out["mtp_block_configs"] = items
+    for key in ("mtp_hybrid_override_pattern", "mtp_layers_block_type"):
+        out.pop(key, None)
+    if mtp.own_embeddings:
+        out["mtp_own_embeddings"] = True
+    else:
+        out.pop("mtp_own_embeddings", None)
 
 
 def _native_items(model: ModelArchitecture) -> list[dict[str, Any]]:

@@ -319,7 +319,9 @@ def _model_wide(
     own = {}
     wrong = []
     for name, value in layer_fields.items():
-        if name in ("block_configs", "dialect") or value == fields.get(name):
+        # The MTP layers are built from the global config (transformers' per_layer_config
+        # reaches the decoder layers only; MTP layers have mtp_per_layer_config).
+        if name in ("block_configs", "dialect", "mtp") or value == fields.get(name):
             continue
         if name in _OWN_FIELDS:
             own[name] = value

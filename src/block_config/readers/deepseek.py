@@ -11,8 +11,10 @@ and their modelling code, defaults included: MLA with ``kv_lora_rank`` (512),
 active, and a shared expert of ``n_shared_experts * moe_intermediate_size`` (default 2 shared
 experts for V2, 1 for V3); other layers a dense MLP of ``intermediate_size``. V3's router
 carries a per-expert score-correction bias (``router_score_correction_bias``). The
-multi-token-prediction layers (``num_nextn_predict_layers``) are not part of the model
-transformers builds and are not counted.
+multi-token-prediction layers (``num_nextn_predict_layers``: DeepSeek-V3's
+``model.layers.61``) are not part of the model transformers builds: they are read as
+:class:`~block_config.MTPLayers`, each one MoE decoder layer with its own copy of the
+embedding and the head (as the published checkpoint stores them), and counted apart.
 
 ``n_routed_experts`` is required: a config without it is refused rather than read as dense.
 """
@@ -26,6 +28,7 @@ import attrs
 
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
+from block_config._model import MTPLayers
 from block_config.readers._common import (
     homogeneous,
     layer_count,
@@ -117,4 +120,14 @@ def read_deepseek(config: Mapping[str, Any], options: ReadOptions) -> dict[str, 
         dense_ffn = {"intermediate_size": keys.integer("intermediate_size", required=True)}
     sparse = {"attention": attn, "ffn": moe}
     dense = {"attention": attn, "ffn": dense_ffn}
-    return homogeneous(keys, fields, [sparse if flag else dense for flag in is_moe])
+    mtp_layers = keys.integer("num_nextn_predict_layers", default=0, minimum=0)
+    mtp = [sparse] if mtp_layers else []
+    items = [sparse if flag else dense for flag in is_moe]
+    read = homogeneous(keys, fields, items + mtp)
+    if mtp:
+        blocks = read["block_configs"]
+        read["block_configs"] = blocks[:layers]
+        read["mtp"] = MTPLayers(
+            num_layers=mtp_layers, block_configs=blocks[layers:], own_embeddings=True
+        )
+    return read

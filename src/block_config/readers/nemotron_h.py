@@ -19,8 +19,12 @@ layer's kind:
 
 Every layer has one RMSNorm before its mixer; embeddings untied unless
 ``tie_word_embeddings``; the Mamba state is kept in ``mamba_ssm_cache_dtype`` when the config
-says. Latent MoE projections (``moe_latent_size``) are refused, not miscounted; the
-multi-token-prediction layers are not counted.
+says. A latent MoE (``moe_latent_size``, Nemotron-3-Super) has ``fc1_latent_proj`` and
+``fc2_latent_proj`` around experts that work in the latent width. The multi-token-prediction
+layers (``num_nextn_predict_layers`` of ``mtp_layers_block_type`` /
+``mtp_hybrid_override_pattern``, default attention then MoE), which transformers does not
+build, are read as :class:`~block_config.MTPLayers` as vLLM's ``nemotron_h_mtp.py`` builds
+them (the embedding and head shared with the model) and counted apart.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any
 from block_config._config import BlockConfig
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader
+from block_config._model import MTPLayers
 from block_config.readers._common import (
     GQA_PER_LAYER,
     MAX_BLOCKS,
@@ -222,7 +227,68 @@ def read_nemotron_h(config: Mapping[str, Any], options: ReadOptions) -> dict[str
             )
         )
         raise BlockConfigError(keys.problems)
-    if "moe" in kinds:
+    mtp_layers = keys.integer("num_nextn_predict_layers", default=0, minimum=0)
+    mtp_kinds = mtp_layer_kinds(config, keys) if mtp_layers else []
+    if "moe" in kinds or "moe" in mtp_kinds:
         fields["router_score_correction_bias"] = True
-    items = _items(keys, kinds, fields["num_attention_heads"])
-    return homogeneous(keys, fields, items)
+    items = _items(keys, [*kinds, *mtp_kinds], fields["num_attention_heads"])
+    read = homogeneous(keys, fields, items)
+    if mtp_kinds:
+        blocks = read["block_configs"]
+        read["block_configs"] = blocks[: len(kinds)]
+        read["mtp"] = MTPLayers(num_layers=mtp_layers, block_configs=blocks[len(kinds) :])
+    return read
+
+
+#: transformers' default MTP layer pattern (``NemotronHConfig.mtp_layers_block_type``).
+_MTP_DEFAULT = ("attention", "moe")
+
+
+def mtp_layer_kinds(config: Mapping[str, Any], keys: ConfigReader) -> list[str]:
+    """The kinds of the blocks of one MTP layer: ``mtp_layers_block_type``, else
+    ``mtp_hybrid_override_pattern``, else transformers' default (attention, then MoE)."""
+    names = config.get("mtp_layers_block_type")
+    if names is not None:
+        if not isinstance(names, list) or not names:
+            keys.problems.append(
+                Problem(
+                    ("mtp_layers_block_type",),
+                    f"expected a non-empty list of str, got {describe(names)}",
+                )
+            )
+            return []
+        kinds = []
+        for index, name in enumerate(names):
+            if type(name) is not str or name not in _NAMES:
+                keys.problems.append(
+                    Problem(
+                        ("mtp_layers_block_type", index),
+                        f"expected one of {', '.join(sorted(_NAMES))}, got {describe(name)}",
+                    )
+                )
+            else:
+                kinds.append(_NAMES[name])
+        return kinds
+    pattern = config.get("mtp_hybrid_override_pattern")
+    if pattern is None:
+        return list(_MTP_DEFAULT)
+    if type(pattern) is not str or not pattern:
+        keys.problems.append(
+            Problem(
+                ("mtp_hybrid_override_pattern",),
+                f"expected a non-empty str, got {describe(pattern)}",
+            )
+        )
+        return []
+    kinds = []
+    for position, char in enumerate(pattern):
+        if char not in _PATTERN_KINDS:
+            keys.problems.append(
+                Problem(
+                    ("mtp_hybrid_override_pattern",),
+                    f"unknown layer kind {char!r} at position {position} (expected M, -, * or E)",
+                )
+            )
+        else:
+            kinds.append(_PATTERN_KINDS[char])
+    return kinds

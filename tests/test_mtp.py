@@ -1,0 +1,152 @@
+"""Multi-token-prediction layers: read from DeepSeek-V3 and Nemotron-H configs, counted apart
+from the model (``mtp_params``, ``checkpoint_weight_bytes``), and kept by the native dialect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from block_config import (
+    MAX_INT,
+    BlockConfigError,
+    ModelArchitecture,
+    MTPLayers,
+    diff_models,
+    model_stats,
+)
+
+FAMILIES = Path(__file__).parent / "data" / "families"
+DEEPSEEK_V3 = FAMILIES / "DeepSeek-V3.config.json"
+NANO = FAMILIES / "NVIDIA-Nemotron-3-Nano-30B-A3B.config.json"
+
+#: transformers 5.25's DeepseekV3ForCausalLM on the meta device (61 layers, no MTP layer).
+DEEPSEEK_V3_PARAMS = 671_026_404_352
+#: The published checkpoint's safetensors total (BF16 + F8_E4M3 tensors): the model and its
+#: MTP layer model.layers.61.* (see tests/data/families/EXPECTED.json).
+DEEPSEEK_V3_CHECKPOINT = 684_489_830_400
+
+
+def config(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def test_deepseek_v3_mtp_layer_completes_the_published_checkpoint_total() -> None:
+    model = ModelArchitecture.load(DEEPSEEK_V3)
+    assert model.mtp is not None
+    assert model.mtp.num_layers == 1
+    assert model.mtp.own_embeddings is True
+    # The MTP layer is one of the MoE decoder layers.
+    assert model.mtp.block_configs == (model.block_configs[-1],)
+    stats = model_stats(model)
+    assert stats.total_params == DEEPSEEK_V3_PARAMS
+    assert stats.total_params + stats.mtp_params == DEEPSEEK_V3_CHECKPOINT
+    h, vocab = model.hidden_size, model.vocab_size
+    layer = stats.layers[-1]
+    assert stats.mtp_params == layer.params + 2 * vocab * h + 2 * h * h + 3 * h
+    assert stats.checkpoint_weight_bytes - stats.weight_bytes == (
+        layer.weight_bytes + 2 * (2 * vocab * h + 2 * h * h + 3 * h)
+    )
+
+
+def test_without_mtp_layers_nothing_is_added() -> None:
+    data = config(DEEPSEEK_V3)
+    data["num_nextn_predict_layers"] = 0
+    model = ModelArchitecture.from_mapping(data)
+    assert model.mtp is None
+    stats = model_stats(model)
+    assert (stats.mtp_params, stats.checkpoint_weight_bytes) == (0, stats.weight_bytes)
+    assert model_stats(ModelArchitecture.load(NANO)).mtp_params == 0
+
+
+def test_two_mtp_layers_count_twice() -> None:
+    data = config(DEEPSEEK_V3)
+    one = model_stats(ModelArchitecture.from_mapping(data)).mtp_params
+    data["num_nextn_predict_layers"] = 2
+    assert model_stats(ModelArchitecture.from_mapping(data)).mtp_params == 2 * one
+
+
+@pytest.mark.parametrize(
+    ("keys", "kinds"),
+    [
+        ({}, ["gqa", "moe"]),  # transformers' default: attention, then MoE
+        ({"mtp_hybrid_override_pattern": "*-"}, ["gqa", "dense"]),
+        ({"mtp_layers_block_type": ["mamba", "moe"]}, ["mamba", "moe"]),
+    ],
+)
+def test_nemotron_h_mtp_layer_kinds(keys: dict[str, Any], kinds: list[str]) -> None:
+    data = {**config(NANO), "num_nextn_predict_layers": 1, "intermediate_size": 1024, **keys}
+    model = ModelArchitecture.from_mapping(data)
+    assert model.mtp is not None
+    stats = model_stats(model)
+    h = model.hidden_size
+    blocks = [
+        model_stats(model.with_block_configs([block])).layers[0]
+        for block in model.mtp.block_configs
+    ]
+    seen = [b.attention.kind if b.attention.kind != "no_op" else b.ffn.kind for b in blocks]
+    assert seen == kinds
+    assert stats.mtp_params == sum(b.params for b in blocks) + 2 * h * h + 3 * h
+
+
+def test_a_bad_mtp_pattern_is_told_at_its_key() -> None:
+    data = {**config(NANO), "num_nextn_predict_layers": 1, "mtp_hybrid_override_pattern": "*X"}
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture.from_mapping(data)
+    assert [str(p) for p in error.value.problems] == [
+        "$.mtp_hybrid_override_pattern: unknown layer kind 'X' at position 1 (expected M, -, "
+        "* or E)"
+    ]
+
+
+def test_the_native_dialect_keeps_the_mtp_layers() -> None:
+    model = ModelArchitecture.load(DEEPSEEK_V3)
+    out = model.to_mapping("native")
+    assert out["num_nextn_predict_layers"] == 1
+    assert out["mtp_own_embeddings"] is True
+    assert len(out["mtp_block_configs"]) == 1
+    back = ModelArchitecture.from_mapping(out)
+    assert back.mtp == model.mtp
+    assert model_stats(back).mtp_params == model_stats(model).mtp_params
+    del out["mtp_block_configs"]
+    with pytest.raises(BlockConfigError, match=r"\$\.mtp_block_configs: missing"):
+        ModelArchitecture.from_mapping(out)
+
+
+def test_mtp_layers_are_checked() -> None:
+    block = {"attention": {"num_key_value_heads": 3}, "ffn": {"intermediate_size": 8}}
+    with pytest.raises(BlockConfigError) as error:
+        MTPLayers(num_layers=0, block_configs=[])
+    assert [str(p) for p in error.value.problems] == [
+        f"$.mtp.num_layers: expected int from 1 to {MAX_INT}, got 0",
+        "$.mtp.block_configs: an MTP layer has at least one block",
+    ]
+    mtp = MTPLayers(num_layers=1, block_configs=[block])
+    with pytest.raises(BlockConfigError) as error:
+        ModelArchitecture(
+            hidden_size=64, num_attention_heads=4, vocab_size=10, block_configs=[], mtp=mtp
+        )
+    assert [str(p) for p in error.value.problems] == [
+        "$.mtp.block_configs[0].attention.num_key_value_heads: 3 does not divide "
+        "num_attention_heads (4)"
+    ]
+
+
+def test_diff_tells_the_mtp_layers_apart() -> None:
+    model = ModelArchitecture.load(DEEPSEEK_V3)
+    data = config(DEEPSEEK_V3)
+    data["num_nextn_predict_layers"] = 2
+    two = ModelArchitecture.from_mapping(data)
+    diff = diff_models(model, two)
+    assert [(c.path, c.a, c.b) for c in diff.model] == [("mtp.num_layers", 1, 2)]
+    assert diff.total("total_params") == (DEEPSEEK_V3_PARAMS, DEEPSEEK_V3_PARAMS)
+    one = DEEPSEEK_V3_CHECKPOINT - DEEPSEEK_V3_PARAMS
+    assert diff.total("mtp_params") == (one, 2 * one)
+    del data["num_nextn_predict_layers"]
+    none = diff_models(model, ModelArchitecture.from_mapping(data))
+    assert [c.path for c in none.model] == ["mtp"]
+    assert none.model[0].b is None
+    assert none.model[0].a["num_layers"] == 1
