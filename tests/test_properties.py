@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from block_config import (
+    MAX_INT,
     AttentionConfig,
     BaseDataclass,
     BlockConfig,
@@ -169,7 +170,9 @@ def _fit_heads(block: BlockConfig) -> BlockConfig:
         if attention and attention.get("num_key_value_heads"):
             attention["num_key_value_heads"] = 8
             if attention.get("num_attention_heads"):  # a layer's own heads: a multiple of 8
-                attention["num_attention_heads"] = 8 * attention["num_attention_heads"]
+                # (at most MAX_INT: the generated counts reach it)
+                heads = min(attention["num_attention_heads"], MAX_INT // 8)
+                attention["num_attention_heads"] = 8 * heads
         for child in item.get("parallel_blocks") or ():
             fit(child)
 
