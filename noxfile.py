@@ -98,10 +98,12 @@ def fuzz(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmark against a dataclass baseline, pydantic and msgspec (``-- --quick``: short),
-    then the search on 162 layers x 1,000 candidates (``-- --search``: that one alone).
+    then the search on 162 layers x 1,000 candidates (``-- --search``: that one alone), then
+    Puzzle's MIP step on 162 layers x 2,000 replacements beside the reference's CBC
+    (``-- --puzzle``: that one alone; not in ``--quick``).
 
-    Not in the default set: a full run takes minutes. The peers are pinned in the ``bench``
-    dependency group.
+    Not in the default set: a full run takes minutes. The peers (PuLP, which brings CBC,
+    included) are pinned in the ``bench`` dependency group.
     """
     session.install(".[search]", *_group("bench"))
     session.run("python", "benchmarks/bench.py", *session.posargs)

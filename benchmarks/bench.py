@@ -7,7 +7,9 @@ data written back), then times each operation and prints one table of medians, w
 peer's time as a ratio to block-config's (above 1: block-config is faster). Then reading
 a 162-layer model in each dialect (``dialect_bench.py``: per-layer against native).
 Absolute times vary by machine; only ratios from the same run mean anything. Last, the
-search of a 162-layer model with 1,000 candidates per layer (``search_bench.py``).
+search of a 162-layer model with 1,000 candidates per layer (``search_bench.py``) and
+Puzzle's MIP step on 162 layers with 2,000 replacements each, beside CBC when PuLP is
+installed (``puzzle_bench.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import baseline
 import data
 import dialect_bench
 import peers
+import puzzle_bench
 import search_bench
 
 import block_config
@@ -277,12 +280,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--dialects", action="store_true", help="only reading 162 layers in each dialect"
     )
+    parser.add_argument(
+        "--puzzle",
+        action="store_true",
+        help="only Puzzle's MIP step (162 layers x 2,000 replacements, beside CBC)",
+    )
     args = parser.parse_args(argv)
     if args.search:
         search_bench.run(repeat=1 if args.quick else 3)
         return
     if args.dialects:
         dialect_bench.run(repeat=3 if args.quick else 7)
+        return
+    if args.puzzle:
+        puzzle_bench.run()
         return
     plan = [(1_000, 5), (10_000, 5)] if args.quick else [(10_000, 7), (100_000, 3)]
     print(
@@ -296,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print_targets(results)
     dialect_bench.run(repeat=3 if args.quick else 7)
     search_bench.run(repeat=1 if args.quick else 3)
+    if not args.quick:
+        puzzle_bench.run()
     print(f"\n(run took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
 

@@ -143,7 +143,7 @@ SEED_FIELDS[AttentionConfig] = [
 SEED_FIELDS[FFNConfig] = [*SEED_FIELDS[SubblockConfig], ("moe", None), ("intermediate_size", None)]
 
 # Optional fields added after the seed (none, or e.g. sliding_window): to_dict() and dumps()
-# leave them out while unset, asdict() holds them as None, and the original cannot read them.
+# leave them out while unset, and so do fields(obj) and asdict(); the original cannot read them.
 NEWER_FIELDS = {
     a.name
     for cls, seed in SEED_FIELDS.items()
@@ -216,17 +216,13 @@ def seed_block_configs(depth: int = 2) -> st.SearchStrategy[BlockConfig]:
 
 
 def assert_asdict_holds(asdict_data: Any, to_dict_data: Any) -> None:
-    """``asdict()`` data (as JSON reads it back) holds what ``to_dict()`` holds, and None for
-    every newer optional field that ``to_dict()`` leaves out while unset."""
+    """``asdict()`` data (as JSON reads it back) holds what ``to_dict()`` holds, key for key:
+    the newer optional fields ``to_dict()`` leaves out while unset are left out of both."""
     if isinstance(to_dict_data, dict):
         assert isinstance(asdict_data, dict)
-        assert set(to_dict_data) <= set(asdict_data)
+        assert set(asdict_data) == set(to_dict_data)
         for key, value in asdict_data.items():
-            if key in to_dict_data:
-                assert_asdict_holds(value, to_dict_data[key])
-            else:
-                assert key in NEWER_FIELDS, key
-                assert value is None, (key, value)
+            assert_asdict_holds(value, to_dict_data[key])
     elif isinstance(to_dict_data, list):
         assert isinstance(asdict_data, list)
         assert len(asdict_data) == len(to_dict_data)
@@ -1118,3 +1114,59 @@ class TestReferenceReader:
             assert isinstance(warning.message, _RemovedFields), warning.message
             assert set(warning.message.fields) <= NEWER_FIELDS
         assert json.dumps(dataclasses.asdict(read)) == json.dumps(block.to_dict())
+
+
+class TestOmitIfNoneInTheDataclassView:
+    """``fields(obj)``/``asdict`` list the ``omit_if_none`` fields only when set; the class
+    lists them all, and ``replace``/``evolve`` accept them."""
+
+    def test_asdict_of_a_seed_block_has_only_the_seed_keys(self) -> None:
+        block = BlockConfig(
+            attention={"num_key_value_heads": 4}, ffn={"intermediate_size": 16, "moe": None}
+        )
+        data = dataclasses.asdict(block)
+        assert list(data["attention"]) == [name for name, _ in SEED_FIELDS[AttentionConfig]]
+        assert list(data["ffn"]) == [name for name, _ in SEED_FIELDS[FFNConfig]]
+        assert "sliding_window" not in json.dumps(data)
+
+    def test_a_set_newer_field_is_listed(self) -> None:
+        attention = AttentionConfig(num_key_value_heads=4, sliding_window=128)
+        names = [f.name for f in dataclasses.fields(attention)]
+        assert "sliding_window" in names
+        assert dataclasses.asdict(attention)["sliding_window"] == 128
+
+    def test_the_class_lists_every_field(self) -> None:
+        names = {f.name for f in dataclasses.fields(AttentionConfig)}
+        omitted = {
+            a.name
+            for a in attrs.fields(typing.cast(Any, AttentionConfig))
+            if a.metadata.get("omit_if_none")
+        }
+        assert omitted
+        assert omitted <= names
+
+    def test_replace_and_evolve_accept_the_unlisted_fields(self) -> None:
+        attention = AttentionConfig(num_key_value_heads=4)
+        assert "sliding_window" not in {f.name for f in dataclasses.fields(attention)}
+        assert dataclasses.replace(attention, sliding_window=64).sliding_window == 64
+        assert attrs.evolve(attention, sliding_window=32).sliding_window == 32
+        windowed = AttentionConfig(num_key_value_heads=4, sliding_window=64)
+        assert dataclasses.replace(windowed, num_key_value_heads=2).sliding_window == 64
+        assert dataclasses.replace(windowed, sliding_window=None) == attention
+
+    def test_keyed_on_the_metadata_not_on_names(self) -> None:
+        @attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
+        class NotedFFN(FFNConfig):
+            note: str | None = attrs.field(default=None, metadata={"omit_if_none": True})
+            label: str | None = None
+
+        plain = NotedFFN(intermediate_size=4)
+        assert "note" not in dataclasses.asdict(plain)
+        assert dataclasses.asdict(plain)["label"] is None
+        assert dataclasses.asdict(NotedFFN(intermediate_size=4, note="n"))["note"] == "n"
+        assert dataclasses.replace(plain, note="m").note == "m"
+        assert [f.name for f in dataclasses.fields(NotedFFN)][-2:] == ["note", "label"]
+
+    def test_astuple_follows_the_instance_view(self) -> None:
+        attention = AttentionConfig(num_key_value_heads=4)
+        assert len(dataclasses.astuple(attention)) == len(SEED_FIELDS[AttentionConfig])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import pytest
@@ -453,6 +453,15 @@ class TestMLA:
             "$.q_lora_rank: expected int from 1 to 9223372036854775807, got 0",
         ]
 
+    def test_no_rope_slice_is_allowed(self) -> None:
+        nope = MLAConfig.from_dict({**MLA, "qk_rope_head_dim": 0, "qk_nope_head_dim": 192})
+        assert nope.qk_rope_head_dim == 0
+        with pytest.raises(BlockConfigError) as error:
+            MLAConfig.from_dict({**MLA, "qk_rope_head_dim": -1})
+        assert problems(error) == [
+            "$.qk_rope_head_dim: expected int from 0 to 9223372036854775807, got -1"
+        ]
+
     def test_an_mla_attention_drops_its_kv_heads(self) -> None:
         attention = AttentionConfig(mla=MLA, num_key_value_heads=128)
         assert attention.num_key_value_heads is None
@@ -478,6 +487,63 @@ class TestMLA:
         with pytest.raises(BlockConfigError) as error:
             BlockConfig(attention={"mla": {**MLA, "v_head_dim": None}})
         assert problems(error) == ["$.attention.mla.v_head_dim: expected int, got null"]
+
+
+class TestMLAIndexer:
+    INDEXER: ClassVar[dict[str, int]] = {"index_n_heads": 64, "index_head_dim": 128}
+
+    def test_the_indexer_is_set_by_both_fields(self) -> None:
+        mla = MLAConfig(**MLA, **self.INDEXER)
+        assert mla.has_indexer
+        assert (mla.index_n_heads, mla.index_head_dim) == (64, 128)
+        assert not MLAConfig(**MLA).has_indexer
+
+    def test_it_is_written_and_shown_only_when_set(self) -> None:
+        plain = MLAConfig(**MLA)
+        assert "index" not in repr(plain)
+        assert "index_n_heads" not in plain.to_dict()
+        indexed = MLAConfig(**MLA, **self.INDEXER)
+        assert repr(indexed).endswith("q_lora_rank=1536, index_n_heads=64, index_head_dim=128)")
+        assert indexed.to_dict() == {**MLA, **self.INDEXER}
+        assert MLAConfig.from_dict(indexed.to_dict()) == indexed
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            (
+                {"index_n_heads": 64},
+                "$.index_head_dim: required with the other indexer field: an indexer has both",
+            ),
+            (
+                {"index_head_dim": 128},
+                "$.index_n_heads: required with the other indexer field: an indexer has both",
+            ),
+            (
+                {"index_n_heads": 64, "index_head_dim": 128, "q_lora_rank": None},
+                "$.q_lora_rank: required with an indexer, which reads the query latent",
+            ),
+            (
+                {"index_n_heads": 0, "index_head_dim": 128},
+                "$.index_n_heads: expected int from 1 to 9223372036854775807, got 0",
+            ),
+            (
+                {"index_n_heads": 64, "index_head_dim": True},
+                "$.index_head_dim: expected int, got bool True",
+            ),
+        ],
+    )
+    def test_an_indexer_is_whole(self, fields: dict[str, Any], message: str) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            MLAConfig.from_dict({**MLA, **fields})
+        assert problems(error) == [message]
+
+    def test_nested_problems_carry_their_path(self) -> None:
+        with pytest.raises(BlockConfigError) as error:
+            BlockConfig(attention={"mla": {**MLA, "index_n_heads": 8}})
+        assert problems(error) == [
+            "$.attention.mla.index_head_dim: required with the other indexer field: an indexer "
+            "has both"
+        ]
 
 
 class TestGated:

@@ -478,7 +478,8 @@ class TestFieldsWrittenOnlyWhenSet:
     def test_unknown_keys_list_the_new_fields(self) -> None:
         assert messages([{"attention": {"mla": {**MLA, "n_heads": 1}}}]) == [
             "$[0].attention.mla.n_heads: unknown key (expected one of: kv_lora_rank, "
-            "qk_nope_head_dim, qk_rope_head_dim, v_head_dim, q_lora_rank)"
+            "qk_nope_head_dim, qk_rope_head_dim, v_head_dim, q_lora_rank, index_n_heads, "
+            "index_head_dim)"
         ]
 
     def test_round_trips_through_every_writer(self) -> None:

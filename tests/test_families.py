@@ -4,9 +4,8 @@ The fixtures and their figures (tests/data/families/EXPECTED.json) are independe
 truth: transformers' own modelling code counted on the meta device, published checkpoint
 totals, and KV-cache sizes derived by hand. Totals must be exact; for a multimodal wrapper,
 whose vision tower is not counted, the text model's count (``text_params``) is the total.
-Active parameters per token must be within 1 %, KV bytes for one 32,768-token sequence in
-bf16 exact; for the linear-attention families, active parameters and the state per sequence
-exact.
+Active parameters per token, KV bytes for one 32,768-token sequence in bf16 and, where the
+table gives it, the per-sequence Mamba or linear-attention state in bf16 must be exact.
 """
 
 from __future__ import annotations
@@ -53,12 +52,8 @@ def test_total_parameters_are_exact(name: str, capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_active_parameters_are_within_one_percent(
-    name: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    expected = EXPECTED[name]["active_params"]
-    active = _show(name, capsys)["active_params"]
-    assert abs(active - expected) <= expected / 100, (active, expected)
+def test_active_parameters_are_exact(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _show(name, capsys)["active_params"] == EXPECTED[name]["active_params"]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -97,6 +92,25 @@ def test_linear_attention_state_and_active_parameters_are_exact(
 def test_every_fixture_has_expected_figures() -> None:
     fixtures = {path.name for path in FAMILIES.glob("*.config.json")}
     assert fixtures == set(EXPECTED)
+
+
+STATE = sorted(name for name, entry in EXPECTED.items() if "mamba_state_bytes_bf16" in entry)
+
+
+def test_the_2026_fixtures_state_their_mamba_state() -> None:
+    assert {
+        "granite-4.0-h-tiny.config.json",
+        "Falcon-H1-7B-Base.config.json",
+        "Olmo-3-7B.config.json",
+    } <= set(STATE)
+
+
+@pytest.mark.parametrize("name", STATE)
+def test_mamba_state_of_one_sequence_is_exact(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    memory = _show(name, capsys)["memory"]
+    assert memory["mamba_state_bytes"] == EXPECTED[name]["mamba_state_bytes_bf16"]
 
 
 def test_show_names_the_linear_attention_and_its_state(capsys: pytest.CaptureFixture[str]) -> None:

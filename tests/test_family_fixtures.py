@@ -38,7 +38,12 @@ def test_there_is_one_fixture_per_family_of_the_issue() -> None:
     wanted = {
         "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma2",
         "gemma3_text", "gemma3", "gpt_oss", "llama4", "deepseek_v2", "deepseek_v3",
-        "nemotron_h", "qwen3_vl", "qwen3_next", "qwen3_5_moe", "kimi_linear",
+        "nemotron_h", "qwen3_vl",
+        # The families of 2026 without linear attention.
+        "olmo3", "glm4_moe", "minimax_m2", "granitemoehybrid", "falcon_h1",
+        "deepseek_v32", "glm_moe_dsa", "mistral4",
+        # The families of 2026 with linear attention.
+        "qwen3_next", "qwen3_5_moe", "kimi_linear",
     }  # fmt: skip
     assert wanted <= types, sorted(wanted - types)
 
@@ -89,6 +94,13 @@ def test_expected_figures_are_whole_and_consistent(name: str) -> None:
         assert entry["linear_state_bytes_bf16"] > 0
         assert isinstance(entry["linear_state_derivation"], str)
         assert entry["linear_state_derivation"]
+    for key in ("mamba_state_bytes_bf16", "mtp_layer_params", "buffers", "indexer_params"):
+        if key in entry:
+            assert _is_int(entry[key]), key
+            assert entry[key] >= 0, key
+    if "mtp_layer_params" in entry:
+        assert isinstance(entry["mtp_layer_params_derivation"], str)
+        assert entry["mtp_layer_params_derivation"]
     if "routed_expert_params" in entry:
         routed = entry["routed_expert_params"]
         assert _is_int(routed)

@@ -36,10 +36,10 @@ def _is_narrowing(test: ast.expr) -> bool:
 
 def test_the_library_checks_no_input_with_assert() -> None:
     found = []
-    for path in sorted(SRC.glob("*.py")):
+    for path in sorted(SRC.rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         found += [
-            f"{path.name}:{node.lineno}: {ast.unparse(node.test)}"
+            f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node.test)}"
             for node in ast.walk(tree)
             if isinstance(node, ast.Assert)
         ]

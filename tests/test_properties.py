@@ -171,7 +171,8 @@ def _fit_heads(block: BlockConfig) -> BlockConfig:
         if attention and attention.get("num_key_value_heads"):
             attention["num_key_value_heads"] = 8
             if attention.get("num_attention_heads"):  # a layer's own heads: a multiple of 8
-                heads = min(attention["num_attention_heads"], MAX_INT // 8)  # within MAX_INT
+                # (at most MAX_INT: the generated counts reach it)
+                heads = min(attention["num_attention_heads"], MAX_INT // 8)
                 attention["num_attention_heads"] = 8 * heads
         for child in item.get("parallel_blocks") or ():
             fit(child)

@@ -123,8 +123,19 @@ INVALID = [
     pytest.param([{"attention": {**KV, "sliding_window": "4096"}}], id="str for window"),
     pytest.param([{"attention": {**KV, "sliding_window": True}}], id="bool for window"),
     pytest.param([{"attention": {"mla": {**MLA, "kv_lora_rank": 0}}}], id="zero mla rank"),
+    pytest.param([{"attention": {"mla": {**MLA, "qk_rope_head_dim": -1}}}], id="negative rope"),
     pytest.param([{"attention": {"mla": {"kv_lora_rank": 512}}}], id="missing mla fields"),
     pytest.param([{"attention": {"mla": {**MLA, "rope_theta": 1.0}}}], id="unknown mla key"),
+    pytest.param(
+        [
+            {
+                "attention": {
+                    "mla": {**MLA, "q_lora_rank": 8, "index_n_heads": 0, "index_head_dim": 8}
+                }
+            }
+        ],
+        id="zero indexer heads",
+    ),
     pytest.param([{"ffn": {"intermediate_size": 5, "gated": "false"}}], id="str for gated"),
     pytest.param([{"ffn": {"moe": {"gated": 0}}}], id="int for moe gated"),
     pytest.param({"attention": {}}, id="object for the list"),
@@ -184,6 +195,21 @@ def test_the_schema_rejects_what_the_rules_between_fields_reject(data: Any) -> N
 
 
 NORMALISABLE = [
+    pytest.param([{"attention": {"mla": {**MLA, "qk_rope_head_dim": 0}}}], id="mla without rope"),
+    pytest.param(
+        [
+            {
+                "attention": {
+                    "mla": {**MLA, "q_lora_rank": 8, "index_n_heads": 4, "index_head_dim": 8}
+                }
+            }
+        ],
+        id="mla with indexer",
+    ),
+    pytest.param(
+        [{"attention": {"mla": {**MLA, "index_n_heads": None, "index_head_dim": None}}}],
+        id="mla, null indexer",
+    ),
     pytest.param([{"attention": {"mla": MLA, "num_key_value_heads": 8}}], id="mla with kv"),
     pytest.param([{"attention": {"mla": MLA, "sliding_window": 8}}], id="mla with window"),
     pytest.param([{"attention": {**KV, "sliding_window": None, "mla": None}}], id="null new"),
@@ -231,6 +257,14 @@ def test_the_schema_accepts_what_the_converter_normalises(data: Any) -> None:
 
 
 BEYOND_THE_SCHEMA = [
+    pytest.param(
+        [{"attention": {"mla": {**MLA, "q_lora_rank": 8, "index_n_heads": 4}}}],
+        id="half an indexer",
+    ),
+    pytest.param(
+        [{"attention": {"mla": {**MLA, "index_n_heads": 4, "index_head_dim": 8}}}],
+        id="indexer without query latent",
+    ),
     pytest.param([{"ffn": {"moe": {"num_local_experts": 2, "num_experts_per_tok": 3}}}], id="k>n"),
     pytest.param([{"ffn": {"intermediate_size": 8.0}}], id="integral float"),
     pytest.param(

@@ -28,6 +28,7 @@ from block_config import (
     model_stats,
     quantization_from_config,
 )
+from block_config._stats import attention_kind, ffn_kind
 from block_config.strategies import block_configs
 
 Tensors = dict[str, tuple[int, ...]]
@@ -390,6 +391,47 @@ MLA_V3 = {
     "qk_rope_head_dim": 4,
     "v_head_dim": 6,
 }
+
+
+def test_the_indexer_adds_its_four_tensors_and_its_keys() -> None:
+    h, heads, vocab = 32, 4, 40
+    n_i, d_i = 3, 10
+    indexed = {**MLA_V3, "index_n_heads": n_i, "index_head_dim": d_i}
+    blocks = [
+        {"attention": {"mla": indexed}, "ffn": {"no_op": True}},
+        {"attention": {"mla": MLA_V3}, "ffn": {"no_op": True}},
+    ]
+    arch = ModelArchitecture(
+        hidden_size=h, num_attention_heads=heads, vocab_size=vocab, block_configs=blocks
+    )
+    stats = model_stats(arch, kv_cache_dtype="bf16")
+    with_indexer, without = stats.layers
+    # wq_b reads the query latent, wk and weights_proj the hidden state; k_norm is a LayerNorm.
+    r_q = MLA_V3["q_lora_rank"]
+    indexer = n_i * d_i * r_q + d_i * h + 2 * d_i + n_i * h
+    assert with_indexer.params - without.params == indexer
+    latent = MLA_V3["kv_lora_rank"] + MLA_V3["qk_rope_head_dim"]
+    assert without.kv_cache_bytes_per_token == 2 * latent
+    assert with_indexer.kv_cache_bytes_per_token == 2 * (latent + d_i)
+    assert stats.kv_cache_bytes(1, 100) == 100 * 2 * (2 * latent + d_i)
+
+
+def test_a_layer_without_rope_slice_has_a_narrower_latent() -> None:
+    # Mistral-Large-4's NoPE layers: the RoPE slice folded into the nope part of each head.
+    h, heads, vocab = 32, 4, 40
+    rope = {**MLA_V3, "qk_nope_head_dim": 8, "qk_rope_head_dim": 4}
+    nope = {**MLA_V3, "qk_nope_head_dim": 12, "qk_rope_head_dim": 0}
+    blocks = [{"attention": {"mla": mla}, "ffn": {"no_op": True}} for mla in (rope, nope)]
+    arch = ModelArchitecture(
+        hidden_size=h, num_attention_heads=heads, vocab_size=vocab, block_configs=blocks
+    )
+    with_rope, without = model_stats(arch, kv_cache_dtype="bf16").layers
+    r_kv = MLA_V3["kv_lora_rank"]
+    assert with_rope.kv_cache_bytes_per_token == 2 * (r_kv + 4)
+    assert without.kv_cache_bytes_per_token == 2 * r_kv
+    # kv_a_proj_with_mqa loses the slice (h x 4); q_b_proj and kv_b_proj keep their widths.
+    kv_b = heads * (12 + MLA_V3["v_head_dim"]) * r_kv - heads * (8 + MLA_V3["v_head_dim"]) * r_kv
+    assert with_rope.params - without.params == h * 4 - kv_b
 
 
 def _deepseek_v3(
@@ -964,17 +1006,20 @@ def _fit(block: BlockConfig) -> BlockConfig:
 @given(
     st.lists(block_configs(max_depth=1, precisions=("bf16", None)).map(_fit), max_size=4),
     st.fixed_dictionaries({name: st.booleans() for name in _FLAGS}),
+    st.booleans(),
     st.integers(min_value=0, max_value=3000),
 )
 def test_every_fact_adds_up_and_the_cache_follows_its_closed_form(
-    blocks: list[BlockConfig], flags: dict[str, Any], length: int
+    blocks: list[BlockConfig], flags: dict[str, Any], across: bool, length: int
 ) -> None:
+    # QK-norm per head or across heads, never both.
+    flags = {**flags, "qk_norm_across_heads": across and not flags["qk_norm"]}
     arch = ModelArchitecture(
         hidden_size=16, num_attention_heads=4, vocab_size=10, block_configs=blocks, **flags
     )
     stats = model_stats(arch)
     assert stats.total_params == 2 * 160 + 16 + sum(layer.params for layer in stats.layers)
-    off: dict[str, Any] = dict.fromkeys(_FLAGS, False)
+    off: dict[str, Any] = dict.fromkeys(flags, False)
     plain = model_stats(attrs.evolve(arch, **off))
     assert stats.total_params >= plain.total_params
     assert stats.kv_cache_bytes_per_token == plain.kv_cache_bytes_per_token
@@ -995,6 +1040,45 @@ def test_every_fact_adds_up_and_the_cache_follows_its_closed_form(
 
 def _attentions(layer: LayerStats) -> list[AttentionStats]:
     return [layer.attention, *(a for inner in layer.parallel_blocks for a in _attentions(inner))]
+
+
+def _norms_removed(block: BlockConfig, *, shared: bool, without: bool, parallel: bool) -> int:
+    """What Falcon-H1's two facts take out of ``block`` (hidden size 16): the input norm of
+    each subblock of a parallel block, and each Mamba mixer's gated norm."""
+    removed = 0
+    kinds = (attention_kind(block.attention), ffn_kind(block.ffn))
+    if parallel and shared:
+        removed += 16 * sum(kind != "no_op" for kind in kinds)
+    if kinds[0] == "mamba" and without:
+        assert block.attention is not None
+        assert block.attention.mamba is not None
+        removed += block.attention.mamba.num_heads * block.attention.mamba.head_dim
+    for inner in block.parallel_blocks or ():
+        removed += _norms_removed(inner, shared=shared, without=without, parallel=True)
+    return removed
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(block_configs(max_depth=2, precisions=("bf16", None)).map(_fit), max_size=4),
+    st.booleans(),
+    st.booleans(),
+)
+def test_falcon_facts_take_out_exactly_the_norms_they_name(
+    blocks: list[BlockConfig], shared: bool, without: bool
+) -> None:
+    arch = ModelArchitecture(
+        hidden_size=16, num_attention_heads=4, vocab_size=10, block_configs=blocks
+    )
+    falcon = attrs.evolve(arch, parallel_blocks_share_input_norm=shared, mamba_without_norm=without)
+    before, after = model_stats(arch), model_stats(falcon)
+    removed = sum(
+        _norms_removed(block, shared=shared, without=without, parallel=False) for block in blocks
+    )
+    assert before.total_params - after.total_params == removed
+    assert before.active_params - after.active_params == removed
+    assert after.kv_cache_bytes_per_token == before.kv_cache_bytes_per_token
+    assert after.mamba_state_bytes_per_sequence == before.mamba_state_bytes_per_sequence
 
 
 DEEPSEEK_V3_MLA = {

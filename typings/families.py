@@ -30,6 +30,19 @@ assert_type(mla.qk_nope_head_dim, int)
 assert_type(mla.qk_rope_head_dim, int)
 assert_type(mla.v_head_dim, int)
 assert_type(mla.q_lora_rank, int | None)
+# DeepSeek Sparse Attention's indexer (DeepSeek-V3.2, GLM-5).
+indexed = MLAConfig(
+    kv_lora_rank=512,
+    qk_nope_head_dim=128,
+    qk_rope_head_dim=64,
+    v_head_dim=128,
+    q_lora_rank=1536,
+    index_n_heads=64,
+    index_head_dim=128,
+)
+assert_type(indexed.index_n_heads, int | None)
+assert_type(indexed.index_head_dim, int | None)
+assert_type(indexed.has_indexer, bool)
 
 latent = AttentionConfig(mla=mla, sliding_window=4096)
 from_mapping = AttentionConfig(
@@ -112,3 +125,24 @@ assert_type(wide.head_dim, int | None)
 latent_experts = MoEConfig(num_local_experts=512, num_experts_per_tok=22, latent_dim=1024)
 assert_type(latent_experts.latent_dim, int | None)
 AttentionConfig(num_key_value_heads=2, head_dim="512")  # type: ignore[arg-type]
+# The model-wide facts of the 2026 families: QK-norm across all heads (OLMo-3, MiniMax-M2).
+olmo3 = ModelArchitecture.load("Olmo-3-7B/config.json", family="olmo3")
+assert_type(olmo3.qk_norm_across_heads, bool)
+# Falcon-H1: attention and Mamba side by side after one norm, Mamba without its gated norm.
+falcon = ModelArchitecture.load("Falcon-H1-7B/config.json")
+assert_type(falcon.parallel_blocks_share_input_norm, bool)
+assert_type(falcon.mamba_without_norm, bool)
+ModelArchitecture(
+    hidden_size=64,
+    num_attention_heads=4,
+    vocab_size=100,
+    block_configs=[BlockConfig(attention={"num_key_value_heads": 4}, ffn={"intermediate_size": 8})],
+    qk_norm_across_heads=True,
+)
+ModelArchitecture(
+    hidden_size=64,
+    num_attention_heads=4,
+    vocab_size=100,
+    block_configs=[],
+    qk_norm_across_heads="yes",  # type: ignore[arg-type]
+)

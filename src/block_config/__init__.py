@@ -12,6 +12,7 @@ from block_config._candidates import (
     LIBRARY_FORMAT_VERSION,
     Candidate,
     CandidateLibrary,
+    SpanCandidate,
     build_candidates,
 )
 
@@ -67,14 +68,20 @@ from block_config._quantization import (
 )
 from block_config._schema import block_configs_json_schema
 from block_config._search import (
+    Bound,
     BudgetName,
     Budgets,
     InfeasibleBudgetError,
+    InfeasibleConstraintError,
+    ReplacementChoice,
     SearchResult,
     SearchStatus,
     SolverNotInstalledError,
+    SpanSearchResult,
     SweepPoint,
     search,
+    search_replacements,
+    search_spans,
     sweep,
 )
 from block_config._stats import (
@@ -110,6 +117,7 @@ __all__ = [
     "BaseDataclass",
     "BlockConfig",
     "BlockConfigError",
+    "Bound",
     "BudgetName",
     "Budgets",
     "Candidate",
@@ -122,6 +130,7 @@ __all__ = [
     "FieldChange",
     "FrozenInstanceError",
     "InfeasibleBudgetError",
+    "InfeasibleConstraintError",
     "LayerDiff",
     "LayerStats",
     "LegacyAttentionConfig",
@@ -139,9 +148,12 @@ __all__ = [
     "ModelStats",
     "Problem",
     "QuantizationMethod",
+    "ReplacementChoice",
     "SearchResult",
     "SearchStatus",
     "SolverNotInstalledError",
+    "SpanCandidate",
+    "SpanSearchResult",
     "SubblockConfig",
     "SweepPoint",
     "UnknownKeyWarning",
@@ -167,6 +179,8 @@ __all__ = [
     "quantization_from_config",
     "readers",
     "search",
+    "search_replacements",
+    "search_spans",
     "structure_block_configs",
     "supported_model_types",
     "sweep",

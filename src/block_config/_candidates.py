@@ -15,6 +15,19 @@ them) and a score the user fills in. The file form, read and written by
 
 One list per parent layer, the parent's own block first. The costs in a file are for
 reading only: they are always recounted from the blocks when a library is loaded.
+
+Format version 2 adds what a pipeline measured: ``"stats": {"runtime_ms": 1.25, ...}`` on any
+candidate (finite numbers by name), ``"spans"``, candidates that each take the place of
+several consecutive parent layers, and ``"non_block"``, the measured stats of what lies
+outside the layers (added to the totals)::
+
+    {"format_version": 2,
+     "layers": [[{"block": {...}, "score": 0.1, "stats": {"runtime_ms": 1.2}, ...}, ...], ...],
+     "spans": [{"parent_layer_indices": [4, 5], "block": {...}, "score": 0.3,
+                "stats": {"runtime_ms": 1.1}, ...}, ...],
+     "non_block": {"runtime_ms": 2.0}}
+
+A library with none of these is written as version 1, as before.
 """
 
 from __future__ import annotations
@@ -33,8 +46,9 @@ from block_config._config import AttentionConfig, BlockConfig, FFNConfig
 from block_config._converter import (
     LIBRARY_FORMAT_VERSION,
     MAX_BLOCKS,
+    check_measured,
     check_score,
-    structure_candidate_library,
+    read_candidate_library,
     unstructure_block_configs,
 )
 from block_config._errors import BlockConfigError, Path, Problem
@@ -48,6 +62,7 @@ __all__ = [
     "LIBRARY_FORMAT_VERSION",
     "Candidate",
     "CandidateLibrary",
+    "SpanCandidate",
     "build_candidates",
 ]
 
@@ -65,6 +80,17 @@ def _score(instance: Any, attribute: Any, value: Any) -> None:
     check_score(value, (attribute.name,))
 
 
+def _measured(instance: Any, attribute: Any, value: Any) -> None:
+    if not isinstance(value, dict) or any(
+        not isinstance(name, str)
+        or not name
+        or type(number) is not float
+        or not math.isfinite(number)
+        for name, number in value.items()
+    ):
+        raise ValueError(f"{attribute.name}: expected finite floats by non-empty name")
+
+
 @attrs.frozen(kw_only=True)
 class Candidate:
     """One block a layer could hold, its exact costs in the parent model, and its score.
@@ -79,6 +105,8 @@ class Candidate:
     block: BlockConfig
     stats: LayerStats
     score: float | None = attrs.field(default=None, validator=_score)
+    #: What a pipeline measured for it (``{"runtime_ms": 1.25}``), finite floats by name.
+    measured: dict[str, float] = attrs.field(factory=dict, hash=False, validator=_measured)
 
     @property
     def params(self) -> int:
@@ -110,6 +138,45 @@ class Candidate:
         return {name: getattr(self.stats, name) for name in COST_NAMES}
 
 
+def _span_layers(instance: Any, attribute: Any, value: Any) -> None:
+    if (
+        len(value) < 2
+        or any(type(i) is not int or i < 0 for i in value)
+        or list(value) != list(range(value[0], value[0] + len(value)))
+    ):
+        raise ValueError(f"parent_layer_indices: expected two or more consecutive layers, {value}")
+
+
+@attrs.frozen(kw_only=True)
+class SpanCandidate:
+    """One block that could take the place of several consecutive parent layers.
+
+    ``stats`` is the block's :class:`LayerStats` counted at its first parent layer;
+    ``measured`` what a pipeline measured for it; ``score`` as for :class:`Candidate`.
+    """
+
+    parent_layer_indices: tuple[int, ...] = attrs.field(validator=_span_layers)
+    block: BlockConfig
+    stats: LayerStats
+    score: float | None = attrs.field(default=None, validator=_score)
+    measured: dict[str, float] = attrs.field(factory=dict, hash=False, validator=_measured)
+
+    def costs(self) -> dict[str, int]:
+        """The costs by name, as the library file writes them."""
+        return {name: getattr(self.stats, name) for name in COST_NAMES}
+
+
+#: A layer's candidate given to :meth:`CandidateLibrary.from_blocks`: a block, or a block with
+#: its score, or with its score and measured stats.
+CandidateSpec = (
+    BlockConfig
+    | tuple[BlockConfig, float | None]
+    | tuple[BlockConfig, float | None, dict[str, float]]
+)
+#: A span given to :meth:`CandidateLibrary.from_blocks`: parent layers, block, score, stats.
+SpanSpec = tuple[Sequence[int], BlockConfig, float | None, dict[str, float]]
+
+
 @attrs.frozen(kw_only=True)
 class CandidateLibrary:
     """The candidates of every layer of ``parent``: ``layers[i]`` lists those of layer ``i``.
@@ -121,11 +188,21 @@ class CandidateLibrary:
 
     parent: ModelArchitecture
     layers: tuple[tuple[Candidate, ...], ...]
+    #: Candidates for several consecutive parent layers (format version 2).
+    spans: tuple[SpanCandidate, ...] = ()
+    #: Measured stats of what lies outside the layers, added to the totals (version 2).
+    non_block: dict[str, float] = attrs.field(factory=dict, hash=False, validator=_measured)
 
     @property
     def num_candidates(self) -> int:
-        """All candidates of all layers."""
-        return sum(len(layer) for layer in self.layers)
+        """All candidates of all layers, spans included."""
+        return sum(len(layer) for layer in self.layers) + len(self.spans)
+
+    @property
+    def format_version(self) -> int:
+        """The version :meth:`to_mapping` writes: 2 with spans or measured stats, else 1."""
+        measured = any(c.measured for layer in self.layers for c in layer)
+        return 2 if self.spans or self.non_block or measured else 1
 
     # ----------------------------------------------------------------------- building
 
@@ -133,14 +210,20 @@ class CandidateLibrary:
     def from_blocks(
         cls,
         parent: ModelArchitecture,
-        layers: Sequence[Sequence[BlockConfig | tuple[BlockConfig, float | None]]],
+        layers: Sequence[Sequence[CandidateSpec]],
+        *,
+        spans: Sequence[SpanSpec] = (),
+        non_block: dict[str, float] | None = None,
     ) -> CandidateLibrary:
-        """A library from blocks (or ``(block, score)`` pairs), one sequence per parent layer.
+        """A library from blocks, one sequence per parent layer: each item a block, a
+        ``(block, score)`` pair or a ``(block, score, measured)`` triple; ``spans`` as
+        ``(parent layers, block, score, measured)``; ``non_block`` measured stats.
 
-        Raises :class:`BlockConfigError`, located as in the file (``$.layers[3][1].block...``),
-        when the layer count differs from the parent's, a layer is empty, a block does not fit
-        the parent (KV heads that do not divide its attention heads, an unknown precision) or
-        a score is not a finite float.
+        Raises :class:`BlockConfigError`, located as in the file (``$.layers[3][1].block...``,
+        ``$.spans[0].parent_layer_indices``), when the layer count differs from the parent's,
+        a layer is empty, a block does not fit the parent (KV heads that do not divide its
+        attention heads, an unknown precision), a score is not a finite float, a measured
+        stat not a finite number, or a span not two or more consecutive parent layers.
         """
         problems: list[Problem] = []
         if len(layers) != parent.num_hidden_layers:
@@ -151,7 +234,7 @@ class CandidateLibrary:
                 )
             )
             raise BlockConfigError(problems)
-        if sum(len(layer) for layer in layers) > MAX_BLOCKS:
+        if sum(len(layer) for layer in layers) + len(spans) > MAX_BLOCKS:
             raise BlockConfigError.at(
                 ("layers",), f"holds more than the limit of {MAX_BLOCKS} candidates"
             )
@@ -166,16 +249,59 @@ class CandidateLibrary:
                 continue
             row = []
             for position, item in enumerate(layer):
-                block, score = item if isinstance(item, tuple) else (item, None)
-                candidate = _candidate(
-                    block, score, parent, index, ("layers", index, position), problems, counted
+                block, score, measured = _unpack(item)
+                found = _candidate(
+                    block,
+                    score,
+                    measured,
+                    parent,
+                    index,
+                    ("layers", index, position),
+                    problems,
+                    counted,
                 )
-                if candidate is not None:
-                    row.append(candidate)
+                if found is not None:
+                    row.append(
+                        Candidate(block=block, stats=found[0], score=found[1], measured=found[2])
+                    )
             built.append(tuple(row))
+        built_spans = []
+        for position, (indices, block, score, measured) in enumerate(spans):
+            path: Path = ("spans", position)
+            indices = tuple(indices)
+            if (
+                len(indices) < 2
+                or any(type(i) is not int or not 0 <= i < len(layers) for i in indices)
+                or list(indices) != list(range(indices[0], indices[0] + len(indices)))
+            ):
+                problems.append(
+                    Problem(
+                        (*path, "parent_layer_indices"),
+                        f"expected two or more consecutive layers of the {len(layers)}, got "
+                        f"{list(indices)}",
+                    )
+                )
+                continue
+            found = _candidate(block, score, measured, parent, indices[0], path, problems, counted)
+            if found is not None:
+                built_spans.append(
+                    SpanCandidate(
+                        parent_layer_indices=indices,
+                        block=block,
+                        stats=found[0],
+                        score=found[1],
+                        measured=found[2],
+                    )
+                )
+        extra: dict[str, float] = {}
+        if non_block is not None:
+            try:
+                extra = check_measured(non_block, ("non_block",))
+            except BlockConfigError as error:
+                problems.extend(error.problems)
         if problems:
             raise BlockConfigError(problems)
-        return cls(parent=parent, layers=tuple(built))
+        return cls(parent=parent, layers=tuple(built), spans=tuple(built_spans), non_block=extra)
 
     @classmethod
     def from_mapping(cls, data: Any, parent: ModelArchitecture) -> CandidateLibrary:
@@ -183,7 +309,13 @@ class CandidateLibrary:
 
         Every problem is reported at once with its path (``$.layers[3][7].score: ...``).
         """
-        return cls.from_blocks(parent, structure_candidate_library(data))
+        document = read_candidate_library(data)
+        return cls.from_blocks(
+            parent,
+            document.layers,
+            spans=document.spans,
+            non_block=document.non_block,
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], parent: ModelArchitecture) -> CandidateLibrary:
@@ -228,17 +360,32 @@ class CandidateLibrary:
     # ----------------------------------------------------------------------- writing
 
     def to_mapping(self) -> dict[str, Any]:
-        """The library document: blocks, scores (null when unset) and costs per candidate."""
+        """The library document: blocks, scores (null when unset) and costs per candidate;
+        in version 2 (:attr:`format_version`) also measured stats, spans and ``non_block``."""
+        version = self.format_version
         layers = []
         for layer in self.layers:
             blocks = unstructure_block_configs(candidate.block for candidate in layer)
             layers.append(
                 [
-                    {"block": block, "score": candidate.score, **candidate.costs()}
+                    _candidate_entry(
+                        block, candidate.score, candidate.costs(), candidate.measured, version
+                    )
                     for block, candidate in zip(blocks, layer, strict=True)
                 ]
             )
-        return {"format_version": LIBRARY_FORMAT_VERSION, "layers": layers}
+        mapping: dict[str, Any] = {"format_version": version, "layers": layers}
+        if version >= 2:
+            blocks = unstructure_block_configs(span.block for span in self.spans)
+            mapping["spans"] = [
+                {
+                    "parent_layer_indices": list(span.parent_layer_indices),
+                    **_candidate_entry(block, span.score, span.costs(), span.measured, version),
+                }
+                for block, span in zip(blocks, self.spans, strict=True)
+            ]
+            mapping["non_block"] = dict(self.non_block)
+        return mapping
 
     def dumps(self) -> str:
         """:meth:`to_mapping` as JSON text, one candidate per line (compact, yet diffable)."""
@@ -247,10 +394,20 @@ class CandidateLibrary:
             "[\n" + ",\n".join(orjson.dumps(item).decode() for item in layer) + "\n]"
             for layer in mapping["layers"]
         ]
+        text = f'{{"format_version": {mapping["format_version"]}, "layers": [\n' + ",\n".join(
+            layers
+        )
+        if mapping["format_version"] < 2:
+            return text + "\n]}\n"
+        spans = ",\n".join(orjson.dumps(item).decode() for item in mapping["spans"])
         return (
-            f'{{"format_version": {mapping["format_version"]}, "layers": [\n'
-            + ",\n".join(layers)
-            + "\n]}\n"
+            text
+            + "\n],\n"
+            + '"spans": [\n'
+            + spans
+            + ("\n" if spans else "")
+            + "],\n"
+            + f'"non_block": {orjson.dumps(mapping["non_block"]).decode()}}}\n'
         )
 
     def save(self, path: str | os.PathLike[str]) -> FilePath:
@@ -258,28 +415,56 @@ class CandidateLibrary:
         return atomic_write(path, self.dumps())
 
 
+def _unpack(item: Any) -> tuple[Any, Any, Any]:
+    """A layer's item as ``(block, score, measured)``."""
+    if isinstance(item, tuple):
+        if len(item) == 2:
+            return item[0], item[1], {}
+        if len(item) == 3:
+            return item
+    return item, None, {}
+
+
+def _candidate_entry(
+    block: dict[str, Any],
+    score: float | None,
+    costs: dict[str, int],
+    measured: dict[str, float],
+    version: int,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"block": block, "score": score}
+    if version >= 2:
+        entry["stats"] = dict(measured)
+    entry.update(costs)
+    return entry
+
+
 def _candidate(
     block: Any,
     score: Any,
+    measured: Any,
     parent: ModelArchitecture,
     index: int,
     path: Path,
     problems: list[Problem],
     counted: dict[tuple[BlockConfig, int], LayerStats],
-) -> Candidate | None:
-    """The candidate for ``block`` in layer ``index``, or None after recording its problems.
-
-    ``counted`` holds the stats of the blocks met so far, to be reused for the same block.
-    """
+) -> tuple[LayerStats, float | None, dict[str, float]] | None:
+    """The stats, score and measured stats of ``block`` in layer ``index``, or None after
+    recording its problems. ``counted`` holds the stats of the blocks met so far."""
     if type(block) is not BlockConfig:
         problems.append(Problem((*path, "block"), "expected a BlockConfig"))
         return None
     before = len(problems)
     checked: float | None = None
     stats: LayerStats | None = None
+    values: dict[str, float] = {}
     check_kv(block, parent.num_attention_heads, (*path, "block"), problems)
     try:
         checked = check_score(score, (*path, "score"))
+    except BlockConfigError as error:
+        problems.extend(error.problems)
+    try:
+        values = check_measured(measured, (*path, "stats"))
     except BlockConfigError as error:
         problems.extend(error.problems)
     # Without quantization a block costs the same in every layer; with it, a layer's modules
@@ -293,7 +478,7 @@ def _candidate(
             problems.extend(error.under((*path, "block")).problems)
     if len(problems) > before or stats is None:
         return None
-    return Candidate(block=block, stats=stats, score=checked)
+    return stats, checked, values
 
 
 # --------------------------------------------------------------------------- enumeration

@@ -8,12 +8,18 @@ The original classes were stdlib dataclasses, and the pipelines that use them le
 every check, and carry that protocol too, generated once per class from its attrs fields:
 
 * ``__dataclass_fields__``: real :class:`dataclasses.Field` objects, in field order, with the
-  resolved types (``Optional[...]`` spelt as the original spelt it) and the defaults;
+  resolved types (``Optional[...]`` spelt as the original spelt it) and the defaults. Read on
+  the class it lists every field; read on an instance (what ``dataclasses.fields(obj)``,
+  ``asdict`` and ``astuple`` do) it leaves out the fields marked ``omit_if_none`` in their
+  metadata while they are None, as ``to_dict`` does: the optional fields added after the
+  original classes, so that ``asdict`` of an object that does not use them is the original's
+  dict, key for key. ``dataclasses.replace`` and ``attrs.evolve`` still accept them;
 * ``__dataclass_params__``: frozen, keyword-only, compared by value;
 * assignment and deletion raise :class:`~block_config.FrozenInstanceError`, which is both
   attrs' and the dataclasses' ``FrozenInstanceError``.
 
-Both attributes live on the class (no per-instance memory). ``dataclasses.replace`` and
+Both attributes live on the class (no per-instance memory; the instance view is computed when
+asked). ``dataclasses.replace`` and
 ``attrs.evolve`` call the class, so the copy they return is checked like any new object.
 
 The module-level helpers the original module offered and its users import,
@@ -109,7 +115,7 @@ def install_dataclass_protocol(cls: type[Any]) -> None:
     attrs' frozen ones are replaced.
     """
     with _LOCK:
-        if isinstance(cls.__dict__.get(FIELDS), dict):
+        if isinstance(cls.__dict__.get(FIELDS), (dict, _FieldsView)):
             return
         fields, params = dataclass_protocol(cls)
         # attrs' frozen __setattr__ raises attrs' error only; this one is also the dataclasses'.
@@ -118,8 +124,36 @@ def install_dataclass_protocol(cls: type[Any]) -> None:
             target.__setattr__ = _frozen_setattr
         if target.__delattr__ is _attrs_make._frozen_delattrs:
             target.__delattr__ = _frozen_delattr
+        omitted = tuple(
+            attribute.name
+            for attribute in attrs.fields(cls)
+            if attribute.metadata.get("omit_if_none")
+        )
         setattr(cls, PARAMS, params)
-        setattr(cls, FIELDS, fields)  # last: its presence says the class is done
+        # last: its presence says the class is done
+        setattr(cls, FIELDS, _FieldsView(fields, omitted) if omitted else fields)
+
+
+class _FieldsView:
+    """``__dataclass_fields__`` of a class with ``omit_if_none`` fields.
+
+    On the class: every field. On an instance: the ``omit_if_none`` fields only when they are
+    not None (the same dict as on the class when none of them is None).
+    """
+
+    __slots__ = ("fields", "omitted")
+
+    def __init__(self, fields: dict[str, dataclasses.Field[Any]], omitted: tuple[str, ...]):
+        self.fields = fields
+        self.omitted = omitted
+
+    def __get__(self, obj: object, cls: type[Any] | None = None) -> dict[str, Any]:
+        if obj is None:
+            return self.fields
+        unset = {name for name in self.omitted if getattr(obj, name) is None}
+        if not unset:
+            return self.fields
+        return {name: spec for name, spec in self.fields.items() if name not in unset}
 
 
 _BASE_SHADOW: Any = dataclasses.make_dataclass(
@@ -148,7 +182,10 @@ class DataclassAttribute:
         if not attrs.has(cls):
             return {} if self.name == FIELDS else _BASE_PARAMS
         install_dataclass_protocol(cls)
-        return cls.__dict__[self.name]
+        installed = cls.__dict__[self.name]
+        if isinstance(installed, _FieldsView):
+            return installed.__get__(obj, cls)
+        return installed
 
 
 def _get_dataclass_type(tp: Any) -> Any:

@@ -400,13 +400,38 @@ class MLAConfig(BaseDataclass):
     latent of ``q_lora_rank``, or, when it is ``None`` (DeepSeek-V2-Lite), through one full
     projection. A head's query and key have ``qk_nope_head_dim + qk_rope_head_dim`` values;
     the number of heads is the model's ``num_attention_heads``.
+
+    ``qk_rope_head_dim`` may be 0: no RoPE slice, the whole key from the latent (GLM-5.3-Flash's
+    MLA; Mistral-Large-4's NoPE layers, whose latent is narrower than their RoPE layers' by
+    that slice, each layer its own :class:`MLAConfig`).
+
+    ``index_n_heads`` and ``index_head_dim`` (both or neither; written only when set): the
+    DeepSeek Sparse Attention indexer (DeepSeek-V3.2, GLM-5), ``index_n_heads`` heads of
+    ``index_head_dim`` that read the query latent (so ``q_lora_rank`` is required) and choose
+    the tokens the layer attends to. Its key cache holds ``index_head_dim`` values per token
+    beside the latent.
     """
 
     kv_lora_rank: int
     qk_nope_head_dim: int
-    qk_rope_head_dim: int
+    qk_rope_head_dim: int = attrs.field(metadata={"minimum": 0})
     v_head_dim: int
     q_lora_rank: int | None = None
+    index_n_heads: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+    index_head_dim: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+
+    def _normalise(self) -> list[tuple[str, str]]:
+        if (self.index_n_heads is None) != (self.index_head_dim is None):
+            missing = "index_n_heads" if self.index_n_heads is None else "index_head_dim"
+            return [(missing, "required with the other indexer field: an indexer has both")]
+        if self.index_n_heads is not None and self.q_lora_rank is None:
+            return [("q_lora_rank", "required with an indexer, which reads the query latent")]
+        return []
+
+    @property
+    def has_indexer(self) -> bool:
+        """Whether this attention has a sparse-attention indexer (DeepSeek-V3.2, GLM-5)."""
+        return self.index_n_heads is not None
 
 
 # --------------------------------------------------------------------------- linear attention

@@ -34,6 +34,7 @@ from block_config._errors import (
     Problem,
     describe,
     key_label,
+    short_repr,
     show_int,
 )
 from block_config._warnings import warn_unknown_key
@@ -49,6 +50,7 @@ __all__ = [
     "converter",
     "field_rules",
     "maybe_cast_block_configs",
+    "read_candidate_library",
     "structure_block_configs",
     "structure_candidate_library",
     "unstructure_block_configs",
@@ -894,8 +896,12 @@ def structure_block_configs(
     return blocks  # type: ignore[return-value]
 
 
-#: The version of the candidate-library file format this library reads and writes.
-LIBRARY_FORMAT_VERSION = 1
+#: The newest candidate-library file format this library reads and writes. Version 2 adds
+#: measured ``stats`` per candidate, ``spans`` (candidates for several parent layers) and
+#: ``non_block`` stats; a library that uses none of them is still written as version 1.
+LIBRARY_FORMAT_VERSION = 2
+#: Every candidate-library format version this library reads.
+LIBRARY_FORMAT_VERSIONS = (1, 2)
 _SCORE_RULE = FieldRule(name="score", kind=Kind.FLOAT, optional=True, required=False, default=None)
 
 
@@ -912,28 +918,94 @@ def check_score(value: Any, path: Path = ("score",)) -> float | None:
     return result  # type: ignore[no-any-return]
 
 
-def structure_candidate_library(data: Any) -> list[list[tuple[BlockConfig, float | None]]]:
-    """Read a candidate library document: per layer, each candidate's block and score.
+def check_measured(value: Any, path: Path) -> dict[str, float]:
+    """Measured stats: an object of finite numbers by non-empty name (ints become floats).
 
-    The document is ``{"format_version": 1, "layers": [[{"block": {...}, "score": 0.5}, ...],
+    Raises :class:`BlockConfigError` listing every problem, located under ``path``.
+    """
+    ctx = _Context("error")
+    result = _measured(value, path, ctx)
+    _report(ctx)
+    return result
+
+
+def _measured(value: Any, path: Path, ctx: _Context) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        ctx.add(path, f"expected an object of numbers by name, got {describe(value)}")
+        return {}
+    result = {}
+    for name, number in value.items():
+        if not isinstance(name, str) or not name:
+            ctx.add(path, f"expected non-empty names, got {describe(name)}")
+            continue
+        if type(number) not in (int, float) or not math.isfinite(number):
+            ctx.add((*path, name), f"expected a finite number, got {describe(number)}")
+            continue
+        result[name] = float(number)
+    return result
+
+
+@attrs.frozen
+class LibraryDocument:
+    """A candidate library document, read: per layer the candidates ``(block, score,
+    measured)``, the spans ``(parent layers, block, score, measured)`` and ``non_block``."""
+
+    version: int
+    layers: list[list[tuple[BlockConfig, float | None, dict[str, float]]]]
+    spans: list[tuple[tuple[int, ...], BlockConfig, float | None, dict[str, float]]]
+    non_block: dict[str, float]
+
+
+def _library_candidate(
+    item: Any, where: Path, ctx: _Context, version: int
+) -> tuple[BlockConfig | None, float | None, dict[str, float], bool]:
+    """One candidate object: its block, score and measured stats, and whether all read."""
+    if not isinstance(item, Mapping):
+        ctx.add(where, f"expected a candidate object, got {describe(item)}")
+        return None, None, {}, False
+    before = len(ctx.problems)
+    if "block" not in item:
+        ctx.add((*where, "block"), "missing required key")
+        block = None
+    else:
+        try:
+            block = _FAST[BlockConfig](item["block"], 0)
+        except _Slow:
+            block = _structure_detailed(item["block"], BlockConfig, (*where, "block"), ctx, 0)
+    score, _ = _check_field(_SCORE_RULE, item.get("score"), (*where, "score"), ctx, 0)
+    measured = {}
+    if version >= 2 and "stats" in item:
+        measured = _measured(item["stats"], (*where, "stats"), ctx)
+    ok = block is not None and len(ctx.problems) == before
+    return block, score, measured, ok
+
+
+def read_candidate_library(data: Any) -> LibraryDocument:
+    """Read a candidate library document of any version this library reads.
+
+    Version 1: ``{"format_version": 1, "layers": [[{"block": {...}, "score": 0.5}, ...],
     ...]}``: one non-empty list per layer, each candidate an object with a ``block`` (a
     :class:`BlockConfig` mapping, read strictly) and a ``score`` (a finite number, or null
-    when not yet scored). Other keys of a candidate (its costs, notes) and of the document are
-    allowed and ignored. ``format_version`` may be absent (version 1). Raises
-    :class:`BlockConfigError` listing every problem with its path
-    (``$.layers[3][7].score: expected a finite float, got str 'x'``).
+    when not yet scored). Version 2 adds, per candidate, ``stats`` (measured numbers by name:
+    ``{"runtime_ms": 1.25}``); ``spans``, a list of candidates that each take the place of
+    several consecutive parent layers (``"parent_layer_indices": [4, 5]``, ascending, at least
+    two); and ``non_block``, numbers by name for what lies outside the layers. Other keys of a
+    candidate (its costs, notes) and of the document are allowed and ignored.
+    ``format_version`` may be absent (version 1). Raises :class:`BlockConfigError` listing
+    every problem with its path (``$.layers[3][7].score: expected a finite float, got str 'x'``).
     """
     ctx = _Context("error")
     if not isinstance(data, Mapping):
         ctx.add((), f"expected a candidate library object, got {describe(data)}")
         raise BlockConfigError(ctx.problems)
-    version = data.get("format_version", LIBRARY_FORMAT_VERSION)
-    if type(version) is not int or version != LIBRARY_FORMAT_VERSION:
+    version = data.get("format_version", 1)
+    if type(version) is not int or version not in LIBRARY_FORMAT_VERSIONS:
         ctx.add(
             ("format_version",),
-            f"expected {LIBRARY_FORMAT_VERSION} (the version this library reads), "
-            f"got {describe(version)}",
+            f"expected one of {list(LIBRARY_FORMAT_VERSIONS)} (the versions this library "
+            f"reads), got {describe(version)}",
         )
+        version = LIBRARY_FORMAT_VERSION
     if "layers" not in data:
         ctx.add(("layers",), "missing required key")
         raise BlockConfigError(ctx.problems)
@@ -944,12 +1016,13 @@ def structure_candidate_library(data: Any) -> list[list[tuple[BlockConfig, float
     if len(layers) > MAX_BLOCKS:
         ctx.add(("layers",), f"holds {len(layers)} layers, more than the limit of {MAX_BLOCKS}")
         raise BlockConfigError(ctx.problems)
+    spans_data = data.get("spans", []) if version >= 2 else []
     total = sum(len(layer) for layer in layers if _is_sequence(layer))
+    total += len(spans_data) if _is_sequence(spans_data) else 0
     if total > MAX_BLOCKS:
         ctx.add(("layers",), f"holds {total} candidates, more than the limit of {MAX_BLOCKS}")
         raise BlockConfigError(ctx.problems)
-    fast_block = _FAST[BlockConfig]
-    result: list[list[tuple[BlockConfig, float | None]]] = []
+    result: list[list[tuple[BlockConfig, float | None, dict[str, float]]]] = []
     for index, layer in enumerate(layers):
         path: Path = ("layers", index)
         if not _is_sequence(layer):
@@ -958,28 +1031,47 @@ def structure_candidate_library(data: Any) -> list[list[tuple[BlockConfig, float
         if not layer:
             ctx.add(path, "holds no candidates; every layer needs at least one")
             continue
-        candidates: list[tuple[BlockConfig, float | None]] = []
+        candidates = []
         for position, item in enumerate(layer):
-            where: Path = (*path, position)
-            if not isinstance(item, Mapping):
-                ctx.add(where, f"expected a candidate object, got {describe(item)}")
-                continue
-            if "block" not in item:
-                ctx.add((*where, "block"), "missing required key")
-                block = None
-            else:
-                try:
-                    block = fast_block(item["block"], 0)
-                except _Slow:
-                    block = _structure_detailed(
-                        item["block"], BlockConfig, (*where, "block"), ctx, 0
-                    )
-            score, ok = _check_field(_SCORE_RULE, item.get("score"), (*where, "score"), ctx, 0)
-            if block is not None and ok:
-                candidates.append((block, score))
+            block, score, measured, ok = _library_candidate(item, (*path, position), ctx, version)
+            if ok and block is not None:
+                candidates.append((block, score, measured))
         result.append(candidates)
+    spans: list[tuple[tuple[int, ...], BlockConfig, float | None, dict[str, float]]] = []
+    if not _is_sequence(spans_data):
+        ctx.add(("spans",), f"expected a list of span candidates, got {describe(spans_data)}")
+        spans_data = []
+    for position, item in enumerate(spans_data):
+        where: Path = ("spans", position)
+        block, score, measured, ok = _library_candidate(item, where, ctx, version)
+        indices: Any = item.get("parent_layer_indices") if isinstance(item, Mapping) else None
+        if not (
+            _is_sequence(indices)
+            and len(indices) >= 2
+            and all(type(i) is int and 0 <= i < len(layers) for i in indices)
+            and list(indices) == list(range(indices[0], indices[0] + len(indices)))
+        ):
+            if isinstance(item, Mapping):
+                ctx.add(
+                    (*where, "parent_layer_indices"),
+                    f"expected at least two consecutive ascending layers of the {len(layers)}, "
+                    f"got {short_repr(indices)}",
+                )
+            continue
+        if ok and block is not None:
+            spans.append((tuple(indices), block, score, measured))
+    non_block: dict[str, float] = {}
+    if version >= 2 and "non_block" in data:
+        non_block = _measured(data["non_block"], ("non_block",), ctx)
     _report(ctx)
-    return result
+    return LibraryDocument(version=version, layers=result, spans=spans, non_block=non_block)
+
+
+def structure_candidate_library(data: Any) -> list[list[tuple[BlockConfig, float | None]]]:
+    """Read a candidate library document (see :func:`read_candidate_library`): per layer,
+    each candidate's block and score."""
+    document = read_candidate_library(data)
+    return [[(block, score) for block, score, _ in layer] for layer in document.layers]
 
 
 def unstructure_block_configs(blocks: Iterable[BlockConfig]) -> list[dict[str, Any]]:

@@ -245,6 +245,16 @@ class ModelArchitecture:
     #: An RMSNorm weight of ``head_dim`` on q and one on k in every attention layer (Qwen3,
     #: Qwen3-MoE, Gemma-3). Llama-4's weightless L2 QK-norm is not this.
     qk_norm: bool = False
+    #: One RMSNorm weight over all query heads (``H * head_dim``) and one over all key heads
+    #: (``kv * head_dim``) in every attention layer, instead of one per head (OLMo-3,
+    #: MiniMax-M2). Not with ``qk_norm``: the two are forms of the same norm.
+    qk_norm_across_heads: bool = False
+    #: The subblocks of a layer's ``parallel_blocks`` read the layer's input norm and have
+    #: none of their own (Falcon-H1: one norm before attention and Mamba side by side).
+    parallel_blocks_share_input_norm: bool = False
+    #: Mamba mixers have no gated RMSNorm before out_proj (Falcon-H1's ``mamba_rms_norm``
+    #: false).
+    mamba_without_norm: bool = False
     #: A norm after each attention and FFN besides the one before it (Gemma-2, Gemma-3).
     sandwich_norms: bool = False
     #: The router has a bias of ``num_local_experts`` (gpt-oss).
@@ -320,6 +330,14 @@ class ModelArchitecture:
                 problems.append(Problem((name,), f"expected str or null, got {describe(value)}"))
             elif value is not None and not _is_text(value):
                 problems.append(Problem((name,), _NOT_TEXT))
+        if self.qk_norm is True and self.qk_norm_across_heads is True:
+            problems.append(
+                Problem(
+                    ("qk_norm_across_heads",),
+                    "cannot be true with qk_norm: a model norms q and k per head or across "
+                    "heads, not both",
+                )
+            )
         if self.torch_dtype == "":  # reads back as no dtype at all
             problems.append(
                 Problem(("torch_dtype",), "expected a dtype name (text, not empty) or null, got ''")

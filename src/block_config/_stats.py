@@ -13,13 +13,16 @@ vector only where noted; "norm" is one weight vector of ``h``):
   q ``h * H*d``, k and v ``h * kv*d`` each, o ``H*d * h``. Biases: ``H*d + 2*kv*d`` on q, k
   and v with ``qkv_bias`` (Qwen2) or ``attention_bias``, and ``h`` on o with
   ``attention_bias`` only. ``qk_norm`` (Qwen3, Gemma-3): ``2*d`` (a norm on q and one on k).
-  ``attention_sinks`` (gpt-oss): ``H``.
+  ``attention_sinks`` (gpt-oss): ``H``. ``qk_norm_across_heads`` (OLMo-3, MiniMax-M2): one
+  norm over all query heads and one over all key heads, ``H*d + kv*d``.
 * MLA attention (DeepSeek-V2/V3, as ``DeepseekV3Attention``), with ``r_q`` ``q_lora_rank``,
   ``r_kv`` ``kv_lora_rank``, ``n``/``p``/``v`` the nope, rope and value head dims: q_a_proj
   ``h * r_q``, q_a_layernorm ``r_q`` and q_b_proj ``r_q * H*(n+p)``, or one q_proj
   ``h * H*(n+p)`` when ``r_q`` is null; kv_a_proj_with_mqa ``h * (r_kv + p)``; kv_a_layernorm
   ``r_kv``; kv_b_proj ``r_kv * H*(n+v)``; o_proj ``H*v * h``. With ``attention_bias``, biases
-  on q_a_proj, kv_a_proj_with_mqa and o_proj: ``r_q + r_kv + p + h``.
+  on q_a_proj, kv_a_proj_with_mqa and o_proj: ``r_q + r_kv + p + h``. An indexer of ``n_i``
+  heads of ``d_i`` (DeepSeek-V3.2, GLM-5): wq_b ``r_q * n_i*d_i``, wk ``h * d_i``, k_norm
+  ``2*d_i`` (a LayerNorm with bias), weights_proj ``h * n_i``.
 * linear replacement (attention or FFN): ``h * h`` plus its norm; no bias.
 * dense FFN of width ``i``: gated (SwiGLU: gate, up, down) ``3 * h * i``, or with
   ``gated=False`` (relu2, two matrices: up, down) ``2 * h * i``; with ``mlp_bias``, biases
@@ -42,7 +45,8 @@ vector only where noted; "norm" is one weight vector of ``h``):
 * Mamba-2, with ``d_in = num_heads * head_dim``, ``conv_dim = d_in + 2 * groups * state``:
   in_proj ``h * (2*d_in + 2*groups*state + num_heads)``, conv1d ``conv_dim * kernel`` plus its
   bias ``conv_dim``, ``dt_bias``, ``A_log`` and ``D`` (``num_heads`` each), the gated norm
-  ``d_in``, out_proj ``d_in * h``.
+  ``d_in`` (none with ``mamba_without_norm``: Falcon-H1's ``mamba_rms_norm`` false), out_proj
+  ``d_in * h``.
 * linear attention (``LinearAttentionConfig``), with ``K``/``dk`` key heads and width,
   ``V``/``dv`` value heads and width, ``c`` the conv kernel, ``conv = 2*K*dk + V*dv``: Gated
   DeltaNet (``gdn``) in-projections ``h * (2*K*dk + 2*V*dv + 2*V)`` (q, k, v, the output gate
@@ -54,7 +58,9 @@ vector only where noted; "norm" is one weight vector of ``h``):
   ``h * dk`` and ``g_b`` ``dk * K*dk``, ``o_norm`` ``dk``, o_proj ``K*dk * h``.
 * an attention with ``output_gate`` (Qwen3-Next, Qwen3.5): q_proj (and its bias) twice as
   wide, ``2 * H*d`` outputs.
-* a no-op (or absent) subblock: nothing. ``parallel_blocks`` add up with the block's own.
+* a no-op (or absent) subblock: nothing. ``parallel_blocks`` add up with the block's own; with
+  ``parallel_blocks_share_input_norm`` (Falcon-H1) their subblocks read the layer's input norm
+  and have none of their own.
 * multi-token-prediction layers (:class:`~block_config.MTPLayers`), which transformers does
   not build: per layer its blocks as above, ``enorm`` and ``hnorm`` ``h`` each, ``eh_proj``
   ``2h * h`` (no bias), the final norm ``h`` (DeepSeek-V3's ``shared_head.norm``), and with
@@ -74,7 +80,8 @@ Memory:
   in ``unquantized_modules``; embeddings, ``lm_head``, norms, biases, routers and their gates,
   conv1d and Mamba's per-head vectors stay at the precision above.
 * KV cache per token of one layer: ``2 * kv * d * bytes`` for a GQA attention; for MLA one
-  latent ``(r_kv + p) * bytes`` shared by every head (no factor 2); no-op, linear and Mamba
+  latent ``(r_kv + p) * bytes`` shared by every head (no factor 2), plus ``d_i * bytes`` of
+  indexer keys with an indexer; no-op, linear and Mamba
   layers hold none. ``bytes`` is the KV-cache dtype: the model's ``torch_dtype``, bf16 when it
   says nothing, unless the caller names one. A sliding-window layer holds at most
   ``sliding_window`` tokens and a Llama-4 chunked layer at most ``attention_chunk_size``:
@@ -454,10 +461,13 @@ class _Tally:
     it leaves their module unquantized; everything else at the subblock's precision.
     """
 
-    def __init__(self, ctx: _Context, index: int, where: str) -> None:
+    def __init__(self, ctx: _Context, index: int, where: str, *, norms: bool = True) -> None:
         self.ctx = ctx
         self.index = index
         self.where = where
+        #: Whether the subblock has a norm before it (not when a parallel block reads the
+        #: layer's input norm: ``parallel_blocks_share_input_norm``).
+        self.norms = norms
         self.params = 0
         self.plain = 0
         self.quantized_bytes = 0
@@ -511,7 +521,8 @@ def _mamba_weights(mamba: MambaConfig, tally: _Tally) -> None:
     tally.matrix(2 * d_in + group_state + mamba.num_heads, h, "in_proj")
     tally.vector(conv_dim * tally.ctx.conv_kernel + conv_dim)  # conv1d weight and bias
     tally.vector(3 * mamba.num_heads)  # dt_bias, A_log, D
-    tally.vector(d_in)  # the gated norm
+    if not tally.ctx.model.mamba_without_norm:
+        tally.vector(d_in)  # the gated norm
     tally.matrix(h, d_in, "out_proj")
 
 
@@ -555,6 +566,8 @@ def ffn_kind(ffn: FFNConfig | None) -> FFNKind:
 
 def _norms(tally: _Tally) -> None:
     """The norm before the subblock, and with sandwich norms the one after it."""
+    if not tally.norms:
+        return
     tally.vector(tally.ctx.hidden * (2 if tally.ctx.model.sandwich_norms else 1))
 
 
@@ -577,6 +590,8 @@ def _gqa_weights(
         tally.vector(h)
     if ctx.model.qk_norm:
         tally.vector(2 * head_dim)
+    if ctx.model.qk_norm_across_heads:
+        tally.vector(q_width + kv_width)
     if ctx.model.attention_sinks:
         tally.vector(heads)
     _norms(tally)
@@ -603,6 +618,8 @@ def _mla_weights(mla: MLAConfig, heads: int, tally: _Tally) -> None:
         tally.vector(mla.kv_lora_rank + mla.qk_rope_head_dim + h)
     if ctx.model.attention_sinks:
         tally.vector(heads)
+    if mla.index_n_heads is not None and mla.index_head_dim is not None:
+        _indexer_weights(mla.index_n_heads, mla.index_head_dim, mla, tally)
     _norms(tally)
 
 
@@ -656,11 +673,26 @@ def _linear_attention_state_bytes(linear: LinearAttentionConfig, ctx: _Context) 
 # ----------------------------------------------------------------------- end linear attention
 
 
+def _indexer_weights(index_heads: int, index_dim: int, mla: MLAConfig, tally: _Tally) -> None:
+    """DeepSeek Sparse Attention's indexer, as transformers' ``DeepseekV32Indexer`` builds it."""
+    assert mla.q_lora_rank is not None  # the class requires it with an indexer
+    h = tally.ctx.hidden
+    tally.matrix(index_heads * index_dim, mla.q_lora_rank, "indexer.wq_b")
+    tally.matrix(index_dim, h, "indexer.wk")
+    tally.vector(2 * index_dim)  # k_norm, a LayerNorm: weight and bias
+    tally.matrix(index_heads, h, "indexer.weights_proj")
+
+
 def _attention_stats(
-    attention: AttentionConfig | None, ctx: _Context, path: Path, index: int = 0
+    attention: AttentionConfig | None,
+    ctx: _Context,
+    path: Path,
+    index: int = 0,
+    *,
+    input_norm: bool = True,
 ) -> AttentionStats:
     precision, bits = _subblock_precision(attention, ctx, (*path, "weights_precision"))
-    tally = _Tally(ctx, index, "attention")
+    tally = _Tally(ctx, index, "attention", norms=input_norm)
     kv_heads: int | None = None
     kv_bytes = 0
     state_bytes = 0
@@ -684,8 +716,10 @@ def _attention_stats(
         assert attention.mla is not None
         heads = attention.num_attention_heads or ctx.heads
         _mla_weights(attention.mla, heads, tally)
-        # One latent per token and layer, shared by every head: no K/V pair.
-        kv_bytes = _bytes(attention.mla.kv_lora_rank + attention.mla.qk_rope_head_dim, ctx.kv_bits)
+        # One latent per token and layer, shared by every head: no K/V pair; an indexer keeps
+        # one key of its own per token beside it.
+        latent = attention.mla.kv_lora_rank + attention.mla.qk_rope_head_dim
+        kv_bytes = _bytes(latent + (attention.mla.index_head_dim or 0), ctx.kv_bits)
         window = attention.sliding_window
     elif kind in ("gdn", "kda"):
         assert attention is not None
@@ -747,10 +781,12 @@ def _mlp(
         tally.vector(stacked * ((2 if gated else 1) * width + h))
 
 
-def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path, index: int = 0) -> FFNStats:
+def _ffn_stats(
+    ffn: FFNConfig | None, ctx: _Context, path: Path, index: int = 0, *, input_norm: bool = True
+) -> FFNStats:
     precision, bits = _subblock_precision(ffn, ctx, (*path, "weights_precision"))
     h = ctx.hidden
-    tally = _Tally(ctx, index, "ffn")
+    tally = _Tally(ctx, index, "ffn", norms=input_norm)
     if ffn is None or ffn.no_op:
         return FFNStats(
             kind="no_op",
@@ -837,25 +873,43 @@ def _ffn_stats(ffn: FFNConfig | None, ctx: _Context, path: Path, index: int = 0)
 
 
 def _layer_stats(
-    block: BlockConfig, index: int, ctx: _Context, path: Path, problems: list[Problem]
+    block: BlockConfig,
+    index: int,
+    ctx: _Context,
+    path: Path,
+    problems: list[Problem],
+    *,
+    parallel_block: bool = False,
 ) -> LayerStats | None:
-    """The stats of ``block``, or None after adding what is wrong with it to ``problems``."""
+    """The stats of ``block`` (a layer's parallel block with ``parallel_block``), or None
+    after adding what is wrong with it to ``problems``."""
     ok = True
     attention: AttentionStats | None = None
     ffn: FFNStats | None = None
+    # A parallel block reads the layer's input norm when the model says so (Falcon-H1).
+    input_norm = not (parallel_block and ctx.model.parallel_blocks_share_input_norm)
     try:
-        attention = _attention_stats(block.attention, ctx, (*path, "attention"), index)
+        attention = _attention_stats(
+            block.attention, ctx, (*path, "attention"), index, input_norm=input_norm
+        )
     except BlockConfigError as error:
         problems.extend(error.problems)
         ok = False
     try:
-        ffn = _ffn_stats(block.ffn, ctx, (*path, "ffn"), index)
+        ffn = _ffn_stats(block.ffn, ctx, (*path, "ffn"), index, input_norm=input_norm)
     except BlockConfigError as error:
         problems.extend(error.problems)
         ok = False
     parallel = []
     for position, inner in enumerate(block.parallel_blocks or ()):
-        stats = _layer_stats(inner, index, ctx, (*path, "parallel_blocks", position), problems)
+        stats = _layer_stats(
+            inner,
+            index,
+            ctx,
+            (*path, "parallel_blocks", position),
+            problems,
+            parallel_block=True,
+        )
         if stats is None:
             ok = False
         else:

@@ -100,15 +100,27 @@ def mamba_configs() -> st.SearchStrategy[MambaConfig]:
 
 
 def mla_configs() -> st.SearchStrategy[MLAConfig]:
-    """Valid :class:`MLAConfig` objects, with and without a query latent."""
-    return st.builds(
+    """Valid :class:`MLAConfig` objects, with and without a query latent or a RoPE slice, and
+    with a sparse-attention indexer (which needs the query latent)."""
+    plain = st.builds(
+        MLAConfig,
+        kv_lora_rank=sizes(),
+        qk_nope_head_dim=sizes(),
+        qk_rope_head_dim=st.just(0) | sizes(),
+        v_head_dim=sizes(),
+        q_lora_rank=st.none() | sizes(),
+    )
+    indexed = st.builds(
         MLAConfig,
         kv_lora_rank=sizes(),
         qk_nope_head_dim=sizes(),
         qk_rope_head_dim=sizes(),
         v_head_dim=sizes(),
-        q_lora_rank=st.none() | sizes(),
+        q_lora_rank=sizes(),
+        index_n_heads=sizes(),
+        index_head_dim=sizes(),
     )
+    return plain | indexed
 
 
 # --------------------------------------------------------------------------- linear attention

@@ -1,5 +1,6 @@
 """The ``block-config`` command: show, validate, convert, diff, schema and plot model configs;
-list candidate blocks and search for the best child under budgets.
+list candidate blocks and search for the best child under budgets; run Puzzle's MIP step on
+the reference pipeline's files (``puzzle-mip``).
 
 This module only parses the command line and dispatches; each command lives in its own
 module (``show.py``, ``validate.py``, ...) and registers its own subparser, what they share
@@ -13,7 +14,8 @@ list (which needs the model's dimensions: ``--like CONFIG`` or ``--hidden-size``
 Exit codes: 0 success; 1 invalid input (missing or unreadable file, invalid JSON or YAML,
 invalid config, validation failed, an output that would overwrite a file without ``--force``);
 2 usage error (bad arguments); 3 an optional dependency is missing (matplotlib for ``plot``,
-PyYAML for YAML, SciPy for ``search``); 4 ``diff --exit-code`` found the two models different.
+PyYAML for YAML, SciPy for ``search`` and ``puzzle-mip``); 4 ``diff --exit-code`` found the
+two models different.
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from block_config._cli import candidates, convert, diff, plot, schema, search, show, validate
+from block_config._cli import (
+    candidates,
+    convert,
+    diff,
+    plot,
+    puzzle_mip,
+    schema,
+    search,
+    show,
+    validate,
+)
 from block_config._cli._boundary import (
     EXIT_CODES_HELP,
     EXIT_DIFFERENT,
@@ -46,7 +58,7 @@ __all__ = [
 ]
 
 #: The commands, in the order ``--help`` lists them.
-_COMMANDS = (show, validate, convert, diff, schema, plot, candidates, search)
+_COMMANDS = (show, validate, convert, diff, schema, plot, candidates, search, puzzle_mip)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,13 +32,17 @@ from block_config._errors import BlockConfigError
 from block_config._model import ModelArchitecture
 from block_config._search import (
     BUDGET_NAMES,
+    Bound,
     BudgetName,
     Budgets,
     InfeasibleBudgetError,
+    InfeasibleConstraintError,
     SearchResult,
     SolverNotInstalledError,
+    SpanSearchResult,
     SweepPoint,
     search,
+    search_spans,
     sweep,
 )
 
@@ -50,6 +54,12 @@ final norm included, counted as `show` counts them) meets every budget. The sear
 exact mixed-integer program solved by HiGHS (needs: pip install 'block-config[search]'):
 the result is proven optimal, or, when --time-limit stops it, the best found with its gap.
 Costs are recounted from the blocks; any costs in the library are ignored.
+
+A library of format version 2 may also hold measured stats per candidate ("stats":
+{"runtime_ms": 1.2}), spans (one block for several consecutive parent layers) and
+"non_block" stats; --max-stat NAME=X and --min-stat NAME=X bound the total of a measured
+stat (non_block included, bounds inclusive), and each parent layer is then covered by
+exactly one chosen candidate or span.
 
 Example: block-config search examples/hybrid-native.config.json --library scored.json
          --max-params 3000000000 -o child/config.json
@@ -77,6 +87,18 @@ def _seconds(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected seconds above 0, got {text!r}")
     return value
+
+
+def _stat_bound(text: str) -> tuple[str, float]:
+    """``NAME=X``: a measured stat's name and a finite bound."""
+    name, sign, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not sign or not name.strip() or not abs(number) < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER, got {text!r}")
+    return name.strip(), number
 
 
 def _sweep_spec(text: str) -> tuple[BudgetName, list[int]]:
@@ -125,6 +147,15 @@ def register(commands: Any) -> None:
     )
     budgets.add_argument("--batch-size", type=positive, metavar="B")
     budgets.add_argument("--seq-len", type=positive, metavar="S")
+    measured = parser.add_argument_group(
+        "bounds on measured stats (a library of format version 2; repeatable)"
+    )
+    measured.add_argument(
+        "--max-stat", type=_stat_bound, action="append", default=[], metavar="NAME=X"
+    )
+    measured.add_argument(
+        "--min-stat", type=_stat_bound, action="append", default=[], metavar="NAME=X"
+    )
     parser.add_argument("--maximize", action="store_true", help="maximise the total score")
     parser.add_argument(
         "--time-limit", type=_seconds, metavar="S", help="stop the solver after S seconds"
@@ -214,6 +245,11 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     parent = item.model
     assert parent is not None
     library = _library(args, parent)
+    constraints = _constraints(args)
+    if library.spans or constraints:
+        if args.sweep is not None:
+            usage("--sweep takes a library without spans and no --max-stat or --min-stat")
+        return _run_spans(args, library, budgets, constraints, target, out)
     try:
         if args.sweep is not None:
             return _run_sweep(args, library, budgets, out)
@@ -235,6 +271,99 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
         if target is not None:
             print(f"wrote {target} ({args.to} dialect)", file=out)
     return EXIT_OK
+
+
+def _constraints(args: argparse.Namespace) -> dict[str, Bound]:
+    highs = dict(args.max_stat)
+    lows = dict(args.min_stat)
+    constraints = {}
+    for name in [*highs, *(name for name in lows if name not in highs)]:
+        try:
+            constraints[name] = Bound(minimum=lows.get(name), maximum=highs.get(name))
+        except ValueError as error:
+            usage(f"{name}: {error}")
+    return constraints
+
+
+def _run_spans(
+    args: argparse.Namespace,
+    library: CandidateLibrary,
+    budgets: Budgets,
+    constraints: dict[str, Bound],
+    target: Path | None,
+    out: IO[str],
+) -> int:
+    try:
+        result = search_spans(
+            library,
+            budgets,
+            constraints,
+            maximize=args.maximize,
+            time_limit=args.time_limit,
+        )
+    except SolverNotInstalledError as error:
+        missing_dependency(str(error))
+    except InfeasibleConstraintError as error:
+        invalid(args.library, str(error))
+    except BlockConfigError as error:  # a candidate without a score or a constrained stat
+        invalid(args.library, error)
+    except TimeoutError as error:
+        invalid(args.library, str(error))
+    if target is not None:
+        _write_child(args, result.child, target)
+    if args.json:
+        print_json(result.to_dict(), out)
+    else:
+        print("\n".join(span_result_lines(result)), file=out)
+        if target is not None:
+            print(f"wrote {target} ({args.to} dialect)", file=out)
+    return EXIT_OK
+
+
+def span_result_lines(result: SpanSearchResult) -> list[str]:
+    """The chosen blocks (a span's row names its parent layers), then the totals."""
+    rows = [
+        (
+            "-".join(str(i) for i in (span[0], span[-1])) if len(span) > 1 else str(span[0]),
+            "span" if len(span) > 1 else "",
+            *attention_cells(candidate.stats),
+            *ffn_cells(candidate.stats),
+            thousands(candidate.stats.params),
+            f"{candidate.score:g}" if candidate.score is not None else "-",
+        )
+        for span, candidate in zip(result.parent_layer_indices, result.chosen, strict=True)
+    ]
+    if result.status == "optimal":
+        status = "optimal (proven)"
+    else:
+        status = f"stopped by the time limit; the best found, within {result.gap:.2%} of optimal"
+    stats = result.stats
+    limits = result.budgets.limits()
+    lines = [*table(_COLUMNS, _RIGHT, rows), "", f"status:          {status}"]
+    lines.append(f"score:           {result.score:g}")
+    lines.append(
+        f"parameters:      {thousands(stats.total_params)} ({billions(stats.total_params)})"
+        + _against(stats.total_params, limits.get("max_params"))
+    )
+    lines.append(
+        f"active params:   {thousands(stats.active_params)}"
+        + _against(stats.active_params, limits.get("max_active_params"))
+    )
+    lines.append(
+        f"weights:         {thousands(stats.weight_bytes)} bytes ({size(stats.weight_bytes)})"
+        + _against(stats.weight_bytes, limits.get("max_weight_bytes"))
+    )
+    if result.kv_cache_bytes is not None:
+        lines.append(
+            f"KV cache:        {thousands(result.kv_cache_bytes)} bytes "
+            f"({size(result.kv_cache_bytes)})"
+            + _against(result.kv_cache_bytes, limits.get("max_kv_bytes"))
+        )
+    for name, total in result.measured.items():
+        bound = result.constraints.get(name)
+        shown = f"  [{bound.describe()}]" if bound is not None else ""
+        lines.append(f"{(name + ':').ljust(16)} {total:.10g}{shown}")
+    return lines
 
 
 def _write_child(args: argparse.Namespace, child: ModelArchitecture, target: Path) -> None:

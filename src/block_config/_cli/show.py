@@ -295,6 +295,9 @@ _FACTS = (
     "attention_sinks",
     "shared_expert_gate",
     "router_score_correction_bias",
+    "qk_norm_across_heads",
+    "parallel_blocks_share_input_norm",
+    "mamba_without_norm",
 )
 
 

@@ -139,8 +139,8 @@ def _read_overrides(
                     Problem(
                         where,
                         f"{family} layers are not read with their own {_shown(name)}: "
-                        "block-config reads no per-layer value it does not model (per-layer "
-                        f"attributes of {family}: {', '.join(sorted(spec.attributes))})",
+                        "block-config reads no per-layer value it does not model "
+                        f"({_attributes_of(family, spec)})",
                     )
                 )
                 continue
@@ -151,6 +151,12 @@ def _read_overrides(
             written[own] = name
         result.append(_Layer(index, path, values, written, skip))
     return result
+
+
+def _attributes_of(family: str, spec: PerLayer) -> str:
+    if not spec.attributes:
+        return f"{family} layers have no per-layer attributes yet"
+    return f"per-layer attributes of {family}: {', '.join(sorted(spec.attributes))}"
 
 
 def _read_skip(
@@ -168,7 +174,11 @@ def _read_skip(
                 Problem(
                     (*path, position),
                     f"{family} layers have no subblock {item!r} to skip "
-                    f"(expected one of: {', '.join(spec.skips)})",
+                    + (
+                        f"(expected one of: {', '.join(spec.skips)})"
+                        if spec.skips
+                        else "(no subblock of theirs is skipped per layer)"
+                    ),
                 )
             )
         else:

@@ -21,6 +21,7 @@ __all__ = [
     "GQA_PER_LAYER_FIXED_HEADS",
     "MAX_BLOCKS",
     "NO_OP",
+    "NO_PER_LAYER",
     "SLIDING",
     "attention",
     "build_blocks",
@@ -51,8 +52,15 @@ FLAG_KEYS = (
     "attention_sinks",
     "shared_expert_gate",
     "router_score_correction_bias",
+    # The 2026 families' model-wide facts.
+    "qk_norm_across_heads",
+    "parallel_blocks_share_input_norm",
+    "mamba_without_norm",
 )
 NO_OP: dict[str, Any] = {"no_op": True}
+#: ``per_layer_config`` of a family whose per-layer overrides are not modelled yet: an empty
+#: one is read, any override (or skip) is refused at its key.
+NO_PER_LAYER = PerLayer(frozenset(), skips=())
 #: The attention attributes of grouped-query attention a layer may override in
 #: ``per_layer_config``: its query heads, KV heads and head width.
 GQA_PER_LAYER = frozenset({"num_attention_heads", "num_key_value_heads", "head_dim"})
