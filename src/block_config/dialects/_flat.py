@@ -210,14 +210,19 @@ def finish(
     path (the dialect cannot express it): nothing is written that reads as another model."""
     for name in optional:
         out.pop(name, None)
-    if optional and _differences(model, out, dialect):
+    what = f"{dialect} dialect"
+    if optional and read_back_differences(model, out, what):
         out.update(optional)
-    problems = _differences(model, out, dialect)
+    problems = read_back_differences(model, out, what)
     if problems:
         raise BlockConfigError(problems)
 
 
-def _differences(model: ModelArchitecture, out: dict[str, Any], dialect: str) -> list[Problem]:
+def read_back_differences(
+    model: ModelArchitecture, out: dict[str, Any], what: str
+) -> list[Problem]:
+    """Read the written ``out`` back: each model field and layer that differs from ``model``
+    (``what``, the dialect or family written, cannot express it), or why it does not read."""
     from block_config._model import ModelArchitecture
 
     try:
@@ -225,7 +230,7 @@ def _differences(model: ModelArchitecture, out: dict[str, Any], dialect: str) ->
             back = ModelArchitecture.from_mapping(out)
     except BlockConfigError as error:
         return [
-            Problem(p.path, f"the {dialect} form would not read back: {p.message}")
+            Problem(p.path, f"the {what} form would not read back: {p.message}")
             for p in error.problems
         ]
     problems = []
@@ -236,7 +241,7 @@ def _differences(model: ModelArchitecture, out: dict[str, Any], dialect: str) ->
             problems.append(
                 Problem(
                     (name,),
-                    f"the {dialect} dialect cannot express {getattr(model, name)!r} "
+                    f"the {what} cannot express {getattr(model, name)!r} "
                     f"(it reads back as {getattr(back, name)!r})",
                 )
             )
@@ -247,8 +252,7 @@ def _differences(model: ModelArchitecture, out: dict[str, Any], dialect: str) ->
             problems.append(
                 Problem(
                     ("block_configs", index),
-                    f"the {dialect} dialect cannot express this layer: {mine!r} reads back "
-                    f"as {theirs!r}",
+                    f"the {what} cannot express this layer: {mine!r} reads back as {theirs!r}",
                 )
             )
     return problems

@@ -350,8 +350,6 @@ BASE_FAMILY = {
     "gpt_oss_puzzle": "gpt_oss",
     "nemotron_h_puzzle": "nemotron_h",
 }
-#: The fields of a model compared when a written form is read back.
-_IGNORED_ON_READ_BACK = frozenset({"dialect", "model_type", "source", "legacy_block_configs"})
 
 
 def _family_of(model: ModelArchitecture) -> str:
@@ -547,37 +545,8 @@ def _warn_of_auto_map(out: dict[str, Any], family: str) -> None:
 
 def _check_reads_back(model: ModelArchitecture, out: dict[str, Any], family: str) -> None:
     """Read ``out`` back; every layer and model field that differs is refused at its path."""
-    from block_config._model import ModelArchitecture
+    from block_config.dialects._flat import read_back_differences
 
-    try:
-        back = ModelArchitecture.from_mapping(out)
-    except BlockConfigError as error:
-        raise BlockConfigError(
-            Problem(p.path, f"the {family} per-layer form would not read back: {p.message}")
-            for p in error.problems
-        ) from None
-    problems = []
-    for name in attrs.fields_dict(ModelArchitecture):
-        if name in _IGNORED_ON_READ_BACK or name == "block_configs":
-            continue
-        if getattr(back, name) != getattr(model, name):
-            problems.append(
-                Problem(
-                    (name,),
-                    f"the {family} family cannot express {getattr(model, name)!r} "
-                    f"(it reads back as {getattr(back, name)!r})",
-                )
-            )
-    for index, (mine, theirs) in enumerate(
-        zip(model.block_configs, back.block_configs, strict=True)
-    ):
-        if mine != theirs:
-            problems.append(
-                Problem(
-                    ("block_configs", index),
-                    f"the {family} family cannot express this layer: {mine!r} reads back as "
-                    f"{theirs!r}",
-                )
-            )
+    problems = read_back_differences(model, out, f"{family} family")
     if problems:
         raise BlockConfigError(problems)
