@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -333,26 +334,8 @@ def span_result_lines(result: SpanSearchResult) -> list[str]:
         )
         for span, candidate in zip(result.parent_layer_indices, result.chosen, strict=True)
     ]
-    if result.status == "optimal":
-        status = "optimal (proven)"
-    else:
-        status = f"stopped by the time limit; the best found, within {result.gap:.2%} of optimal"
-    stats = result.stats
+    lines = _summary(rows, result)
     limits = result.budgets.limits()
-    lines = [*table(_COLUMNS, _RIGHT, rows), "", f"status:          {status}"]
-    lines.append(f"score:           {result.score:g}")
-    lines.append(
-        f"parameters:      {thousands(stats.total_params)} ({billions(stats.total_params)})"
-        + _against(stats.total_params, limits.get("max_params"))
-    )
-    lines.append(
-        f"active params:   {thousands(stats.active_params)}"
-        + _against(stats.active_params, limits.get("max_active_params"))
-    )
-    lines.append(
-        f"weights:         {thousands(stats.weight_bytes)} bytes ({size(stats.weight_bytes)})"
-        + _against(stats.weight_bytes, limits.get("max_weight_bytes"))
-    )
     if result.kv_cache_bytes is not None:
         lines.append(
             f"KV cache:        {thousands(result.kv_cache_bytes)} bytes "
@@ -396,6 +379,23 @@ def result_lines(result: SearchResult) -> list[str]:
             zip(result.choices, result.candidates, strict=True)
         )
     ]
+    lines = _summary(rows, result)
+    stats, limits = result.stats, result.budgets.limits()
+    budgets = result.budgets
+    if result.kv_cache_bytes is not None:
+        lines.append(
+            f"KV cache:        {thousands(result.kv_cache_bytes)} bytes "
+            f"({size(result.kv_cache_bytes)}) for {budgets.batch_size} x {budgets.sequence_length}"
+            " tokens" + _against(result.kv_cache_bytes, limits.get("max_kv_bytes"))
+        )
+    else:
+        lines.append(f"KV cache:        {thousands(stats.kv_cache_bytes_per_token)} bytes/token")
+    return lines
+
+
+def _summary(rows: Sequence[Sequence[str]], result: SearchResult | SpanSearchResult) -> list[str]:
+    """The table of the chosen blocks, the solver's status, the score, and the parameter and
+    weight totals against their budgets."""
     if result.status == "optimal":
         status = "optimal (proven)"
     else:
@@ -416,15 +416,6 @@ def result_lines(result: SearchResult) -> list[str]:
         f"weights:         {thousands(stats.weight_bytes)} bytes ({size(stats.weight_bytes)})"
         + _against(stats.weight_bytes, limits.get("max_weight_bytes"))
     )
-    budgets = result.budgets
-    if result.kv_cache_bytes is not None:
-        lines.append(
-            f"KV cache:        {thousands(result.kv_cache_bytes)} bytes "
-            f"({size(result.kv_cache_bytes)}) for {budgets.batch_size} x {budgets.sequence_length}"
-            " tokens" + _against(result.kv_cache_bytes, limits.get("max_kv_bytes"))
-        )
-    else:
-        lines.append(f"KV cache:        {thousands(stats.kv_cache_bytes_per_token)} bytes/token")
     return lines
 
 
