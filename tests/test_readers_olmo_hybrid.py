@@ -123,11 +123,12 @@ def test_layer_types_default_to_three_linear_then_one_full() -> None:
 
 
 def test_layer_types_are_checked() -> None:
-    types = [LINEAR, FULL, "sliding_attention", 3]
-    assert _errors(_config(num_hidden_layers=4, layer_types=types)) == [
+    types = [LINEAR, FULL, "sliding_attention", 3, [FULL]]
+    assert _errors(_config(num_hidden_layers=5, layer_types=types)) == [
         "$.layer_types[2]: expected one of linear_attention, full_attention, got str "
         "'sliding_attention'",
         "$.layer_types[3]: expected one of linear_attention, full_attention, got int 3",
+        "$.layer_types[4]: expected one of linear_attention, full_attention, got list",
     ]
     assert _errors(_config(num_hidden_layers=4, layer_types=[LINEAR, FULL])) == [
         "$.layer_types: has 2 items but num_hidden_layers is 4"

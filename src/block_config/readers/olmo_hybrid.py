@@ -91,14 +91,15 @@ def _layer_types(keys: ConfigReader, layers: int) -> list[str]:
             )
         kinds = []
         for index, item in enumerate(value):
-            if item not in (LINEAR, FULL) or type(item) is not str:
+            if type(item) is str and item in (LINEAR, FULL):
+                kinds.append(item)
+            else:
                 keys.problems.append(
                     Problem(
                         ("layer_types", index),
                         f"expected one of {LINEAR}, {FULL}, got {describe(item)}",
                     )
                 )
-            kinds.append(item)
     for kind, what in ((LINEAR, "linear-attention"), (FULL, "full-attention")):
         if layers and kind not in kinds and not keys.problems:
             keys.problems.append(
