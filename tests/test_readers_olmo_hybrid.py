@@ -245,3 +245,18 @@ VARIANTS: list[tuple[dict[str, Any], int]] = [
 @pytest.mark.parametrize(("config", "total"), VARIANTS)
 def test_totals_equal_transformers_count(config: dict[str, Any], total: int) -> None:
     assert model_stats(ModelArchitecture.from_mapping(config)).total_params == total
+
+
+def test_a_config_read_as_olmo_hybrid_needs_its_linear_widths() -> None:
+    llama = json.loads((FAMILIES / "Llama-3.1-8B.config.json").read_text())
+    with pytest.raises(BlockConfigError) as info:
+        ModelArchitecture.from_mapping(llama, family="olmo_hybrid")
+    assert [str(problem) for problem in info.value.problems] == [
+        "$.linear_num_key_heads: missing required key",
+        "$.linear_key_head_dim: missing required key",
+        "$.linear_num_value_heads: missing required key",
+        "$.linear_value_head_dim: missing required key",
+    ]
+    renamed = {**json.loads(FIXTURE.read_text()), "model_type": "olmo3"}
+    arch = ModelArchitecture.from_mapping(renamed, family="olmo_hybrid")
+    assert arch.block_configs == ModelArchitecture.load(FIXTURE).block_configs

@@ -28,6 +28,11 @@ defaults included:
 
 The released checkpoint runs its attention without rotary embeddings (``rope_parameters``
 without a ``rope_theta``); rotary embeddings hold no parameters and change no count.
+
+A config of another ``model_type`` read as Olmo-Hybrid (``family="olmo_hybrid"``) must state
+the four linear-attention widths (``linear_num_key_heads``, ``linear_key_head_dim``,
+``linear_num_value_heads``, ``linear_value_head_dim``): the defaults are OlmoHybridConfig's,
+and would turn any config into a hybrid.
 """
 
 from __future__ import annotations
@@ -111,25 +116,40 @@ def _layer_types(keys: ConfigReader, layers: int) -> list[str]:
     return kinds
 
 
-def _gated_delta_net(keys: ConfigReader, fields: dict[str, Any]) -> dict[str, Any]:
-    """The Gated DeltaNet with OlmoHybridConfig's defaults for its widths."""
-    heads = fields["num_attention_heads"]
-    key_heads = keys.integer("linear_num_key_heads", default=heads)
-    key_width = None
-    if "linear_key_head_dim" in keys.config and keys.config["linear_key_head_dim"] is not None:
-        key_width = keys.integer("linear_key_head_dim", required=True)
-    elif is_count(key_heads) and is_count(fields["hidden_size"]):
-        # int(0.75 * hidden_size / key_heads), in integers: floor(3 * hidden / (4 * heads)).
-        key_width = 3 * fields["hidden_size"] // (4 * key_heads)
-    value_width = keys.integer(
-        "linear_value_head_dim", default=2 * key_width if key_width is not None else None
-    )
+#: The linear-attention widths a config read as Olmo-Hybrid under another ``model_type``
+#: must state: without them, any config would read as a hybrid of OlmoHybridConfig's defaults.
+_LINEAR_WIDTHS = (
+    "linear_num_key_heads",
+    "linear_key_head_dim",
+    "linear_num_value_heads",
+    "linear_value_head_dim",
+)
+
+
+def _gated_delta_net(keys: ConfigReader, fields: dict[str, Any], *, own: bool) -> dict[str, Any]:
+    """The Gated DeltaNet, with OlmoHybridConfig's defaults for its widths when the config
+    is ``own`` (its ``model_type`` is ``olmo_hybrid``), else with its widths required."""
+    if not own:
+        widths = [keys.integer(name, required=True) for name in _LINEAR_WIDTHS]
+    else:
+        heads = fields["num_attention_heads"]
+        key_heads = keys.integer("linear_num_key_heads", default=heads)
+        key_width = keys.integer("linear_key_head_dim", default=None)
+        if key_width is None and is_count(key_heads) and is_count(fields["hidden_size"]):
+            # int(0.75 * hidden_size / key_heads), in integers: floor(3h / (4 * key_heads)).
+            key_width = 3 * fields["hidden_size"] // (4 * key_heads)
+        value_width = keys.integer(
+            "linear_value_head_dim", default=2 * key_width if key_width is not None else None
+        )
+        value_heads = keys.integer("linear_num_value_heads", default=heads)
+        widths = [key_heads, key_width, value_heads, value_width]
+    key_heads, key_width, value_heads, value_width = widths
     return {
         "linear_attention": {
             "kind": "gdn",
             "num_key_heads": key_heads,
             "key_head_dim": key_width,
-            "num_value_heads": keys.integer("linear_num_value_heads", default=heads),
+            "num_value_heads": value_heads,
             "value_head_dim": value_width,
             "conv_kernel": keys.integer("linear_conv_kernel_dim", default=4),
             "fused_projections": False,
@@ -150,8 +170,9 @@ def read_olmo_hybrid(config: Mapping[str, Any], options: ReadOptions) -> dict[st
         raise BlockConfigError(keys.problems)
     kinds = _layer_types(keys, layers)
     ffn = {"intermediate_size": keys.integer("intermediate_size", required=True)}
+    own = config.get("model_type") == "olmo_hybrid"
     items = {
-        LINEAR: {"attention": _gated_delta_net(keys, fields), "ffn": ffn},
+        LINEAR: {"attention": _gated_delta_net(keys, fields, own=own), "ffn": ffn},
         FULL: {"attention": attention(keys, fields["num_attention_heads"]), "ffn": ffn},
     }
     return homogeneous(keys, fields, [items[kind] for kind in kinds if kind in items])
