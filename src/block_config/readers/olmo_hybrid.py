@@ -66,7 +66,9 @@ _DEFAULTS = {
 
 #: What an Olmo-Hybrid layer may override in ``per_layer_config``: its attention and linear
 #: attention widths and its MLP width (no ``skip``: transformers' Olmo-Hybrid layers have no
-#: subblock to leave out).
+#: subblock to leave out). transformers 5.25's configuration class reads such overrides, but
+#: its Olmo-Hybrid modelling code reads the global config in every layer and raises on a
+#: config whose layers differ, so a per-layer model's count is not checked against it.
 PER_LAYER = PerLayer(
     GQA_PER_LAYER | set(QWEN_LINEAR_NAMES.values()) | {"intermediate_size"},
     skips=(),
