@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from block_config import (
@@ -17,6 +18,7 @@ from block_config import (
     ModelArchitecture,
     model_stats,
 )
+from block_config._schema import block_configs_json_schema
 
 FAMILIES = Path(__file__).parent / "data" / "families"
 RESEARCH = Path(__file__).parents[2] / "shared" / "research"
@@ -254,3 +256,18 @@ def test_per_layer_input_sizes_come_together() -> None:
             per_layer_input_size=4,
         )
     assert info.value.problems[0].path == ("per_layer_input_vocab_size",)
+
+
+@pytest.mark.parametrize(
+    ("attention", "valid"),
+    [
+        ({"num_key_value_heads": 1, "kv_source_layer": 0}, True),
+        ({"num_key_value_heads": 1, "kv_source_layer": -1}, False),
+        ({"no_op": True, "kv_source_layer": 0}, False),
+        ({"linear_attention": None, "num_key_value_heads": 1, "kv_source_layer": None}, True),
+    ],
+)
+def test_the_schema_knows_kv_source_layer(attention: dict[str, Any], valid: bool) -> None:
+    validator = jsonschema.Draft202012Validator(block_configs_json_schema())
+    blocks = [{"attention": attention, "ffn": {"intermediate_size": 8}}]
+    assert validator.is_valid(blocks) is valid

@@ -663,6 +663,7 @@ def _own_kv(attention: AttentionConfig | None) -> bool:
     return (
         attention is not None
         and not attention.no_op
+        and not attention.replace_with_linear
         and attention.mamba is None
         and attention.mla is None
         and attention.linear_attention is None
