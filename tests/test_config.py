@@ -794,6 +794,7 @@ class TestNewFieldsKeepTheSeedShape:
             "head_dim",
             "linear_attention",
             "output_gate",
+            "kv_source_layer",
         ]
         assert [f.name for f in attrs.fields(FFNConfig)][-1] == "gated"
         assert [f.name for f in attrs.fields(MoEConfig)][-2:] == ["gated", "latent_dim"]

@@ -359,6 +359,7 @@ class TestConverterApi:
                 "head_dim",
                 "linear_attention",
                 "output_gate",
+                "kv_source_layer",
             ],
             FFNConfig: ["gated"],
             MoEConfig: ["gated", "latent_dim"],

@@ -634,6 +634,7 @@ def test_the_fields_written_only_when_set() -> None:
         "MoEConfig": ["gated", "latent_dim"],
         "AttentionConfig": [
             "head_dim",
+            "kv_source_layer",
             "linear_attention",
             "mla",
             "num_attention_heads",

@@ -776,11 +776,34 @@ def mutate_document(doc: Doc, rng: random.Random) -> Doc:
 
 
 def _generated_config(rng: random.Random) -> Doc:
-    blocks = [_fit(random_block(rng, 1)) for _ in range(rng.randint(1, 4))]
+    blocks = _shared_kv([_fit(random_block(rng, 1)) for _ in range(rng.randint(1, 4))], rng)
     arch = ModelArchitecture(
         hidden_size=4096, num_attention_heads=32, vocab_size=32000, block_configs=blocks
     )
     return arch.to_mapping()
+
+
+def _own_kv(block: BlockConfig) -> bool:
+    attention = block.attention
+    return (
+        attention is not None
+        and attention.num_key_value_heads is not None
+        and not attention.replace_with_linear
+        and attention.kv_source_layer is None
+    )
+
+
+def _shared_kv(blocks: list[BlockConfig], rng: random.Random) -> list[BlockConfig]:
+    """Now and then, a later GQA layer reading the K/V of an earlier one (Gemma 4)."""
+    sources = [index for index, block in enumerate(blocks) if _own_kv(block)]
+    if len(sources) < 2 or rng.random() < 0.5:
+        return blocks
+    source, reader = sorted(rng.sample(sources, 2))
+    attention = blocks[reader].attention
+    assert attention is not None
+    shared = attrs.evolve(attention, kv_source_layer=source)
+    blocks[reader] = attrs.evolve(blocks[reader], attention=shared)
+    return blocks
 
 
 def _fit(block: BlockConfig) -> BlockConfig:

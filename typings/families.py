@@ -146,3 +146,24 @@ ModelArchitecture(
     block_configs=[],
     qk_norm_across_heads="yes",  # type: ignore[arg-type]
 )
+
+# Gemma 4: a layer reading an earlier layer's K/V, and per-layer embeddings.
+shared_kv = AttentionConfig(num_key_value_heads=1, kv_source_layer=0)
+assert_type(shared_kv.kv_source_layer, int | None)
+gemma4 = ModelArchitecture(
+    hidden_size=1536,
+    num_attention_heads=8,
+    head_dim=256,
+    vocab_size=262144,
+    block_configs=[
+        BlockConfig(
+            attention=AttentionConfig(num_key_value_heads=1), ffn=FFNConfig(intermediate_size=6144)
+        ),
+        BlockConfig(attention=shared_kv, ffn=FFNConfig(intermediate_size=12288)),
+    ],
+    per_layer_input_size=256,
+    per_layer_input_vocab_size=262144,
+)
+assert_type(gemma4.per_layer_input_size, int | None)
+assert_type(gemma4.per_layer_input_vocab_size, int | None)
+assert_type(model_stats(gemma4).layers[1].attention.kv_source_layer, int | None)

@@ -540,6 +540,12 @@ class AttentionConfig(SubblockConfig):
     has one. ``output_gate``: a GQA attention whose query projection is twice as wide, the
     second half a sigmoid gate on each head's output before ``o_proj`` (Qwen3-Next, Qwen3.5);
     ``False`` is normalised to ``None``.
+
+    ``kv_source_layer``: the index of the earlier layer whose keys and values this GQA
+    attention reads (Gemma 4's ``num_kv_shared_layers``): it has no k/v projections and no
+    key norm of its own and holds no KV cache; ``None`` means it computes its own. Neither a
+    no-op, a Mamba, an MLA nor a linear attention has one; the model checks that it names an
+    earlier layer with keys and values of its own.
     """
 
     num_key_value_heads: int | None = None
@@ -553,6 +559,7 @@ class AttentionConfig(SubblockConfig):
         default=None, converter=_linear_attention, metadata=OMIT_IF_NONE
     )
     output_gate: bool | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+    kv_source_layer: int | None = attrs.field(default=None, metadata={**OMIT_IF_NONE, "minimum": 0})
 
     def _normalise(self) -> list[tuple[str, str]]:
         problems = super()._normalise()
@@ -592,6 +599,7 @@ class AttentionConfig(SubblockConfig):
                     "output_gate",
                     "num_attention_heads",
                     "head_dim",
+                    "kv_source_layer",
                 )
                 for name in linear_excludes:
                     if getattr(self, name) is not None:
@@ -617,10 +625,11 @@ class AttentionConfig(SubblockConfig):
         return problems
 
     def _linear_attention_problems(self, because: str) -> list[tuple[str, str]]:
-        """``linear_attention`` and ``output_gate`` set where ``because`` forbids them."""
+        """``linear_attention``, ``output_gate`` and ``kv_source_layer`` set where ``because``
+        forbids them."""
         return [
             (name, f"must be null when {because}")
-            for name in ("linear_attention", "output_gate")
+            for name in ("linear_attention", "output_gate", "kv_source_layer")
             if getattr(self, name) is not None
         ]
 

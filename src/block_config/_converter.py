@@ -442,6 +442,7 @@ if no_op:
         or sliding_window is not None or mla is not None
         or num_attention_heads is not None or head_dim is not None
         or linear_attention is not None or output_gate is not None
+        or kv_source_layer is not None
     ): raise _SLOW
     sparsify = None
     num_key_value_heads = None
@@ -450,18 +451,21 @@ elif mamba is not None:
         sliding_window is not None or mla is not None
         or num_attention_heads is not None or head_dim is not None
         or linear_attention is not None or output_gate is not None
+        or kv_source_layer is not None
     ): raise _SLOW
     num_key_value_heads = None
 elif mla is not None:
     if (
         llama4 is not None or head_dim is not None
         or linear_attention is not None or output_gate is not None
+        or kv_source_layer is not None
     ): raise _SLOW
     num_key_value_heads = None
 elif linear_attention is not None:
     if (
         llama4 is not None or sliding_window is not None or output_gate is not None
         or num_attention_heads is not None or head_dim is not None
+        or kv_source_layer is not None
     ): raise _SLOW
     num_key_value_heads = None
 elif num_key_value_heads is None: raise _SLOW

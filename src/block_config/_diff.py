@@ -37,6 +37,8 @@ MODEL_FIELDS = (
     "mlp_bias",
     "mamba_conv_kernel",
     "torch_dtype",
+    "per_layer_input_size",
+    "per_layer_input_vocab_size",
 )
 
 #: The :class:`ModelStats` totals compared by :func:`diff_models`.

@@ -365,6 +365,8 @@ def _refusals(block: BlockConfig, num_attention_heads: int, index: int) -> list[
             refuse((*where, "linear_attention"), "linear attention (Gated DeltaNet, KDA)")
         if attention.output_gate is not None:
             refuse((*where, "output_gate"), "attention output gates")
+        if attention.kv_source_layer is not None:
+            refuse((*where, "kv_source_layer"), "attention reading another layer's K/V")
         if attention.weights_precision != _DEFAULT_PRECISION:
             refuse(
                 (*where, "weights_precision"),
@@ -549,6 +551,7 @@ _NATIVE_ATTENTION_KEYS = frozenset(
         "head_dim",
         "linear_attention",
         "output_gate",
+        "kv_source_layer",
     }
 )
 _NATIVE_FFN_KEYS = frozenset({"intermediate_size", "moe", "weights_precision", "gated"})

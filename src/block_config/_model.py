@@ -19,7 +19,7 @@ from typing import Any, Literal
 import attrs
 
 from block_config import readers
-from block_config._config import BlockConfig
+from block_config._config import AttentionConfig, BlockConfig
 from block_config._converter import (
     _NOT_TEXT,
     UnknownKeys,
@@ -28,6 +28,7 @@ from block_config._converter import (
 )
 from block_config._errors import (
     BlockConfigError,
+    Path,
     Problem,
     describe,
     key_label,
@@ -47,7 +48,7 @@ from block_config._quantization import WeightQuantization, quantization_from_con
 from block_config._warnings import quiet
 from block_config._yaml import dump_yaml, parse_yaml
 from block_config.readers._common import DEFAULT_CONV_KERNEL as _DEFAULT_CONV_KERNEL
-from block_config.readers._common import FLAG_KEYS, check_kv
+from block_config.readers._common import FLAG_KEYS, PER_LAYER_INPUT_KEYS, check_kv
 
 __all__ = ["Dialect", "MTPLayers", "ModelArchitecture", "WritableDialect"]
 
@@ -277,6 +278,13 @@ class ModelArchitecture:
     mamba_ssm_cache_dtype: str | None = None
     #: The ``model_type`` the model was read as; None if unsaid.
     model_type: str | None = None
+    #: Per-layer embeddings (Gemma 4's ``hidden_size_per_layer_input``): each layer adds a
+    #: gated input of this width, looked up in a table of ``per_layer_input_vocab_size`` rows
+    #: of ``num_hidden_layers * per_layer_input_size`` and projected from the embeddings;
+    #: None when the model has none (then ``per_layer_input_vocab_size`` is None too).
+    per_layer_input_size: int | None = None
+    #: Rows of the per-layer embedding table (``vocab_size_per_layer_input``).
+    per_layer_input_vocab_size: int | None = None
     #: The multi-token-prediction layers the checkpoint holds (``num_nextn_predict_layers``),
     #: counted apart from the model; None when it has none.
     mtp: MTPLayers | None = None
@@ -330,6 +338,16 @@ class ModelArchitecture:
                 problems.append(Problem((name,), f"expected str or null, got {describe(value)}"))
             elif value is not None and not _is_text(value):
                 problems.append(Problem((name,), _NOT_TEXT))
+        for name in ("per_layer_input_size", "per_layer_input_vocab_size"):
+            if getattr(self, name) is not None:
+                check_int(getattr(self, name), (name,), problems)
+        if (self.per_layer_input_size is None) != (self.per_layer_input_vocab_size is None):
+            problems.append(
+                Problem(
+                    ("per_layer_input_vocab_size",),
+                    "must be given with per_layer_input_size and only with it",
+                )
+            )
         if self.qk_norm is True and self.qk_norm_across_heads is True:
             problems.append(
                 Problem(
@@ -375,6 +393,7 @@ class ModelArchitecture:
         if is_count(self.num_attention_heads):
             for index, block in enumerate(self.block_configs):
                 check_kv(block, self.num_attention_heads, ("block_configs", index), problems)
+        problems += _kv_source_problems(self.block_configs)
         if self.mtp is not None:
             if type(self.mtp) is not MTPLayers:
                 problems.append(
@@ -597,6 +616,9 @@ class ModelArchitecture:
         for name in ("tie_word_embeddings", "attention_bias", "mlp_bias", *_FLAGS):
             if out.get(name, False) != getattr(self, name):
                 out[name] = getattr(self, name)
+        for name, key in PER_LAYER_INPUT_KEYS.items():
+            if out.get(key) != getattr(self, name):
+                out[key] = getattr(self, name)
         if out.get("mamba_ssm_cache_dtype") != self.mamba_ssm_cache_dtype:
             out["mamba_ssm_cache_dtype"] = self.mamba_ssm_cache_dtype
         # The type read as may be family=... or a wrapper's: kept as the source spells it.
@@ -633,3 +655,55 @@ class ModelArchitecture:
             out.pop("quantization_config", None)
         else:
             out["quantization_config"] = self.quantization.to_config()
+
+
+def _own_kv(attention: AttentionConfig | None) -> bool:
+    """Whether ``attention`` computes keys and values of its own (a GQA attention reading no
+    other layer's)."""
+    return (
+        attention is not None
+        and not attention.no_op
+        and not attention.replace_with_linear
+        and attention.mamba is None
+        and attention.mla is None
+        and attention.linear_attention is None
+        and attention.kv_source_layer is None
+    )
+
+
+def _nested_kv_sources(block: BlockConfig, path: Path, problems: list[Problem]) -> None:
+    """Refuse ``kv_source_layer`` inside ``parallel_blocks``: it names a whole layer."""
+    for index, inner in enumerate(block.parallel_blocks or ()):
+        where = (*path, "parallel_blocks", index)
+        if inner.attention is not None and inner.attention.kv_source_layer is not None:
+            problems.append(
+                Problem(
+                    (*where, "attention", "kv_source_layer"),
+                    "is only read on a layer's own attention, not inside parallel_blocks",
+                )
+            )
+        _nested_kv_sources(inner, where, problems)
+
+
+def _kv_source_problems(blocks: tuple[BlockConfig, ...]) -> list[Problem]:
+    """Each ``kv_source_layer`` names an earlier layer whose attention has its own K/V."""
+    problems: list[Problem] = []
+    for index, block in enumerate(blocks):
+        _nested_kv_sources(block, ("block_configs", index), problems)
+        attention = block.attention
+        source = None if attention is None else attention.kv_source_layer
+        if source is None:
+            continue
+        where = ("block_configs", index, "attention", "kv_source_layer")
+        if source >= index:
+            problems.append(
+                Problem(where, f"must name an earlier layer than {index}, got {source}")
+            )
+        elif not _own_kv(blocks[source].attention):
+            problems.append(
+                Problem(
+                    where,
+                    f"names layer {source}, whose attention has no keys and values of its own",
+                )
+            )
+    return problems

@@ -6,7 +6,10 @@ each family's transformers modelling code (``h`` is ``hidden_size``, ``H``
 vector only where noted; "norm" is one weight vector of ``h``):
 
 * embeddings ``vocab_size * h``; ``lm_head`` the same unless ``tie_word_embeddings``; the final
-  norm ``h``.
+  norm ``h``. Per-layer embeddings (Gemma 4, ``P`` ``per_layer_input_size``, ``L`` layers):
+  the table ``per_layer_input_vocab_size * L*P``, its projection ``h * L*P`` and norm ``P``,
+  and in each layer a gate ``h * P``, a projection ``P * h`` and a norm ``h``; counted with
+  the model-level weights, active for every token.
 * every subblock that is not a no-op has its input norm ``h``; with ``sandwich_norms``
   (Gemma-2/3) one more after it.
 * GQA attention (Llama-4 attention too, its QK norm has no weights), with ``kv`` KV heads:
@@ -56,6 +59,8 @@ vector only where noted; "norm" is one weight vector of ``h``):
   ``3*K*dk * c``, the forget gate's ``f_a`` ``h * dk`` and ``f_b`` ``dk * K*dk``, its
   ``dt_bias`` ``K*dk`` and ``A_log`` ``K``, beta ``h * K``, the output gate's ``g_a``
   ``h * dk`` and ``g_b`` ``dk * K*dk``, ``o_norm`` ``dk``, o_proj ``K*dk * h``.
+* an attention with ``kv_source_layer`` (Gemma 4's KV-shared layers): no k_proj, v_proj (nor
+  their biases) or k-norm, and no KV cache: it reads the K/V of the layer it names;
 * an attention with ``output_gate`` (Qwen3-Next, Qwen3.5): q_proj (and its bias) twice as
   wide, ``2 * H*d`` outputs.
 * a no-op (or absent) subblock: nothing. ``parallel_blocks`` add up with the block's own; with
@@ -237,6 +242,8 @@ class AttentionStats:
     linear_attention_state_bytes_per_sequence: int = 0
     #: A GQA attention with an output gate (``q_proj`` twice as wide).
     output_gate: bool = False
+    #: The layer whose K/V this GQA attention reads (it holds no KV cache); None: its own.
+    kv_source_layer: int | None = None
 
     @property
     def kv_cache_token_limit(self) -> int | None:
@@ -572,24 +579,33 @@ def _norms(tally: _Tally) -> None:
 
 
 def _gqa_weights(
-    kv_heads: int, heads: int, head_dim: int, tally: _Tally, *, output_gate: bool = False
+    kv_heads: int,
+    heads: int,
+    head_dim: int,
+    tally: _Tally,
+    *,
+    output_gate: bool = False,
+    shared_kv: bool = False,
 ) -> None:
+    """A GQA attention's weights; ``shared_kv``: it reads another layer's K/V, and has no
+    k/v projections (nor their biases) and no key norm."""
     ctx = tally.ctx
     h = ctx.hidden
     q_width = heads * head_dim
-    kv_width = kv_heads * head_dim
+    kv_width = 0 if shared_kv else kv_heads * head_dim
     # An output gate doubles q_proj: each head's query and its gate side by side.
     q_rows = 2 * q_width if output_gate else q_width
     tally.matrix(q_rows, h, "q_proj")
-    tally.matrix(kv_width, h, "k_proj")
-    tally.matrix(kv_width, h, "v_proj")
+    if not shared_kv:
+        tally.matrix(kv_width, h, "k_proj")
+        tally.matrix(kv_width, h, "v_proj")
     tally.matrix(h, q_width, "o_proj")
     if ctx.attention_bias or ctx.model.qkv_bias:
         tally.vector(q_rows + 2 * kv_width)
     if ctx.attention_bias:
         tally.vector(h)
     if ctx.model.qk_norm:
-        tally.vector(2 * head_dim)
+        tally.vector(head_dim if shared_kv else 2 * head_dim)
     if ctx.model.qk_norm_across_heads:
         tally.vector(q_width + kv_width)
     if ctx.model.attention_sinks:
@@ -733,8 +749,17 @@ def _attention_stats(
         assert kv_heads is not None  # the class requires it for a GQA attention
         head_dim = attention.head_dim or ctx.head_dim
         heads = attention.num_attention_heads or ctx.heads
-        _gqa_weights(kv_heads, heads, head_dim, tally, output_gate=attention.output_gate is True)
-        kv_bytes = _bytes(2 * kv_heads * head_dim, ctx.kv_bits)
+        shared_kv = attention.kv_source_layer is not None
+        _gqa_weights(
+            kv_heads,
+            heads,
+            head_dim,
+            tally,
+            output_gate=attention.output_gate is True,
+            shared_kv=shared_kv,
+        )
+        # A layer reading another's K/V holds no cache of its own.
+        kv_bytes = 0 if shared_kv else _bytes(2 * kv_heads * head_dim, ctx.kv_bits)
         if attention.llama4 is not None:
             chunk = attention.llama4.attention_chunk_size
         window = attention.sliding_window
@@ -752,6 +777,7 @@ def _attention_stats(
         head_dim=head_dim,
         linear_attention_state_bytes_per_sequence=linear_state,
         output_gate=kind == "gqa" and attention is not None and attention.output_gate is True,
+        kv_source_layer=None if attention is None else attention.kv_source_layer,
     )
 
 
@@ -1052,7 +1078,7 @@ def _model_stats(
     h = model.hidden_size
     embedding = model.vocab_size * h
     lm_head = 0 if model.tie_word_embeddings else embedding
-    model_level = embedding + lm_head + h
+    model_level = embedding + lm_head + h + _per_layer_input_params(model)
     unbounded = bounded = 0
     for layer in layers:
         for attention in layer._attentions():
@@ -1091,6 +1117,18 @@ def _model_stats(
             layer.linear_attention_state_bytes_per_sequence for layer in layers
         ),
     )
+
+
+def _per_layer_input_params(model: ModelArchitecture) -> int:
+    """Gemma 4's per-layer embeddings: the table (``per_layer_input_vocab_size`` rows of
+    ``L * P``), its projection from the embeddings (``h -> L * P``) and norm (``P``); in each
+    layer the input gate (``h -> P``), the projection back (``P -> h``) and its norm (``h``)."""
+    width, rows = model.per_layer_input_size, model.per_layer_input_vocab_size
+    if width is None or rows is None:
+        return 0
+    h, layers = model.hidden_size, model.num_hidden_layers
+    model_wide = rows * layers * width + layers * width * h + width
+    return model_wide + layers * (2 * width * h + h)
 
 
 def _mtp_stats(model: ModelArchitecture, ctx: _Context, problems: list[Problem]) -> tuple[int, int]:

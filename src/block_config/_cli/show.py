@@ -277,6 +277,8 @@ def _attention_summary(attention: AttentionStats) -> str:
         text = f"gqa {attention.num_key_value_heads} KV"
         if attention.output_gate:
             text += " gated"
+        if attention.kv_source_layer is not None:
+            text += f" (K/V of layer {attention.kv_source_layer})"
     if attention.sliding_window is not None:
         text += f" window {attention.sliding_window}"
     return text

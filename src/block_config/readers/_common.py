@@ -22,6 +22,7 @@ __all__ = [
     "MAX_BLOCKS",
     "NO_OP",
     "NO_PER_LAYER",
+    "PER_LAYER_INPUT_KEYS",
     "SLIDING",
     "attention",
     "build_blocks",
@@ -128,9 +129,22 @@ def model_fields(
     return fields
 
 
+#: The model-wide per-layer-embedding sizes (Gemma 4) and the keys the native and legacy
+#: dialects (and Gemma 4's configs) spell them with.
+PER_LAYER_INPUT_KEYS = {
+    "per_layer_input_size": "hidden_size_per_layer_input",
+    "per_layer_input_vocab_size": "vocab_size_per_layer_input",
+}
+
+
 def flag_fields(keys: ConfigReader) -> dict[str, Any]:
-    """The model-wide facts as the native and legacy dialects spell them (:data:`FLAG_KEYS`)."""
-    return {name: keys.boolean(name) for name in FLAG_KEYS}
+    """The model-wide facts as the native and legacy dialects spell them (:data:`FLAG_KEYS`,
+    and the per-layer-embedding sizes of :data:`PER_LAYER_INPUT_KEYS`, absent or null when a
+    model has none)."""
+    fields: dict[str, Any] = {name: keys.boolean(name) for name in FLAG_KEYS}
+    for name, key in PER_LAYER_INPUT_KEYS.items():
+        fields[name] = keys.integer(key, default=None)
+    return fields
 
 
 def layer_count(keys: ConfigReader) -> int | None:

@@ -58,6 +58,9 @@ class ReadOptions:
 
     model_type: str | None = None
     unknown_keys: UnknownKeys = "error"
+    #: The config carries ``per_layer_config`` (the reader is given it without that key):
+    #: Gemma 4's class then ignores its legacy ``global_head_dim``.
+    has_per_layer_config: bool = False
 
 
 #: A reader: the config object and the options in, the keyword arguments of
@@ -368,4 +371,6 @@ def _read_family(choice: Choice, config: Mapping[str, Any], options: ReadOptions
             f"per-layer overrides are not read for {describe(options.model_type)} configs "
             f"(read for: {', '.join(sorted(_PER_LAYER))}); nothing is read while ignoring them",
         )
-    return read_per_layer(config, choice.reader, spec, options)
+    return read_per_layer(
+        config, choice.reader, spec, attrs.evolve(options, has_per_layer_config=True)
+    )

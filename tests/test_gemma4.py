@@ -1,0 +1,273 @@
+"""Gemma 4: KV sharing between layers, the double-wide MLP of the sharing layers, per-layer
+embeddings, the wider global heads in both of their published forms, and what the reader
+refuses rather than count wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from block_config import (
+    AttentionConfig,
+    BlockConfig,
+    BlockConfigError,
+    ModelArchitecture,
+    model_stats,
+)
+from block_config._schema import block_configs_json_schema
+
+FAMILIES = Path(__file__).parent / "data" / "families"
+RESEARCH = Path(__file__).parents[2] / "shared" / "research"
+
+
+def _e2b() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FAMILIES / "gemma-4-E2B-it.config.json").read_text())
+    return data
+
+
+def _errors(config: dict[str, Any]) -> list[str]:
+    with pytest.raises(BlockConfigError) as info:
+        ModelArchitecture.from_mapping(config)
+    return [str(problem) for problem in info.value.problems]
+
+
+def _attention(block: BlockConfig) -> AttentionConfig:
+    assert block.attention is not None
+    return block.attention
+
+
+def test_e2b_last_twenty_layers_read_the_last_own_layer_of_their_type() -> None:
+    arch = ModelArchitecture.from_mapping(_e2b())
+    attentions = [_attention(block) for block in arch.block_configs]
+    sources = [attention.kv_source_layer for attention in attentions]
+    full = [attention.sliding_window is None for attention in attentions]
+    assert sources[:15] == [None] * 15
+    assert sources[15:] == [14 if is_full else 13 for is_full in full[15:]]
+    assert full == [False, False, False, False, True] * 7
+    # The global layers have the wider heads; the model's width is the sliding layers'.
+    assert arch.head_dim == 256
+    assert {
+        attention.head_dim for attention, is_full in zip(attentions, full, strict=True) if is_full
+    } == {512}
+    widths = [block.ffn.intermediate_size for block in arch.block_configs if block.ffn]
+    assert widths == [6144] * 15 + [12288] * 20
+    assert (arch.per_layer_input_size, arch.per_layer_input_vocab_size) == (256, 262144)
+    assert arch.tie_word_embeddings
+    assert arch.qk_norm
+    assert arch.sandwich_norms
+
+
+def test_a_sharing_layer_has_no_k_v_projections_no_key_norm_and_no_cache() -> None:
+    stats = model_stats(ModelArchitecture.from_mapping(_e2b()))
+    own, shared = stats.layers[13].attention, stats.layers[18].attention
+    assert own is not None
+    assert shared is not None
+    assert (own.kv_source_layer, shared.kv_source_layer) == (None, 13)
+    h, q = 1536, 8 * 256
+    norms = 2 * h  # before and after the attention
+    assert own.params == q * h + 2 * 256 * h + h * q + 2 * 256 + norms
+    assert shared.params == q * h + h * q + 256 + norms
+    assert (own.kv_cache_bytes_per_token, shared.kv_cache_bytes_per_token) == (1024, 0)
+
+
+def test_the_per_layer_embeddings_are_counted_with_the_model() -> None:
+    config = _e2b()
+    with_ple = model_stats(ModelArchitecture.from_mapping(config)).total_params
+    without = model_stats(
+        ModelArchitecture.from_mapping({**config, "hidden_size_per_layer_input": 0})
+    ).total_params
+    h, layers, width, rows = 1536, 35, 256, 262144
+    table = rows * layers * width
+    assert with_ple - without == (table + layers * width * h + width + layers * (2 * width * h + h))
+
+
+def test_the_multimodal_wrapper_reads_its_text_config() -> None:
+    text = _e2b()
+    del text["architectures"]
+    wrapper = {"model_type": "gemma4", "architectures": ["Gemma4ForConditionalGeneration"]}
+    arch = ModelArchitecture.from_mapping({**wrapper, "text_config": text})
+    direct = ModelArchitecture.from_mapping(_e2b())
+    assert arch.block_configs == direct.block_configs
+    assert model_stats(arch).total_params == model_stats(direct).total_params
+
+
+def test_per_layer_config_replaces_the_legacy_global_head_dim() -> None:
+    example = RESEARCH / "gemma4_text_per_layer_config_example.config.json"
+    if not example.is_file():
+        pytest.skip(f"{example} is absent (transformers' Gemma 4 per_layer_config example)")
+    config = json.loads(example.read_text())
+    arch = ModelArchitecture.from_mapping(config)
+    heads = [_attention(block).head_dim for block in arch.block_configs]
+    assert heads == [None] * 5 + [512] + [None] * 5 + [512]
+    # With per_layer_config, the class ignores global_head_dim: a global layer without an
+    # override keeps the model's width.
+    config["per_layer_config"] = {"05": {"head_dim": 512}}
+    config["global_head_dim"] = 1024
+    arch = ModelArchitecture.from_mapping(config)
+    heads = [_attention(block).head_dim for block in arch.block_configs]
+    assert heads == [None] * 5 + [512] + [None] * 6
+
+
+def test_the_last_layer_is_global_and_global_head_dim_defaults_to_512() -> None:
+    config = {**_e2b(), "num_kv_shared_layers": 0, "layer_types": None, "num_hidden_layers": 4}
+    del config["global_head_dim"]
+    arch = ModelArchitecture.from_mapping(config)
+    attentions = [_attention(block) for block in arch.block_configs]
+    assert [a.sliding_window for a in attentions] == [512, 512, 512, None]
+    assert [a.head_dim for a in attentions] == [None, None, None, 512]
+
+
+@pytest.mark.parametrize(
+    ("key", "mechanism"),
+    [("attention_k_eq_v", "attention_k_eq_v"), ("enable_moe_block", "enable_moe_block")],
+)
+def test_unmodelled_mechanisms_are_refused_at_their_key(key: str, mechanism: str) -> None:
+    (problem,) = _errors({**_e2b(), key: True})
+    assert problem.startswith(f"$.{key}:")
+    assert mechanism in problem
+    assert "not modelled" in problem
+
+
+def test_sharing_needs_an_earlier_layer_of_the_same_type() -> None:
+    config = {**_e2b(), "num_kv_shared_layers": 31}  # the first four: sliding only
+    problems = _errors(config)
+    assert problems
+    assert all(problem.startswith("$.num_kv_shared_layers:") for problem in problems)
+    assert "full_attention" in problems[0]
+    (problem,) = _errors({**_e2b(), "num_kv_shared_layers": 35})
+    assert problem.startswith("$.num_kv_shared_layers:")
+
+
+def _blocks(*sources: int | None, mamba_at: int | None = None) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for index, source in enumerate(sources):
+        attention: dict[str, Any] = {"num_key_value_heads": 2}
+        if index == mamba_at:
+            attention = {"mamba": {"state_dim": 8, "num_heads": 2, "head_dim": 4, "num_groups": 1}}
+        if source is not None:
+            attention["kv_source_layer"] = source
+        blocks.append({"attention": attention, "ffn": {"intermediate_size": 32}})
+    return blocks
+
+
+def _model(blocks: list[dict[str, Any]]) -> ModelArchitecture:
+    return ModelArchitecture(
+        hidden_size=16, num_attention_heads=4, vocab_size=100, head_dim=4, block_configs=blocks
+    )
+
+
+@pytest.mark.parametrize(
+    ("sources", "message"),
+    [
+        ((None, 1), "must name an earlier layer than 1, got 1"),
+        ((None, 2, None), "must name an earlier layer than 1, got 2"),
+        ((None, 0, 1), "names layer 1, whose attention has no keys and values of its own"),
+    ],
+)
+def test_the_model_checks_each_kv_source(sources: tuple[int | None, ...], message: str) -> None:
+    with pytest.raises(BlockConfigError) as info:
+        _model(_blocks(*sources))
+    (problem,) = info.value.problems
+    assert problem.path[0] == "block_configs"
+    assert problem.path[2:] == ("attention", "kv_source_layer")
+    assert problem.message == message
+
+
+def test_a_mamba_layer_is_no_kv_source() -> None:
+    with pytest.raises(BlockConfigError) as info:
+        _model(_blocks(None, 0, mamba_at=0))
+    assert "no keys and values of its own" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "attention",
+    [
+        {"no_op": True, "kv_source_layer": 0},
+        {"mla": {"kv_lora_rank": 8, "qk_nope_head_dim": 4, "qk_rope_head_dim": 4,
+                 "v_head_dim": 4}, "kv_source_layer": 0},
+    ],
+)  # fmt: skip
+def test_kv_source_layer_is_for_gqa_attention_only(attention: dict[str, Any]) -> None:
+    with pytest.raises(BlockConfigError) as info:
+        AttentionConfig.from_dict(attention)
+    assert any(problem.path[-1] == "kv_source_layer" for problem in info.value.problems)
+
+
+def test_kv_source_layer_is_a_whole_non_negative_int() -> None:
+    for value in (-1, 1.0, "1", True):
+        with pytest.raises(BlockConfigError) as info:
+            AttentionConfig.from_dict({"num_key_value_heads": 2, "kv_source_layer": value})
+        assert info.value.problems[0].path == ("kv_source_layer",)
+    assert (
+        AttentionConfig.from_dict({"num_key_value_heads": 2, "kv_source_layer": 0}).kv_source_layer
+        == 0
+    )
+
+
+def test_kv_source_layer_is_written_only_when_set() -> None:
+    plain = AttentionConfig(num_key_value_heads=2)
+    assert "kv_source_layer" not in plain.to_dict()
+    shared = AttentionConfig(num_key_value_heads=2, kv_source_layer=3)
+    assert shared.to_dict()["kv_source_layer"] == 3
+    assert "kv_source_layer=3" in repr(shared)
+
+
+def test_the_native_dialect_keeps_sharing_and_per_layer_embeddings(tmp_path: Path) -> None:
+    arch = ModelArchitecture.from_mapping(_e2b())
+    native = ModelArchitecture(
+        hidden_size=arch.hidden_size,
+        num_attention_heads=arch.num_attention_heads,
+        vocab_size=arch.vocab_size,
+        head_dim=arch.head_dim,
+        block_configs=arch.block_configs,
+        tie_word_embeddings=True,
+        qk_norm=True,
+        sandwich_norms=True,
+        per_layer_input_size=arch.per_layer_input_size,
+        per_layer_input_vocab_size=arch.per_layer_input_vocab_size,
+    )
+    path = tmp_path / "config.json"
+    native.save(path)
+    back = ModelArchitecture.load(path)
+    assert back.dialect == "native"
+    assert back.block_configs == arch.block_configs
+    assert model_stats(back).total_params == model_stats(arch).total_params == 4628569344
+
+
+def test_the_legacy_dialect_refuses_kv_sharing_at_its_path(tmp_path: Path) -> None:
+    model = _model(_blocks(None, 0))
+    with pytest.raises(BlockConfigError) as info:
+        model.save(tmp_path / "config.json", dialect="legacy")
+    paths = [problem.path for problem in info.value.problems]
+    assert ("block_configs", 1, "attention", "kv_source_layer") in paths
+
+
+def test_per_layer_input_sizes_come_together() -> None:
+    with pytest.raises(BlockConfigError) as info:
+        ModelArchitecture(
+            hidden_size=16,
+            num_attention_heads=4,
+            vocab_size=100,
+            block_configs=_blocks(None),
+            per_layer_input_size=4,
+        )
+    assert info.value.problems[0].path == ("per_layer_input_vocab_size",)
+
+
+@pytest.mark.parametrize(
+    ("attention", "valid"),
+    [
+        ({"num_key_value_heads": 1, "kv_source_layer": 0}, True),
+        ({"num_key_value_heads": 1, "kv_source_layer": -1}, False),
+        ({"no_op": True, "kv_source_layer": 0}, False),
+        ({"linear_attention": None, "num_key_value_heads": 1, "kv_source_layer": None}, True),
+    ],
+)
+def test_the_schema_knows_kv_source_layer(attention: dict[str, Any], valid: bool) -> None:
+    validator = jsonschema.Draft202012Validator(block_configs_json_schema())
+    blocks = [{"attention": attention, "ffn": {"intermediate_size": 8}}]
+    assert validator.is_valid(blocks) is valid
