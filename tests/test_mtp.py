@@ -150,3 +150,13 @@ def test_diff_tells_the_mtp_layers_apart() -> None:
     assert [c.path for c in none.model] == ["mtp"]
     assert none.model[0].b is None
     assert none.model[0].a["num_layers"] == 1
+
+
+def test_a_model_without_its_mtp_layers_is_written_native_without_them() -> None:
+    # DeepSeek-V3.2's reader does not read its MTP layer; its config still says it has one.
+    source = FAMILIES / "DeepSeek-V3.2-Exp.config.json"
+    model = ModelArchitecture.load(source)
+    assert model.mtp is None
+    out = model.to_mapping("native")
+    assert out["num_nextn_predict_layers"] == 0
+    assert ModelArchitecture.from_mapping(out).block_configs == model.block_configs

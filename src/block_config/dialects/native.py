@@ -208,6 +208,10 @@ def write_native(model: ModelArchitecture) -> dict[str, Any]:
     whole = write_block_list(model, "native", lambda: _native_items(model))
     if model.mtp is not None:
         _write_mtp(whole, model.mtp)
+    elif whole.get("num_nextn_predict_layers"):
+        # A family whose MTP layers are not read (DeepSeek-V3.2) keeps the key from its
+        # config; the native dialect would then ask for blocks the model does not hold.
+        whole["num_nextn_predict_layers"] = 0
     return whole
 
 
