@@ -63,6 +63,23 @@ _NAMES = {
 }
 
 
+def _named_kinds(keys: ConfigReader, key: str, names: list[Any]) -> list[str]:
+    """The layer kinds a ``layers_block_type``-style list names, problems recorded in
+    ``keys`` at each item that names none."""
+    kinds = []
+    for index, name in enumerate(names):
+        if type(name) is not str or name not in _NAMES:
+            keys.problems.append(
+                Problem(
+                    (key, index),
+                    f"expected one of {', '.join(sorted(_NAMES))}, got {describe(name)}",
+                )
+            )
+        else:
+            kinds.append(_NAMES[name])
+    return kinds
+
+
 def _pattern_key(config: Mapping[str, Any]) -> tuple[str]:
     if config.get("hybrid_override_pattern") is not None:
         return ("hybrid_override_pattern",)
@@ -97,18 +114,7 @@ def _kinds(config: Mapping[str, Any], keys: ConfigReader) -> list[str]:
                 Problem(("layers_block_type",), f"expected a list of str, got {describe(names)}")
             )
             return []
-        kinds = []
-        for index, name in enumerate(names):
-            if type(name) is not str or name not in _NAMES:
-                keys.problems.append(
-                    Problem(
-                        ("layers_block_type", index),
-                        f"expected one of {', '.join(sorted(_NAMES))}, got {describe(name)}",
-                    )
-                )
-            else:
-                kinds.append(_NAMES[name])
-        return kinds
+        return _named_kinds(keys, "layers_block_type", names)
     keys.problems.append(
         Problem(
             ("hybrid_override_pattern",),
@@ -257,18 +263,7 @@ def mtp_layer_kinds(config: Mapping[str, Any], keys: ConfigReader) -> list[str]:
                 )
             )
             return []
-        kinds = []
-        for index, name in enumerate(names):
-            if type(name) is not str or name not in _NAMES:
-                keys.problems.append(
-                    Problem(
-                        ("mtp_layers_block_type", index),
-                        f"expected one of {', '.join(sorted(_NAMES))}, got {describe(name)}",
-                    )
-                )
-            else:
-                kinds.append(_NAMES[name])
-        return kinds
+        return _named_kinds(keys, "mtp_layers_block_type", names)
     pattern = config.get("mtp_hybrid_override_pattern")
     if pattern is None:
         return list(_MTP_DEFAULT)
