@@ -520,7 +520,8 @@ class TestMLAIndexer:
             ),
             (
                 {"index_n_heads": 64, "index_head_dim": 128, "q_lora_rank": None},
-                "$.q_lora_rank: required with an indexer, which reads the query latent",
+                "$.q_lora_rank: required with an indexer that reads the query latent "
+                "(index_from_hidden is not set)",
             ),
             (
                 {"index_n_heads": 0, "index_head_dim": 128},

@@ -122,7 +122,7 @@ _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
             "output_gate",
             "kv_source_layer",
         ),
-        "mla": ("llama4", "head_dim", "linear_attention", "output_gate", "kv_source_layer"),
+        "mla": ("llama4", "head_dim", "linear_attention", "output_gate"),
         "linear_attention": (
             "llama4",
             "sliding_window",

@@ -20,6 +20,7 @@ __all__ = [
     "GQA_PER_LAYER",
     "GQA_PER_LAYER_FIXED_HEADS",
     "MAX_BLOCKS",
+    "MODEL_COUNT_KEYS",
     "NO_OP",
     "NO_PER_LAYER",
     "PER_LAYER_INPUT_KEYS",
@@ -57,6 +58,8 @@ FLAG_KEYS = (
     "qk_norm_across_heads",
     "parallel_blocks_share_input_norm",
     "mamba_without_norm",
+    "log_position_scaling",
+    "router_fp32",
 )
 NO_OP: dict[str, Any] = {"no_op": True}
 #: ``per_layer_config`` of a family whose per-layer overrides are not modelled yet: an empty
@@ -137,12 +140,17 @@ PER_LAYER_INPUT_KEYS = {
 }
 
 
+#: The model-wide counts the native and legacy dialects spell under their own names:
+#: LeRoPE's learned frequency scales (Mistral-Large-4's ``rotary_emb.alpha``).
+MODEL_COUNT_KEYS = {"learned_rope_frequencies": "learned_rope_frequencies"}
+
+
 def flag_fields(keys: ConfigReader) -> dict[str, Any]:
     """The model-wide facts as the native and legacy dialects spell them (:data:`FLAG_KEYS`,
     and the per-layer-embedding sizes of :data:`PER_LAYER_INPUT_KEYS`, absent or null when a
     model has none)."""
     fields: dict[str, Any] = {name: keys.boolean(name) for name in FLAG_KEYS}
-    for name, key in PER_LAYER_INPUT_KEYS.items():
+    for name, key in {**PER_LAYER_INPUT_KEYS, **MODEL_COUNT_KEYS}.items():
         fields[name] = keys.integer(key, default=None)
     return fields
 
