@@ -694,9 +694,10 @@ def _own_kv(attention: AttentionConfig | None) -> bool:
 def _kv_mismatch(reader: AttentionConfig, source: AttentionConfig) -> str | None:
     """Why ``reader`` cannot read ``source``'s K/V (None when it can): a GQA attention reads a
     GQA attention's keys and values, an MLA attention a latent of its own widths."""
-    if (reader.mla is None) != (source.mla is None):
-        kinds = ("MLA", "GQA") if reader.mla is not None else ("GQA", "MLA")
-        return f"an {kinds[0]} attention cannot read the K/V of an {kinds[1]} attention"
+    if reader.mla is not None and source.mla is None:
+        return "an MLA attention cannot read a GQA attention's K/V"
+    if reader.mla is None and source.mla is not None:
+        return "a GQA attention cannot read an MLA attention's latent"
     if reader.mla is not None and source.mla is not None:
         for name in ("kv_lora_rank", "qk_rope_head_dim"):
             mine, theirs = getattr(reader.mla, name), getattr(source.mla, name)
@@ -742,7 +743,8 @@ def _kv_source_problems(blocks: tuple[BlockConfig, ...]) -> list[Problem]:
             )
         else:
             source_attention = blocks[source].attention
-            assert attention is not None and source_attention is not None
+            assert attention is not None
+            assert source_attention is not None
             why = _kv_mismatch(attention, source_attention)
             if why is not None:
                 problems.append(Problem(where, f"names layer {source}: {why}"))

@@ -39,9 +39,10 @@ dense layer of 24576):
 
 ``final_logit_softcapping`` has no parameters. ``layer_types`` other than
 ``indexed_attention``, a ``partial_rotary_factor`` other than 1 in ``rope_parameters`` and
-``qk_rope_head_dim`` 0 are refused. The multi-token-prediction head the checkpoint ships
-(``mtp_dspark``) is not built by transformers and not counted, nor is the wrapper's vision
-tower.
+``qk_rope_head_dim`` 0 are refused. A config of another ``model_type`` read as this family
+(``family=``) gets none of the defaults: it must state every size. The multi-token-prediction
+head the checkpoint ships (``mtp_dspark``) is not built by transformers and not counted, nor
+is the wrapper's vision tower.
 """
 
 from __future__ import annotations
@@ -193,7 +194,9 @@ def _mlp_types(keys: ConfigReader, layers: int) -> list[str]:
     for index, item in enumerate(value):
         if item not in ("dense", "sparse") or type(item) is not str:
             keys.problems.append(
-                Problem(("mlp_layer_types", index), f"expected dense or sparse, got {describe(item)}")
+                Problem(
+                    ("mlp_layer_types", index), f"expected dense or sparse, got {describe(item)}"
+                )
             )
     return [item if item == "dense" else "sparse" for item in value]
 
@@ -236,8 +239,10 @@ def _experts_key(config: Mapping[str, Any]) -> str:
 def read_mistral_large4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Mistral-Large-4 text config: MLA with an indexer, NoPE and KV-sharing layers, dense
     then MoE FFNs."""
-    del options  # one family
-    keys = ConfigReader({**_DEFAULTS, **config})
+    # The class's defaults fill in a Mistral-Large-4 config; one of another family read as
+    # Mistral-Large-4 (family=...) must state every size the family needs.
+    own = config.get("model_type", options.model_type) == "mistral_large4_text"
+    keys = ConfigReader({**_DEFAULTS, **config} if own else dict(config))
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
