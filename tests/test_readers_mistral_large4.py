@@ -26,6 +26,7 @@ from block_config import (
     model_stats,
     readers,
 )
+from block_config._cli import EXIT_OK, main
 
 FAMILIES = Path(__file__).parent / "data" / "families"
 FIXTURE = FAMILIES / "Mistral-Large-4-1T-A52B.config.json"
@@ -102,6 +103,15 @@ VARIANTS: dict[str, tuple[dict[str, Any], int, list[int]]] = {
         },
         326_740,
         [40, 0, 40, 16, 0, 40, 16, 0],
+    ),
+    "sharing with attention_bias": (
+        {
+            "attention_bias": True,
+            "kv_source_layers": [0, 0, 0, 3, 4, 4, 6, 3],
+            "indexer_types": [FULL, FULL, SHARED, FULL, SHARED, FULL, SHARED, FULL],
+        },
+        330_704,
+        [40, 16, 0, 32, 24, 16, 24, 16],
     ),
     "interval, schedule and tied embeddings": (
         {
@@ -456,3 +466,19 @@ def test_the_legacy_dialect_refuses_the_family() -> None:
     with pytest.raises(BlockConfigError) as info:
         ModelArchitecture.load(FIXTURE).to_mapping("legacy")
     assert info.value.problems[0].path == ("block_configs", 0, "attention", "mla")
+
+
+def test_show_json_states_the_model_wide_facts_and_the_shared_layers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    changes, _, _ = VARIANTS["sharing"]
+    path = Path(__file__).parent / "data" / "families" / FIXTURE.name
+    assert main(["show", "--json", str(path)]) == EXIT_OK
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["log_position_scaling"], shown["router_fp32"]) == (True, True)
+    assert shown["learned_rope_frequencies"] == 32
+    arch = ModelArchitecture.from_mapping({**SMALL, **changes})
+    stats = model_stats(arch).to_dict()
+    assert [layer["attention"]["kv_source_layer"] for layer in stats["layers"]] == [
+        None, 0, None, None, 2, None, 5, 3,
+    ]  # fmt: skip

@@ -37,7 +37,9 @@ dense layer of 24576):
   ``n_shared_experts * moe_intermediate_size``, behind a router without bias whose weights
   transformers keeps in fp32 (``router_fp32``).
 
-``final_logit_softcapping`` has no parameters. ``layer_types`` other than
+``final_logit_softcapping`` has no parameters. transformers keeps ``indexer.weights_proj`` in
+fp32 only when the model is loaded in fp16 (``_keep_in_fp32_modules``), so its weight bytes
+are counted at the model's dtype. ``layer_types`` other than
 ``indexed_attention``, a ``partial_rotary_factor`` other than 1 in ``rope_parameters`` and
 ``qk_rope_head_dim`` 0 are refused. A config of another ``model_type`` read as this family
 (``family=``) gets none of the defaults: it must state every size. The multi-token-prediction
