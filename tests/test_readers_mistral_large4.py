@@ -35,7 +35,8 @@ LAYERS = 72
 
 
 def _fixture(**keys: Any) -> dict[str, Any]:
-    config: dict[str, Any] = json.loads(FIXTURE.read_text())
+    """The fixture's text part as a config of its own, with ``keys`` changed."""
+    config: dict[str, Any] = json.loads(FIXTURE.read_text())["text_config"]
     config.update(keys)
     return config
 
@@ -136,8 +137,11 @@ def test_the_family_and_its_wrapper_are_registered() -> None:
 
 
 def test_the_fixture_gives_transformers_figures() -> None:
-    stats = model_stats(ModelArchitecture.load(FIXTURE), kv_cache_dtype="bf16")
-    assert stats.total_params == EXPECTED["total_params"] == 1_050_118_202_912
+    arch = ModelArchitecture.load(FIXTURE)
+    assert arch.model_type == "mistral_large4"
+    stats = model_stats(arch, kv_cache_dtype="bf16")
+    # The text model: the vision tower is not counted.
+    assert stats.total_params == EXPECTED["text_params"] == 1_050_118_202_912
     assert stats.active_params == EXPECTED["active_params"]
     assert stats.kv_cache_bytes(1, 32_768) == EXPECTED["kv_bytes_32k_bf16"]
 
@@ -235,19 +239,14 @@ def test_the_fixture_with_kv_sharing_and_shared_indexers_gives_transformers_figu
     assert stats.kv_cache_bytes(1, 32_768) == 18 * per_token * 2 * 32_768 == 1_585_446_912
 
 
-def test_the_wrapper_reads_its_text_config() -> None:
-    text = _fixture()
-    inner = {key: value for key, value in text.items() if key != "architectures"}
-    wrapper = {
-        "architectures": ["MistralLarge4ForConditionalGeneration"],
-        "model_type": "mistral_large4",
-        "text_config": inner,
-    }
-    arch = ModelArchitecture.from_mapping(wrapper)
-    assert arch.model_type == "mistral_large4"
-    own = ModelArchitecture.load(FIXTURE)
-    assert arch.block_configs == own.block_configs
-    assert model_stats(arch).total_params == EXPECTED["total_params"]
+def test_the_text_config_reads_as_a_config_of_its_own() -> None:
+    own = ModelArchitecture.from_mapping(_fixture())
+    assert own.model_type == "mistral_large4_text"
+    arch = ModelArchitecture.load(FIXTURE)
+    assert own.block_configs == arch.block_configs
+    assert model_stats(own).total_params == EXPECTED["text_params"]
+    inner = _fixture()
+    wrapper = {"model_type": "mistral_large4", "text_config": inner}
     del inner["model_type"]  # the wrapper names its text part's type
     assert ModelArchitecture.from_mapping(wrapper).block_configs == own.block_configs
     inner["kv_source_layers"] = [0, 2, *range(2, LAYERS)]
@@ -260,7 +259,10 @@ def test_the_wrapper_reads_its_text_config() -> None:
 def test_the_class_defaults_fill_in_a_config_of_the_family() -> None:
     sparse = {"model_type": "mistral_large4_text"}
     arch = ModelArchitecture.from_mapping(sparse)
-    assert model_stats(arch).total_params == EXPECTED["total_params"]
+    assert model_stats(arch).total_params == EXPECTED["text_params"]
+    # An empty text_config is the text model's defaults too (its type named by the wrapper).
+    wrapper = ModelArchitecture.from_mapping({"model_type": "mistral_large4", "text_config": {}})
+    assert wrapper.block_configs == arch.block_configs
 
 
 def test_num_experts_then_num_local_experts_win_over_n_routed_experts() -> None:
@@ -434,8 +436,12 @@ def test_an_indexer_from_the_hidden_state_needs_no_query_latent_but_an_indexer()
 
 
 def test_the_model_wide_facts_are_written_and_read_back_by_the_native_dialect() -> None:
-    arch = ModelArchitecture.load(FIXTURE)
+    arch = ModelArchitecture.from_mapping(_fixture())
     native = arch.to_mapping("native")
+    # Under the wrapper they are written into its text_config.
+    wrapped = ModelArchitecture.load(FIXTURE).to_mapping("native")
+    assert wrapped["text_config"]["learned_rope_frequencies"] == 32
+    assert ModelArchitecture.from_mapping(wrapped).learned_rope_frequencies == 32
     assert native["log_position_scaling"] is True
     assert native["router_fp32"] is True
     assert native["learned_rope_frequencies"] == 32

@@ -1307,7 +1307,7 @@ def test_mistral_large4_attention_tensor_by_tensor() -> None:
     # kv_b_proj 512 x 64*(64+128) (RoPE) or 64*(128+128) (NoPE), softmax_scaling 2 x 64;
     # the indexer's q_input_norm 2 x 6144, wq_b 6144 x 32*128, wk 6144 x 128, k_norm 2 x 128,
     # weights_proj 6144 x 32 and softmax_scaling 2 x 32; the layer's input norm 6144.
-    arch = _mistral_large4_fixture(_fixture("Mistral-Large-4-1T-A52B"))
+    arch = _mistral_large4_fixture(_fixture("Mistral-Large-4-1T-A52B")["text_config"])
     layers = model_stats(arch).layers
     shared = 2 * 50_331_648 + 512 + 128 + 6_144
     indexer = 12_288 + 25_165_824 + 786_432 + 256 + 196_608 + 64
@@ -1440,7 +1440,7 @@ _BUILDERS: dict[str, Any] = {
         c["text_config"], fused=False, mamba_ssm_cache_dtype="float32"
     ),
     "Kimi-Linear-48B-A3B-Instruct": _kimi_linear_fixture,
-    "Mistral-Large-4-1T-A52B": _mistral_large4_fixture,
+    "Mistral-Large-4-1T-A52B": lambda c: _mistral_large4_fixture(c["text_config"]),
 }
 
 
