@@ -233,11 +233,8 @@ def _experts_key(config: Mapping[str, Any]) -> str:
     return "n_routed_experts"
 
 
-@register(
-    "mistral_large4_text",
-    per_layer=NO_PER_LAYER,
-    architectures={"MistralLarge4ForConditionalGeneration": "mistral_large4_text"},
-)
+# transformers 5.25 has no causal-LM class of the text model alone: no architecture is named.
+@register("mistral_large4_text", per_layer=NO_PER_LAYER)
 def read_mistral_large4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Mistral-Large-4 text config: MLA with an indexer, NoPE and KV-sharing layers, dense
     then MoE FFNs."""
