@@ -31,6 +31,7 @@ __all__ = [
     "flag_fields",
     "homogeneous",
     "layer_count",
+    "with_mtp",
     "layer_types",
     "model_fields",
     "moe_per_layer",
@@ -253,6 +254,41 @@ def homogeneous(
     """The model's keyword arguments: ``fields`` and one block per item, or every problem."""
     blocks = build_blocks(keys, items)
     return {**fields, "block_configs": tuple(blocks), "dialect": "homogeneous"}
+
+
+def with_mtp(
+    keys: ConfigReader,
+    fields: dict[str, Any],
+    items: list[dict[str, Any]],
+    mtp: tuple[str, Any, list[dict[str, Any]]] | None,
+    *,
+    own_embeddings: bool = False,
+) -> dict[str, Any]:
+    """As :func:`homogeneous`, with the multi-token-prediction layers ``mtp``: the key that
+    counts them, their number (an int, or whatever :meth:`ConfigReader.integer` gave) and the
+    items of the blocks of one MTP layer; none when ``mtp`` is None or the number is 0.
+
+    The blocks of every MTP layer are counted one by one, so their number is held to the
+    limit of the model's own blocks."""
+    from block_config._model import MTPLayers  # _model reads this module's constants
+
+    if mtp is None or not mtp[1] or not mtp[2]:
+        return homogeneous(keys, fields, items)
+    key, depth, mtp_items = mtp
+    if type(depth) is int and depth * len(mtp_items) > MAX_BLOCKS:
+        keys.problems.append(
+            Problem(
+                (key,),
+                f"gives {depth * len(mtp_items)} MTP blocks, more than the limit of {MAX_BLOCKS}",
+            )
+        )
+    read = homogeneous(keys, fields, items + mtp_items)
+    blocks = read["block_configs"]
+    read["block_configs"] = blocks[: len(items)]
+    read["mtp"] = MTPLayers(
+        num_layers=depth, block_configs=blocks[len(items) :], own_embeddings=own_embeddings
+    )
+    return read
 
 
 #: ``layer_types`` values of full and of sliding-window attention.
