@@ -31,7 +31,6 @@ __all__ = [
     "flag_fields",
     "homogeneous",
     "layer_count",
-    "with_mtp",
     "layer_types",
     "model_fields",
     "moe_per_layer",
@@ -40,6 +39,7 @@ __all__ = [
     "window_attentions",
     "window_types",
     "windowed",
+    "with_mtp",
 ]
 
 DEFAULT_CONV_KERNEL = 4

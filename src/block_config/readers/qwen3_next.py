@@ -40,8 +40,8 @@ from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader, is_count
 from block_config.readers._common import (
     FULL,
-    MAX_BLOCKS,
     GQA_PER_LAYER,
+    MAX_BLOCKS,
     attention,
     layer_count,
     model_fields,
