@@ -11,7 +11,8 @@ SwiGLU MLP of ``intermediate_size`` when ``i < first_k_dense_replace`` (default 
 ``n_shared_experts * moe_intermediate_size`` (1 shared expert), behind a softmax router
 without score-correction bias. Biases on q_a_proj, kv_a_proj_with_mqa and o_proj with
 ``attention_bias``. YaRN and Llama-4 scaling have no parameters. A ``mistral3`` config is
-read through its ``text_config``.
+read through its ``text_config``. The configuration class declares no multi-token-prediction
+layer and the published config names none: none is read.
 """
 
 from __future__ import annotations
