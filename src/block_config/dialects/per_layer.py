@@ -154,6 +154,8 @@ def _read_overrides(
 
 
 def _attributes_of(family: str, spec: PerLayer) -> str:
+    if not spec.attributes and spec.refusal is not None:
+        return f"{family} layers have no per-layer attributes: {spec.refusal}"
     if not spec.attributes:
         return f"{family} layers have no per-layer attributes yet"
     return f"per-layer attributes of {family}: {', '.join(sorted(spec.attributes))}"

@@ -35,6 +35,7 @@ __all__ = [
     "model_fields",
     "moe_per_layer",
     "qwen_sliding",
+    "refused_per_layer",
     "routed_experts",
     "window_attentions",
     "window_types",
@@ -63,6 +64,26 @@ NO_OP: dict[str, Any] = {"no_op": True}
 #: ``per_layer_config`` of a family whose per-layer overrides are not modelled yet: an empty
 #: one is read, any override (or skip) is refused at its key.
 NO_PER_LAYER = PerLayer(frozenset(), skips=())
+
+
+def refused_per_layer(model_class: str) -> PerLayer:
+    """``per_layer_config`` of a family whose modelling code builds no layer with overrides:
+    an empty one is read, any override (or skip) is refused at its key, saying why.
+
+    transformers 5.25's ``model_class`` reads each layer's sizes from the global config, which
+    raises ``AmbiguousGlobalPerLayerAttributeError`` once any layer overrides them, so no
+    count of such a model can be checked against transformers'."""
+    return PerLayer(
+        frozenset(),
+        skips=(),
+        refusal=(
+            f"transformers 5.25's {model_class} builds no layer with its own values: it reads "
+            "them from the global config, which raises AmbiguousGlobalPerLayerAttributeError "
+            "on any override"
+        ),
+    )
+
+
 #: The attention attributes of grouped-query attention a layer may override in
 #: ``per_layer_config``: its query heads, KV heads and head width.
 GQA_PER_LAYER = frozenset({"num_attention_heads", "num_key_value_heads", "head_dim"})

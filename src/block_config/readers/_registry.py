@@ -100,6 +100,9 @@ class PerLayer:
     globals_from_blocks: Callable[[tuple[BlockConfig, ...]], dict[str, Any]] = attrs.field(
         default=_no_globals
     )
+    #: Why no layer may override anything, when that is so because transformers builds no
+    #: layer with overrides (told with every refused override).
+    refusal: str | None = None
 
 
 @attrs.frozen

@@ -32,9 +32,9 @@ from typing import Any
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    NO_PER_LAYER,
     layer_count,
     model_fields,
+    refused_per_layer,
     routed_experts,
     with_mtp,
 )
@@ -152,7 +152,7 @@ def dsa_layers(
 
 @register(
     "deepseek_v32",
-    per_layer=NO_PER_LAYER,
+    per_layer=refused_per_layer("DeepseekV32ForCausalLM"),
     architectures={"DeepseekV32ForCausalLM": "deepseek_v32"},
 )
 def read_deepseek_v32(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:

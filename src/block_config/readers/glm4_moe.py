@@ -33,10 +33,10 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    NO_PER_LAYER,
     attention,
     layer_count,
     model_fields,
+    refused_per_layer,
     routed_experts,
     with_mtp,
 )
@@ -57,7 +57,11 @@ _DEFAULTS = {
 }
 
 
-@register("glm4_moe", per_layer=NO_PER_LAYER, architectures={"Glm4MoeForCausalLM": "glm4_moe"})
+@register(
+    "glm4_moe",
+    per_layer=refused_per_layer("Glm4MoeForCausalLM"),
+    architectures={"Glm4MoeForCausalLM": "glm4_moe"},
+)
 def read_glm4_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A GLM-4.5-style MoE config: ``first_k_dense_replace`` dense layers, then MoE layers."""
     del options  # one family

@@ -30,7 +30,7 @@ from typing import Any
 
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader
-from block_config.readers._common import NO_PER_LAYER, layer_count, model_fields, with_mtp
+from block_config.readers._common import layer_count, model_fields, refused_per_layer, with_mtp
 from block_config.readers._registry import ReadOptions, register
 from block_config.readers.deepseek_v32 import dsa_layers
 
@@ -94,7 +94,9 @@ def _indexed(keys: ConfigReader, layers: int) -> list[bool]:
 
 
 @register(
-    "glm_moe_dsa", per_layer=NO_PER_LAYER, architectures={"GlmMoeDsaForCausalLM": "glm_moe_dsa"}
+    "glm_moe_dsa",
+    per_layer=refused_per_layer("GlmMoeDsaForCausalLM"),
+    architectures={"GlmMoeDsaForCausalLM": "glm_moe_dsa"},
 )
 def read_glm_moe_dsa(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A GLM-5 config: MLA, the indexer where ``indexer_types`` says, dense then MoE layers."""

@@ -28,11 +28,11 @@ from typing import Any
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    NO_PER_LAYER,
     attention,
     homogeneous,
     layer_count,
     model_fields,
+    refused_per_layer,
     routed_experts,
 )
 from block_config.readers._registry import ReadOptions, register
@@ -97,7 +97,9 @@ def _refuse_unbuilt(keys: ConfigReader) -> None:
 
 
 @register(
-    "minimax_m2", per_layer=NO_PER_LAYER, architectures={"MiniMaxM2ForCausalLM": "minimax_m2"}
+    "minimax_m2",
+    per_layer=refused_per_layer("MiniMaxM2ForCausalLM"),
+    architectures={"MiniMaxM2ForCausalLM": "minimax_m2"},
 )
 def read_minimax_m2(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A MiniMax-M2 config: the same MoE layer in every layer."""

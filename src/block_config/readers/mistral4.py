@@ -23,10 +23,10 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    NO_PER_LAYER,
     homogeneous,
     layer_count,
     model_fields,
+    refused_per_layer,
     routed_experts,
 )
 from block_config.readers._registry import ReadOptions, register
@@ -50,7 +50,11 @@ _DEFAULTS = {
 }
 
 
-@register("mistral4", per_layer=NO_PER_LAYER, architectures={"Mistral4ForCausalLM": "mistral4"})
+@register(
+    "mistral4",
+    per_layer=refused_per_layer("Mistral4ForCausalLM"),
+    architectures={"Mistral4ForCausalLM": "mistral4"},
+)
 def read_mistral4(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Mistral-Small-4 config: MLA in every layer, dense layers first (none by default)."""
     del options  # one family
