@@ -67,3 +67,18 @@ def test_gemma4_overrides_of_one_layer_type_count_as_transformers_builds_them(
         # Any per_layer_config makes Gemma4Config ignore global_head_dim (a global layer
         # without its own head_dim has the model's), as the counts above show; the FFNs stay.
         assert block.ffn == before.ffn
+
+
+@pytest.mark.parametrize("name", ["GLM-4.5-Air", "GLM-4.7"])
+def test_glm_is_written_per_layer_with_its_own_keys_of_its_biases_and_qk_norm(name: str) -> None:
+    model = ModelArchitecture.load(FAMILIES / f"{name}.config.json")
+    out = model.to_mapping("per-layer")
+    # Glm4MoeConfig's attention_bias is q/k/v biases (qkv_bias), use_qk_norm the QK-norm.
+    assert (out["attention_bias"], out["use_qk_norm"]) == (model.qkv_bias, model.qk_norm)
+    assert "qkv_bias" not in out
+    assert "qk_norm" not in out
+    assert out["per_layer_config"] == {}
+    back = ModelArchitecture.from_mapping(out)
+    assert back.block_configs == model.block_configs
+    assert back.mtp == model.mtp
+    assert (back.qkv_bias, back.qk_norm) == (model.qkv_bias, model.qk_norm)

@@ -36,6 +36,7 @@ if spec is not None:
     assert_type(spec.skips, tuple[str, ...])
     assert_type(spec.aliases, Mapping[str, str])
     assert_type(spec.refusal, str | None)
+    assert_type(spec.flag_keys, Mapping[str, str])
 
 
 def no_globals(blocks: tuple[BlockConfig, ...]) -> dict[str, Any]:

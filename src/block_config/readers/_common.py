@@ -66,16 +66,18 @@ NO_OP: dict[str, Any] = {"no_op": True}
 NO_PER_LAYER = PerLayer(frozenset(), skips=())
 
 
-def refused_per_layer(model_class: str) -> PerLayer:
+def refused_per_layer(model_class: str, flag_keys: Mapping[str, str] | None = None) -> PerLayer:
     """``per_layer_config`` of a family whose modelling code builds no layer with overrides:
     an empty one is read, any override (or skip) is refused at its key, saying why.
 
     transformers 5.25's ``model_class`` reads each layer's sizes from the global config, which
     raises ``AmbiguousGlobalPerLayerAttributeError`` once any layer overrides them, so no
-    count of such a model can be checked against transformers'."""
+    count of such a model can be checked against transformers'. ``flag_keys`` as
+    :attr:`PerLayer.flag_keys`."""
     return PerLayer(
         frozenset(),
         skips=(),
+        flag_keys=flag_keys or {},
         refusal=(
             f"transformers 5.25's {model_class} builds no layer with its own values: it reads "
             "them from the global config, which raises AmbiguousGlobalPerLayerAttributeError "

@@ -59,7 +59,9 @@ _DEFAULTS = {
 
 @register(
     "glm4_moe",
-    per_layer=refused_per_layer("Glm4MoeForCausalLM"),
+    per_layer=refused_per_layer(
+        "Glm4MoeForCausalLM", {"qkv_bias": "attention_bias", "qk_norm": "use_qk_norm"}
+    ),
     architectures={"Glm4MoeForCausalLM": "glm4_moe"},
 )
 def read_glm4_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
