@@ -154,6 +154,7 @@ def dsa_layers(
     "deepseek_v32",
     per_layer=refused_per_layer("DeepseekV32ForCausalLM"),
     architectures={"DeepseekV32ForCausalLM": "deepseek_v32"},
+    unused=("num_key_value_heads", "moe_layer_freq"),
 )
 def read_deepseek_v32(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A DeepSeek-V3.2 config: MLA with an indexer in every layer, dense then MoE layers."""

@@ -99,6 +99,7 @@ def _mamba(keys: ConfigReader, hidden: Any) -> dict[str, Any]:
     "falcon_h1",
     per_layer=refused_per_layer("FalconH1ForCausalLM"),
     architectures={"FalconH1ForCausalLM": "falcon_h1"},
+    unused=("mamba_expand",),
 )
 def read_falcon_h1(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Falcon-H1 config: attention beside Mamba-2, then an MLP, in every layer."""

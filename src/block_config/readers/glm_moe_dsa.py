@@ -97,6 +97,7 @@ def _indexed(keys: ConfigReader, layers: int) -> list[bool]:
     "glm_moe_dsa",
     per_layer=refused_per_layer("GlmMoeDsaForCausalLM"),
     architectures={"GlmMoeDsaForCausalLM": "glm_moe_dsa"},
+    unused=("num_key_value_heads",),
 )
 def read_glm_moe_dsa(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A GLM-5 config: MLA, the indexer where ``indexer_types`` says, dense then MoE layers."""
