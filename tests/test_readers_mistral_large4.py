@@ -368,13 +368,30 @@ def test_what_transformers_refuses_or_the_reader_does_not_model_is_an_error_at_i
     assert _errors(_fixture(**changes)) == [message]
 
 
-def test_per_layer_overrides_are_refused_until_modelled() -> None:
+def test_per_layer_overrides_are_refused_as_transformers_builds_none() -> None:
     config = _fixture(per_layer_config={"0": {"intermediate_size": 8}})
     assert _errors(config) == [
         "$.per_layer_config.0.intermediate_size: mistral_large4_text layers are not read with "
         "their own intermediate_size: block-config reads no per-layer value it does not model "
-        "(mistral_large4_text layers have no per-layer attributes yet)"
+        "(mistral_large4_text layers have no per-layer attributes: transformers 5.25's "
+        "MistralLarge4TextModel builds no layer with its own values: it reads them from the "
+        "global config, which raises AmbiguousGlobalPerLayerAttributeError on any override)"
     ]
+
+
+def test_a_deepseek_v32_config_read_as_the_family_is_told_what_would_change() -> None:
+    deepseek = json.loads((FAMILIES / "DeepSeek-V3.2-Exp.config.json").read_text())
+    errors = _errors(deepseek, family="mistral_large4_text")
+    # Its query latent is not read (Mistral-Large-4 has none) and its layers would become
+    # NoPE every fourth layer by this family's default.
+    assert [error.split(":")[0] for error in errors] == [
+        "$.index_skip_topk_offset",
+        "$.index_topk_freq",
+        "$.no_rope_layer_interval",
+        "$.num_nextn_predict_layers",
+        "$.q_lora_rank",
+    ]
+    assert "whose reader does not look at this key" in errors[-1]
 
 
 # ------------------------------------------------------------------------- the block model

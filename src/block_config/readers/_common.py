@@ -36,10 +36,12 @@ __all__ = [
     "model_fields",
     "moe_per_layer",
     "qwen_sliding",
+    "refused_per_layer",
     "routed_experts",
     "window_attentions",
     "window_types",
     "windowed",
+    "with_mtp",
 ]
 
 DEFAULT_CONV_KERNEL = 4
@@ -65,6 +67,28 @@ NO_OP: dict[str, Any] = {"no_op": True}
 #: ``per_layer_config`` of a family whose per-layer overrides are not modelled yet: an empty
 #: one is read, any override (or skip) is refused at its key.
 NO_PER_LAYER = PerLayer(frozenset(), skips=())
+
+
+def refused_per_layer(model_class: str, flag_keys: Mapping[str, str] | None = None) -> PerLayer:
+    """``per_layer_config`` of a family whose modelling code builds no layer with overrides:
+    an empty one is read, any override (or skip) is refused at its key, saying why.
+
+    transformers 5.25's ``model_class`` reads each layer's sizes from the global config, which
+    raises ``AmbiguousGlobalPerLayerAttributeError`` once any layer overrides them, so no
+    count of such a model can be checked against transformers'. ``flag_keys`` as
+    :attr:`PerLayer.flag_keys`."""
+    return PerLayer(
+        frozenset(),
+        skips=(),
+        flag_keys=flag_keys or {},
+        refusal=(
+            f"transformers 5.25's {model_class} builds no layer with its own values: it reads "
+            "them from the global config, which raises AmbiguousGlobalPerLayerAttributeError "
+            "on any override"
+        ),
+    )
+
+
 #: The attention attributes of grouped-query attention a layer may override in
 #: ``per_layer_config``: its query heads, KV heads and head width.
 GQA_PER_LAYER = frozenset({"num_attention_heads", "num_key_value_heads", "head_dim"})
@@ -117,7 +141,12 @@ def model_fields(
             False if attention_bias is None else keys.boolean("attention_bias", attention_bias)
         ),
         "mlp_bias": keys.boolean("mlp_bias") if mlp_bias else False,
-        "mamba_conv_kernel": keys.integer("conv_kernel", default=DEFAULT_CONV_KERNEL),
+        # Looked up only when given: the default matters to Mamba blocks alone.
+        "mamba_conv_kernel": (
+            keys.integer("conv_kernel", default=DEFAULT_CONV_KERNEL)
+            if "conv_kernel" in keys.config
+            else DEFAULT_CONV_KERNEL
+        ),
         "torch_dtype": keys.string("torch_dtype") or keys.string("dtype"),
         "mamba_ssm_cache_dtype": keys.string("mamba_ssm_cache_dtype"),
     }
@@ -263,6 +292,41 @@ def homogeneous(
     return {**fields, "block_configs": tuple(blocks), "dialect": "homogeneous"}
 
 
+def with_mtp(
+    keys: ConfigReader,
+    fields: dict[str, Any],
+    items: list[dict[str, Any]],
+    mtp: tuple[str, Any, list[dict[str, Any]]] | None,
+    *,
+    own_embeddings: bool = False,
+) -> dict[str, Any]:
+    """As :func:`homogeneous`, with the multi-token-prediction layers ``mtp``: the key that
+    counts them, their number (an int, or whatever :meth:`ConfigReader.integer` gave) and the
+    items of the blocks of one MTP layer; none when ``mtp`` is None or the number is 0.
+
+    The blocks of every MTP layer are counted one by one, so their number is held to the
+    limit of the model's own blocks."""
+    from block_config._model import MTPLayers  # _model reads this module's constants
+
+    if mtp is None or not mtp[1] or not mtp[2]:
+        return homogeneous(keys, fields, items)
+    key, depth, mtp_items = mtp
+    if type(depth) is int and depth * len(mtp_items) > MAX_BLOCKS:
+        keys.problems.append(
+            Problem(
+                (key,),
+                f"gives {depth * len(mtp_items)} MTP blocks, more than the limit of {MAX_BLOCKS}",
+            )
+        )
+    read = homogeneous(keys, fields, items + mtp_items)
+    blocks = read["block_configs"]
+    read["block_configs"] = blocks[: len(items)]
+    read["mtp"] = MTPLayers(
+        num_layers=depth, block_configs=blocks[len(items) :], own_embeddings=own_embeddings
+    )
+    return read
+
+
 #: ``layer_types`` values of full and of sliding-window attention.
 FULL, SLIDING = "full_attention", "sliding_attention"
 
@@ -325,12 +389,15 @@ def qwen_sliding(
     modelling code reads neither key)."""
     window = None
     if keys.boolean("use_sliding_window"):
-        window = 4096
-        if "sliding_window" in keys.config:
-            window = keys.integer("sliding_window", default=None)
+        window = keys.nullable("sliding_window", absent=4096)
     if max_window_layers is None:
         return [window] * layers
-    first = keys.integer("max_window_layers", default=max_window_layers, minimum=0)
+    # Its default matters only with a window; a value given is checked either way.
+    first = (
+        keys.integer("max_window_layers", default=max_window_layers, minimum=0)
+        if window is not None or "max_window_layers" in keys.config
+        else None
+    )
     types = layer_types(keys, layers)
     if types is not None:
         return [window if kind == SLIDING else None for kind in types]

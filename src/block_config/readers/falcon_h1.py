@@ -29,11 +29,11 @@ from block_config._errors import BlockConfigError, Problem
 from block_config._keys import ConfigReader, is_count
 from block_config.readers._common import (
     NO_OP,
-    NO_PER_LAYER,
     attention,
     homogeneous,
     layer_count,
     model_fields,
+    refused_per_layer,
 )
 from block_config.readers._registry import ReadOptions, register
 
@@ -95,7 +95,12 @@ def _mamba(keys: ConfigReader, hidden: Any) -> dict[str, Any]:
     }
 
 
-@register("falcon_h1", per_layer=NO_PER_LAYER, architectures={"FalconH1ForCausalLM": "falcon_h1"})
+@register(
+    "falcon_h1",
+    per_layer=refused_per_layer("FalconH1ForCausalLM"),
+    architectures={"FalconH1ForCausalLM": "falcon_h1"},
+    unused=("mamba_expand",),
+)
 def read_falcon_h1(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Falcon-H1 config: attention beside Mamba-2, then an MLP, in every layer."""
     del options  # one family

@@ -20,6 +20,10 @@ Follows transformers' ``configuration_kimi_linear.py`` and ``modeling_kimi_linea
   ``moe_intermediate_size``, ``num_experts_per_token`` (default 8) active, and a shared
   expert of ``num_shared_experts`` (default 1) times ``moe_intermediate_size``, behind a
   sigmoid router with a score-correction bias.
+
+``num_nextn_predict_layers`` (0 in the published config) is not read: the configuration class
+keeps it without using it and no public modelling code builds a Kimi-Linear MTP layer, so a
+non-zero value is left uncounted (``mtp_params`` 0) rather than guessed.
 """
 
 from __future__ import annotations
@@ -198,7 +202,10 @@ PER_LAYER = PerLayer(
 
 
 @register(
-    "kimi_linear", per_layer=PER_LAYER, architectures={"KimiLinearForCausalLM": "kimi_linear"}
+    "kimi_linear",
+    per_layer=PER_LAYER,
+    architectures={"KimiLinearForCausalLM": "kimi_linear"},
+    unused=("num_key_value_heads", "moe_layer_freq"),
 )
 def read_kimi_linear(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Kimi-Linear config: KDA and MLA layers, each with a dense MLP or an MoE."""

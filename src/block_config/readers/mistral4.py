@@ -11,7 +11,8 @@ SwiGLU MLP of ``intermediate_size`` when ``i < first_k_dense_replace`` (default 
 ``n_shared_experts * moe_intermediate_size`` (1 shared expert), behind a softmax router
 without score-correction bias. Biases on q_a_proj, kv_a_proj_with_mqa and o_proj with
 ``attention_bias``. YaRN and Llama-4 scaling have no parameters. A ``mistral3`` config is
-read through its ``text_config``.
+read through its ``text_config``. The configuration class declares no multi-token-prediction
+layer and the published config names none: none is read.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    NO_PER_LAYER,
     homogeneous,
     layer_count,
     model_fields,
+    refused_per_layer,
     routed_experts,
 )
 from block_config.readers._registry import ReadOptions, register
@@ -49,7 +50,12 @@ _DEFAULTS = {
 }
 
 
-@register("mistral4", per_layer=NO_PER_LAYER, architectures={"Mistral4ForCausalLM": "mistral4"})
+@register(
+    "mistral4",
+    per_layer=refused_per_layer("Mistral4ForCausalLM"),
+    architectures={"Mistral4ForCausalLM": "mistral4"},
+    unused=("num_key_value_heads",),
+)
 def read_mistral4(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Mistral-Small-4 config: MLA in every layer, dense layers first (none by default)."""
     del options  # one family
@@ -58,9 +64,7 @@ def read_mistral4(config: Mapping[str, Any], options: ReadOptions) -> dict[str, 
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
-    q_lora_rank: int | None = 1024
-    if "q_lora_rank" in keys.config:
-        q_lora_rank = keys.integer("q_lora_rank", default=None)
+    q_lora_rank: int | None = keys.nullable("q_lora_rank", absent=1024)
     mla = {
         "kv_lora_rank": keys.integer("kv_lora_rank", required=True),
         "qk_nope_head_dim": keys.integer("qk_nope_head_dim", required=True),

@@ -55,11 +55,11 @@ from typing import Any
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    NO_PER_LAYER,
     homogeneous,
     layer_count,
     layer_types,
     model_fields,
+    refused_per_layer,
     routed_experts,
 )
 from block_config.readers._registry import ReadOptions, register, register_text_wrapper
@@ -234,7 +234,12 @@ def _experts_key(config: Mapping[str, Any]) -> str:
 
 
 # transformers 5.25 has no causal-LM class of the text model alone: no architecture is named.
-@register("mistral_large4_text", per_layer=NO_PER_LAYER)
+# Its modelling code never reads num_key_value_heads (MLA expands one latent for every head).
+@register(
+    "mistral_large4_text",
+    per_layer=refused_per_layer("MistralLarge4TextModel"),
+    unused=("num_key_value_heads",),
+)
 def read_mistral_large4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Mistral-Large-4 text config: MLA with an indexer, NoPE and KV-sharing layers, dense
     then MoE FFNs."""
