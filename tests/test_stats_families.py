@@ -1014,6 +1014,9 @@ def test_every_fact_adds_up_and_the_cache_follows_its_closed_form(
 ) -> None:
     # QK-norm per head or across heads, never both.
     flags = {**flags, "qk_norm_across_heads": across and not flags["qk_norm"]}
+    if any(flags[name] for name in _NOT_WITH_COMPRESSION):
+        # Refused with a compressed attention (DeepSeek-V4 has none of them).
+        blocks = [_compression_dropped(block) for block in blocks]
     arch = ModelArchitecture(
         hidden_size=16, num_attention_heads=4, vocab_size=10, block_configs=blocks, **flags
     )
@@ -1029,13 +1032,36 @@ def test_every_fact_adds_up_and_the_cache_follows_its_closed_form(
         for attention in _attentions(layer)
     ]
     kv = stats.kv_cache_bytes(1, length)
-    assert kv <= stats.kv_cache_bytes_per_token * length
+    # Compressed attention (DeepSeek-V4) adds one entry per compress_rate tokens beside its
+    # window: not a per-token figure.
+    compressed = sum(
+        attention.compressed_kv_bytes_per_entry * (length // attention.compress_rate)
+        for layer in stats.layers
+        for attention in _attentions(layer)
+        if attention.compress_rate is not None
+    )
+    assert kv <= stats.kv_cache_bytes_per_token * length + compressed
     if length >= max(limits, default=0):
         assert kv == (
-            stats.kv_cache_bytes_per_token_unbounded * length + stats.kv_cache_bytes_bounded_max
+            stats.kv_cache_bytes_per_token_unbounded * length
+            + stats.kv_cache_bytes_bounded_max
+            + compressed
         )
     for layer in stats.layers:
         assert layer.active_params <= layer.params
+
+
+_NOT_WITH_COMPRESSION = ("attention_bias", "qkv_bias", "qk_norm", "qk_norm_across_heads")
+
+
+def _compression_dropped(block: BlockConfig) -> BlockConfig:
+    attention = block.attention
+    if attention is not None and attention.compressed_attention is not None:
+        attention = attrs.evolve(attention, compressed_attention=None)
+    parallel = None
+    if block.parallel_blocks is not None:
+        parallel = tuple(_compression_dropped(inner) for inner in block.parallel_blocks)
+    return attrs.evolve(block, attention=attention, parallel_blocks=parallel)
 
 
 def _attentions(layer: LayerStats) -> list[AttentionStats]:
