@@ -1396,6 +1396,49 @@ def _kimi_linear_fixture(c: dict[str, Any]) -> ModelArchitecture:
     )
 
 
+def _deepseek_v4_fixture(c: dict[str, Any]) -> ModelArchitecture:
+    shape = {key: c[key] for key in ("q_lora_rank", "o_groups", "o_lora_rank")}
+    # The published per-layer compress_ratios (the MTP layer's last): 0 window only, 4
+    # compressed sparse with an indexer, 128 heavily compressed.
+    compressed = {
+        0: shape,
+        4: {
+            **shape,
+            "compress_rate": 4,
+            "index_n_heads": c["index_n_heads"],
+            "index_head_dim": c["index_head_dim"],
+        },
+        128: {**shape, "compress_rate": 128},
+    }
+    moe = {
+        "num_local_experts": c["n_routed_experts"],
+        "num_experts_per_tok": c["num_experts_per_tok"],
+        "expert_intermediate_dim": c["moe_intermediate_size"],
+        "shared_expert_intermediate_dim": c["moe_intermediate_size"],
+    }
+    blocks = [
+        {
+            "attention": {
+                "num_key_value_heads": c["num_key_value_heads"],
+                "sliding_window": c["sliding_window"],
+                "compressed_attention": compressed[c["compress_ratios"][n]],
+            },
+            "ffn": {"moe": {**moe, "hash_routed": n < c["num_hash_layers"]}},
+        }
+        for n in range(c["num_hidden_layers"])
+    ]
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        head_dim=c["head_dim"],
+        vocab_size=c["vocab_size"],
+        attention_sinks=True,
+        router_score_correction_bias=True,
+        hyper_connections=c["hc_mult"],
+        block_configs=blocks,
+    )
+
+
 _BUILDERS: dict[str, Any] = {
     "Qwen2.5-0.5B": lambda c: _qwen_dense(c, qkv_bias=True),
     "Qwen3-0.6B": lambda c: _qwen_dense(c, qk_norm=True),
@@ -1413,6 +1456,7 @@ _BUILDERS: dict[str, Any] = {
         c["text_config"], fused=False, mamba_ssm_cache_dtype="float32"
     ),
     "Kimi-Linear-48B-A3B-Instruct": _kimi_linear_fixture,
+    "DeepSeek-V4-Flash-Base": _deepseek_v4_fixture,
 }
 
 
