@@ -256,6 +256,8 @@ def _refusals(keys: ConfigReader) -> None:
     "deepseek_v4",
     per_layer=NO_PER_LAYER,
     architectures={"DeepseekV4ForCausalLM": "deepseek_v4"},
+    # RoPE's slice has no parameters; the MTP layers are not built (see above).
+    unused=("qk_rope_head_dim", "num_nextn_predict_layers"),
 )
 def read_deepseek_v4(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A DeepSeek-V4 config: each layer's attention type and MoE kind, hyper-connections."""
