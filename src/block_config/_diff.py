@@ -42,6 +42,8 @@ MODEL_FIELDS = (
     "log_position_scaling",
     "router_fp32",
     "learned_rope_frequencies",
+    "hyper_connections",
+    "hyper_connections_mean_head",
 )
 
 #: The :class:`ModelStats` totals compared by :func:`diff_models`.
