@@ -436,6 +436,19 @@ def test_an_mla_attention_reads_an_mla_latent_of_its_own_widths() -> None:
     ]
 
 
+def test_a_compressed_attention_is_no_kv_source() -> None:
+    compressed = {
+        "num_key_value_heads": 1,
+        "compressed_attention": {"q_lora_rank": 8, "o_groups": 2, "o_lora_rank": 8},
+    }
+    with pytest.raises(BlockConfigError) as info:
+        _model(compressed, {"num_key_value_heads": 1, "kv_source_layer": 0})
+    assert [str(problem) for problem in info.value.problems] == [
+        "$.block_configs[1].attention.kv_source_layer: names layer 0: a compressed attention's "
+        "K/V is read by no other layer"
+    ]
+
+
 def test_an_indexer_from_the_hidden_state_needs_no_query_latent_but_an_indexer() -> None:
     indexer = {"index_n_heads": 2, "index_head_dim": 16}
     mla = MLAConfig(**_LATENT, **indexer, index_from_hidden=True)

@@ -731,6 +731,8 @@ def _own_kv(attention: AttentionConfig | None) -> bool:
 def _kv_mismatch(reader: AttentionConfig, source: AttentionConfig) -> str | None:
     """Why ``reader`` cannot read ``source``'s K/V (None when it can): a GQA attention reads a
     GQA attention's keys and values, an MLA attention a latent of its own widths."""
+    if source.compressed_attention is not None:
+        return "a compressed attention's K/V is read by no other layer"
     if reader.mla is not None and source.mla is None:
         return "an MLA attention cannot read a GQA attention's K/V"
     if reader.mla is None and source.mla is not None:
