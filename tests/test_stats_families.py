@@ -416,6 +416,34 @@ def test_the_indexer_adds_its_four_tensors_and_its_keys() -> None:
     assert stats.kv_cache_bytes(1, 100) == 100 * 2 * (2 * latent + d_i)
 
 
+def test_pooled_indexer_keys_add_their_gate_and_position_bias_and_cache_the_gate_logits() -> None:
+    # GLM-5.3-Flash's Glm5NextTextIndexer: index_kpool_compress_gate (d_i, h) and
+    # index_kpool_compress_ape (k, d_i) beside DeepSeek-V3.2's four tensors; its cache packs
+    # each token's key, gate logits and a padding-mask value ([k, gate_scores, valid]).
+    h, heads, vocab = 32, 4, 40
+    n_i, d_i, pool = 3, 10, 4
+    indexed = {**MLA_V3, "index_n_heads": n_i, "index_head_dim": d_i}
+    pooled = {**indexed, "index_kpool": pool}
+    blocks = [{"attention": {"mla": mla}, "ffn": {"no_op": True}} for mla in (pooled, indexed)]
+    arch = ModelArchitecture(
+        hidden_size=h, num_attention_heads=heads, vocab_size=vocab, block_configs=blocks
+    )
+    with_pool, without = model_stats(arch, kv_cache_dtype="bf16").layers
+    tensors: Tensors = {
+        "indexer.index_kpool_compress_gate": (d_i, h),
+        "indexer.index_kpool_compress_ape": (pool, d_i),
+    }
+    assert with_pool.params - without.params == total(tensors)
+    latent = MLA_V3["kv_lora_rank"] + MLA_V3["qk_rope_head_dim"]
+    assert without.kv_cache_bytes_per_token == 2 * (latent + d_i)
+    assert with_pool.kv_cache_bytes_per_token == 2 * (latent + d_i + d_i)
+    # Neither a weight matrix of a linear layer: a quantization leaves them as they are.
+    fp8 = {"quant_method": "fp8", "weight_block_size": [128, 128]}
+    quantized = attrs.evolve(arch, quantization=quantization_from_config(fp8))
+    q_with, q_without = model_stats(quantized).layers
+    assert q_with.weight_bytes - q_without.weight_bytes == 2 * total(tensors)
+
+
 def test_a_layer_without_rope_slice_has_a_narrower_latent() -> None:
     # Mistral-Large-4's NoPE layers: the RoPE slice folded into the nope part of each head.
     h, heads, vocab = 32, 4, 40
