@@ -182,3 +182,22 @@ gemma4 = ModelArchitecture(
 assert_type(gemma4.per_layer_input_size, int | None)
 assert_type(gemma4.per_layer_input_vocab_size, int | None)
 assert_type(model_stats(gemma4).layers[1].attention.kv_source_layer, int | None)
+
+# Hyper-connections (DeepSeek-V4, GLM-5.3-Flash): the residual streams, model-wide.
+streams = ModelArchitecture(
+    hidden_size=64,
+    num_attention_heads=4,
+    vocab_size=100,
+    block_configs=[BlockConfig(attention={"num_key_value_heads": 4}, ffn={"intermediate_size": 8})],
+    hyper_connections=4,
+    hyper_connections_mean_head=True,
+)
+assert_type(streams.hyper_connections, int | None)
+assert_type(streams.hyper_connections_mean_head, bool)
+ModelArchitecture(
+    hidden_size=64,
+    num_attention_heads=4,
+    vocab_size=100,
+    block_configs=[],
+    hyper_connections="4",  # type: ignore[arg-type]
+)

@@ -39,6 +39,8 @@ MODEL_FIELDS = (
     "torch_dtype",
     "per_layer_input_size",
     "per_layer_input_vocab_size",
+    "hyper_connections",
+    "hyper_connections_mean_head",
 )
 
 #: The :class:`ModelStats` totals compared by :func:`diff_models`.

@@ -48,7 +48,12 @@ from block_config._quantization import WeightQuantization, quantization_from_con
 from block_config._warnings import quiet
 from block_config._yaml import dump_yaml, parse_yaml
 from block_config.readers._common import DEFAULT_CONV_KERNEL as _DEFAULT_CONV_KERNEL
-from block_config.readers._common import FLAG_KEYS, PER_LAYER_INPUT_KEYS, check_kv
+from block_config.readers._common import (
+    FLAG_KEYS,
+    HYPER_CONNECTIONS_KEY,
+    PER_LAYER_INPUT_KEYS,
+    check_kv,
+)
 
 __all__ = ["Dialect", "MTPLayers", "ModelArchitecture", "WritableDialect"]
 
@@ -285,6 +290,13 @@ class ModelArchitecture:
     per_layer_input_size: int | None = None
     #: Rows of the per-layer embedding table (``vocab_size_per_layer_input``).
     per_layer_input_vocab_size: int | None = None
+    #: Hyper-connections (DeepSeek-V4, GLM-5.3-Flash; ``hc_mult``): the residual stream is
+    #: this many copies of the hidden state, mixed around every attention and FFN by learned
+    #: weights, and collapsed into one after the last layer; None when the model has none.
+    hyper_connections: int | None = None
+    #: The streams are collapsed after the last layer by an unweighted mean, with no weights of
+    #: its own (GLM-5.3-Flash), instead of DeepSeek-V4's learned ``hc_head``.
+    hyper_connections_mean_head: bool = False
     #: The multi-token-prediction layers the checkpoint holds (``num_nextn_predict_layers``),
     #: counted apart from the model; None when it has none.
     mtp: MTPLayers | None = None
@@ -348,6 +360,7 @@ class ModelArchitecture:
                     "must be given with per_layer_input_size and only with it",
                 )
             )
+        problems += self._hyper_connection_problems()
         if self.qk_norm is True and self.qk_norm_across_heads is True:
             problems.append(
                 Problem(
@@ -404,6 +417,31 @@ class ModelArchitecture:
                     check_kv(
                         block, self.num_attention_heads, ("mtp", "block_configs", index), problems
                     )
+        return problems
+
+    def _hyper_connection_problems(self) -> list[Problem]:
+        problems: list[Problem] = []
+        if self.hyper_connections is None:
+            if self.hyper_connections_mean_head is True:
+                problems.append(
+                    Problem(
+                        ("hyper_connections_mean_head",),
+                        "cannot be true without hyper_connections (hc_mult): there are no "
+                        "streams to collapse",
+                    )
+                )
+            return problems
+        check_int(self.hyper_connections, ("hyper_connections",), problems)
+        # No family mixes streams around parallel subblocks: what their weights would be is
+        # not known, so such a model is refused rather than counted.
+        for index, block in enumerate(self.block_configs):
+            if block.parallel_blocks:
+                problems.append(
+                    Problem(
+                        ("block_configs", index, "parallel_blocks"),
+                        "hyper-connections around parallel blocks are not modelled",
+                    )
+                )
         return problems
 
     # ----------------------------------------------------------------------- reading
@@ -619,6 +657,8 @@ class ModelArchitecture:
         for name, key in PER_LAYER_INPUT_KEYS.items():
             if out.get(key) != getattr(self, name):
                 out[key] = getattr(self, name)
+        if out.get(HYPER_CONNECTIONS_KEY) != self.hyper_connections:
+            out[HYPER_CONNECTIONS_KEY] = self.hyper_connections
         if out.get("mamba_ssm_cache_dtype") != self.mamba_ssm_cache_dtype:
             out["mamba_ssm_cache_dtype"] = self.mamba_ssm_cache_dtype
         # The type read as may be family=... or a wrapper's: kept as the source spells it.

@@ -68,6 +68,12 @@ vector only where noted; "norm" is one weight vector of ``h``):
 * a no-op (or absent) subblock: nothing. ``parallel_blocks`` add up with the block's own; with
   ``parallel_blocks_share_input_norm`` (Falcon-H1) their subblocks read the layer's input norm
   and have none of their own.
+* hyper-connections (DeepSeek-V4, GLM-5.3-Flash), ``n`` streams (``hyper_connections``):
+  around every subblock that is not a no-op (``attn_hc``, ``ffn_hc``), ``fn``
+  ``(2n + n*n) * n*h``, ``base`` ``2n + n*n`` and ``scale`` 3, active for every token and
+  stored at the subblock's precision like its norm; after the last layer DeepSeek-V4's
+  ``hc_head`` ``n * n*h + n + 1`` with the model-level weights (none with
+  ``hyper_connections_mean_head``: GLM-5.3-Flash averages the streams).
 * multi-token-prediction layers (:class:`~block_config.MTPLayers`), which transformers does
   not build: per layer its blocks as above, ``enorm`` and ``hnorm`` ``h`` each, ``eh_proj``
   ``2h * h`` (no bias), the final norm ``h`` (DeepSeek-V3's ``shared_head.norm``), and with
@@ -576,10 +582,31 @@ def ffn_kind(ffn: FFNConfig | None) -> FFNKind:
 
 
 def _norms(tally: _Tally) -> None:
-    """The norm before the subblock, and with sandwich norms the one after it."""
-    if not tally.norms:
-        return
-    tally.vector(tally.ctx.hidden * (2 if tally.ctx.model.sandwich_norms else 1))
+    """The norm before the subblock, and with sandwich norms the one after it; with
+    hyper-connections, the weights that mix the streams around it."""
+    if tally.norms:
+        tally.vector(tally.ctx.hidden * (2 if tally.ctx.model.sandwich_norms else 1))
+    streams = tally.ctx.model.hyper_connections
+    if streams is not None:
+        tally.vector(_hyper_connection_params(streams, tally.ctx.hidden))
+
+
+def _hyper_connection_params(streams: int, hidden: int) -> int:
+    """One subblock's hyper-connection (``DeepseekV4HyperConnection``): ``fn`` maps the
+    ``n * h`` streams to the ``2n + n*n`` mixing weights (pre, post, comb), ``base`` their
+    biases and ``scale`` one scale for each of the three."""
+    mixes = (2 + streams) * streams
+    return mixes * streams * hidden + mixes + 3
+
+
+def _hyper_connection_head_params(model: ModelArchitecture) -> int:
+    """DeepSeek-V4's ``hc_head``, collapsing the ``n`` streams after the last layer: ``hc_fn``
+    ``n * n*h``, ``hc_base`` ``n`` and ``hc_scale`` 1; none without hyper-connections or with
+    an unweighted mean (GLM-5.3-Flash)."""
+    streams = model.hyper_connections
+    if streams is None or model.hyper_connections_mean_head:
+        return 0
+    return streams * streams * model.hidden_size + streams + 1
 
 
 def _gqa_weights(
@@ -1090,7 +1117,13 @@ def _model_stats(
     h = model.hidden_size
     embedding = model.vocab_size * h
     lm_head = 0 if model.tie_word_embeddings else embedding
-    model_level = embedding + lm_head + h + _per_layer_input_params(model)
+    model_level = (
+        embedding
+        + lm_head
+        + h
+        + _per_layer_input_params(model)
+        + _hyper_connection_head_params(model)
+    )
     unbounded = bounded = 0
     for layer in layers:
         for attention in layer._attentions():

@@ -300,6 +300,8 @@ _FACTS = (
     "qk_norm_across_heads",
     "parallel_blocks_share_input_norm",
     "mamba_without_norm",
+    "hyper_connections",
+    "hyper_connections_mean_head",
 )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "FULL",
     "GQA_PER_LAYER",
     "GQA_PER_LAYER_FIXED_HEADS",
+    "HYPER_CONNECTIONS_KEY",
     "MAX_BLOCKS",
     "NO_OP",
     "NO_PER_LAYER",
@@ -57,6 +58,7 @@ FLAG_KEYS = (
     "qk_norm_across_heads",
     "parallel_blocks_share_input_norm",
     "mamba_without_norm",
+    "hyper_connections_mean_head",
 )
 NO_OP: dict[str, Any] = {"no_op": True}
 #: ``per_layer_config`` of a family whose per-layer overrides are not modelled yet: an empty
@@ -137,13 +139,19 @@ PER_LAYER_INPUT_KEYS = {
 }
 
 
+#: The key the native and legacy dialects (and DeepSeek-V4's and GLM-5.3-Flash's configs)
+#: spell the number of hyper-connection residual streams with.
+HYPER_CONNECTIONS_KEY = "hc_mult"
+
+
 def flag_fields(keys: ConfigReader) -> dict[str, Any]:
     """The model-wide facts as the native and legacy dialects spell them (:data:`FLAG_KEYS`,
-    and the per-layer-embedding sizes of :data:`PER_LAYER_INPUT_KEYS`, absent or null when a
-    model has none)."""
+    the per-layer-embedding sizes of :data:`PER_LAYER_INPUT_KEYS` and the hyper-connection
+    streams of :data:`HYPER_CONNECTIONS_KEY`, absent or null when a model has none)."""
     fields: dict[str, Any] = {name: keys.boolean(name) for name in FLAG_KEYS}
     for name, key in PER_LAYER_INPUT_KEYS.items():
         fields[name] = keys.integer(key, default=None)
+    fields["hyper_connections"] = keys.integer(HYPER_CONNECTIONS_KEY, default=None)
     return fields
 
 
