@@ -1398,6 +1398,49 @@ def _kimi_linear_fixture(c: dict[str, Any]) -> ModelArchitecture:
     )
 
 
+def _glm5_next_fixture(config: dict[str, Any]) -> ModelArchitecture:
+    """GLM-5.3-Flash's text model: KDA, and MLA with a pooled-key indexer on every 4th layer
+    (``deepseek_sparse_attention``); ``mlp_layer_types`` absent, so the class's first three
+    dense layers; hyper-connections collapsed by a mean."""
+    c = config["text_config"]
+    layout = c["linear_attn_config"]
+    heads, d = layout["num_heads"], layout["head_dim"]
+    kda = {
+        "kind": "kda",
+        "num_key_heads": heads,
+        "key_head_dim": d,
+        "num_value_heads": heads,
+        "value_head_dim": d,
+        "conv_kernel": layout["short_conv_kernel_size"],
+    }
+    latent = ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "q_lora_rank")
+    indexer = ("index_n_heads", "index_head_dim", "index_kpool")
+    mla = {key: c[key] for key in (*latent, *indexer)}
+    moe = {
+        "num_local_experts": c["n_routed_experts"],
+        "num_experts_per_tok": c["num_experts_per_tok"],
+        "expert_intermediate_dim": c["moe_intermediate_size"],
+        "shared_expert_intermediate_dim": c["n_shared_experts"] * c["moe_intermediate_size"],
+    }
+    blocks = [
+        {
+            "attention": {"linear_attention": kda} if kind == "linear_attention" else {"mla": mla},
+            "ffn": {"moe": moe} if n >= 3 else {"intermediate_size": c["intermediate_size"]},
+        }
+        for n, kind in enumerate(c["layer_types"])
+    ]
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        vocab_size=c["vocab_size"],
+        tie_word_embeddings=config["tie_word_embeddings"],
+        router_score_correction_bias=True,
+        hyper_connections=c["hc_mult"],
+        hyper_connections_mean_head=True,
+        block_configs=blocks,
+    )
+
+
 _BUILDERS: dict[str, Any] = {
     "Qwen2.5-0.5B": lambda c: _qwen_dense(c, qkv_bias=True),
     "Qwen3-0.6B": lambda c: _qwen_dense(c, qk_norm=True),
@@ -1415,6 +1458,7 @@ _BUILDERS: dict[str, Any] = {
         c["text_config"], fused=False, mamba_ssm_cache_dtype="float32"
     ),
     "Kimi-Linear-48B-A3B-Instruct": _kimi_linear_fixture,
+    "GLM-5.3-Flash": _glm5_next_fixture,
 }
 
 

@@ -206,12 +206,14 @@ def write_native(model: ModelArchitecture) -> dict[str, Any]:
     original ``ffn_mult`` text will not come back.
     """
     whole = write_block_list(model, "native", lambda: _native_items(model))
+    # A multimodal wrapper's layers, and its MTP key, are in its text part (GLM-5.3-Flash).
+    part = whole if "block_configs" in whole else whole[TEXT_CONFIG]
     if model.mtp is not None:
-        _write_mtp(whole, model.mtp)
-    elif whole.get("num_nextn_predict_layers"):
+        _write_mtp(part, model.mtp)
+    elif part.get("num_nextn_predict_layers"):
         # A family whose MTP layers are not read (DeepSeek-V3.2) keeps the key from its
         # config; the native dialect would then ask for blocks the model does not hold.
-        whole["num_nextn_predict_layers"] = 0
+        part["num_nextn_predict_layers"] = 0
     return whole
 
 
