@@ -386,15 +386,39 @@ def test_per_layer_overrides_are_refused_until_modelled() -> None:
     assert _errors(wrapper)[0].startswith("$.per_layer_config: per-layer overrides of a multimodal")
 
 
-def test_a_config_of_another_family_read_as_glm5_next_is_checked() -> None:
+def test_a_config_of_another_family_read_as_glm5_next_gets_no_defaults() -> None:
     llama = json.loads((FIXTURE.parent / "Llama-3.1-8B.config.json").read_text(encoding="utf-8"))
-    problems = _errors_family(llama, "glm5_next_text")
-    assert problems == [
-        "$.num_key_value_heads: must equal num_attention_heads (32) as transformers requires, got 8"
-    ]
-
-
-def _errors_family(config: dict[str, Any], family: str) -> list[str]:
     with pytest.raises(BlockConfigError) as info:
-        ModelArchitecture.from_mapping(config, family=family)
-    return [str(problem) for problem in info.value.problems]
+        ModelArchitecture.from_mapping(llama, family="glm5_next_text")
+    missing = [
+        "hc_mult",
+        "linear_num_heads",
+        "linear_head_dim",
+        "linear_conv_kernel_dim",
+        "kv_lora_rank",
+        "qk_nope_head_dim",
+        "v_head_dim",
+        "q_lora_rank",
+        "index_kpool",
+        "index_topk",
+        "index_n_heads",
+        "index_head_dim",
+        "n_routed_experts",
+        "num_experts_per_tok",
+        "moe_intermediate_size",
+    ]
+    problems = [str(problem) for problem in info.value.problems]
+    assert sorted(problems) == sorted(
+        [f"$.{key}: missing required key" for key in missing]
+        + [
+            "$.num_key_value_heads: must equal num_attention_heads (32) as transformers "
+            "requires, got 8"
+        ]
+    )
+    # A config that names no model_type is taken at its word, with the class's defaults.
+    text = _config()["text_config"]
+    del text["model_type"]
+    arch = ModelArchitecture.from_mapping(text, family="glm5_next_text")
+    assert (
+        model_stats(arch).total_params == model_stats(ModelArchitecture.load(FIXTURE)).total_params
+    )

@@ -43,6 +43,10 @@ the text model (the vision tower is not counted), defaults included:
 
 The multi-token-prediction layer (``num_nextn_predict_layers``) is not counted: transformers
 builds none (its loader drops the checkpoint's layer 45).
+
+A config of another ``model_type`` read as GLM-5.3-Flash (``family="glm5_next_text"``) gets
+none of the class's defaults: it must state every size above (and ``hc_mult``), else any
+config would read as a GLM-5.3-Flash of the class's sizes.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ _DEFAULTS = {
     "index_kpool": 16,
     HYPER_CONNECTIONS_KEY: 4,
 }
+#: The ``model_type`` values of GLM-5.3-Flash's configs (the wrapper's and its text part's).
+_MODEL_TYPES = ("glm5_next_text", "glm5_next")
 _LINEAR = "linear_attention"
 #: ``layer_types`` values transformers builds MLA for (it maps the last two to the first).
 _INDEXED = ("indexed_attention", "full_attention", "deepseek_sparse_attention")
@@ -163,8 +169,9 @@ def _sparse(keys: ConfigReader, layers: int) -> list[bool]:
     return [item == "sparse" for item in value]
 
 
-def _kda(keys: ConfigReader) -> dict[str, Any]:
-    """Kimi Delta Attention, its sizes from ``linear_attn_config`` where it gives them."""
+def _kda(keys: ConfigReader, *, own: bool) -> dict[str, Any]:
+    """Kimi Delta Attention, its sizes from ``linear_attn_config`` where it gives them, else
+    from the top-level keys, else (for a config of this family only) the class's defaults."""
     nested: Any = keys.config.get(_LINEAR_CONFIG)
     inner: ConfigReader | None = None
     if isinstance(nested, Mapping):
@@ -178,7 +185,7 @@ def _kda(keys: ConfigReader) -> dict[str, Any]:
         if inner is not None and name in inner.config:
             sizes.append(inner.integer(name, default=default))
         else:
-            sizes.append(keys.integer(top, default=default))
+            sizes.append(keys.integer(top, required=not own, default=default))
     if inner is not None:
         keys.problems += [problem.under((_LINEAR_CONFIG,)) for problem in inner.problems]
     heads, head_dim, kernel = sizes
@@ -227,7 +234,8 @@ def _mla(keys: ConfigReader, heads: Any) -> dict[str, Any]:
         "qk_nope_head_dim": keys.integer("qk_nope_head_dim", required=True),
         "qk_rope_head_dim": 0,
         "v_head_dim": keys.integer("v_head_dim", required=True),
-        "q_lora_rank": keys.integer("q_lora_rank", default=None),
+        # Absent only in a config of another family (the class's default fills in its own).
+        "q_lora_rank": keys.integer("q_lora_rank", required="q_lora_rank" not in config),
     }
 
 
@@ -259,13 +267,17 @@ def _indexer(keys: ConfigReader) -> dict[str, Any]:
 def read_glm5_next_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A GLM-5.3-Flash text config: KDA and MLA layers, dense then MoE MLPs, hyper-connections."""
     del options  # one family
+    # The class's defaults fill in a config of this family only (a wrapper's text part may
+    # leave its model_type out).
+    own = config.get("model_type") in (None, *_MODEL_TYPES)
     # transformers sets head_dim to qk_rope_head_dim whatever the config says (0 in the
     # published one, which is no head width): it is not read.
-    keys = ConfigReader({**_DEFAULTS, **{k: v for k, v in config.items() if k != "head_dim"}})
+    given = {key: value for key, value in config.items() if key != "head_dim"}
+    keys = ConfigReader({**_DEFAULTS, **given} if own else given)
     fields = {
         **model_fields(keys, mlp_bias=False),
         "router_score_correction_bias": True,
-        "hyper_connections": keys.integer(HYPER_CONNECTIONS_KEY, default=4),
+        "hyper_connections": keys.integer(HYPER_CONNECTIONS_KEY, required=True),
         "hyper_connections_mean_head": True,
     }
     layers = layer_count(keys)
@@ -274,7 +286,7 @@ def read_glm5_next_text(config: Mapping[str, Any], options: ReadOptions) -> dict
     linear = _mixers(keys, layers)
     sparse = _sparse(keys, layers)
     full = indexed_layers(keys, layers)
-    kda = {"attention": _kda(keys)} if any(linear) else {}
+    kda = {"attention": _kda(keys, own=own)} if any(linear) else {}
     mla = _mla(keys, fields["num_attention_heads"])
     attentions = {
         True: {"mla": {**mla, **_indexer(keys)}},
