@@ -280,6 +280,25 @@ def test_the_text_part_reads_on_its_own() -> None:
     assert model_stats(arch).total_params == model_stats(own).total_params
 
 
+def test_a_text_only_checkpoint_keeps_its_text_keys_at_the_top_level() -> None:
+    # Glm5NextConfig forwards its own keys to its text part when it has no text_config;
+    # transformers 5.25 counts this flat config's text model as the fixture's.
+    config = _config()
+    text = config.pop("text_config")
+    del text["model_type"], config["vision_config"]
+    arch = ModelArchitecture.from_mapping({**config, **text})
+    own = ModelArchitecture.load(FIXTURE)
+    assert arch.model_type == "glm5_next"
+    assert arch.block_configs == own.block_configs
+    assert model_stats(arch).total_params == 313_326_799_870
+    again = ModelArchitecture.from_mapping(arch.to_mapping("native"))
+    assert again.block_configs == own.block_configs
+    # A wrapper without that rule still needs its text part.
+    with pytest.raises(BlockConfigError) as info:
+        ModelArchitecture.from_mapping({"model_type": "qwen3_5", "hidden_size": 8})
+    assert str(info.value.problems[0]).startswith("$.text_config: expected the text model's")
+
+
 def test_written_native_and_read_back_it_is_the_same_model() -> None:
     arch = ModelArchitecture.load(FIXTURE)
     native = arch.to_mapping("native")

@@ -39,7 +39,9 @@ the text model (the vision tower is not counted), defaults included:
   layers than the class builds is refused;
 * hyper-connections: ``hc_mult`` (4) residual streams, mixed around every attention and MLP,
   collapsed by an unweighted mean after the last layer (no weights);
-* ``tie_word_embeddings`` is the wrapper's (default False), else the text part's.
+* ``tie_word_embeddings`` is the wrapper's (default False), else the text part's;
+* a ``glm5_next`` config without a ``text_config`` (a text-only checkpoint) is read as its
+  text part, as ``Glm5NextConfig`` forwards its own keys to it.
 
 The multi-token-prediction layer (``num_nextn_predict_layers``) is not counted: transformers
 builds none (its loader drops the checkpoint's layer 45).
@@ -316,4 +318,4 @@ def read_glm5_next_text(config: Mapping[str, Any], options: ReadOptions) -> dict
     return homogeneous(keys, fields, items)
 
 
-register_text_wrapper("glm5_next", text_model_type="glm5_next_text")
+register_text_wrapper("glm5_next", text_model_type="glm5_next_text", flat=True)
