@@ -348,6 +348,12 @@ def test_written_native_and_read_back_it_is_the_same_model() -> None:
             "mlp_layer_types)",
         ),
         (
+            {"moe_layer_freq": 2},
+            "$.text_config.moe_layer_freq: not supported: 2; transformers 5.25 does not read it "
+            "and builds an MoE in every layer after the dense ones (say which layers are in "
+            "mlp_layer_types)",
+        ),
+        (
             {"layer_types": ["linear_attention"] * 44 + ["sliding_attention"]},
             "$.text_config.layer_types[44]: expected one of linear_attention, indexed_attention, "
             "full_attention, deepseek_sparse_attention, got str 'sliding_attention'",

@@ -35,8 +35,8 @@ the text model (the vision tower is not counted), defaults included:
   (12288), or ``n_routed_experts`` (288) SwiGLU experts of ``moe_intermediate_size`` (2048),
   ``num_experts_per_tok`` (8) active, a shared expert of ``n_shared_experts`` (1) times
   ``moe_intermediate_size`` and a sigmoid router with a score-correction bias (a buffer).
-  transformers does not read ``first_k_dense_replace``: a value that gives other dense
-  layers than the class builds is refused;
+  transformers does not read ``first_k_dense_replace`` nor ``moe_layer_freq``: a value that
+  gives other dense layers than the class builds is refused;
 * hyper-connections: ``hc_mult`` (4) residual streams, mixed around every attention and MLP,
   collapsed by an unweighted mean after the last layer (no weights);
 * ``tie_word_embeddings`` is the wrapper's (default False), else the text part's;
@@ -146,6 +146,16 @@ def _sparse(keys: ConfigReader, layers: int) -> list[bool]:
                     ("first_k_dense_replace",),
                     f"not supported: {first}; transformers 5.25 does not read it and builds "
                     f"the first {dense} layers dense (say which layers are in mlp_layer_types)",
+                )
+            )
+        freq = keys.integer("moe_layer_freq", default=None)
+        if type(freq) is int and freq != 1:
+            keys.problems.append(
+                Problem(
+                    ("moe_layer_freq",),
+                    f"not supported: {freq}; transformers 5.25 does not read it and builds an "
+                    "MoE in every layer after the dense ones (say which layers are in "
+                    "mlp_layer_types)",
                 )
             )
         return [index >= dense for index in range(layers)]
