@@ -28,6 +28,15 @@ def read_my_llama(config: Mapping[str, Any], options: ReadOptions) -> dict[str, 
 
 
 as_reader: Reader = read_my_llama
+
+
+@readers.register("my_mla", unused=("num_key_value_heads",))
+def read_my_mla(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
+    return read_my_llama(config, options)
+
+
+# The decorated reader keeps its own type.
+assert_type(read_my_mla({}, ReadOptions(model_type="my_mla")), dict[str, Any])
 readers.register_text_wrapper("my_vlm", text_model_type="my_llama", tie_word_embeddings=False)
 
 assert_type(ModelArchitecture.from_mapping({"hidden_size": 8}, family="llama"), ModelArchitecture)
@@ -35,4 +44,5 @@ assert_type(ModelArchitecture.load(Path("config.json"), family="qwen2"), ModelAr
 assert_type(ModelArchitecture.from_yaml("hidden_size: 8", family="gemma2"), ModelArchitecture)
 
 readers.register(3)  # type: ignore[arg-type]
+readers.register("my_mla2", unused=3)  # type: ignore[arg-type]
 ModelArchitecture.load("x", family=3)  # type: ignore[arg-type]

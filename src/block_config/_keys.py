@@ -2,13 +2,66 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from block_config._converter import MAX_INT
 from block_config._errors import Path, Problem, describe, show_int
 
-__all__ = ["ConfigReader", "check_int", "is_count"]
+__all__ = ["ConfigReader", "check_int", "is_count", "recorded_keys"]
+
+#: The keys looked up while :func:`recorded_keys` is active, each with the value the last
+#: look-up gave (a default where the key was absent); None otherwise.
+_LOOKED_UP: ContextVar[dict[str, Any] | None] = ContextVar("_LOOKED_UP", default=None)
+
+
+class _Recording(dict[str, Any]):
+    """A config object that notes each key looked up in it (copying it notes nothing)."""
+
+    def __init__(self, config: Mapping[str, Any], log: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.log = log
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        self.log[key] = value
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = super().get(key, default)
+        self.log[key] = value
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        found = super().__contains__(key)
+        if isinstance(key, str):
+            self.log.setdefault(key, super().get(key))
+        return found
+
+
+@contextmanager
+def recorded_keys(
+    config: Mapping[str, Any],
+) -> Iterator[tuple[Mapping[str, Any], dict[str, Any]]]:
+    """``config`` as a reader should be given it, and the log that collects, until the block
+    ends, every key any reader looks up (in it, in a copy a :class:`ConfigReader` reads, or
+    in a layer's copy with its overrides) with the value it got: what a family's reading of
+    it depends on."""
+    log: dict[str, Any] = {}
+    token = _LOOKED_UP.set(log)
+    try:
+        yield _Recording(config, log), log
+    finally:
+        _LOOKED_UP.reset(token)
+
+
+def _note_default(key: str, value: Any) -> None:
+    """Note that a getter gave ``value`` for ``key``, absent, while keys are recorded."""
+    log = _LOOKED_UP.get()
+    if log is not None:
+        log[key] = value
 
 
 def is_count(value: Any, minimum: int = 1) -> bool:
@@ -37,7 +90,8 @@ class ConfigReader:
     """
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self.config = config
+        log = _LOOKED_UP.get()
+        self.config = config if log is None else _Recording(config, log)
         self.problems: list[Problem] = []
 
     def integer(
@@ -47,11 +101,20 @@ class ConfigReader:
         if key not in self.config:
             if required:
                 self.problems.append(Problem((key,), "missing required key"))
+            _note_default(key, default)
             return default
         value = self.config[key]
         if value is None and not required:
             return default
         return value if check_int(value, (key,), self.problems, minimum) else None
+
+    def nullable(self, key: str, *, absent: int | None, minimum: int = 1) -> Any:
+        """An int from ``minimum`` up, None when the key is null (a switch turned off), or
+        ``absent`` when it is missing (the family's default)."""
+        if key not in self.config:
+            _note_default(key, absent)
+            return absent
+        return self.integer(key, default=None, minimum=minimum)
 
     def boolean(self, key: str, default: bool = False) -> bool:
         """A bool; anything else (``"true"``, ``1``, null) is a problem."""

@@ -463,9 +463,10 @@ class ModelArchitecture:
         and read by the reader registered for its ``model_type`` (see
         :mod:`block_config.readers`; multimodal wrappers through their ``text_config``), or for
         ``family`` when given (which reads a config whose ``model_type`` no reader knows, or
-        reads one as another family). ``unknown_keys`` applies to the block items; unknown
-        model-level keys are kept in :attr:`source`. Raises :class:`BlockConfigError` listing
-        every problem, with paths rooted at the ``config.json``
+        reads one as another family, refusing a key that family would leave out: see
+        :mod:`block_config.readers._family_check`). ``unknown_keys`` applies to the block
+        items and to those keys; unknown model-level keys are kept in :attr:`source`. Raises
+        :class:`BlockConfigError` listing every problem, with paths rooted at the ``config.json``
         (``$.block_configs[3].attention.n_heads_in_group``); an unknown or missing
         ``model_type`` is one at ``$.model_type`` naming the supported types. Raises
         :class:`ValueError` for a ``family`` no reader is registered for.

@@ -384,7 +384,8 @@ def input_options(parser: argparse.ArgumentParser) -> None:
         "--unknown-keys",
         choices=("error", "warn"),
         default="error",
-        help="unknown keys in block configs: an error (default) or a warning",
+        help="unknown keys in block configs, and with --family the keys that family would "
+        "leave out: an error (default) or a warning",
     )
     parser.add_argument(
         "--family",

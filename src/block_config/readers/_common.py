@@ -116,7 +116,12 @@ def model_fields(
             False if attention_bias is None else keys.boolean("attention_bias", attention_bias)
         ),
         "mlp_bias": keys.boolean("mlp_bias") if mlp_bias else False,
-        "mamba_conv_kernel": keys.integer("conv_kernel", default=DEFAULT_CONV_KERNEL),
+        # Looked up only when given: the default matters to Mamba blocks alone.
+        "mamba_conv_kernel": (
+            keys.integer("conv_kernel", default=DEFAULT_CONV_KERNEL)
+            if "conv_kernel" in keys.config
+            else DEFAULT_CONV_KERNEL
+        ),
         "torch_dtype": keys.string("torch_dtype") or keys.string("dtype"),
         "mamba_ssm_cache_dtype": keys.string("mamba_ssm_cache_dtype"),
     }
@@ -325,12 +330,15 @@ def qwen_sliding(
     modelling code reads neither key)."""
     window = None
     if keys.boolean("use_sliding_window"):
-        window = 4096
-        if "sliding_window" in keys.config:
-            window = keys.integer("sliding_window", default=None)
+        window = keys.nullable("sliding_window", absent=4096)
     if max_window_layers is None:
         return [window] * layers
-    first = keys.integer("max_window_layers", default=max_window_layers, minimum=0)
+    # Its default matters only with a window; a value given is checked either way.
+    first = (
+        keys.integer("max_window_layers", default=max_window_layers, minimum=0)
+        if window is not None or "max_window_layers" in keys.config
+        else None
+    )
     types = layer_types(keys, layers)
     if types is not None:
         return [window if kind == SLIDING else None for kind in types]

@@ -18,6 +18,7 @@ between fields, once. Which reader reads a config:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import attrs
@@ -25,6 +26,8 @@ import attrs
 from block_config._config import BlockConfig
 from block_config._converter import UnknownKeys
 from block_config._errors import BlockConfigError, Problem, describe
+from block_config._keys import recorded_keys
+from block_config.readers._family_check import check_family_reads
 
 __all__ = [
     "ANY_MODEL",
@@ -117,6 +120,8 @@ _READERS: dict[str, Reader] = {}
 _WRAPPERS: dict[str, _Wrapper] = {}
 #: What each ``model_type``'s reader reads of ``per_layer_config``.
 _PER_LAYER: dict[str, PerLayer] = {}
+#: The keys of each ``model_type``'s configuration class its reader may leave unread.
+_UNUSED: dict[str, frozenset[str]] = {}
 #: The ``model_type`` of each architecture class name (``LlamaForCausalLM``), for the
 #: Model-Optimizer deploy form's ``base_architecture``.
 _ARCHITECTURES: dict[str, str] = {}
@@ -132,10 +137,19 @@ def register(
     *model_types: str,
     per_layer: PerLayer | None = None,
     architectures: Mapping[str, str] | None = None,
+    unused: Iterable[str] = (),
 ) -> Callable[[_R], _R]:
     """Register the decorated reader for ``model_types`` (each at most once), with what it
     reads of ``per_layer_config`` (none when ``per_layer`` is None: such a config is refused)
-    and the architecture class names of each ``model_type``."""
+    and the architecture class names of each ``model_type``.
+
+    ``unused`` names keys of the family's configuration class its reader may leave unread
+    because the family's modelling code never uses them (DeepSeek-V3's
+    ``num_key_value_heads``) or uses them only for layers a config may not have (a MoE
+    family's dense ``intermediate_size``): read as this family with ``family=...``, a config
+    that has them is not refused for them (see :mod:`._family_check`).
+    """
+    unused_keys = frozenset(unused)
 
     def decorate(reader: _R) -> _R:
         for model_type in model_types:
@@ -144,6 +158,8 @@ def register(
             _READERS[model_type] = reader
             if per_layer is not None:
                 _PER_LAYER[model_type] = per_layer
+            if unused_keys:
+                _UNUSED[model_type] = unused_keys
         for architecture, model_type in (architectures or {}).items():
             _ARCHITECTURES[architecture] = model_type
         return reader
@@ -320,9 +336,52 @@ def read_fields(
     dialect: _Dialect | None = None,
     unknown_keys: UnknownKeys = "error",
 ) -> dict[str, Any]:
-    """Read ``config`` with the reader :func:`choose` picks: the model's keyword arguments."""
+    """Read ``config`` with the reader :func:`choose` picks: the model's keyword arguments.
+
+    Read as another ``family`` than its own ``model_type``, each key of the config that
+    family's reader does not look at is checked (see :mod:`._family_check`).
+    """
     if family is not None and (type(family) is not str or family not in supported_model_types()):
         raise ValueError(f"family must be one of {supported_model_types()}, got {family!r}")
+    if family is None or family == config.get("model_type"):
+        return _read_fields(config, family, dialect, unknown_keys)
+    choice = choose(config, family=family, dialect=dialect)
+    if choice.reader is not _READERS.get(choice.text_model_type or choice.model_type or ""):
+        return _read_fields(config, family, dialect, unknown_keys)  # a dialect: family unused
+    with recorded_keys(config) as (recording, looked_up):
+        fields = _read_fields(recording, family, dialect, unknown_keys)
+    try:
+        choose(config, dialect=dialect)
+        own = True
+    except BlockConfigError:
+        own = False
+    others: dict[str, Callable[[Mapping[str, Any]], object]] = {}
+    if own:
+        others[describe(config.get("model_type"))] = partial(
+            _read_fields, family=None, dialect=dialect, unknown_keys="warn"
+        )
+    else:
+        for name, reader in _READERS.items():
+            if name != family:
+                options = ReadOptions(model_type=name, unknown_keys="warn")
+                others[name] = partial(_call, reader, options=options)
+    for key in _UNUSED.get(choice.text_model_type or family, ()):
+        looked_up.setdefault(key, None)
+    check_family_reads(config, family, looked_up, others, own=own, unknown_keys=unknown_keys)
+    return fields
+
+
+def _call(reader: Reader, config: Mapping[str, Any], *, options: ReadOptions) -> None:
+    reader(config, options)
+
+
+def _read_fields(
+    config: Mapping[str, Any],
+    family: str | None,
+    dialect: _Dialect | None,
+    unknown_keys: UnknownKeys,
+) -> dict[str, Any]:
+    """:func:`read_fields`, unchecked."""
     choice = choose(config, family=family, dialect=dialect)
     if choice.text_key is None:
         options = ReadOptions(model_type=choice.model_type, unknown_keys=unknown_keys)

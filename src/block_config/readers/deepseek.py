@@ -44,9 +44,7 @@ _DEFAULTS = {"deepseek_v2": (0, 2), "deepseek_v3": (3, 1)}
 
 
 def _mla(keys: ConfigReader) -> dict[str, Any]:
-    q_lora_rank: int | None = 1536
-    if "q_lora_rank" in keys.config:
-        q_lora_rank = keys.integer("q_lora_rank", default=None)
+    q_lora_rank: int | None = keys.nullable("q_lora_rank", absent=1536)
     return {
         "kv_lora_rank": keys.integer("kv_lora_rank", default=512),
         "qk_nope_head_dim": keys.integer("qk_nope_head_dim", default=128),
@@ -86,11 +84,13 @@ _PER_LAYER_V3 = PerLayer(
         _PER_LAYER_V3, attributes=_PER_LAYER_V3.attributes - {"num_attention_heads"}
     ),
     architectures={"DeepseekV2ForCausalLM": "deepseek_v2"},
+    unused=("num_key_value_heads",),
 )
 @register(
     "deepseek_v3",
     per_layer=_PER_LAYER_V3,
     architectures={"DeepseekV3ForCausalLM": "deepseek_v3"},
+    unused=("num_key_value_heads",),
 )
 def read_deepseek(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A DeepSeek-V2/V3 config: MLA everywhere, dense then MoE layers."""

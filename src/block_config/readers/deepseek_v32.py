@@ -142,6 +142,7 @@ def dsa_layers(keys: ConfigReader, indexed: list[bool] | None = None) -> list[di
     "deepseek_v32",
     per_layer=NO_PER_LAYER,
     architectures={"DeepseekV32ForCausalLM": "deepseek_v32"},
+    unused=("num_key_value_heads", "moe_layer_freq", "num_nextn_predict_layers"),
 )
 def read_deepseek_v32(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A DeepSeek-V3.2 config: MLA with an indexer in every layer, dense then MoE layers."""

@@ -95,7 +95,12 @@ def _mamba(keys: ConfigReader, hidden: Any) -> dict[str, Any]:
     }
 
 
-@register("falcon_h1", per_layer=NO_PER_LAYER, architectures={"FalconH1ForCausalLM": "falcon_h1"})
+@register(
+    "falcon_h1",
+    per_layer=NO_PER_LAYER,
+    architectures={"FalconH1ForCausalLM": "falcon_h1"},
+    unused=("mamba_expand",),
+)
 def read_falcon_h1(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Falcon-H1 config: attention beside Mamba-2, then an MLP, in every layer."""
     del options  # one family

@@ -51,9 +51,7 @@ def gemma_layers(
     """The layers of a Gemma-2 or Gemma-3 config: a full-attention layer every ``every``
     layers (the ``(i + 1) % every == 0`` ones), sliding ones between, unless ``layer_types``
     says."""
-    window: int | None = _GEMMA_DEFAULT_WINDOW
-    if "sliding_window" in keys.config:
-        window = keys.integer("sliding_window", default=None)
+    window: int | None = keys.nullable("sliding_window", absent=_GEMMA_DEFAULT_WINDOW)
     types = layer_types(keys, layers)
     if types is None:
         sliding = [(index + 1) % every != 0 for index in range(layers)]

@@ -48,7 +48,12 @@ _DEFAULTS = {
 }
 
 
-@register("glm4_moe", per_layer=NO_PER_LAYER, architectures={"Glm4MoeForCausalLM": "glm4_moe"})
+@register(
+    "glm4_moe",
+    per_layer=NO_PER_LAYER,
+    architectures={"Glm4MoeForCausalLM": "glm4_moe"},
+    unused=("num_nextn_predict_layers",),
+)
 def read_glm4_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A GLM-4.5-style MoE config: ``first_k_dense_replace`` dense layers, then MoE layers."""
     del options  # one family

@@ -85,7 +85,10 @@ def _indexed(keys: ConfigReader, layers: int) -> list[bool]:
 
 
 @register(
-    "glm_moe_dsa", per_layer=NO_PER_LAYER, architectures={"GlmMoeDsaForCausalLM": "glm_moe_dsa"}
+    "glm_moe_dsa",
+    per_layer=NO_PER_LAYER,
+    architectures={"GlmMoeDsaForCausalLM": "glm_moe_dsa"},
+    unused=("num_key_value_heads", "num_nextn_predict_layers"),
 )
 def read_glm_moe_dsa(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A GLM-5 config: MLA, the indexer where ``indexer_types`` says, dense then MoE layers."""

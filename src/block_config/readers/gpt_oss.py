@@ -47,6 +47,7 @@ _DEFAULT_WINDOW = 128
         globals_from_blocks=lambda blocks: {"layer_types": window_types(blocks)},
     ),
     architectures={"GptOssForCausalLM": "gpt_oss"},
+    unused=("experts_per_token",),
 )
 def read_gpt_oss(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A gpt-oss config: the same MoE FFN in every layer, alternating attention windows."""
@@ -61,9 +62,7 @@ def read_gpt_oss(config: Mapping[str, Any], options: ReadOptions) -> dict[str, A
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
-    window: int | None = _DEFAULT_WINDOW
-    if "sliding_window" in config:
-        window = keys.integer("sliding_window", default=None)
+    window: int | None = keys.nullable("sliding_window", absent=_DEFAULT_WINDOW)
     types = layer_types(keys, layers)
     if types is None:
         sliding = [(index + 1) % 2 != 0 for index in range(layers)]

@@ -198,7 +198,10 @@ PER_LAYER = PerLayer(
 
 
 @register(
-    "kimi_linear", per_layer=PER_LAYER, architectures={"KimiLinearForCausalLM": "kimi_linear"}
+    "kimi_linear",
+    per_layer=PER_LAYER,
+    architectures={"KimiLinearForCausalLM": "kimi_linear"},
+    unused=("num_key_value_heads", "moe_layer_freq"),
 )
 def read_kimi_linear(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Kimi-Linear config: KDA and MLA layers, each with a dense MLP or an MoE."""

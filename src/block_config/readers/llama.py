@@ -56,9 +56,7 @@ def read_llama(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any
     attn = attention(keys, fields["num_attention_heads"], kv_absent=kv_absent)
     if options.model_type == "mistral":
         # MistralConfig's default window; null (most published configs): full attention.
-        window = 4096
-        if "sliding_window" in config:
-            window = keys.integer("sliding_window", default=None)
+        window = keys.nullable("sliding_window", absent=4096)
         attn = windowed(attn, window)
     item = {
         "attention": attn,

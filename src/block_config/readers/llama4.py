@@ -103,9 +103,7 @@ def read_llama4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[st
     if not rope_flags:  # absent, null or empty: the default pattern
         every = interval if interval is not None else _DEFAULT_NO_ROPE_INTERVAL
         rope_flags = [int((index + 1) % every != 0) for index in range(layers)]
-    chunk: int | None = _DEFAULT_CHUNK
-    if "attention_chunk_size" in config:
-        chunk = keys.integer("attention_chunk_size", default=None)
+    chunk: int | None = keys.nullable("attention_chunk_size", absent=_DEFAULT_CHUNK)
     use_qk_norm = keys.boolean("use_qk_norm", True)
     types = layer_types(keys, layers, (_CHUNKED, _FULL))
     if types is None:

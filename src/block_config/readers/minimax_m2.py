@@ -94,7 +94,10 @@ def _refuse_unbuilt(keys: ConfigReader) -> None:
 
 
 @register(
-    "minimax_m2", per_layer=NO_PER_LAYER, architectures={"MiniMaxM2ForCausalLM": "minimax_m2"}
+    "minimax_m2",
+    per_layer=NO_PER_LAYER,
+    architectures={"MiniMaxM2ForCausalLM": "minimax_m2"},
+    unused=("use_qk_norm", "use_routing_bias"),
 )
 def read_minimax_m2(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A MiniMax-M2 config: the same MoE layer in every layer."""

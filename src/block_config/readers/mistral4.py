@@ -49,7 +49,12 @@ _DEFAULTS = {
 }
 
 
-@register("mistral4", per_layer=NO_PER_LAYER, architectures={"Mistral4ForCausalLM": "mistral4"})
+@register(
+    "mistral4",
+    per_layer=NO_PER_LAYER,
+    architectures={"Mistral4ForCausalLM": "mistral4"},
+    unused=("num_key_value_heads",),
+)
 def read_mistral4(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Mistral-Small-4 config: MLA in every layer, dense layers first (none by default)."""
     del options  # one family
@@ -58,9 +63,7 @@ def read_mistral4(config: Mapping[str, Any], options: ReadOptions) -> dict[str, 
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
-    q_lora_rank: int | None = 1024
-    if "q_lora_rank" in keys.config:
-        q_lora_rank = keys.integer("q_lora_rank", default=None)
+    q_lora_rank: int | None = keys.nullable("q_lora_rank", absent=1024)
     mla = {
         "kv_lora_rank": keys.integer("kv_lora_rank", required=True),
         "qk_nope_head_dim": keys.integer("qk_nope_head_dim", required=True),

@@ -205,7 +205,12 @@ def layer_kinds(blocks: tuple[BlockConfig, ...]) -> list[str]:
     return [kind or filler for kind in kinds]
 
 
-@register("nemotron_h", per_layer=PER_LAYER, architectures={"NemotronHForCausalLM": "nemotron_h"})
+@register(
+    "nemotron_h",
+    per_layer=PER_LAYER,
+    architectures={"NemotronHForCausalLM": "nemotron_h"},
+    unused=("expand", "n_shared_experts", "intermediate_size"),
+)
 def read_nemotron_h(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Nemotron-H config: one block per character of its layer pattern."""
     del options
@@ -235,6 +240,8 @@ def read_nemotron_h(config: Mapping[str, Any], options: ReadOptions) -> dict[str
         raise BlockConfigError(keys.problems)
     mtp_layers = keys.integer("num_nextn_predict_layers", default=0, minimum=0)
     mtp_kinds = mtp_layer_kinds(config, keys) if mtp_layers else []
+    if "mamba" in kinds or "mamba" in mtp_kinds:
+        _check_mamba_biases(keys)
     if "moe" in kinds or "moe" in mtp_kinds:
         fields["router_score_correction_bias"] = True
     items = _items(keys, [*kinds, *mtp_kinds], fields["num_attention_heads"])
@@ -244,6 +251,24 @@ def read_nemotron_h(config: Mapping[str, Any], options: ReadOptions) -> dict[str
         read["block_configs"] = blocks[: len(kinds)]
         read["mtp"] = MTPLayers(num_layers=mtp_layers, block_configs=blocks[len(kinds) :])
     return read
+
+
+def _check_mamba_biases(keys: ConfigReader) -> None:
+    """The Mamba mixer counted here has a conv1d bias and unbiased projections (transformers'
+    defaults: ``use_conv_bias`` true, spelt ``mamba_conv_bias`` by the first configs, and
+    ``use_bias`` false); another value is refused at its key, never miscounted."""
+    conv_key = "mamba_conv_bias" if "mamba_conv_bias" in keys.config else "use_conv_bias"
+    if keys.boolean(conv_key, True) is not True:
+        keys.problems.append(
+            Problem((conv_key,), "not supported: a Mamba conv1d without bias is not counted")
+        )
+    if keys.boolean("use_bias", False) is not False:
+        keys.problems.append(
+            Problem(
+                ("use_bias",),
+                "not supported: biases on the Mamba in_proj and out_proj are not counted",
+            )
+        )
 
 
 #: transformers' default MTP layer pattern (``NemotronHConfig.mtp_layers_block_type``).

@@ -55,9 +55,7 @@ def read_olmo3(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
-    window: int | None = _DEFAULT_WINDOW
-    if "sliding_window" in keys.config:
-        window = keys.integer("sliding_window", default=None)
+    window: int | None = keys.nullable("sliding_window", absent=_DEFAULT_WINDOW)
     types = layer_types(keys, layers, (FULL, SLIDING))
     if types is None:
         sliding = [(index + 1) % 4 != 0 for index in range(layers)]

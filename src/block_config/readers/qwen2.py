@@ -31,6 +31,7 @@ __all__ = ["read_qwen2"]
     "qwen2",
     per_layer=PerLayer(GQA_PER_LAYER | {"intermediate_size", "sliding_window"}),
     architectures={"Qwen2ForCausalLM": "qwen2"},
+    unused=("sliding_window", "max_window_layers"),
 )
 def read_qwen2(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Qwen2 config: one dense block per layer."""

@@ -90,6 +90,7 @@ def qwen_moe_items(
         shared_size="shared_expert_intermediate_size",
     ),
     architectures={"Qwen2MoeForCausalLM": "qwen2_moe"},
+    unused=("intermediate_size", "sliding_window", "max_window_layers"),
 )
 def read_qwen2_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Qwen2-MoE config: sparse and dense layers as the sparse step and mlp_only_layers say."""

@@ -31,7 +31,12 @@ __all__ = ["read_qwen3"]
 PER_LAYER = PerLayer(GQA_PER_LAYER | {"intermediate_size", "sliding_window"})
 
 
-@register("qwen3", per_layer=PER_LAYER, architectures={"Qwen3ForCausalLM": "qwen3"})
+@register(
+    "qwen3",
+    per_layer=PER_LAYER,
+    architectures={"Qwen3ForCausalLM": "qwen3"},
+    unused=("sliding_window", "max_window_layers"),
+)
 def read_qwen3(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Qwen3 config: one dense block per layer."""
     del options

@@ -26,7 +26,12 @@ PER_LAYER = moe_per_layer(
 )
 
 
-@register("qwen3_moe", per_layer=PER_LAYER, architectures={"Qwen3MoeForCausalLM": "qwen3_moe"})
+@register(
+    "qwen3_moe",
+    per_layer=PER_LAYER,
+    architectures={"Qwen3MoeForCausalLM": "qwen3_moe"},
+    unused=("intermediate_size", "sliding_window", "max_window_layers"),
+)
 def read_qwen3_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Qwen3-MoE config: sparse and dense layers as the sparse step and mlp_only_layers say."""
     del options

@@ -160,7 +160,12 @@ def gated_attention(keys: ConfigReader, heads: int | None, *, kv_absent: int) ->
     return {**attention(keys, heads, kv_absent=kv_absent), "output_gate": True}
 
 
-@register("qwen3_next", per_layer=PER_LAYER, architectures={"Qwen3NextForCausalLM": "qwen3_next"})
+@register(
+    "qwen3_next",
+    per_layer=PER_LAYER,
+    architectures={"Qwen3NextForCausalLM": "qwen3_next"},
+    unused=("intermediate_size",),
+)
 def read_qwen3_next(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Qwen3-Next config: Gated DeltaNet and gated attention, MoE or dense MLP per layer."""
     del options
