@@ -275,7 +275,28 @@ def _indexer(keys: ConfigReader) -> dict[str, Any]:
     }
 
 
-@register("glm5_next_text", per_layer=NO_PER_LAYER)
+@register(
+    "glm5_next_text",
+    per_layer=NO_PER_LAYER,
+    # Never built (the MTP layer), numerical only, or read only where the config has such
+    # layers (the dense MLP, the experts, the top-level KDA sizes that linear_attn_config
+    # overrides).
+    unused=(
+        "num_nextn_predict_layers",
+        "index_kpool_always_select_tail",
+        "linear_lower_bound",
+        "hc_eps",
+        "hc_sinkhorn_iters",
+        "linear_num_heads",
+        "linear_head_dim",
+        "linear_conv_kernel_dim",
+        "intermediate_size",
+        "moe_intermediate_size",
+        "n_routed_experts",
+        "n_shared_experts",
+        "num_experts_per_tok",
+    ),
+)
 def read_glm5_next_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A GLM-5.3-Flash text config: KDA and MLA layers, dense then MoE MLPs, hyper-connections."""
     del options  # one family
