@@ -102,6 +102,13 @@ def test_expected_figures_are_whole_and_consistent(name: str) -> None:
     if "mtp_layer_params" in entry:
         assert isinstance(entry["mtp_layer_params_derivation"], str)
         assert entry["mtp_layer_params_derivation"]
+    if "checkpoint_params" in entry:
+        # A checkpoint holds the model (vision tower included) and its MTP layers.
+        assert entry["checkpoint_params"] == entry["total_params"] + entry["mtp_layer_params"]
+        assert isinstance(entry["checkpoint_params_derivation"], str)
+        assert entry["checkpoint_params_derivation"]
+        if entry["published_total"] is not None:
+            assert entry["checkpoint_params"] == entry["published_total"]
     if "routed_expert_params" in entry:
         routed = entry["routed_expert_params"]
         assert _is_int(routed)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from block_config import (
@@ -17,6 +18,7 @@ from block_config import (
     diff_models,
     model_stats,
 )
+from block_config._cli import EXIT_OK, main
 
 FAMILIES = Path(__file__).parent / "data" / "families"
 DEEPSEEK_V3 = FAMILIES / "DeepSeek-V3.config.json"
@@ -153,10 +155,164 @@ def test_diff_tells_the_mtp_layers_apart() -> None:
 
 
 def test_a_model_without_its_mtp_layers_is_written_native_without_them() -> None:
-    # DeepSeek-V3.2's reader does not read its MTP layer; its config still says it has one.
+    # The MTP layer taken away: the config it was read from still says it has one.
     source = FAMILIES / "DeepSeek-V3.2-Exp.config.json"
-    model = ModelArchitecture.load(source)
-    assert model.mtp is None
+    model = attrs.evolve(ModelArchitecture.load(source), mtp=None)
+    assert model.source["num_nextn_predict_layers"] == 1
     out = model.to_mapping("native")
     assert out["num_nextn_predict_layers"] == 0
     assert ModelArchitecture.from_mapping(out).block_configs == model.block_configs
+
+
+# ------------------------------------------------------------------ the families of 2026
+
+#: tests/data/families/EXPECTED.json: the published figures and how each was derived.
+EXPECTED: dict[str, dict[str, Any]] = config(FAMILIES / "EXPECTED.json")
+ALL_FIXTURES = sorted(EXPECTED)
+MTP_FIXTURES = sorted(name for name, entry in EXPECTED.items() if "mtp_layer_params" in entry)
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_each_fixture_counts_its_mtp_layers_apart(name: str) -> None:
+    entry = EXPECTED[name]
+    stats = model_stats(ModelArchitecture.load(FAMILIES / name))
+    assert stats.mtp_params == entry.get("mtp_layer_params", 0)
+    # The model transformers builds is unchanged by them (the text model of a wrapper).
+    assert stats.total_params == entry.get("text_params", entry["total_params"])
+
+
+@pytest.mark.parametrize("name", sorted(n for n in EXPECTED if "checkpoint_params" in EXPECTED[n]))
+def test_the_mtp_layers_complete_the_published_checkpoint_total(name: str) -> None:
+    entry = EXPECTED[name]
+    stats = model_stats(ModelArchitecture.load(FAMILIES / name))
+    # A vision tower is in the checkpoint and not in the text model read here.
+    vision = entry["total_params"] - entry.get("text_params", entry["total_params"])
+    assert stats.total_params + vision + stats.mtp_params == entry["published_total"]
+
+
+#: Per fixture: the MTP layers read (how many, blocks of one, own embedding and head).
+MTP_SHAPES = {
+    "DeepSeek-V3.config.json": (1, 1, True),
+    "DeepSeek-V3.2-Exp.config.json": (1, 1, True),
+    "GLM-4.5-Air.config.json": (1, 1, False),
+    "GLM-4.7.config.json": (1, 1, False),
+    "GLM-5.config.json": (1, 1, False),
+    "Qwen3-Next-80B-A3B-Instruct.config.json": (1, 1, False),
+    "Qwen3.5-35B-A3B.config.json": (1, 1, False),
+}
+
+
+def test_the_fixtures_with_mtp_layers_are_those_expected() -> None:
+    assert sorted(MTP_SHAPES) == MTP_FIXTURES
+
+
+@pytest.mark.parametrize("name", MTP_FIXTURES)
+def test_an_mtp_layer_is_one_decoder_layer_of_the_model(name: str) -> None:
+    model = ModelArchitecture.load(FAMILIES / name)
+    assert model.mtp is not None
+    mtp = model.mtp
+    assert (mtp.num_layers, len(mtp.block_configs), mtp.own_embeddings) == MTP_SHAPES[name]
+    # Its decoder layer is the model's last (full-attention, MoE) layer.
+    assert mtp.block_configs[0] == model.block_configs[-1]
+    stats = model_stats(model)
+    last = stats.layers[-1].params
+    h, vocab = model.hidden_size, model.vocab_size
+    own = 2 * vocab * h if mtp.own_embeddings else 0
+    # enorm, hnorm and the final norm; eh_proj (Qwen's fc) 2h -> h.
+    assert stats.mtp_params == last + 3 * h + 2 * h * h + own
+
+
+@pytest.mark.parametrize("name", MTP_FIXTURES)
+def test_native_round_trip_keeps_the_mtp_layers(name: str, tmp_path: Path) -> None:
+    model = ModelArchitecture.load(FAMILIES / name)
+    out = tmp_path / "config.json"
+    assert main(["convert", str(FAMILIES / name), "--to", "native", "-o", str(out)]) == EXIT_OK
+    back = ModelArchitecture.load(out)
+    assert back.dialect == "native"
+    assert back.mtp == model.mtp
+    a, b = model_stats(model), model_stats(back)
+    assert (b.total_params, b.mtp_params, b.checkpoint_weight_bytes) == (
+        a.total_params,
+        a.mtp_params,
+        a.checkpoint_weight_bytes,
+    )
+
+
+def test_a_wrapper_keeps_its_mtp_layers_in_its_text_part() -> None:
+    model = ModelArchitecture.load(FAMILIES / "Qwen3.5-35B-A3B.config.json")
+    out = model.to_mapping("native")
+    assert "mtp_block_configs" not in out
+    assert out["text_config"]["num_nextn_predict_layers"] == 1
+    assert len(out["text_config"]["mtp_block_configs"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("GLM-4.5-Air.config.json", "num_nextn_predict_layers"),
+        ("Qwen3-Next-80B-A3B-Instruct.config.json", "num_nextn_predict_layers"),
+        ("GLM-5.config.json", "num_nextn_predict_layers"),
+    ],
+)
+def test_zero_mtp_layers_read_none(name: str, key: str) -> None:
+    data = {**config(FAMILIES / name), key: 0}
+    model = ModelArchitecture.from_mapping(data)
+    assert model.mtp is None
+    assert model_stats(model).mtp_params == 0
+
+
+def test_glm_reads_the_other_name_of_its_mtp_layer_count_and_defaults_to_one() -> None:
+    data = config(FAMILIES / "GLM-4.7.config.json")
+    one = model_stats(ModelArchitecture.from_mapping(data)).mtp_params
+    del data["num_nextn_predict_layers"]
+    # Glm4MoeConfig: num_mtp_layers (default 1) is num_nextn_predict_layers.
+    assert model_stats(ModelArchitecture.from_mapping(data)).mtp_params == one
+    data["num_mtp_layers"] = 2
+    assert model_stats(ModelArchitecture.from_mapping(data)).mtp_params == 2 * one
+
+
+def test_qwen_mtp_layers_share_one_fc_and_norm() -> None:
+    data = config(FAMILIES / "Qwen3.5-35B-A3B.config.json")
+    one = model_stats(ModelArchitecture.from_mapping(data)).mtp_params
+    data["text_config"]["mtp_num_hidden_layers"] = 2
+    model = ModelArchitecture.from_mapping(data)
+    assert model.mtp is not None
+    assert (model.mtp.num_layers, len(model.mtp.block_configs)) == (1, 2)
+    layer = model_stats(model).layers[-1].params
+    assert model_stats(model).mtp_params == one + layer
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "message"),
+    [
+        (
+            "Qwen3-Next-80B-A3B-Instruct.config.json",
+            {"mtp_use_dedicated_embeddings": True},
+            "$.mtp_use_dedicated_embeddings: not supported: MTP layers with their own embedding",
+        ),
+        (
+            "Qwen3-Next-80B-A3B-Instruct.config.json",
+            {"mtp_num_hidden_layers": "1"},
+            "$.mtp_num_hidden_layers: expected int",
+        ),
+        (
+            "GLM-4.7.config.json",
+            {"num_nextn_predict_layers": 300_000},
+            "$.num_nextn_predict_layers: gives 300000 MTP blocks, more than the limit",
+        ),
+        (
+            "GLM-5.config.json",
+            {"num_nextn_predict_layers": -1},
+            "$.num_nextn_predict_layers: expected int",
+        ),
+    ],
+)
+def test_bad_mtp_keys_are_told_at_their_path(
+    name: str, change: dict[str, Any], message: str
+) -> None:
+    data = {**config(FAMILIES / name), **change}
+    if name.startswith("Qwen3-Next"):
+        data.pop("num_nextn_predict_layers", None)
+    with pytest.raises(BlockConfigError) as caught:
+        ModelArchitecture.from_mapping(data)
+    assert message in str(caught.value)

@@ -451,26 +451,32 @@ def test_mistral4_without_query_latent_has_one_query_projection() -> None:
 
 
 @pytest.mark.parametrize(
-    "name",
+    ("name", "model_class"),
     [
-        "Olmo-3-7B",
-        "GLM-4.5-Air",
-        "MiniMax-M2",
-        "granite-4.0-h-tiny",
-        "Falcon-H1-7B-Base",
-        "DeepSeek-V3.2-Exp",
-        "GLM-5",
-        "Mistral-Small-4-119B-2603",
+        ("Olmo-3-7B", "Olmo3ForCausalLM"),
+        ("GLM-4.5-Air", "Glm4MoeForCausalLM"),
+        ("MiniMax-M2", "MiniMaxM2ForCausalLM"),
+        ("granite-4.0-h-tiny", "GraniteMoeHybridForCausalLM"),
+        ("Falcon-H1-7B-Base", "FalconH1ForCausalLM"),
+        ("DeepSeek-V3.2-Exp", "DeepseekV32ForCausalLM"),
+        ("GLM-5", "GlmMoeDsaForCausalLM"),
+        ("Mistral-Small-4-119B-2603", "Mistral4ForCausalLM"),
     ],
 )
-def test_per_layer_overrides_are_refused_until_modelled(name: str) -> None:
+def test_per_layer_overrides_are_refused_where_transformers_builds_none(
+    name: str, model_class: str
+) -> None:
+    # transformers 5.25's modelling code of these families reads every layer's sizes from the
+    # global config: with any override it raises AmbiguousGlobalPerLayerAttributeError.
     config = _fixture(name)
     family = config["model_type"]
     config["per_layer_config"] = {"0": {"intermediate_size": 8}, "1": {"skip": ["mlp"]}}
     assert _errors(config) == [
         f"$.per_layer_config.0.intermediate_size: {family} layers are not read with their own "
         "intermediate_size: block-config reads no per-layer value it does not model "
-        f"({family} layers have no per-layer attributes yet)",
+        f"({family} layers have no per-layer attributes: transformers 5.25's {model_class} "
+        "builds no layer with its own values: it reads them from the global config, which "
+        "raises AmbiguousGlobalPerLayerAttributeError on any override)",
         f"$.per_layer_config.1.skip[0]: {family} layers have no subblock 'mlp' to skip (no "
         "subblock of theirs is skipped per layer)",
     ]

@@ -35,6 +35,8 @@ if spec is not None:
     assert_type(spec.attributes, frozenset[str])
     assert_type(spec.skips, tuple[str, ...])
     assert_type(spec.aliases, Mapping[str, str])
+    assert_type(spec.refusal, str | None)
+    assert_type(spec.flag_keys, Mapping[str, str])
 
 
 def no_globals(blocks: tuple[BlockConfig, ...]) -> dict[str, Any]:
@@ -44,5 +46,6 @@ def no_globals(blocks: tuple[BlockConfig, ...]) -> dict[str, Any]:
 mine = readers.PerLayer(
     {"intermediate_size", "num_key_value_heads"}, skips=("mixer",), globals_from_blocks=no_globals
 )
+refused = readers.PerLayer(frozenset(), skips=(), refusal="its modelling code builds none")
 assert_type(readers.architecture_of("llama"), str | None)
 readers.PerLayer({"intermediate_size"}, skips="mixer")  # type: ignore[arg-type]

@@ -148,6 +148,21 @@ def _read_mtp(config: Mapping[str, Any], keys: ConfigReader, options: ReadOption
         return None
 
 
+def _text_key(model: ModelArchitecture) -> str | None:
+    """The key of the text part a multimodal wrapper was read through (None without one)."""
+    if TEXT_CONFIG in model.source:
+        return text_part_key(model.source, model._family())
+    return None
+
+
+def _model_part(model: ModelArchitecture, whole: dict[str, Any]) -> dict[str, Any]:
+    """The object of ``whole`` (a copy of :attr:`source`) that holds the model's keys: a
+    multimodal wrapper read through its text part is written there."""
+    text_key = _text_key(model)
+    part: dict[str, Any] = whole if text_key is None else whole[text_key]
+    return part
+
+
 def write_block_list(
     model: ModelArchitecture,
     dialect: str,
@@ -161,13 +176,8 @@ def write_block_list(
     ``dialect`` before."""
     original = model._original()
     whole = copy_json(model.source)
-    # A multimodal wrapper read through its text part is written there.
-    text_key = None
-    if TEXT_CONFIG in model.source:
-        text_key = text_part_key(model.source, model._family())
-    out: dict[str, Any] = whole
-    if text_key is not None:
-        out = whole[text_key]
+    text_key = _text_key(model)
+    out = _model_part(model, whole)
     model._write_scalars(out, original)
     from block_config.dialects.per_layer import BASE_FAMILY
 
@@ -206,14 +216,13 @@ def write_native(model: ModelArchitecture) -> dict[str, Any]:
     original ``ffn_mult`` text will not come back.
     """
     whole = write_block_list(model, "native", lambda: _native_items(model))
-    # A multimodal wrapper's layers, and its MTP key, are in its text part (GLM-5.3-Flash).
-    part = whole if "block_configs" in whole else whole[TEXT_CONFIG]
+    out = _model_part(model, whole)
     if model.mtp is not None:
-        _write_mtp(part, model.mtp)
-    elif part.get("num_nextn_predict_layers"):
-        # A family whose MTP layers are not read (DeepSeek-V3.2) keeps the key from its
-        # config; the native dialect would then ask for blocks the model does not hold.
-        part["num_nextn_predict_layers"] = 0
+        _write_mtp(out, model.mtp)
+    elif out.get("num_nextn_predict_layers"):
+        # A model whose MTP layers were taken away keeps the key from its config; the native
+        # dialect would then ask for blocks the model does not hold.
+        out["num_nextn_predict_layers"] = 0
     return whole
 
 

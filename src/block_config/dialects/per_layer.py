@@ -154,6 +154,8 @@ def _read_overrides(
 
 
 def _attributes_of(family: str, spec: PerLayer) -> str:
+    if not spec.attributes and spec.refusal is not None:
+        return f"{family} layers have no per-layer attributes: {spec.refusal}"
     if not spec.attributes:
         return f"{family} layers have no per-layer attributes yet"
     return f"per-layer attributes of {family}: {', '.join(sorted(spec.attributes))}"
@@ -505,6 +507,11 @@ def write_per_layer(model: ModelArchitecture) -> dict[str, Any]:
     out.pop("block_configs", None)
     out.pop(KEY, None)
     model._write_scalars(out, None)
+    for flag, key in spec.flag_keys.items():
+        # The family reads this fact under its own key, the only one its classes know.
+        out[key] = getattr(model, flag)
+        if flag not in model.source:
+            out.pop(flag, None)
     out["model_type"] = family
     architecture = architecture_of(family)
     if architecture is not None:

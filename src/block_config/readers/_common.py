@@ -36,10 +36,12 @@ __all__ = [
     "model_fields",
     "moe_per_layer",
     "qwen_sliding",
+    "refused_per_layer",
     "routed_experts",
     "window_attentions",
     "window_types",
     "windowed",
+    "with_mtp",
 ]
 
 DEFAULT_CONV_KERNEL = 4
@@ -64,6 +66,28 @@ NO_OP: dict[str, Any] = {"no_op": True}
 #: ``per_layer_config`` of a family whose per-layer overrides are not modelled yet: an empty
 #: one is read, any override (or skip) is refused at its key.
 NO_PER_LAYER = PerLayer(frozenset(), skips=())
+
+
+def refused_per_layer(model_class: str, flag_keys: Mapping[str, str] | None = None) -> PerLayer:
+    """``per_layer_config`` of a family whose modelling code builds no layer with overrides:
+    an empty one is read, any override (or skip) is refused at its key, saying why.
+
+    transformers 5.25's ``model_class`` reads each layer's sizes from the global config, which
+    raises ``AmbiguousGlobalPerLayerAttributeError`` once any layer overrides them, so no
+    count of such a model can be checked against transformers'. ``flag_keys`` as
+    :attr:`PerLayer.flag_keys`."""
+    return PerLayer(
+        frozenset(),
+        skips=(),
+        flag_keys=flag_keys or {},
+        refusal=(
+            f"transformers 5.25's {model_class} builds no layer with its own values: it reads "
+            "them from the global config, which raises AmbiguousGlobalPerLayerAttributeError "
+            "on any override"
+        ),
+    )
+
+
 #: The attention attributes of grouped-query attention a layer may override in
 #: ``per_layer_config``: its query heads, KV heads and head width.
 GQA_PER_LAYER = frozenset({"num_attention_heads", "num_key_value_heads", "head_dim"})
@@ -266,6 +290,41 @@ def homogeneous(
     """The model's keyword arguments: ``fields`` and one block per item, or every problem."""
     blocks = build_blocks(keys, items)
     return {**fields, "block_configs": tuple(blocks), "dialect": "homogeneous"}
+
+
+def with_mtp(
+    keys: ConfigReader,
+    fields: dict[str, Any],
+    items: list[dict[str, Any]],
+    mtp: tuple[str, Any, list[dict[str, Any]]] | None,
+    *,
+    own_embeddings: bool = False,
+) -> dict[str, Any]:
+    """As :func:`homogeneous`, with the multi-token-prediction layers ``mtp``: the key that
+    counts them, their number (an int, or whatever :meth:`ConfigReader.integer` gave) and the
+    items of the blocks of one MTP layer; none when ``mtp`` is None or the number is 0.
+
+    The blocks of every MTP layer are counted one by one, so their number is held to the
+    limit of the model's own blocks."""
+    from block_config._model import MTPLayers  # _model reads this module's constants
+
+    if mtp is None or not mtp[1] or not mtp[2]:
+        return homogeneous(keys, fields, items)
+    key, depth, mtp_items = mtp
+    if type(depth) is int and depth * len(mtp_items) > MAX_BLOCKS:
+        keys.problems.append(
+            Problem(
+                (key,),
+                f"gives {depth * len(mtp_items)} MTP blocks, more than the limit of {MAX_BLOCKS}",
+            )
+        )
+    read = homogeneous(keys, fields, items + mtp_items)
+    blocks = read["block_configs"]
+    read["block_configs"] = blocks[: len(items)]
+    read["mtp"] = MTPLayers(
+        num_layers=depth, block_configs=blocks[len(items) :], own_embeddings=own_embeddings
+    )
+    return read
 
 
 #: ``layer_types`` values of full and of sliding-window attention.

@@ -103,6 +103,12 @@ class PerLayer:
     globals_from_blocks: Callable[[tuple[BlockConfig, ...]], dict[str, Any]] = attrs.field(
         default=_no_globals
     )
+    #: Why no layer may override anything, when that is so because transformers builds no
+    #: layer with overrides (told with every refused override).
+    refusal: str | None = None
+    #: The family's keys of model-wide facts it reads under its own name, for writing
+    #: (``{"qkv_bias": "attention_bias"}``: GLM's ``attention_bias`` is q/k/v biases only).
+    flag_keys: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen

@@ -12,8 +12,16 @@ cache adds ``index_head_dim`` values per token to the layer's latent. ``mlp_laye
 each layer's FFN: a SwiGLU MLP of ``intermediate_size``, or ``n_routed_experts`` (256)
 experts of ``moe_intermediate_size`` (2048), ``num_experts_per_tok`` (8) active, a shared
 expert of ``n_shared_experts * moe_intermediate_size`` (1 shared expert) and the router's
-score-correction bias (a buffer). ``layer_types`` other than ``indexed_attention`` are refused;
-the multi-token-prediction layers (``num_nextn_predict_layers``) are not counted.
+score-correction bias (a buffer). ``layer_types`` other than ``indexed_attention`` are refused.
+
+The multi-token-prediction layers (``num_nextn_predict_layers``, default 0: the configuration
+class has none), which transformers does not build, are read as
+:class:`~block_config.MTPLayers` as vLLM's ``deepseek_mtp.py`` builds them and DeepSeek's
+checkpoints store them (``model.layers.61.*``), as DeepSeek-V3's
+(:mod:`block_config.readers.deepseek`): ``enorm``, ``hnorm``, ``eh_proj``, one MoE decoder
+layer with its indexer (vLLM gives the MTP layer of a config with ``index_topk`` the indexer
+of the others), ``shared_head.norm``, and its own copy of the embedding and the head; counted
+apart from the model.
 """
 
 from __future__ import annotations
@@ -24,11 +32,11 @@ from typing import Any
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    NO_PER_LAYER,
-    homogeneous,
     layer_count,
     model_fields,
+    refused_per_layer,
     routed_experts,
+    with_mtp,
 )
 from block_config.readers._registry import ReadOptions, register
 
@@ -94,10 +102,13 @@ def _mla(keys: ConfigReader) -> dict[str, Any]:
     }
 
 
-def dsa_layers(keys: ConfigReader, indexed: list[bool] | None = None) -> list[dict[str, Any]]:
+def dsa_layers(
+    keys: ConfigReader, indexed: list[bool] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The layers of a DeepSeek-V3.2-shaped config: MLA with an indexer where ``indexed``
     says (every layer when None), dense or MoE FFNs by ``mlp_layer_types`` or
-    ``first_k_dense_replace`` (default 3)."""
+    ``first_k_dense_replace`` (default 3); and the layer of an MTP layer (an indexer and
+    an MoE)."""
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
@@ -126,7 +137,7 @@ def dsa_layers(keys: ConfigReader, indexed: list[bool] | None = None) -> list[di
         dense = {"intermediate_size": keys.integer("intermediate_size", required=True)}
     flags = indexed if indexed is not None else [True] * layers
     made: dict[tuple[bool, bool], dict[str, Any]] = {}
-    return [
+    items = [
         made.setdefault(
             (flag, kind == "sparse"),
             {
@@ -136,17 +147,21 @@ def dsa_layers(keys: ConfigReader, indexed: list[bool] | None = None) -> list[di
         )
         for flag, kind in zip(flags, mlp_types, strict=False)
     ]
+    return items, made.setdefault((True, True), {"attention": with_indexer, "ffn": moe})
 
 
 @register(
     "deepseek_v32",
-    per_layer=NO_PER_LAYER,
+    per_layer=refused_per_layer("DeepseekV32ForCausalLM"),
     architectures={"DeepseekV32ForCausalLM": "deepseek_v32"},
-    unused=("num_key_value_heads", "moe_layer_freq", "num_nextn_predict_layers"),
+    unused=("num_key_value_heads", "moe_layer_freq"),
 )
 def read_deepseek_v32(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A DeepSeek-V3.2 config: MLA with an indexer in every layer, dense then MoE layers."""
     del options  # one family
     keys = ConfigReader({**_DEFAULTS, **config})
     fields = {**model_fields(keys, mlp_bias=False), "router_score_correction_bias": True}
-    return homogeneous(keys, fields, dsa_layers(keys))
+    items, mtp_item = dsa_layers(keys)
+    key = "num_nextn_predict_layers"
+    mtp = (key, keys.integer(key, default=0, minimum=0), [mtp_item])
+    return with_mtp(keys, fields, items, mtp, own_embeddings=True)

@@ -29,11 +29,11 @@ from block_config._errors import BlockConfigError, Problem
 from block_config._keys import ConfigReader, is_count
 from block_config.readers._common import (
     NO_OP,
-    NO_PER_LAYER,
     attention,
     homogeneous,
     layer_count,
     model_fields,
+    refused_per_layer,
 )
 from block_config.readers._registry import ReadOptions, register
 
@@ -97,7 +97,7 @@ def _mamba(keys: ConfigReader, hidden: Any) -> dict[str, Any]:
 
 @register(
     "falcon_h1",
-    per_layer=NO_PER_LAYER,
+    per_layer=refused_per_layer("FalconH1ForCausalLM"),
     architectures={"FalconH1ForCausalLM": "falcon_h1"},
     unused=("mamba_expand",),
 )

@@ -11,9 +11,18 @@ SwiGLU MLP of ``intermediate_size`` when ``i < first_k_dense_replace`` (default 
 ``n_routed_experts`` (128) SwiGLU experts of ``moe_intermediate_size`` (1408),
 ``num_experts_per_tok`` (8) active, and a shared expert of
 ``n_shared_experts * moe_intermediate_size`` (1 shared expert), behind a sigmoid router with a
-per-expert score-correction bias (a buffer: ``router_score_correction_bias``). The
-multi-token-prediction layers (``num_nextn_predict_layers``) are not part of the model
-transformers builds and are not counted.
+per-expert score-correction bias (a buffer: ``router_score_correction_bias``).
+
+The multi-token-prediction layers (``num_nextn_predict_layers``, which the class also reads as
+``num_mtp_layers``; default 1) are read as :class:`~block_config.MTPLayers` and counted apart
+from the model, as transformers 5.25 builds them beside it (``MtpModel`` of
+``generate(..., use_mtp=True)``, the layers ``model.layers.{num_hidden_layers + k}.*`` of the
+checkpoints): ``enorm``, ``hnorm``, ``eh_proj`` (``2h -> h``), one MoE decoder layer (MTP
+layers are MoE whatever ``first_k_dense_replace`` says) and the final norm
+(``shared_head.norm``); the embedding and the head are the model's. GLM-4.5's and
+GLM-4.5-Air's checkpoints also store a copy of both in the MTP layer (``embed_tokens``,
+``shared_head.head``), GLM-4.6's and later do not; the config does not say which, so the
+copies are not counted.
 """
 
 from __future__ import annotations
@@ -24,12 +33,12 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    NO_PER_LAYER,
     attention,
-    homogeneous,
     layer_count,
     model_fields,
+    refused_per_layer,
     routed_experts,
+    with_mtp,
 )
 from block_config.readers._registry import ReadOptions, register
 
@@ -50,9 +59,10 @@ _DEFAULTS = {
 
 @register(
     "glm4_moe",
-    per_layer=NO_PER_LAYER,
+    per_layer=refused_per_layer(
+        "Glm4MoeForCausalLM", {"qkv_bias": "attention_bias", "qk_norm": "use_qk_norm"}
+    ),
     architectures={"Glm4MoeForCausalLM": "glm4_moe"},
-    unused=("num_nextn_predict_layers",),
 )
 def read_glm4_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A GLM-4.5-style MoE config: ``first_k_dense_replace`` dense layers, then MoE layers."""
@@ -76,6 +86,17 @@ def read_glm4_moe(config: Mapping[str, Any], options: ReadOptions) -> dict[str, 
     sparse_item = {"attention": attn, "ffn": moe}
     dense_item = {"attention": attn, "ffn": dense}
     first = first_dense if type(first_dense) is int else 0
-    return homogeneous(
-        keys, fields, [dense_item if index < first else sparse_item for index in range(layers)]
-    )
+    items = [dense_item if index < first else sparse_item for index in range(layers)]
+    return with_mtp(keys, fields, items, _mtp_layers(keys, [sparse_item]))
+
+
+def _mtp_layers(
+    keys: ConfigReader, items: list[dict[str, Any]]
+) -> tuple[str, Any, list[dict[str, Any]]]:
+    """The key naming the number of MTP layers (``num_mtp_layers`` is the configuration
+    class's other name for ``num_nextn_predict_layers``), the number (default 1) and ``items``,
+    the blocks of one."""
+    key = "num_nextn_predict_layers"
+    if key not in keys.config and "num_mtp_layers" in keys.config:
+        key = "num_mtp_layers"
+    return key, keys.integer(key, default=1, minimum=0), items

@@ -12,6 +12,15 @@ and no indexer keys. ``indexer_types`` defaults to ``index_topk_pattern`` (a str
 and ``S``, or a list), else to a schedule: layer ``i`` is full when
 ``max(i - index_skip_topk_offset + 1, 0)`` (offset 2) is a multiple of ``index_topk_freq``
 (1, so every layer).
+
+The multi-token-prediction layers (``num_nextn_predict_layers``, default 0: the configuration
+class has none), which transformers does not build, are read as
+:class:`~block_config.MTPLayers` as vLLM builds GLM-5's (``deepseek_mtp.py``; the checkpoint's
+``model.layers.78.*``): ``enorm``, ``hnorm``, ``eh_proj``, one MoE decoder layer with its own
+indexer whatever ``indexer_types`` says of the others, and ``shared_head.norm``; counted apart
+from the model. Their embedding and head are counted as the model's, as for GLM-4.5
+(:mod:`block_config.readers.glm4_moe`): no published index of GLM-5's checkpoint was located
+to say whether it stores copies in the MTP layer.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from typing import Any
 
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader
-from block_config.readers._common import NO_PER_LAYER, homogeneous, layer_count, model_fields
+from block_config.readers._common import layer_count, model_fields, refused_per_layer, with_mtp
 from block_config.readers._registry import ReadOptions, register
 from block_config.readers.deepseek_v32 import dsa_layers
 
@@ -86,9 +95,9 @@ def _indexed(keys: ConfigReader, layers: int) -> list[bool]:
 
 @register(
     "glm_moe_dsa",
-    per_layer=NO_PER_LAYER,
+    per_layer=refused_per_layer("GlmMoeDsaForCausalLM"),
     architectures={"GlmMoeDsaForCausalLM": "glm_moe_dsa"},
-    unused=("num_key_value_heads", "num_nextn_predict_layers"),
+    unused=("num_key_value_heads",),
 )
 def read_glm_moe_dsa(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A GLM-5 config: MLA, the indexer where ``indexer_types`` says, dense then MoE layers."""
@@ -98,4 +107,6 @@ def read_glm_moe_dsa(config: Mapping[str, Any], options: ReadOptions) -> dict[st
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
-    return homogeneous(keys, fields, dsa_layers(keys, _indexed(keys, layers)))
+    items, mtp_item = dsa_layers(keys, _indexed(keys, layers))
+    key = "num_nextn_predict_layers"
+    return with_mtp(keys, fields, items, (key, keys.integer(key, default=0, minimum=0), [mtp_item]))

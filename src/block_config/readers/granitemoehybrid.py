@@ -29,11 +29,11 @@ from typing import Any
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader, is_count
 from block_config.readers._common import (
-    NO_PER_LAYER,
     attention,
     homogeneous,
     layer_count,
     model_fields,
+    refused_per_layer,
 )
 from block_config.readers._registry import ReadOptions, register
 
@@ -151,7 +151,7 @@ def _ffn(keys: ConfigReader) -> dict[str, Any]:
 
 @register(
     "granitemoehybrid",
-    per_layer=NO_PER_LAYER,
+    per_layer=refused_per_layer("GraniteMoeHybridForCausalLM"),
     architectures={"GraniteMoeHybridForCausalLM": "granitemoehybrid"},
 )
 def read_granitemoehybrid(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:

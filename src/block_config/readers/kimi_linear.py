@@ -20,6 +20,10 @@ Follows transformers' ``configuration_kimi_linear.py`` and ``modeling_kimi_linea
   ``moe_intermediate_size``, ``num_experts_per_token`` (default 8) active, and a shared
   expert of ``num_shared_experts`` (default 1) times ``moe_intermediate_size``, behind a
   sigmoid router with a score-correction bias.
+
+``num_nextn_predict_layers`` (0 in the published config) is not read: the configuration class
+keeps it without using it and no public modelling code builds a Kimi-Linear MTP layer, so a
+non-zero value is left uncounted (``mtp_params`` 0) rather than guessed.
 """
 
 from __future__ import annotations

@@ -9,7 +9,10 @@ RoPE (``rotary_dim``) has no parameters. Every layer is a mixture of ``num_local
 (256) SwiGLU experts of ``intermediate_size`` (1536), ``num_experts_per_tok`` (8) active,
 behind a sigmoid router with a per-expert score-correction bias (a buffer:
 ``router_score_correction_bias``); no shared expert. The multi-token-prediction modules
-(``num_mtp_modules``) are not part of the model transformers builds and are not counted.
+(``num_mtp_modules`` of ``mtp_transformer_layers``) are not part of the model transformers
+builds and are left uncounted (``mtp_params`` 0): neither transformers, vLLM nor SGLang has
+code that builds them and no index of their tensors was located, so what they hold is not
+established.
 
 What transformers does not build is refused at its key rather than miscounted: lightning
 (linear) attention layers (``attn_type_list`` entries 0, MiniMax-01's), a shared expert
@@ -25,11 +28,11 @@ from typing import Any
 from block_config._errors import BlockConfigError, Problem, describe
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    NO_PER_LAYER,
     attention,
     homogeneous,
     layer_count,
     model_fields,
+    refused_per_layer,
     routed_experts,
 )
 from block_config.readers._registry import ReadOptions, register
@@ -95,7 +98,7 @@ def _refuse_unbuilt(keys: ConfigReader) -> None:
 
 @register(
     "minimax_m2",
-    per_layer=NO_PER_LAYER,
+    per_layer=refused_per_layer("MiniMaxM2ForCausalLM"),
     architectures={"MiniMaxM2ForCausalLM": "minimax_m2"},
     unused=("use_qk_norm", "use_routing_bias"),
 )

@@ -11,7 +11,8 @@ SwiGLU MLP of ``intermediate_size`` when ``i < first_k_dense_replace`` (default 
 ``n_shared_experts * moe_intermediate_size`` (1 shared expert), behind a softmax router
 without score-correction bias. Biases on q_a_proj, kv_a_proj_with_mqa and o_proj with
 ``attention_bias``. YaRN and Llama-4 scaling have no parameters. A ``mistral3`` config is
-read through its ``text_config``.
+read through its ``text_config``. The configuration class declares no multi-token-prediction
+layer and the published config names none: none is read.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from typing import Any
 from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
-    NO_PER_LAYER,
     homogeneous,
     layer_count,
     model_fields,
+    refused_per_layer,
     routed_experts,
 )
 from block_config.readers._registry import ReadOptions, register
@@ -51,7 +52,7 @@ _DEFAULTS = {
 
 @register(
     "mistral4",
-    per_layer=NO_PER_LAYER,
+    per_layer=refused_per_layer("Mistral4ForCausalLM"),
     architectures={"Mistral4ForCausalLM": "mistral4"},
     unused=("num_key_value_heads",),
 )

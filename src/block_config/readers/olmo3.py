@@ -21,7 +21,6 @@ from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
     FULL,
-    NO_PER_LAYER,
     SLIDING,
     attention,
     dense_layers,
@@ -29,6 +28,7 @@ from block_config.readers._common import (
     layer_count,
     layer_types,
     model_fields,
+    refused_per_layer,
     window_attentions,
 )
 from block_config.readers._registry import ReadOptions, register
@@ -46,7 +46,11 @@ _DEFAULTS = {
 }
 
 
-@register("olmo3", per_layer=NO_PER_LAYER, architectures={"Olmo3ForCausalLM": "olmo3"})
+@register(
+    "olmo3",
+    per_layer=refused_per_layer("Olmo3ForCausalLM"),
+    architectures={"Olmo3ForCausalLM": "olmo3"},
+)
 def read_olmo3(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """An OLMo-3 config: sliding and full layers, three to one unless ``layer_types`` says."""
     del options  # one family

@@ -19,8 +19,15 @@ their modelling code for the text model (the vision tower is not counted):
 
 ``mamba_ssm_dtype`` (``float32`` in the published configs) is read as the dtype of the
 recurrent state. ``tie_word_embeddings`` is the wrapper's (default False) when it says, else
-the text part's. The multi-token-prediction layers (``mtp_num_hidden_layers``) are not
-counted.
+the text part's.
+
+The multi-token-prediction layers (``mtp_num_hidden_layers``, default 1 as vLLM reads it; the
+checkpoints' ``mtp.*``),
+which transformers does not build, are read as one :class:`~block_config.MTPLayers` as vLLM's
+``qwen3_5_mtp.py`` builds them and as Qwen3-Next's (:mod:`block_config.readers.qwen3_next`):
+``pre_fc_norm_embedding``, ``pre_fc_norm_hidden``, ``fc`` (``2h -> h``), that many
+full-attention decoder layers with the model's MLP or MoE, and ``norm``; the embedding and
+the head are the model's (``mtp_use_dedicated_embeddings`` true is refused).
 """
 
 from __future__ import annotations
@@ -32,10 +39,10 @@ from block_config._errors import BlockConfigError
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
     FULL,
-    homogeneous,
     layer_count,
     model_fields,
     routed_experts,
+    with_mtp,
 )
 from block_config.readers._registry import (
     PerLayer,
@@ -49,6 +56,7 @@ from block_config.readers.qwen3_next import (
     gated_attention,
     gated_delta_net,
     hybrid_layer_types,
+    qwen_mtp,
 )
 
 __all__ = ["read_qwen3_5_text"]
@@ -92,7 +100,8 @@ def read_qwen3_5_text(config: Mapping[str, Any], options: ReadOptions) -> dict[s
     else:
         ffn = {"intermediate_size": keys.integer("intermediate_size", required=True)}
     items = {kind: {"attention": mixer, "ffn": ffn} for kind, mixer in mixers.items()}
-    return homogeneous(keys, fields, [items[kind] for kind in kinds if kind in items])
+    mtp = qwen_mtp(keys, lambda index: ffn, mixers[FULL])
+    return with_mtp(keys, fields, [items[kind] for kind in kinds if kind in items], mtp)
 
 
 register_text_wrapper("qwen3_5", text_model_type="qwen3_5_text")

@@ -19,13 +19,20 @@ Follows transformers' ``configuration_qwen3_next.py`` and ``modeling_qwen3_next.
   ``shared_expert_intermediate_size`` behind a ``hidden_size -> 1`` sigmoid gate; other layers
   a dense SwiGLU MLP of ``intermediate_size``.
 
-The multi-token-prediction weights of the checkpoints (``mtp.*``) are not part of the model
-transformers builds and are not counted.
+The multi-token-prediction weights of the checkpoints (``mtp.*``), which transformers does not
+build, are read as one :class:`~block_config.MTPLayers` as vLLM's ``qwen3_next_mtp.py`` builds
+them: ``pre_fc_norm_embedding`` and ``pre_fc_norm_hidden`` (``enorm`` and ``hnorm``), ``fc``
+(``2h -> h``, ``eh_proj``), ``num_nextn_predict_layers`` (else ``mtp_num_hidden_layers``; the
+configuration class declares neither, the published config says nothing and vLLM builds 1,
+which the published checkpoint total confirms) full-attention decoder layers (gated
+attention; layer ``k`` with the FFN of the model's layer ``k``, as vLLM numbers them) and
+``norm``; the embedding and the head are the model's. ``mtp_use_dedicated_embeddings`` true
+is refused: no public code builds it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from block_config._config import BlockConfig
@@ -34,11 +41,12 @@ from block_config._keys import ConfigReader, is_count
 from block_config.readers._common import (
     FULL,
     GQA_PER_LAYER,
+    MAX_BLOCKS,
     attention,
-    homogeneous,
     layer_count,
     model_fields,
     routed_experts,
+    with_mtp,
 )
 from block_config.readers._registry import PerLayer, ReadOptions, register
 
@@ -50,6 +58,7 @@ __all__ = [
     "gated_delta_net",
     "hybrid_layer_types",
     "mixer_kinds",
+    "qwen_mtp",
     "read_qwen3_next",
 ]
 
@@ -155,6 +164,34 @@ def gated_delta_net(keys: ConfigReader, *, fused: bool) -> dict[str, Any]:
     }
 
 
+def qwen_mtp(
+    keys: ConfigReader,
+    ffns: Callable[[int], dict[str, Any]],
+    attention: dict[str, Any],
+    names: tuple[str, ...] = ("mtp_num_hidden_layers",),
+) -> tuple[str, Any, list[dict[str, Any]]] | None:
+    """The MTP layer of a Qwen3-Next / Qwen3.5 config: as many decoder layers (``attention``
+    and the FFN ``ffns`` gives for their index) as the first of ``names`` present says
+    (vLLM's default when none is: 1), between one ``fc`` and one ``norm``; None for 0."""
+    key = next((name for name in names if name in keys.config), names[0])
+    count = keys.integer(key, default=1, minimum=0)
+    if not count:
+        return None
+    if keys.boolean("mtp_use_dedicated_embeddings"):
+        keys.problems.append(
+            Problem(
+                ("mtp_use_dedicated_embeddings",),
+                "not supported: MTP layers with their own embedding (no public modelling code "
+                "builds them, so their size is not known)",
+            )
+        )
+    if count > MAX_BLOCKS:
+        keys.problems.append(Problem((key,), f"is {count}, more than the limit of {MAX_BLOCKS}"))
+        count = 1
+    # One MTP layer: its fc and norms surround every one of its decoder layers.
+    return key, 1, [{"attention": attention, "ffn": ffns(index)} for index in range(count)]
+
+
 def gated_attention(keys: ConfigReader, heads: int | None, *, kv_absent: int) -> dict[str, Any]:
     """Grouped-query attention with an output gate (``q_proj`` twice as wide)."""
     return {**attention(keys, heads, kv_absent=kv_absent), "output_gate": True}
@@ -195,20 +232,34 @@ def read_qwen3_next(config: Mapping[str, Any], options: ReadOptions) -> dict[str
                 )
             )
     mlp_only = set(listed)
-    is_sparse = [
-        index not in mlp_only and experts != 0 and is_count(step) and (index + 1) % step == 0
-        for index in range(layers)
-    ]
-    ffns: dict[bool, dict[str, Any]] = {}
-    if any(is_sparse):
-        shared = keys.integer("shared_expert_intermediate_size", required=True, minimum=0)
-        ffns[True] = routed_experts(keys, "num_experts", "moe_intermediate_size", shared)
-    if not all(is_sparse):
-        ffns[False] = {"intermediate_size": keys.integer("intermediate_size", required=True)}
-    made: dict[tuple[str, bool], dict[str, Any]] = {}
-    items = [
-        made.setdefault((kind, sparse), {"attention": mixers[kind], "ffn": ffns[sparse]})
-        for kind, sparse in zip(kinds, is_sparse, strict=False)
-        if kind in mixers
-    ]
-    return homogeneous(keys, fields, items)
+    made_ffns: dict[bool, dict[str, Any]] = {}
+
+    def ffn(index: int) -> dict[str, Any]:
+        """The FFN of layer ``index``: an MoE or a dense MLP, read once."""
+        sparse = (
+            index not in mlp_only and experts != 0 and is_count(step) and (index + 1) % step == 0
+        )
+        if sparse not in made_ffns:
+            if sparse:
+                shared = keys.integer("shared_expert_intermediate_size", required=True, minimum=0)
+                made_ffns[True] = routed_experts(
+                    keys, "num_experts", "moe_intermediate_size", shared
+                )
+            else:
+                size = keys.integer("intermediate_size", required=True)
+                made_ffns[False] = {"intermediate_size": size}
+        return made_ffns[sparse]
+
+    made: dict[tuple[str, int], dict[str, Any]] = {}
+    items = []
+    for index, kind in enumerate(kinds[:layers]):
+        if kind in mixers:
+            layer_ffn = ffn(index)
+            items.append(
+                made.setdefault(
+                    (kind, id(layer_ffn)), {"attention": mixers[kind], "ffn": layer_ffn}
+                )
+            )
+    # vLLM builds MTP decoder layer k as the model's layer k would be, with full attention.
+    mtp = qwen_mtp(keys, ffn, mixers[FULL], ("num_nextn_predict_layers", "mtp_num_hidden_layers"))
+    return with_mtp(keys, fields, items, mtp)
