@@ -814,9 +814,14 @@ class TestNewFieldsKeepTheSeedShape:
             "linear_attention",
             "output_gate",
             "kv_source_layer",
+            "compressed_attention",
         ]
         assert [f.name for f in attrs.fields(FFNConfig)][-1] == "gated"
-        assert [f.name for f in attrs.fields(MoEConfig)][-2:] == ["gated", "latent_dim"]
+        assert [f.name for f in attrs.fields(MoEConfig)][-3:] == [
+            "gated",
+            "latent_dim",
+            "hash_routed",
+        ]
 
     def test_unset_fields_are_neither_shown_nor_written(self) -> None:
         block = BlockConfig(attention={"num_key_value_heads": 8}, ffn={"moe": {}})

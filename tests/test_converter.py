@@ -360,9 +360,10 @@ class TestConverterApi:
                 "linear_attention",
                 "output_gate",
                 "kv_source_layer",
+                "compressed_attention",
             ],
             FFNConfig: ["gated"],
-            MoEConfig: ["gated", "latent_dim"],
+            MoEConfig: ["gated", "latent_dim", "hash_routed"],
         }
         for cls in (AttentionConfig, FFNConfig, MoEConfig, Llama4AttentionConfig, BlockConfig):
             names = [f.name for f in attrs.fields(cls) if f.name not in later.get(cls, [])]

@@ -32,6 +32,7 @@ from block_config import (
     BaseDataclass,
     BlockConfig,
     BlockConfigError,
+    CompressedAttentionConfig,
     FFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
@@ -44,6 +45,7 @@ from block_config._errors import Problem
 from block_config.strategies import (
     attention_configs,
     block_configs,
+    compressed_attention_configs,
     ffn_configs,
     llama4_attention_configs,
     mamba_configs,
@@ -56,6 +58,7 @@ CLASSES: list[type[BaseDataclass]] = [
     MoEConfig,
     MambaConfig,
     MLAConfig,
+    CompressedAttentionConfig,
     Llama4AttentionConfig,
     AttentionConfig,
     FFNConfig,
@@ -70,6 +73,9 @@ EXAMPLES: dict[type[BaseDataclass], Callable[[], BaseDataclass]] = {
     MLAConfig: lambda: MLAConfig(
         kv_lora_rank=512, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128
     ),
+    CompressedAttentionConfig: lambda: CompressedAttentionConfig(
+        q_lora_rank=1024, o_groups=8, o_lora_rank=1024
+    ),
     Llama4AttentionConfig: lambda: Llama4AttentionConfig(attn_scale=0.1, use_rope=True),
     AttentionConfig: lambda: AttentionConfig(num_key_value_heads=8, llama4={}),
     FFNConfig: lambda: FFNConfig(moe={"num_local_experts": 16}),
@@ -80,7 +86,15 @@ EXAMPLES: dict[type[BaseDataclass], Callable[[], BaseDataclass]] = {
 
 #: Instances that set the fields written only when set (the seed-shaped ones are above).
 EXAMPLES_WITH_OPTIONAL_FIELDS: dict[type[BaseDataclass], Callable[[], BaseDataclass]] = {
-    MoEConfig: lambda: MoEConfig(gated=False),
+    MoEConfig: lambda: MoEConfig(gated=False, hash_routed=True),
+    CompressedAttentionConfig: lambda: CompressedAttentionConfig(
+        q_lora_rank=1024,
+        o_groups=8,
+        o_lora_rank=1024,
+        compress_rate=4,
+        index_n_heads=64,
+        index_head_dim=128,
+    ),
     MLAConfig: lambda: MLAConfig(
         kv_lora_rank=512, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128, q_lora_rank=8
     ),
@@ -200,6 +214,7 @@ VALUES = st.one_of(
     _plain(moe_configs()),
     _plain(mamba_configs()),
     _plain(mla_configs()),
+    _plain(compressed_attention_configs()),
     _plain(llama4_attention_configs()),
     _plain(attention_configs()),
     _plain(ffn_configs()),
@@ -631,8 +646,9 @@ def test_the_fields_written_only_when_set() -> None:
     # The rule is declared on the fields; these are the ones added after the seed's.
     found = {cls.__name__: sorted(omitted_if_none(cls)) for cls in CLASSES}
     assert {name: fields for name, fields in found.items() if fields} == {
-        "MoEConfig": ["gated", "latent_dim"],
+        "MoEConfig": ["gated", "hash_routed", "latent_dim"],
         "AttentionConfig": [
+            "compressed_attention",
             "head_dim",
             "kv_source_layer",
             "linear_attention",
@@ -643,6 +659,7 @@ def test_the_fields_written_only_when_set() -> None:
         ],
         "FFNConfig": ["gated"],
         "MLAConfig": ["index_head_dim", "index_kpool", "index_n_heads"],
+        "CompressedAttentionConfig": ["compress_rate", "index_head_dim", "index_n_heads"],
     }
     for cls in CLASSES:
         rules = {rule.name: rule.omit_if_none for rule in _converter.field_rules(cls)}

@@ -50,6 +50,7 @@ from block_config import (
     BaseDataclass,
     BlockConfig,
     BlockConfigError,
+    CompressedAttentionConfig,
     FFNConfig,
     Llama4AttentionConfig,
     MambaConfig,
@@ -248,7 +249,13 @@ _KNOWN_KEYS = sorted(
     {rule.name for cls in (BlockConfig, AttentionConfig, FFNConfig) for rule in field_rules(cls)}
     | {
         rule.name
-        for cls in (MoEConfig, MambaConfig, MLAConfig, Llama4AttentionConfig)
+        for cls in (
+            MoEConfig,
+            MambaConfig,
+            MLAConfig,
+            Llama4AttentionConfig,
+            CompressedAttentionConfig,
+        )
         for rule in field_rules(cls)
     }
 )
@@ -386,6 +393,7 @@ _CLASS_OF_KEY: dict[str, type[BaseDataclass]] = {
     "mamba": MambaConfig,
     "mla": MLAConfig,
     "moe": MoEConfig,
+    "compressed_attention": CompressedAttentionConfig,
 }
 
 #: (parent container, key in it, path, the field rule if the key is a known field)

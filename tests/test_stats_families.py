@@ -1042,6 +1042,9 @@ def test_every_fact_adds_up_and_the_cache_follows_its_closed_form(
 ) -> None:
     # QK-norm per head or across heads, never both.
     flags = {**flags, "qk_norm_across_heads": across and not flags["qk_norm"]}
+    if any(flags[name] for name in _NOT_WITH_COMPRESSION):
+        # Refused with a compressed attention (DeepSeek-V4 has none of them).
+        blocks = [_compression_dropped(block) for block in blocks]
     arch = ModelArchitecture(
         hidden_size=16, num_attention_heads=4, vocab_size=10, block_configs=blocks, **flags
     )
@@ -1057,13 +1060,36 @@ def test_every_fact_adds_up_and_the_cache_follows_its_closed_form(
         for attention in _attentions(layer)
     ]
     kv = stats.kv_cache_bytes(1, length)
-    assert kv <= stats.kv_cache_bytes_per_token * length
+    # Compressed attention (DeepSeek-V4) adds one entry per compress_rate tokens beside its
+    # window: not a per-token figure.
+    compressed = sum(
+        attention.compressed_kv_bytes_per_entry * (length // attention.compress_rate)
+        for layer in stats.layers
+        for attention in _attentions(layer)
+        if attention.compress_rate is not None
+    )
+    assert kv <= stats.kv_cache_bytes_per_token * length + compressed
     if length >= max(limits, default=0):
         assert kv == (
-            stats.kv_cache_bytes_per_token_unbounded * length + stats.kv_cache_bytes_bounded_max
+            stats.kv_cache_bytes_per_token_unbounded * length
+            + stats.kv_cache_bytes_bounded_max
+            + compressed
         )
     for layer in stats.layers:
         assert layer.active_params <= layer.params
+
+
+_NOT_WITH_COMPRESSION = ("attention_bias", "qkv_bias", "qk_norm", "qk_norm_across_heads")
+
+
+def _compression_dropped(block: BlockConfig) -> BlockConfig:
+    attention = block.attention
+    if attention is not None and attention.compressed_attention is not None:
+        attention = attrs.evolve(attention, compressed_attention=None)
+    parallel = None
+    if block.parallel_blocks is not None:
+        parallel = tuple(_compression_dropped(inner) for inner in block.parallel_blocks)
+    return attrs.evolve(block, attention=attention, parallel_blocks=parallel)
 
 
 def _attentions(layer: LayerStats) -> list[AttentionStats]:
@@ -1441,6 +1467,49 @@ def _glm5_next_fixture(config: dict[str, Any]) -> ModelArchitecture:
     )
 
 
+def _deepseek_v4_fixture(c: dict[str, Any]) -> ModelArchitecture:
+    shape = {key: c[key] for key in ("q_lora_rank", "o_groups", "o_lora_rank")}
+    # The published per-layer compress_ratios (the MTP layer's last): 0 window only, 4
+    # compressed sparse with an indexer, 128 heavily compressed.
+    compressed = {
+        0: shape,
+        4: {
+            **shape,
+            "compress_rate": 4,
+            "index_n_heads": c["index_n_heads"],
+            "index_head_dim": c["index_head_dim"],
+        },
+        128: {**shape, "compress_rate": 128},
+    }
+    moe = {
+        "num_local_experts": c["n_routed_experts"],
+        "num_experts_per_tok": c["num_experts_per_tok"],
+        "expert_intermediate_dim": c["moe_intermediate_size"],
+        "shared_expert_intermediate_dim": c["moe_intermediate_size"],
+    }
+    blocks = [
+        {
+            "attention": {
+                "num_key_value_heads": c["num_key_value_heads"],
+                "sliding_window": c["sliding_window"],
+                "compressed_attention": compressed[c["compress_ratios"][n]],
+            },
+            "ffn": {"moe": {**moe, "hash_routed": n < c["num_hash_layers"]}},
+        }
+        for n in range(c["num_hidden_layers"])
+    ]
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        head_dim=c["head_dim"],
+        vocab_size=c["vocab_size"],
+        attention_sinks=True,
+        router_score_correction_bias=True,
+        hyper_connections=c["hc_mult"],
+        block_configs=blocks,
+    )
+
+
 _BUILDERS: dict[str, Any] = {
     "Qwen2.5-0.5B": lambda c: _qwen_dense(c, qkv_bias=True),
     "Qwen3-0.6B": lambda c: _qwen_dense(c, qk_norm=True),
@@ -1459,6 +1528,7 @@ _BUILDERS: dict[str, Any] = {
     ),
     "Kimi-Linear-48B-A3B-Instruct": _kimi_linear_fixture,
     "GLM-5.3-Flash": _glm5_next_fixture,
+    "DeepSeek-V4-Flash-Base": _deepseek_v4_fixture,
 }
 
 

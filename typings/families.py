@@ -14,6 +14,7 @@ from block_config import (
     AttentionConfig,
     AttentionKind,
     BlockConfig,
+    CompressedAttentionConfig,
     FFNConfig,
     LinearAttentionConfig,
     MemoryEstimate,
@@ -22,7 +23,11 @@ from block_config import (
     MoEConfig,
     model_stats,
 )
-from block_config.strategies import linear_attention_configs, mla_configs
+from block_config.strategies import (
+    compressed_attention_configs,
+    linear_attention_configs,
+    mla_configs,
+)
 
 mla = MLAConfig(kv_lora_rank=512, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128)
 assert_type(mla.kv_lora_rank, int)
@@ -201,3 +206,30 @@ ModelArchitecture(
     block_configs=[],
     hyper_connections="4",  # type: ignore[arg-type]
 )
+
+# DeepSeek-V4: shared-KV attention with compressed history, and hash-routed MoE layers.
+compressed = CompressedAttentionConfig(
+    q_lora_rank=1024,
+    o_groups=8,
+    o_lora_rank=1024,
+    compress_rate=4,
+    index_n_heads=64,
+    index_head_dim=128,
+)
+assert_type(compressed.q_lora_rank, int)
+assert_type(compressed.compress_rate, int | None)
+assert_type(compressed.index_n_heads, int | None)
+assert_type(compressed.has_indexer, bool)
+dsv4_attention = AttentionConfig(
+    num_key_value_heads=1, sliding_window=128, compressed_attention=compressed
+)
+assert_type(dsv4_attention.compressed_attention, CompressedAttentionConfig | None)
+assert_type(dsv4_attention.is_compressed_attention, bool)
+hashed = MoEConfig(num_local_experts=256, num_experts_per_tok=6, hash_routed=True)
+assert_type(hashed.hash_routed, bool | None)
+assert_type(compressed_attention_configs(), SearchStrategy[CompressedAttentionConfig])
+CompressedAttentionConfig(q_lora_rank=1024, o_groups="8", o_lora_rank=1024)  # type: ignore[arg-type]
+dsv4 = ModelArchitecture.load("DeepSeek-V4-Flash-Base/config.json")
+dsv4_layer = model_stats(dsv4).layers[2].attention
+assert_type(dsv4_layer.compress_rate, int | None)
+assert_type(dsv4_layer.compressed_kv_bytes_per_entry, int)

@@ -27,6 +27,7 @@ __all__ = [
     "AttentionConfig",
     "BaseDataclass",
     "BlockConfig",
+    "CompressedAttentionConfig",
     "FFNConfig",
     "LinearAttentionConfig",
     "Llama4AttentionConfig",
@@ -256,6 +257,12 @@ def _linear_attention(
     return _nested(value, "LinearAttentionConfig", "linear_attention")  # type: ignore[no-any-return]
 
 
+def _compressed_attention(
+    value: CompressedAttentionConfig | Mapping[str, Any] | None,
+) -> CompressedAttentionConfig | None:
+    return _nested(value, "CompressedAttentionConfig", "compressed_attention")  # type: ignore[no-any-return]
+
+
 def _attention(value: AttentionConfig | Mapping[str, Any] | None) -> AttentionConfig | None:
     return _nested(value, "AttentionConfig", "attention")  # type: ignore[no-any-return]
 
@@ -338,6 +345,12 @@ class MoEConfig(BaseDataclass):
     ``latent_dim`` (latent MoE, Nemotron-3-Super): the routed experts work in a latent of
     that width, between a projection from the hidden state down to it and one back up; the
     router and the shared expert stay at the hidden width. ``None``: no latent.
+
+    ``hash_routed`` (DeepSeek-V4's ``hash_moe`` layers): which experts a token goes to is
+    fixed by its token id, in a table of ``vocab_size x num_experts_per_tok`` expert ids (a
+    buffer, not parameters); the router still weighs them, and ``num_experts_per_tok``
+    experts are active as in any MoE. Such a router has no score-correction bias. ``False``
+    is normalised to ``None`` (routed by score).
     """
 
     num_local_experts: int = 8
@@ -346,6 +359,7 @@ class MoEConfig(BaseDataclass):
     shared_expert_intermediate_dim: int = attrs.field(default=8192, metadata={"minimum": 0})
     gated: bool | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
     latent_dim: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+    hash_routed: bool | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
 
     @property
     def is_gated(self) -> bool:
@@ -355,6 +369,8 @@ class MoEConfig(BaseDataclass):
     def _normalise(self) -> list[tuple[str, str]]:
         if self.gated is True:
             self._set("gated", None)
+        if self.hash_routed is False:
+            self._set("hash_routed", None)
         if self.num_experts_per_tok > self.num_local_experts:
             return [
                 (
@@ -525,6 +541,55 @@ class LinearAttentionConfig(BaseDataclass):
 
 
 @attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
+class CompressedAttentionConfig(BaseDataclass):
+    """DeepSeek-V4's attention (transformers' ``DeepseekV4Attention``): shared-KV multi-query
+    attention over a sliding window, with the older tokens compressed.
+
+    The attention's ``num_key_value_heads`` heads are each one key that is also the value
+    (``kv_proj`` and ``kv_norm``; DeepSeek-V4 has one), so the KV cache holds each token once,
+    not twice; its ``sliding_window`` is the window of raw tokens. Queries go through a latent
+    of ``q_lora_rank`` (``q_a_proj``, ``q_a_norm``, ``q_b_proj``); the heads' outputs are
+    projected in ``o_groups`` groups, each to ``o_lora_rank`` (``o_a_proj``), then together to
+    the hidden size (``o_b_proj``).
+
+    ``compress_rate`` (written only when set): a compressor pools every ``compress_rate``
+    tokens into one compressed key-value entry, which the cache keeps beside the window;
+    ``None``: the window only (DeepSeek-V4's ``sliding_attention`` layers). With
+    ``index_n_heads`` and ``index_head_dim`` (both or neither, only with ``compress_rate``) it
+    is DeepSeek-V4's Compressed Sparse Attention: the compressor keeps two overlapping series
+    (its projections twice as wide) and an indexer of ``index_n_heads`` heads of
+    ``index_head_dim`` chooses the entries each query reads, keeping a compressed key of
+    ``index_head_dim`` per entry of its own. Without them it is Heavily Compressed Attention:
+    one series, no indexer.
+    """
+
+    q_lora_rank: int
+    o_groups: int
+    o_lora_rank: int
+    compress_rate: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+    index_n_heads: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+    index_head_dim: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+
+    def _normalise(self) -> list[tuple[str, str]]:
+        if (self.index_n_heads is None) != (self.index_head_dim is None):
+            missing = "index_n_heads" if self.index_n_heads is None else "index_head_dim"
+            return [(missing, "required with the other indexer field: an indexer has both")]
+        if self.index_n_heads is not None and self.compress_rate is None:
+            return [("compress_rate", "required with an indexer, which reads compressed entries")]
+        return []
+
+    @property
+    def has_indexer(self) -> bool:
+        """Whether the compressed entries are chosen by an indexer (Compressed Sparse
+        Attention)."""
+        return self.index_n_heads is not None
+
+
+#: The attention fields a no-op, Mamba or MLA attention leaves null.
+_EXCLUDED_ELSEWHERE = ("linear_attention", "output_gate", "kv_source_layer", "compressed_attention")
+
+
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
 class AttentionConfig(SubblockConfig):
     """Configuration for an attention subblock within a transformer block.
 
@@ -556,6 +621,12 @@ class AttentionConfig(SubblockConfig):
     key norm of its own and holds no KV cache; ``None`` means it computes its own. Neither a
     no-op, a Mamba, an MLA nor a linear attention has one; the model checks that it names an
     earlier layer with keys and values of its own.
+
+    ``compressed_attention``: the attention is DeepSeek-V4's (:class:`CompressedAttentionConfig`:
+    keys that are also the values, a query latent, a grouped output projection, compressed
+    history); it keeps ``num_key_value_heads``, ``sliding_window`` (the raw window),
+    ``num_attention_heads`` and ``head_dim``, and has no ``llama4``, ``output_gate`` or
+    ``kv_source_layer``; neither a no-op, a Mamba, an MLA nor a linear attention has one.
     """
 
     num_key_value_heads: int | None = None
@@ -570,6 +641,9 @@ class AttentionConfig(SubblockConfig):
     )
     output_gate: bool | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
     kv_source_layer: int | None = attrs.field(default=None, metadata={**OMIT_IF_NONE, "minimum": 0})
+    compressed_attention: CompressedAttentionConfig | None = attrs.field(
+        default=None, converter=_compressed_attention, metadata=OMIT_IF_NONE
+    )
 
     def _normalise(self) -> list[tuple[str, str]]:
         problems = super()._normalise()
@@ -610,10 +684,15 @@ class AttentionConfig(SubblockConfig):
                     "num_attention_heads",
                     "head_dim",
                     "kv_source_layer",
+                    "compressed_attention",
                 )
                 for name in linear_excludes:
                     if getattr(self, name) is not None:
                         problems.append((name, "must be null when linear_attention is set"))
+            elif self.compressed_attention is not None:
+                for name in ("llama4", "output_gate", "kv_source_layer"):
+                    if getattr(self, name) is not None:
+                        problems.append((name, "must be null when compressed_attention is set"))
             if self.mla is not None and self.llama4 is not None:
                 problems.append(("mla", "must be null when llama4 is set"))
             if self.mla is not None and self.head_dim is not None:
@@ -635,11 +714,16 @@ class AttentionConfig(SubblockConfig):
         return problems
 
     def _linear_attention_problems(self, because: str) -> list[tuple[str, str]]:
-        """``linear_attention``, ``output_gate`` and ``kv_source_layer`` set where ``because``
-        forbids them."""
+        """``linear_attention``, ``output_gate``, ``kv_source_layer`` and
+        ``compressed_attention`` set where ``because`` forbids them."""
         return [
             (name, f"must be null when {because}")
-            for name in ("linear_attention", "output_gate", "kv_source_layer")
+            for name in (
+                "linear_attention",
+                "output_gate",
+                "kv_source_layer",
+                "compressed_attention",
+            )
             if getattr(self, name) is not None
         ]
 
@@ -666,6 +750,11 @@ class AttentionConfig(SubblockConfig):
     def is_linear_attention(self) -> bool:
         """Whether this attention is a linear-attention mixer (Gated DeltaNet, KDA)."""
         return self.linear_attention is not None
+
+    @property
+    def is_compressed_attention(self) -> bool:
+        """Whether this attention is DeepSeek-V4's shared-KV attention with compression."""
+        return self.compressed_attention is not None
 
 
 @attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
@@ -749,6 +838,7 @@ _CLASSES: dict[str, type[BaseDataclass]] = {
         MambaConfig,
         MLAConfig,
         LinearAttentionConfig,
+        CompressedAttentionConfig,
         Llama4AttentionConfig,
         AttentionConfig,
         FFNConfig,

@@ -432,6 +432,7 @@ if no_op:
 """,
     _config.MoEConfig._normalise: """
 if gated is True: gated = None
+if hash_routed is False: hash_routed = None
 if num_experts_per_tok > num_local_experts: raise _SLOW
 """,
     _config.AttentionConfig._normalise: """
@@ -442,7 +443,7 @@ if no_op:
         or sliding_window is not None or mla is not None
         or num_attention_heads is not None or head_dim is not None
         or linear_attention is not None or output_gate is not None
-        or kv_source_layer is not None
+        or kv_source_layer is not None or compressed_attention is not None
     ): raise _SLOW
     sparsify = None
     num_key_value_heads = None
@@ -451,24 +452,27 @@ elif mamba is not None:
         sliding_window is not None or mla is not None
         or num_attention_heads is not None or head_dim is not None
         or linear_attention is not None or output_gate is not None
-        or kv_source_layer is not None
+        or kv_source_layer is not None or compressed_attention is not None
     ): raise _SLOW
     num_key_value_heads = None
 elif mla is not None:
     if (
         llama4 is not None or head_dim is not None
         or linear_attention is not None or output_gate is not None
-        or kv_source_layer is not None
+        or kv_source_layer is not None or compressed_attention is not None
     ): raise _SLOW
     num_key_value_heads = None
 elif linear_attention is not None:
     if (
         llama4 is not None or sliding_window is not None or output_gate is not None
         or num_attention_heads is not None or head_dim is not None
-        or kv_source_layer is not None
+        or kv_source_layer is not None or compressed_attention is not None
     ): raise _SLOW
     num_key_value_heads = None
 elif num_key_value_heads is None: raise _SLOW
+elif compressed_attention is not None:
+    if llama4 is not None or output_gate is not None or kv_source_layer is not None:
+        raise _SLOW
 """,
     # ------------------------------------------------------------ linear attention
     _config.LinearAttentionConfig._normalise: """
@@ -480,6 +484,10 @@ if kind == "kda":
 elif kind != "gdn" or num_value_heads % num_key_heads: raise _SLOW
 """,
     # -------------------------------------------------------- end linear attention
+    _config.CompressedAttentionConfig._normalise: """
+if (index_n_heads is None) != (index_head_dim is None): raise _SLOW
+if index_n_heads is not None and compress_rate is None: raise _SLOW
+""",
     _config.FFNConfig._normalise: """
 if no_op:
     if replace_with_linear: raise _SLOW
@@ -1238,6 +1246,7 @@ def _make_json_default() -> Callable[[Any], Any]:
         "MambaConfig",
         "MLAConfig",
         "LinearAttentionConfig",
+        "CompressedAttentionConfig",
     ]
     classes = sorted(
         (*_config._CLASSES.values(), _config.SubblockConfig),

@@ -367,6 +367,11 @@ def _refusals(block: BlockConfig, num_attention_heads: int, index: int) -> list[
             refuse((*where, "output_gate"), "attention output gates")
         if attention.kv_source_layer is not None:
             refuse((*where, "kv_source_layer"), "attention reading another layer's K/V")
+        if attention.compressed_attention is not None:
+            refuse(
+                (*where, "compressed_attention"),
+                "DeepSeek-V4's shared-KV attention with compressed history",
+            )
         if attention.weights_precision != _DEFAULT_PRECISION:
             refuse(
                 (*where, "weights_precision"),
@@ -552,6 +557,7 @@ _NATIVE_ATTENTION_KEYS = frozenset(
         "linear_attention",
         "output_gate",
         "kv_source_layer",
+        "compressed_attention",
     }
 )
 _NATIVE_FFN_KEYS = frozenset({"intermediate_size", "moe", "weights_precision", "gated"})

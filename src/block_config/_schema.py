@@ -47,13 +47,16 @@ def block_configs_json_schema() -> dict[str, Any]:
     ``sliding_window``, ``output_gate`` nor a head count or width of its own; a no-op, Mamba or
     MLA attention has neither ``linear_attention`` nor ``output_gate`` (``false`` is allowed:
     it means no gate); a linear attention's ``kind`` is one of
-    :data:`~block_config.LINEAR_ATTENTION_KINDS`.
+    :data:`~block_config.LINEAR_ATTENTION_KINDS`. A ``compressed_attention`` (DeepSeek-V4)
+    keeps ``num_key_value_heads`` and has no ``llama4``, ``output_gate`` or
+    ``kv_source_layer``, and a no-op, Mamba, MLA or linear attention has none.
 
     What a JSON Schema cannot express, so the converter alone checks it:
 
-    * ``num_experts_per_tok <= num_local_experts`` (a comparison of two values), and a
+    * ``num_experts_per_tok <= num_local_experts`` (a comparison of two values), a
       linear attention's head counts and widths (equal for ``kda``, value heads a multiple
-      of key heads for ``gdn``);
+      of key heads for ``gdn``), and the indexer fields of an MLA or compressed attention
+      (both or neither; a compressed attention's only with ``compress_rate``);
     * the nesting limit of ``parallel_blocks`` (:data:`block_config.MAX_PARALLEL_DEPTH`)
       and the list length limit (:data:`block_config.MAX_BLOCKS`);
     * JSON Schema's ``integer`` is a mathematical integer, so ``8.0`` validates where the
@@ -112,6 +115,7 @@ _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
             "linear_attention",
             "output_gate",
             "kv_source_layer",
+            "compressed_attention",
         ),
         "mamba": (
             "sliding_window",
@@ -121,8 +125,16 @@ _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
             "linear_attention",
             "output_gate",
             "kv_source_layer",
+            "compressed_attention",
         ),
-        "mla": ("llama4", "head_dim", "linear_attention", "output_gate", "kv_source_layer"),
+        "mla": (
+            "llama4",
+            "head_dim",
+            "linear_attention",
+            "output_gate",
+            "kv_source_layer",
+            "compressed_attention",
+        ),
         "linear_attention": (
             "llama4",
             "sliding_window",
@@ -130,7 +142,9 @@ _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
             "num_attention_heads",
             "head_dim",
             "kv_source_layer",
+            "compressed_attention",
         ),
+        "compressed_attention": ("llama4", "output_gate", "kv_source_layer"),
     },
     FFNConfig: {"no_op": ("replace_with_linear",)},
 }

@@ -46,7 +46,11 @@ vector only where noted; "norm" is one weight vector of ``h``):
   ``router_score_correction_bias`` (DeepSeek-V3's and Nemotron-H's
   ``e_score_correction_bias``) is not a parameter: transformers registers it as a buffer,
   and the published totals (Nemotron-3-Nano's Hub total, DeepSeek-V3's 671B) leave it out.
-  The checkpoints store it in fp32, so it adds ``4 * E`` bytes to the weight bytes.
+  The checkpoints store it in fp32, so it adds ``4 * E`` bytes to the weight bytes. A
+  hash-routed MoE (``MoEConfig.hash_routed``, DeepSeek-V4's ``hash_moe`` layers) has the same
+  parameters and active experts, no score-correction bias, and a buffer of
+  ``vocab_size * num_experts_per_tok`` expert ids (``tid2eid``, int32 in the checkpoint: 4
+  bytes each, in the weight bytes only).
 * Mamba-2, with ``d_in = num_heads * head_dim``, ``conv_dim = d_in + 2 * groups * state``:
   in_proj ``h * (2*d_in + 2*groups*state + num_heads)``, conv1d ``conv_dim * kernel`` plus its
   bias ``conv_dim``, ``dt_bias``, ``A_log`` and ``D`` (``num_heads`` each), the gated norm
@@ -65,6 +69,16 @@ vector only where noted; "norm" is one weight vector of ``h``):
   their biases) or k-norm, and no KV cache: it reads the K/V of the layer it names;
 * an attention with ``output_gate`` (Qwen3-Next, Qwen3.5): q_proj (and its bias) twice as
   wide, ``2 * H*d`` outputs.
+* a compressed attention (``compressed_attention``, DeepSeek-V4's ``DeepseekV4Attention``),
+  with ``r_q`` ``q_lora_rank``, ``g`` ``o_groups``, ``r_o`` ``o_lora_rank``: q_a_proj
+  ``h * r_q``, q_a_norm ``r_q``, q_b_proj ``r_q * H*d``, kv_proj ``h * kv*d`` (each key is
+  also the value), kv_norm ``d``, o_a_proj ``H*d/g * g*r_o``, o_b_proj ``g*r_o * h``, and
+  ``H`` sinks with ``attention_sinks``. With a ``compress_rate`` ``m``, the compressor:
+  kv_proj and gate_proj ``h * s*d`` each, position_bias ``m * s*d`` and kv_norm ``d``, where
+  ``s`` is 2 with an indexer (two overlapping series) and 1 without; the indexer (``n_i``
+  heads of ``d_i``): kv_proj and gate_proj ``h * 2*d_i`` each, position_bias ``m * 2*d_i``,
+  kv_norm ``d_i``, q_b_proj ``r_q * n_i*d_i``, weights_proj ``h * n_i``. No biases;
+  ``attention_bias``, ``qkv_bias`` and the QK-norm facts are refused with it.
 * a no-op (or absent) subblock: nothing. ``parallel_blocks`` add up with the block's own; with
   ``parallel_blocks_share_input_norm`` (Falcon-H1) their subblocks read the layer's input norm
   and have none of their own.
@@ -106,6 +120,15 @@ Memory:
   after. ``kv_cache_bytes_per_token_unbounded`` (the layers without a limit) and
   ``kv_cache_bytes_bounded_max`` (the most the limited layers hold) give every length:
   ``unbounded * L + bounded_max`` once ``L`` passes every window.
+* a compressed attention (DeepSeek-V4, as ``DeepseekV4HCACache`` / ``DeepseekV4CSACache``
+  keep it) holds its ``sliding_window`` of raw tokens at ``kv * d * bytes`` each (a key that
+  is also the value is stored once) plus, with a ``compress_rate`` ``m``, ``floor(L / m)``
+  compressed entries of ``(d + d_i) * bytes`` (``d_i`` the indexer's key, 0 without one):
+  not proportional to ``L``, so :meth:`ModelStats.kv_cache_bytes` counts them from the rate,
+  and ``kv_cache_bytes_per_token`` and the two figures above hold the window part only. The
+  compressor's inputs waiting for a full group of ``m`` tokens, and compressed sparse
+  attention's overlap state (one group's first series), are not counted: they are not
+  key-value entries and hold at most ``2 * m`` tokens' projections per layer.
 * Mamba state per sequence: the conv state ``conv_dim * (kernel - 1)`` (the last ``kernel - 1``
   inputs of the causal convolution) in the state dtype (the KV-cache dtype unless the caller
   names one), plus the SSM state ``num_heads * head_dim * state`` in the model's
@@ -130,6 +153,7 @@ import attrs
 from block_config._config import (
     AttentionConfig,
     BlockConfig,
+    CompressedAttentionConfig,
     FFNConfig,
     LinearAttentionConfig,
     MambaConfig,
@@ -254,6 +278,12 @@ class AttentionStats:
     output_gate: bool = False
     #: The layer whose K/V this GQA attention reads (it holds no KV cache); None: its own.
     kv_source_layer: int | None = None
+    #: A compressed attention (DeepSeek-V4) keeps one compressed entry per this many tokens
+    #: beside its window; None: no compressed entries.
+    compress_rate: int | None = None
+    #: Bytes of one compressed entry (the pooled key-value, and the indexer's key with an
+    #: indexer); 0 without compression.
+    compressed_kv_bytes_per_entry: int = 0
 
     @property
     def kv_cache_token_limit(self) -> int | None:
@@ -324,6 +354,9 @@ class LayerStats:
             limit = attention.kv_cache_token_limit
             tokens = sequence_length if limit is None else min(sequence_length, limit)
             total += attention.kv_cache_bytes_per_token * tokens
+            if attention.compress_rate is not None:
+                entries = sequence_length // attention.compress_rate
+                total += attention.compressed_kv_bytes_per_entry * entries
         return total
 
     def _attentions(self) -> Iterable[AttentionStats]:
@@ -498,7 +531,12 @@ class _Tally:
     def fp32_buffer(self, count: int) -> None:
         """Values the checkpoint stores in fp32 that are not parameters (transformers registers
         them as buffers): bytes only."""
-        self.buffer_bytes += 4 * count
+        self.buffer(count, 4)
+
+    def buffer(self, count: int, value_bytes: int) -> None:
+        """``count`` values of ``value_bytes`` each that the checkpoint stores and that are
+        not parameters (transformers registers them as buffers): bytes only."""
+        self.buffer_bytes += value_bytes * count
 
     def matrix(self, rows: int, cols: int, *leaves: str, stacked: int = 1) -> None:
         """``stacked`` weight matrices of ``rows`` outputs by ``cols`` inputs."""
@@ -720,6 +758,60 @@ def _linear_attention_state_bytes(linear: LinearAttentionConfig, ctx: _Context) 
 # ----------------------------------------------------------------------- end linear attention
 
 
+def _refuse_unmodelled_with_compression(ctx: _Context, path: Path) -> None:
+    """The model-wide attention facts no compressed attention is built with."""
+    model = ctx.model
+    facts = {
+        "attention_bias": ctx.attention_bias,
+        "qkv_bias": model.qkv_bias,
+        "qk_norm": model.qk_norm,
+        "qk_norm_across_heads": model.qk_norm_across_heads,
+    }
+    found = [name for name, value in facts.items() if value]
+    if found:
+        raise BlockConfigError.at(
+            (*path, "compressed_attention"),
+            f"not modelled with {', '.join(found)}: DeepSeek-V4's attention has no biases and "
+            "no q/k norms of that kind",
+        )
+
+
+def _compressed_attention_weights(
+    compressed: CompressedAttentionConfig, kv_heads: int, heads: int, head_dim: int, tally: _Tally
+) -> None:
+    """DeepSeek-V4's attention, as transformers' ``DeepseekV4Attention`` builds it, with its
+    compressor (``DeepseekV4HCACompressor``, or ``DeepseekV4CSACompressor`` and its
+    ``DeepseekV4Indexer`` with an indexer)."""
+    h = tally.ctx.hidden
+    rank = compressed.q_lora_rank
+    tally.matrix(rank, h, "q_a_proj")
+    tally.vector(rank)  # q_a_norm (q_b_norm has no weight)
+    tally.matrix(heads * head_dim, rank, "q_b_proj")
+    tally.matrix(kv_heads * head_dim, h, "kv_proj")  # each key is also the value
+    tally.vector(head_dim)  # kv_norm
+    groups, out_rank = compressed.o_groups, compressed.o_lora_rank
+    tally.matrix(groups * out_rank, heads * head_dim // groups, "o_a_proj")
+    tally.matrix(h, groups * out_rank, "o_b_proj")
+    if tally.ctx.model.attention_sinks:
+        tally.vector(heads)
+    rate = compressed.compress_rate
+    if rate is None:
+        return
+    # Compressed sparse attention pools two overlapping series, each head_dim wide.
+    series = 2 if compressed.has_indexer else 1
+    tally.matrix(series * head_dim, h, "compressor.kv_proj")
+    tally.matrix(series * head_dim, h, "compressor.gate_proj")
+    tally.vector(rate * series * head_dim + head_dim)  # position_bias, kv_norm
+    index_heads, index_dim = compressed.index_n_heads, compressed.index_head_dim
+    if index_heads is None or index_dim is None:
+        return
+    tally.matrix(2 * index_dim, h, "compressor.indexer.kv_proj")
+    tally.matrix(2 * index_dim, h, "compressor.indexer.gate_proj")
+    tally.vector(rate * 2 * index_dim + index_dim)  # position_bias, kv_norm
+    tally.matrix(index_heads * index_dim, rank, "compressor.indexer.q_b_proj")
+    tally.matrix(index_heads, h, "compressor.indexer.scorer.weights_proj")
+
+
 def _indexer_weights(index_heads: int, index_dim: int, mla: MLAConfig, tally: _Tally) -> None:
     """DeepSeek Sparse Attention's indexer, as transformers' ``DeepseekV32Indexer`` builds it."""
     assert mla.q_lora_rank is not None  # the class requires it with an indexer
@@ -753,6 +845,8 @@ def _attention_stats(
     heads: int | None = None
     head_dim: int | None = None
     linear_state = 0
+    compress_rate: int | None = None
+    entry_bytes = 0
     kind = attention_kind(attention)
     if kind == "linear":
         tally.matrix(ctx.hidden, ctx.hidden, "linear_attn")
@@ -789,16 +883,28 @@ def _attention_stats(
         head_dim = attention.head_dim or ctx.head_dim
         heads = attention.num_attention_heads or ctx.heads
         shared_kv = attention.kv_source_layer is not None
-        _gqa_weights(
-            kv_heads,
-            heads,
-            head_dim,
-            tally,
-            output_gate=attention.output_gate is True,
-            shared_kv=shared_kv,
-        )
-        # A layer reading another's K/V holds no cache of its own.
-        kv_bytes = 0 if shared_kv else _bytes(2 * kv_heads * head_dim, ctx.kv_bits)
+        compressed = attention.compressed_attention
+        if compressed is not None:
+            _refuse_unmodelled_with_compression(ctx, path)
+            _compressed_attention_weights(compressed, kv_heads, heads, head_dim, tally)
+            _norms(tally)
+            # Each key is its own value: one vector per token and KV head in the window; one
+            # pooled entry (and the indexer's key) per compress_rate tokens beside it.
+            kv_bytes = _bytes(kv_heads * head_dim, ctx.kv_bits)
+            compress_rate = compressed.compress_rate
+            if compress_rate is not None:
+                entry_bytes = _bytes(head_dim + (compressed.index_head_dim or 0), ctx.kv_bits)
+        else:
+            _gqa_weights(
+                kv_heads,
+                heads,
+                head_dim,
+                tally,
+                output_gate=attention.output_gate is True,
+                shared_kv=shared_kv,
+            )
+            # A layer reading another's K/V holds no cache of its own.
+            kv_bytes = 0 if shared_kv else _bytes(2 * kv_heads * head_dim, ctx.kv_bits)
         if attention.llama4 is not None:
             chunk = attention.llama4.attention_chunk_size
         window = attention.sliding_window
@@ -817,6 +923,8 @@ def _attention_stats(
         linear_attention_state_bytes_per_sequence=linear_state,
         output_gate=kind == "gqa" and attention is not None and attention.output_gate is True,
         kv_source_layer=None if attention is None else attention.kv_source_layer,
+        compress_rate=compress_rate,
+        compressed_kv_bytes_per_entry=entry_bytes,
     )
 
 
@@ -881,7 +989,11 @@ def _ffn_stats(
         tally.vector(h * experts)
         if ctx.model.router_bias:
             tally.vector(experts)
-        if ctx.model.router_score_correction_bias:
+        if moe.hash_routed:
+            # The token-id -> expert-ids table, int32 in the checkpoint (DeepSeek-V4's
+            # tid2eid); such a router has no score-correction bias.
+            tally.buffer(ctx.model.vocab_size * moe.num_experts_per_tok, 4)
+        elif ctx.model.router_score_correction_bias:
             tally.fp32_buffer(experts)
         latent = moe.latent_dim
         if latent is not None:

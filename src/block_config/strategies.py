@@ -24,6 +24,7 @@ except ImportError as error:  # pragma: no cover - depends on what is installed
 from block_config._config import (
     AttentionConfig,
     BlockConfig,
+    CompressedAttentionConfig,
     FFNConfig,
     LinearAttentionConfig,
     Llama4AttentionConfig,
@@ -37,6 +38,7 @@ __all__ = [
     "KNOWN_PRECISIONS",
     "attention_configs",
     "block_configs",
+    "compressed_attention_configs",
     "ffn_configs",
     "linear_attention_configs",
     "llama4_attention_configs",
@@ -74,7 +76,7 @@ def _gated() -> st.SearchStrategy[bool | None]:
 
 def moe_configs() -> st.SearchStrategy[MoEConfig]:
     """Valid :class:`MoEConfig` objects (``num_experts_per_tok <= num_local_experts``),
-    gated or (sometimes) with two-matrix experts."""
+    gated or (sometimes) with two-matrix experts, sometimes hash-routed."""
     return st.integers(1, 512).flatmap(
         lambda per_tok: st.builds(
             MoEConfig,
@@ -84,6 +86,7 @@ def moe_configs() -> st.SearchStrategy[MoEConfig]:
             shared_expert_intermediate_dim=st.just(0) | sizes(),
             gated=_gated(),
             latent_dim=st.none() | st.none() | sizes(),
+            hash_routed=st.sampled_from([None, None, None, True, False]),
         )
     )
 
@@ -162,6 +165,22 @@ def linear_attention_configs() -> st.SearchStrategy[LinearAttentionConfig]:
 # ----------------------------------------------------------------------- end linear attention
 
 
+def compressed_attention_configs() -> st.SearchStrategy[CompressedAttentionConfig]:
+    """Valid :class:`CompressedAttentionConfig` objects: the window only, heavily compressed
+    (a rate, no indexer) and compressed sparse (a rate and an indexer)."""
+    shape = {"q_lora_rank": sizes(), "o_groups": sizes(), "o_lora_rank": sizes()}
+    window_only = st.builds(CompressedAttentionConfig, **shape)
+    heavily = st.builds(CompressedAttentionConfig, compress_rate=sizes(), **shape)
+    sparse = st.builds(
+        CompressedAttentionConfig,
+        compress_rate=sizes(),
+        index_n_heads=sizes(),
+        index_head_dim=sizes(),
+        **shape,
+    )
+    return window_only | heavily | sparse
+
+
 def _optional_floats() -> st.SearchStrategy[float | None]:
     return st.none() | st.floats(allow_nan=False, allow_infinity=False)
 
@@ -185,8 +204,9 @@ def attention_configs(
     precisions: Sequence[str | None] = KNOWN_PRECISIONS,
 ) -> st.SearchStrategy[AttentionConfig]:
     """Valid attention subblocks: GQA (sometimes with an output gate), Llama-4 GQA, linear
-    replacement, Mamba, MLA, linear attention and no-op; attention that is not Mamba, linear
-    attention or no-op sometimes has a sliding window and a head count or width of its own."""
+    replacement, Mamba, MLA, linear attention, compressed (DeepSeek-V4) attention and no-op;
+    attention that is not Mamba, linear attention or no-op sometimes has a sliding window and
+    a head count or width of its own."""
     common = {"sparsify": _sparsify(), "weights_precision": _precisions(precisions)}
     window = st.none() | st.none() | sizes()
     # A layer's own head count and width: mostly the model's (unset).
@@ -218,6 +238,13 @@ def attention_configs(
         ),
         st.builds(AttentionConfig, mamba=mamba_configs(), **common),
         st.builds(AttentionConfig, linear_attention=linear_attention_configs(), **common),
+        st.builds(
+            AttentionConfig,
+            num_key_value_heads=sizes(),
+            compressed_attention=compressed_attention_configs(),
+            **own,
+            **common,
+        ),
         st.builds(AttentionConfig, no_op=st.just(True), **common),
     )
 

@@ -226,6 +226,19 @@ def _summary(stats: ModelStats) -> list[str]:
         f"KV cache:        {thousands(stats.kv_cache_bytes_per_token)} bytes/token "
         f"({size(stats.kv_cache_bytes_per_token)}) in {stats.kv_cache_dtype}",
     ]
+    compressed = [
+        attention
+        for layer in layers
+        for attention in layer._attentions()
+        if attention.compress_rate is not None
+    ]
+    if compressed:
+        rates = sorted({attention.compress_rate or 0 for attention in compressed})
+        lines.append(
+            f"KV compressed:   {len(compressed)} attention(s) add one entry per "
+            f"{'/'.join(map(str, rates))} tokens beside their window "
+            "(--seq-len counts them)"
+        )
     if stats.kv_cache_bytes_bounded_max:
         lines.append(
             f"KV windows:      windowed/chunked layers hold at most "
@@ -281,6 +294,8 @@ def _attention_summary(attention: AttentionStats) -> str:
             text += f" (K/V of layer {attention.kv_source_layer})"
     if attention.sliding_window is not None:
         text += f" window {attention.sliding_window}"
+    if attention.compress_rate is not None:
+        text += f" + 1 entry/{attention.compress_rate} tokens"
     return text
 
 

@@ -17,6 +17,7 @@ True
 
 from block_config.readers import (
     deepseek,
+    deepseek_v4,
     deepseek_v32,
     falcon_h1,
     gemma2,
@@ -82,6 +83,7 @@ __all__ = [
 FAMILY_MODULES = (
     deepseek,
     deepseek_v32,
+    deepseek_v4,
     falcon_h1,
     gemma2,
     gemma3,
