@@ -426,6 +426,13 @@ class MLAConfig(BaseDataclass):
     ``index_head_dim`` that read the query latent (so ``q_lora_rank`` is required) and choose
     the tokens the layer attends to. Its key cache holds ``index_head_dim`` values per token
     beside the latent.
+
+    ``index_kpool`` (written only when set; needs the indexer): the indexer's key pooling
+    (GLM-5.3-Flash): it scores groups of ``index_kpool`` consecutive tokens, each group's key a
+    softmax-weighted mean of its tokens' keys, the weights from a gate projection
+    (``index_kpool_compress_gate``, ``index_head_dim x hidden_size``) plus a learned bias per
+    position in the group (``index_kpool_compress_ape``, ``index_kpool x index_head_dim``).
+    Its cache keeps each token's ``index_head_dim`` gate logits beside its indexer key.
     """
 
     kv_lora_rank: int
@@ -435,6 +442,7 @@ class MLAConfig(BaseDataclass):
     q_lora_rank: int | None = None
     index_n_heads: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
     index_head_dim: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+    index_kpool: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
 
     def _normalise(self) -> list[tuple[str, str]]:
         if (self.index_n_heads is None) != (self.index_head_dim is None):
@@ -442,6 +450,8 @@ class MLAConfig(BaseDataclass):
             return [(missing, "required with the other indexer field: an indexer has both")]
         if self.index_n_heads is not None and self.q_lora_rank is None:
             return [("q_lora_rank", "required with an indexer, which reads the query latent")]
+        if self.index_kpool is not None and self.index_n_heads is None:
+            return [("index_kpool", "must be null without an indexer: it pools the indexer's keys")]
         return []
 
     @property

@@ -104,7 +104,7 @@ def mamba_configs() -> st.SearchStrategy[MambaConfig]:
 
 def mla_configs() -> st.SearchStrategy[MLAConfig]:
     """Valid :class:`MLAConfig` objects, with and without a query latent or a RoPE slice, and
-    with a sparse-attention indexer (which needs the query latent)."""
+    with a sparse-attention indexer (which needs the query latent), its keys pooled or not."""
     plain = st.builds(
         MLAConfig,
         kv_lora_rank=sizes(),
@@ -122,6 +122,7 @@ def mla_configs() -> st.SearchStrategy[MLAConfig]:
         q_lora_rank=sizes(),
         index_n_heads=sizes(),
         index_head_dim=sizes(),
+        index_kpool=st.none() | sizes(),
     )
     return plain | indexed
 
