@@ -538,6 +538,25 @@ class TestMLAIndexer:
             MLAConfig.from_dict({**MLA, **fields})
         assert problems(error) == [message]
 
+    def test_pooled_keys_are_written_only_when_set_and_need_the_indexer(self) -> None:
+        pooled = MLAConfig(**MLA, **self.INDEXER, index_kpool=4)
+        assert pooled.index_kpool == 4
+        assert MLAConfig(**MLA, **self.INDEXER).index_kpool is None
+        assert "index_kpool" not in MLAConfig(**MLA, **self.INDEXER).to_dict()
+        assert repr(pooled).endswith("index_head_dim=128, index_kpool=4)")
+        assert pooled.to_dict() == {**MLA, **self.INDEXER, "index_kpool": 4}
+        assert MLAConfig.from_dict(pooled.to_dict()) == pooled
+        with pytest.raises(BlockConfigError) as error:
+            MLAConfig.from_dict({**MLA, "index_kpool": 4})
+        assert problems(error) == [
+            "$.index_kpool: must be null without an indexer: it pools the indexer's keys"
+        ]
+        with pytest.raises(BlockConfigError) as error:
+            BlockConfig(attention={"mla": {**MLA, **self.INDEXER, "index_kpool": 0}})
+        assert problems(error) == [
+            "$.attention.mla.index_kpool: expected int from 1 to 9223372036854775807, got 0"
+        ]
+
     def test_nested_problems_carry_their_path(self) -> None:
         with pytest.raises(BlockConfigError) as error:
             BlockConfig(attention={"mla": {**MLA, "index_n_heads": 8}})

@@ -84,10 +84,11 @@ def test_linear_attention_state_and_active_parameters_are_exact(
     assert document["mamba_state_bytes_per_sequence"] == 0
     assert document["active_params"] == expected["active_params"]
     kinds = {layer["attention"]["kind"] for layer in document["layers"]}
-    assert kinds == ({"kda", "mla"} if "Kimi" in name else {"gdn", "gqa"})
+    kda = "Kimi" in name or "GLM" in name
+    assert kinds == ({"kda", "mla"} if kda else {"gdn", "gqa"})
     gated = {layer["attention"]["output_gate"] for layer in document["layers"]}
-    # Kimi's MLA and Olmo-Hybrid's OLMo-3 attention have no output gate.
-    assert gated == ({False} if "Kimi" in name or "Olmo" in name else {False, True})
+    # Kimi's and GLM-5.3's MLA and Olmo-Hybrid's OLMo-3 attention have no output gate.
+    assert gated == ({False} if kda or "Olmo" in name else {False, True})
 
 
 def test_every_fixture_has_expected_figures() -> None:

@@ -44,7 +44,7 @@ def test_there_is_one_fixture_per_family_of_the_issue() -> None:
         "deepseek_v32", "glm_moe_dsa", "mistral4", "mistral_large4", "deepseek_v4",
         "gemma4_text",
         # The families of 2026 with linear attention.
-        "qwen3_next", "qwen3_5_moe", "kimi_linear", "olmo_hybrid",
+        "qwen3_next", "qwen3_5_moe", "kimi_linear", "olmo_hybrid", "glm5_next",
     }  # fmt: skip
     assert wanted <= types, sorted(wanted - types)
 

@@ -136,6 +136,22 @@ INVALID = [
         ],
         id="zero indexer heads",
     ),
+    pytest.param(
+        [
+            {
+                "attention": {
+                    "mla": {
+                        **MLA,
+                        "q_lora_rank": 8,
+                        "index_n_heads": 4,
+                        "index_head_dim": 8,
+                        "index_kpool": "4",
+                    }
+                }
+            }
+        ],
+        id="str for key pool",
+    ),
     pytest.param([{"ffn": {"intermediate_size": 5, "gated": "false"}}], id="str for gated"),
     pytest.param([{"ffn": {"moe": {"gated": 0}}}], id="int for moe gated"),
     pytest.param({"attention": {}}, id="object for the list"),
@@ -207,6 +223,22 @@ NORMALISABLE = [
         id="mla with indexer",
     ),
     pytest.param(
+        [
+            {
+                "attention": {
+                    "mla": {
+                        **MLA,
+                        "q_lora_rank": 8,
+                        "index_n_heads": 4,
+                        "index_head_dim": 8,
+                        "index_kpool": 4,
+                    }
+                }
+            }
+        ],
+        id="mla with pooled indexer keys",
+    ),
+    pytest.param(
         [{"attention": {"mla": {**MLA, "index_n_heads": None, "index_head_dim": None}}}],
         id="mla, null indexer",
     ),
@@ -264,6 +296,10 @@ BEYOND_THE_SCHEMA = [
     pytest.param(
         [{"attention": {"mla": {**MLA, "index_n_heads": 4, "index_head_dim": 8}}}],
         id="indexer without query latent",
+    ),
+    pytest.param(
+        [{"attention": {"mla": {**MLA, "index_kpool": 4}}}],
+        id="key pool without indexer",
     ),
     pytest.param([{"ffn": {"moe": {"num_local_experts": 2, "num_experts_per_tok": 3}}}], id="k>n"),
     pytest.param([{"ffn": {"intermediate_size": 8.0}}], id="integral float"),

@@ -416,6 +416,34 @@ def test_the_indexer_adds_its_four_tensors_and_its_keys() -> None:
     assert stats.kv_cache_bytes(1, 100) == 100 * 2 * (2 * latent + d_i)
 
 
+def test_pooled_indexer_keys_add_their_gate_and_position_bias_and_cache_the_gate_logits() -> None:
+    # GLM-5.3-Flash's Glm5NextTextIndexer: index_kpool_compress_gate (d_i, h) and
+    # index_kpool_compress_ape (k, d_i) beside DeepSeek-V3.2's four tensors; its cache packs
+    # each token's key, gate logits and a padding-mask value ([k, gate_scores, valid]).
+    h, heads, vocab = 32, 4, 40
+    n_i, d_i, pool = 3, 10, 4
+    indexed = {**MLA_V3, "index_n_heads": n_i, "index_head_dim": d_i}
+    pooled = {**indexed, "index_kpool": pool}
+    blocks = [{"attention": {"mla": mla}, "ffn": {"no_op": True}} for mla in (pooled, indexed)]
+    arch = ModelArchitecture(
+        hidden_size=h, num_attention_heads=heads, vocab_size=vocab, block_configs=blocks
+    )
+    with_pool, without = model_stats(arch, kv_cache_dtype="bf16").layers
+    tensors: Tensors = {
+        "indexer.index_kpool_compress_gate": (d_i, h),
+        "indexer.index_kpool_compress_ape": (pool, d_i),
+    }
+    assert with_pool.params - without.params == total(tensors)
+    latent = MLA_V3["kv_lora_rank"] + MLA_V3["qk_rope_head_dim"]
+    assert without.kv_cache_bytes_per_token == 2 * (latent + d_i)
+    assert with_pool.kv_cache_bytes_per_token == 2 * (latent + d_i + d_i)
+    # Neither a weight matrix of a linear layer: a quantization leaves them as they are.
+    fp8 = {"quant_method": "fp8", "weight_block_size": [128, 128]}
+    quantized = attrs.evolve(arch, quantization=quantization_from_config(fp8))
+    q_with, q_without = model_stats(quantized).layers
+    assert q_with.weight_bytes - q_without.weight_bytes == 2 * total(tensors)
+
+
 def test_a_layer_without_rope_slice_has_a_narrower_latent() -> None:
     # Mistral-Large-4's NoPE layers: the RoPE slice folded into the nope part of each head.
     h, heads, vocab = 32, 4, 40
@@ -1449,6 +1477,49 @@ def _kimi_linear_fixture(c: dict[str, Any]) -> ModelArchitecture:
     )
 
 
+def _glm5_next_fixture(config: dict[str, Any]) -> ModelArchitecture:
+    """GLM-5.3-Flash's text model: KDA, and MLA with a pooled-key indexer on every 4th layer
+    (``deepseek_sparse_attention``); ``mlp_layer_types`` absent, so the class's first three
+    dense layers; hyper-connections collapsed by a mean."""
+    c = config["text_config"]
+    layout = c["linear_attn_config"]
+    heads, d = layout["num_heads"], layout["head_dim"]
+    kda = {
+        "kind": "kda",
+        "num_key_heads": heads,
+        "key_head_dim": d,
+        "num_value_heads": heads,
+        "value_head_dim": d,
+        "conv_kernel": layout["short_conv_kernel_size"],
+    }
+    latent = ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "q_lora_rank")
+    indexer = ("index_n_heads", "index_head_dim", "index_kpool")
+    mla = {key: c[key] for key in (*latent, *indexer)}
+    moe = {
+        "num_local_experts": c["n_routed_experts"],
+        "num_experts_per_tok": c["num_experts_per_tok"],
+        "expert_intermediate_dim": c["moe_intermediate_size"],
+        "shared_expert_intermediate_dim": c["n_shared_experts"] * c["moe_intermediate_size"],
+    }
+    blocks = [
+        {
+            "attention": {"linear_attention": kda} if kind == "linear_attention" else {"mla": mla},
+            "ffn": {"moe": moe} if n >= 3 else {"intermediate_size": c["intermediate_size"]},
+        }
+        for n, kind in enumerate(c["layer_types"])
+    ]
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        vocab_size=c["vocab_size"],
+        tie_word_embeddings=config["tie_word_embeddings"],
+        router_score_correction_bias=True,
+        hyper_connections=c["hc_mult"],
+        hyper_connections_mean_head=True,
+        block_configs=blocks,
+    )
+
+
 def _deepseek_v4_fixture(c: dict[str, Any]) -> ModelArchitecture:
     shape = {key: c[key] for key in ("q_lora_rank", "o_groups", "o_lora_rank")}
     # The published per-layer compress_ratios (the MTP layer's last): 0 window only, 4
@@ -1510,6 +1581,7 @@ _BUILDERS: dict[str, Any] = {
     ),
     "Kimi-Linear-48B-A3B-Instruct": _kimi_linear_fixture,
     "Mistral-Large-4-1T-A52B": lambda c: _mistral_large4_fixture(c["text_config"]),
+    "GLM-5.3-Flash": _glm5_next_fixture,
     "DeepSeek-V4-Flash-Base": _deepseek_v4_fixture,
 }
 

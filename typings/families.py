@@ -48,6 +48,21 @@ indexed = MLAConfig(
 assert_type(indexed.index_n_heads, int | None)
 assert_type(indexed.index_head_dim, int | None)
 assert_type(indexed.has_indexer, bool)
+# The indexer's key pooling (GLM-5.3-Flash).
+pooled = MLAConfig(
+    kv_lora_rank=512,
+    qk_nope_head_dim=256,
+    qk_rope_head_dim=0,
+    v_head_dim=256,
+    q_lora_rank=1536,
+    index_n_heads=32,
+    index_head_dim=128,
+    index_kpool=4,
+)
+assert_type(pooled.index_kpool, int | None)
+MLAConfig(  # type: ignore[call-arg]
+    kv_lora_rank=512, qk_nope_head_dim=256, qk_rope_head_dim=0, v_head_dim=256, kpool=4
+)
 
 latent = AttentionConfig(mla=mla, sliding_window=4096)
 from_mapping = AttentionConfig(

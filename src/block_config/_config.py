@@ -427,6 +427,13 @@ class MLAConfig(BaseDataclass):
     the tokens the layer attends to. Its key cache holds ``index_head_dim`` values per token
     beside the latent.
 
+    ``index_kpool`` (written only when set; needs the indexer): the indexer's key pooling
+    (GLM-5.3-Flash): it scores groups of ``index_kpool`` consecutive tokens, each group's key a
+    softmax-weighted mean of its tokens' keys, the weights from a gate projection
+    (``index_kpool_compress_gate``, ``index_head_dim x hidden_size``) plus a learned bias per
+    position in the group (``index_kpool_compress_ape``, ``index_kpool x index_head_dim``).
+    Its cache keeps each token's ``index_head_dim`` gate logits beside its indexer key.
+
     ``index_from_hidden`` (written only when set; ``False`` is normalised to ``None``): the
     indexer's queries come from the hidden state, through a LayerNorm of its own (with bias)
     and a projection from ``hidden_size``, instead of from the query latent
@@ -440,6 +447,7 @@ class MLAConfig(BaseDataclass):
     q_lora_rank: int | None = None
     index_n_heads: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
     index_head_dim: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+    index_kpool: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
     index_from_hidden: bool | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
 
     def _normalise(self) -> list[tuple[str, str]]:
@@ -462,6 +470,8 @@ class MLAConfig(BaseDataclass):
                     "(index_from_hidden is not set)",
                 )
             ]
+        if self.index_kpool is not None and self.index_n_heads is None:
+            return [("index_kpool", "must be null without an indexer: it pools the indexer's keys")]
         return []
 
     @property

@@ -25,7 +25,9 @@ vector only where noted; "norm" is one weight vector of ``h``):
   ``r_kv``; kv_b_proj ``r_kv * H*(n+v)``; o_proj ``H*v * h``. With ``attention_bias``, biases
   on q_a_proj, kv_a_proj_with_mqa and o_proj: ``r_q + r_kv + p + h``. An indexer of ``n_i``
   heads of ``d_i`` (DeepSeek-V3.2, GLM-5): wq_b ``r_q * n_i*d_i``, wk ``h * d_i``, k_norm
-  ``2*d_i`` (a LayerNorm with bias), weights_proj ``h * n_i``; with ``index_from_hidden``
+  ``2*d_i`` (a LayerNorm with bias), weights_proj ``h * n_i``; with key pooling over ``k``
+  tokens (``index_kpool``, GLM-5.3-Flash) also index_kpool_compress_gate ``h * d_i`` and
+  index_kpool_compress_ape ``k * d_i``; with ``index_from_hidden``
   (Mistral-Large-4) wq_b reads the hidden state, ``h * n_i*d_i``, through its own LayerNorm
   ``q_input_norm`` with bias, ``2*h``. An MLA attention with ``kv_source_layer``
   (Mistral-Large-4's ``kv_source_layers``) has no kv_a_proj_with_mqa (nor its bias) and no
@@ -115,7 +117,9 @@ Memory:
   conv1d and Mamba's per-head vectors stay at the precision above.
 * KV cache per token of one layer: ``2 * kv * d * bytes`` for a GQA attention; for MLA one
   latent ``(r_kv + p) * bytes`` shared by every head (no factor 2), plus ``d_i * bytes`` of
-  indexer keys with an indexer; no-op, linear and Mamba
+  indexer keys with an indexer, and as many again of pool-gate logits with key pooling
+  (transformers' GLM-5.3-Flash cache also stores one padding-mask value per token beside
+  them, which this library does not count); no-op, linear and Mamba
   layers hold none. ``bytes`` is the KV-cache dtype: the model's ``torch_dtype``, bf16 when it
   says nothing, unless the caller names one. A sliding-window layer holds at most
   ``sliding_window`` tokens and a Llama-4 chunked layer at most ``attention_chunk_size``:
@@ -845,6 +849,11 @@ def _indexer_weights(index_heads: int, index_dim: int, mla: MLAConfig, tally: _T
     tally.matrix(index_dim, h, "indexer.wk")
     tally.vector(2 * index_dim)  # k_norm, a LayerNorm: weight and bias
     tally.matrix(index_heads, h, "indexer.weights_proj")
+    if mla.index_kpool is not None:
+        # GLM-5.3-Flash's key pooling: a gate projection and a bias per position in a pool,
+        # both registered as plain parameters, not linear layers.
+        tally.vector(index_dim * h)  # index_kpool_compress_gate
+        tally.vector(mla.index_kpool * index_dim)  # index_kpool_compress_ape
     if tally.ctx.model.log_position_scaling:
         tally.vector(2 * index_heads)
 
@@ -886,10 +895,12 @@ def _attention_stats(
         shared_kv = attention.kv_source_layer is not None
         _mla_weights(attention.mla, heads, tally, shared_kv=shared_kv)
         # One latent per token and layer, shared by every head: no K/V pair; an indexer keeps
-        # one key of its own per token beside it. A layer reading another's latent keeps only
-        # its indexer keys.
-        latent = 0 if shared_kv else attention.mla.kv_lora_rank + attention.mla.qk_rope_head_dim
-        kv_bytes = _bytes(latent + (attention.mla.index_head_dim or 0), ctx.kv_bits)
+        # one key of its own per token beside it, and with key pooling that token's pool-gate
+        # logits too. A layer reading another's latent keeps only its indexer's.
+        mla = attention.mla
+        latent = 0 if shared_kv else mla.kv_lora_rank + mla.qk_rope_head_dim
+        indexer = (mla.index_head_dim or 0) * (2 if mla.index_kpool is not None else 1)
+        kv_bytes = _bytes(latent + indexer, ctx.kv_bits)
         window = attention.sliding_window
     elif kind in ("gdn", "kda"):
         assert attention is not None

@@ -105,7 +105,7 @@ def mamba_configs() -> st.SearchStrategy[MambaConfig]:
 def mla_configs() -> st.SearchStrategy[MLAConfig]:
     """Valid :class:`MLAConfig` objects, with and without a query latent or a RoPE slice, and
     with a sparse-attention indexer (which reads the query latent, or with
-    ``index_from_hidden`` the hidden state)."""
+    ``index_from_hidden`` the hidden state), its keys pooled or not."""
     plain = st.builds(
         MLAConfig,
         kv_lora_rank=sizes(),
@@ -123,6 +123,7 @@ def mla_configs() -> st.SearchStrategy[MLAConfig]:
         q_lora_rank=sizes(),
         index_n_heads=sizes(),
         index_head_dim=sizes(),
+        index_kpool=st.none() | sizes(),
     )
     from_hidden = st.builds(
         MLAConfig,

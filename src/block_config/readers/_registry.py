@@ -117,6 +117,9 @@ class _Wrapper:
     text_model_type: str
     #: ``tie_word_embeddings`` when neither the wrapper nor its text part says.
     tie_word_embeddings: bool
+    #: Without a ``text_config``, the wrapper's own keys are its text part's (the class
+    #: forwards them, as GLM-5.3-Flash's does for its text-only checkpoints).
+    flat: bool = False
 
 
 _READERS: dict[str, Reader] = {}
@@ -184,16 +187,23 @@ def architecture_of(model_type: str) -> str | None:
 
 
 def register_text_wrapper(
-    model_type: str, *, text_model_type: str, tie_word_embeddings: bool = False
+    model_type: str,
+    *,
+    text_model_type: str,
+    tie_word_embeddings: bool = False,
+    flat: bool = False,
 ) -> None:
     """Register ``model_type`` as a multimodal wrapper read through its ``text_config``.
 
     ``text_model_type`` is the text part's type when its ``text_config`` has none (as the
     family's configuration class builds it); ``tie_word_embeddings`` is the wrapper's default.
+    With ``flat``, a config of ``model_type`` without a ``text_config`` (absent or null) is
+    read as its text part, as a configuration class that forwards its own keys to its text
+    part does.
     """
     if model_type in _READERS or model_type in _WRAPPERS:
         raise ValueError(f"model_type {model_type!r} already has a reader")
-    _WRAPPERS[model_type] = _Wrapper(text_model_type, tie_word_embeddings)
+    _WRAPPERS[model_type] = _Wrapper(text_model_type, tie_word_embeddings, flat)
 
 
 def reader_for(model_type: str) -> Reader | None:
@@ -270,6 +280,9 @@ def choose(
         return Choice(_READERS[model_type], model_type)
     text = config.get(TEXT_CONFIG)
     wrapper = _WRAPPERS.get(model_type) if type(model_type) is str and wrappers else None
+    if wrapper is not None and wrapper.flat and text is None:
+        # A text-only checkpoint of such a wrapper: its keys are the text part's.
+        return Choice(_READERS[wrapper.text_model_type], model_type)
     generic = (
         wrappers and type(model_type) is str and isinstance(text, Mapping) and "model_type" in text
     )
