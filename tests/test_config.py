@@ -28,7 +28,7 @@ from block_config import (
 
 MAMBA = {"state_dim": 128, "num_heads": 64, "head_dim": 64, "num_groups": 8}
 #: DeepSeek-V3's attention (config.json of deepseek-ai/DeepSeek-V3).
-MLA = {
+MLA: dict[str, Any] = {
     "q_lora_rank": 1536,
     "kv_lora_rank": 512,
     "qk_nope_head_dim": 128,
@@ -490,7 +490,7 @@ class TestMLA:
 
 
 class TestMLAIndexer:
-    INDEXER: ClassVar[dict[str, int]] = {"index_n_heads": 64, "index_head_dim": 128}
+    INDEXER: ClassVar[dict[str, Any]] = {"index_n_heads": 64, "index_head_dim": 128}
 
     def test_the_indexer_is_set_by_both_fields(self) -> None:
         mla = MLAConfig(**MLA, **self.INDEXER)
@@ -520,7 +520,8 @@ class TestMLAIndexer:
             ),
             (
                 {"index_n_heads": 64, "index_head_dim": 128, "q_lora_rank": None},
-                "$.q_lora_rank: required with an indexer, which reads the query latent",
+                "$.q_lora_rank: required with an indexer that reads the query latent "
+                "(index_from_hidden is not set)",
             ),
             (
                 {"index_n_heads": 0, "index_head_dim": 128},

@@ -481,7 +481,7 @@ class TestFieldsWrittenOnlyWhenSet:
         assert messages([{"attention": {"mla": {**MLA, "n_heads": 1}}}]) == [
             "$[0].attention.mla.n_heads: unknown key (expected one of: kv_lora_rank, "
             "qk_nope_head_dim, qk_rope_head_dim, v_head_dim, q_lora_rank, index_n_heads, "
-            "index_head_dim, index_kpool)"
+            "index_head_dim, index_kpool, index_from_hidden)"
         ]
 
     def test_round_trips_through_every_writer(self) -> None:

@@ -41,7 +41,7 @@ def test_there_is_one_fixture_per_family_of_the_issue() -> None:
         "nemotron_h", "qwen3_vl",
         # The families of 2026 without linear attention.
         "olmo3", "glm4_moe", "minimax_m2", "granitemoehybrid", "falcon_h1",
-        "deepseek_v32", "glm_moe_dsa", "mistral4", "deepseek_v4",
+        "deepseek_v32", "glm_moe_dsa", "mistral4", "mistral_large4", "deepseek_v4",
         "gemma4_text",
         # The families of 2026 with linear attention.
         "qwen3_next", "qwen3_5_moe", "kimi_linear", "olmo_hybrid", "glm5_next",

@@ -658,7 +658,7 @@ def test_the_fields_written_only_when_set() -> None:
             "sliding_window",
         ],
         "FFNConfig": ["gated"],
-        "MLAConfig": ["index_head_dim", "index_kpool", "index_n_heads"],
+        "MLAConfig": ["index_from_hidden", "index_head_dim", "index_kpool", "index_n_heads"],
         "CompressedAttentionConfig": ["compress_rate", "index_head_dim", "index_n_heads"],
     }
     for cls in CLASSES:

@@ -795,18 +795,32 @@ def _own_kv(block: BlockConfig) -> bool:
     attention = block.attention
     return (
         attention is not None
-        and attention.num_key_value_heads is not None
+        and (attention.num_key_value_heads is not None or attention.mla is not None)
         and not attention.replace_with_linear
         and attention.kv_source_layer is None
     )
 
 
+def _kv_kind(block: BlockConfig) -> tuple[int, int] | None:
+    """What a layer reading ``block``'s K/V must match: None for GQA, an MLA latent's widths."""
+    attention = block.attention
+    mla = None if attention is None else attention.mla
+    return None if mla is None else (mla.kv_lora_rank, mla.qk_rope_head_dim)
+
+
 def _shared_kv(blocks: list[BlockConfig], rng: random.Random) -> list[BlockConfig]:
-    """Now and then, a later GQA layer reading the K/V of an earlier one (Gemma 4)."""
+    """Now and then, a later GQA layer reading the K/V of an earlier one (Gemma 4), or an MLA
+    layer reading an earlier latent of its widths (Mistral-Large-4)."""
     sources = [index for index, block in enumerate(blocks) if _own_kv(block)]
-    if len(sources) < 2 or rng.random() < 0.5:
+    pairs = [
+        (source, reader)
+        for source in sources
+        for reader in sources
+        if source < reader and _kv_kind(blocks[source]) == _kv_kind(blocks[reader])
+    ]
+    if not pairs or rng.random() < 0.5:
         return blocks
-    source, reader = sorted(rng.sample(sources, 2))
+    source, reader = rng.choice(pairs)
     attention = blocks[reader].attention
     assert attention is not None
     shared = attrs.evolve(attention, kv_source_layer=source)

@@ -187,11 +187,14 @@ def test_a_mamba_layer_is_no_kv_source() -> None:
     "attention",
     [
         {"no_op": True, "kv_source_layer": 0},
-        {"mla": {"kv_lora_rank": 8, "qk_nope_head_dim": 4, "qk_rope_head_dim": 4,
-                 "v_head_dim": 4}, "kv_source_layer": 0},
+        {"mamba": {"state_dim": 4, "num_heads": 2, "head_dim": 4, "num_groups": 1},
+         "kv_source_layer": 0},
+        {"linear_attention": {"kind": "gdn", "num_key_heads": 2, "key_head_dim": 4,
+                              "num_value_heads": 2, "value_head_dim": 4},
+         "kv_source_layer": 0},
     ],
 )  # fmt: skip
-def test_kv_source_layer_is_for_gqa_attention_only(attention: dict[str, Any]) -> None:
+def test_kv_source_layer_is_for_gqa_and_mla_attention_only(attention: dict[str, Any]) -> None:
     with pytest.raises(BlockConfigError) as info:
         AttentionConfig.from_dict(attention)
     assert any(problem.path[-1] == "kv_source_layer" for problem in info.value.problems)

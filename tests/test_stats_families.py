@@ -1316,6 +1316,59 @@ def _deepseek_fixture(c: dict[str, Any]) -> ModelArchitecture:
     )
 
 
+def _mistral_large4_fixture(c: dict[str, Any]) -> ModelArchitecture:
+    """Every 4th layer NoPE (the rotary slice folded into the nope part), an indexer from the
+    hidden state everywhere, one dense layer then MoE layers."""
+    rope, nope = c["qk_rope_head_dim"], c["qk_nope_head_dim"]
+    indexer = {"index_n_heads": c["index_n_heads"], "index_head_dim": c["index_head_dim"]}
+    common = {"kv_lora_rank": c["kv_lora_rank"], "v_head_dim": c["v_head_dim"], **indexer}
+    with_rope = {**common, "qk_nope_head_dim": nope, "qk_rope_head_dim": rope}
+    without_rope = {**common, "qk_nope_head_dim": nope + rope, "qk_rope_head_dim": 0}
+    moe = {
+        "num_local_experts": c["n_routed_experts"],
+        "num_experts_per_tok": c["num_experts_per_tok"],
+        "expert_intermediate_dim": c["moe_intermediate_size"],
+        "shared_expert_intermediate_dim": c["n_shared_experts"] * c["moe_intermediate_size"],
+    }
+    interval, first = c["no_rope_layer_interval"], c["first_k_dense_replace"]
+    blocks = [
+        {
+            "attention": {
+                "mla": {
+                    **(with_rope if (n + 1) % interval else without_rope),
+                    "index_from_hidden": True,
+                }
+            },
+            "ffn": {"intermediate_size": c["intermediate_size"]} if n < first else {"moe": moe},
+        }
+        for n in range(c["num_hidden_layers"])
+    ]
+    return ModelArchitecture(
+        hidden_size=c["hidden_size"],
+        num_attention_heads=c["num_attention_heads"],
+        vocab_size=c["vocab_size"],
+        log_position_scaling=True,
+        router_fp32=True,
+        learned_rope_frequencies=rope // 2,
+        block_configs=blocks,
+    )
+
+
+def test_mistral_large4_attention_tensor_by_tensor() -> None:
+    # transformers 5.25's MistralLarge4TextAttention of the fixture, per tensor (its
+    # --by-module sums divided by the layers holding them): q_proj and o_proj 64 x 128 by
+    # 6144; kv_a_proj_with_mqa 6144 x 576 (RoPE) or x 512 (NoPE), kv_a_layernorm 512,
+    # kv_b_proj 512 x 64*(64+128) (RoPE) or 64*(128+128) (NoPE), softmax_scaling 2 x 64;
+    # the indexer's q_input_norm 2 x 6144, wq_b 6144 x 32*128, wk 6144 x 128, k_norm 2 x 128,
+    # weights_proj 6144 x 32 and softmax_scaling 2 x 32; the layer's input norm 6144.
+    arch = _mistral_large4_fixture(_fixture("Mistral-Large-4-1T-A52B")["text_config"])
+    layers = model_stats(arch).layers
+    shared = 2 * 50_331_648 + 512 + 128 + 6_144
+    indexer = 12_288 + 25_165_824 + 786_432 + 256 + 196_608 + 64
+    assert layers[0].attention.params == shared + 3_538_944 + 6_291_456 + indexer
+    assert layers[3].attention.params == shared + 3_145_728 + 8_388_608 + indexer
+
+
 def _nemotron_h_fixture(c: dict[str, Any]) -> ModelArchitecture:
     no_op = {"no_op": True}
     mamba = {
@@ -1527,6 +1580,7 @@ _BUILDERS: dict[str, Any] = {
         c["text_config"], fused=False, mamba_ssm_cache_dtype="float32"
     ),
     "Kimi-Linear-48B-A3B-Instruct": _kimi_linear_fixture,
+    "Mistral-Large-4-1T-A52B": lambda c: _mistral_large4_fixture(c["text_config"]),
     "GLM-5.3-Flash": _glm5_next_fixture,
     "DeepSeek-V4-Flash-Base": _deepseek_v4_fixture,
 }

@@ -188,6 +188,47 @@ assert_type(gemma4.per_layer_input_size, int | None)
 assert_type(gemma4.per_layer_input_vocab_size, int | None)
 assert_type(model_stats(gemma4).layers[1].attention.kv_source_layer, int | None)
 
+# Mistral-Large-4: an indexer reading the hidden state, a layer reading an earlier layer's
+# latent, log-position query scaling, fp32 routers and LeRoPE's learned frequency scales.
+from_hidden = MLAConfig(
+    kv_lora_rank=512,
+    qk_nope_head_dim=64,
+    qk_rope_head_dim=64,
+    v_head_dim=128,
+    index_n_heads=32,
+    index_head_dim=128,
+    index_from_hidden=True,
+)
+assert_type(from_hidden.index_from_hidden, bool | None)
+MLAConfig(
+    kv_lora_rank=512,
+    qk_nope_head_dim=64,
+    qk_rope_head_dim=64,
+    v_head_dim=128,
+    index_from_hidden="yes",  # type: ignore[arg-type]
+)
+large4 = ModelArchitecture(
+    hidden_size=6144,
+    num_attention_heads=64,
+    vocab_size=204800,
+    block_configs=[
+        BlockConfig(
+            attention=AttentionConfig(mla=from_hidden), ffn=FFNConfig(intermediate_size=24576)
+        ),
+        BlockConfig(
+            attention=AttentionConfig(mla=from_hidden, kv_source_layer=0),
+            ffn=FFNConfig(intermediate_size=24576),
+        ),
+    ],
+    log_position_scaling=True,
+    router_fp32=True,
+    learned_rope_frequencies=32,
+)
+assert_type(large4.log_position_scaling, bool)
+assert_type(large4.router_fp32, bool)
+assert_type(large4.learned_rope_frequencies, int | None)
+assert_type(model_stats(large4).layers[1].attention.kv_source_layer, int | None)
+
 # Hyper-connections (DeepSeek-V4, GLM-5.3-Flash): the residual streams, model-wide.
 streams = ModelArchitecture(
     hidden_size=64,
@@ -199,6 +240,13 @@ streams = ModelArchitecture(
 )
 assert_type(streams.hyper_connections, int | None)
 assert_type(streams.hyper_connections_mean_head, bool)
+ModelArchitecture(
+    hidden_size=64,
+    num_attention_heads=4,
+    vocab_size=100,
+    block_configs=[],
+    learned_rope_frequencies="32",  # type: ignore[arg-type]
+)
 ModelArchitecture(
     hidden_size=64,
     num_attention_heads=4,

@@ -433,6 +433,11 @@ class MLAConfig(BaseDataclass):
     (``index_kpool_compress_gate``, ``index_head_dim x hidden_size``) plus a learned bias per
     position in the group (``index_kpool_compress_ape``, ``index_kpool x index_head_dim``).
     Its cache keeps each token's ``index_head_dim`` gate logits beside its indexer key.
+
+    ``index_from_hidden`` (written only when set; ``False`` is normalised to ``None``): the
+    indexer's queries come from the hidden state, through a LayerNorm of its own (with bias)
+    and a projection from ``hidden_size``, instead of from the query latent
+    (Mistral-Large-4, whose MLA has no query latent). It needs an indexer.
     """
 
     kv_lora_rank: int
@@ -443,13 +448,28 @@ class MLAConfig(BaseDataclass):
     index_n_heads: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
     index_head_dim: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
     index_kpool: int | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
+    index_from_hidden: bool | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
 
     def _normalise(self) -> list[tuple[str, str]]:
+        if self.index_from_hidden is False:
+            self._set("index_from_hidden", None)
         if (self.index_n_heads is None) != (self.index_head_dim is None):
             missing = "index_n_heads" if self.index_n_heads is None else "index_head_dim"
             return [(missing, "required with the other indexer field: an indexer has both")]
-        if self.index_n_heads is not None and self.q_lora_rank is None:
-            return [("q_lora_rank", "required with an indexer, which reads the query latent")]
+        if self.index_from_hidden is not None and self.index_n_heads is None:
+            return [("index_from_hidden", "must be null without an indexer (index_n_heads)")]
+        if (
+            self.index_n_heads is not None
+            and self.q_lora_rank is None
+            and self.index_from_hidden is None
+        ):
+            return [
+                (
+                    "q_lora_rank",
+                    "required with an indexer that reads the query latent "
+                    "(index_from_hidden is not set)",
+                )
+            ]
         if self.index_kpool is not None and self.index_n_heads is None:
             return [("index_kpool", "must be null without an indexer: it pools the indexer's keys")]
         return []
@@ -616,11 +636,14 @@ class AttentionConfig(SubblockConfig):
     second half a sigmoid gate on each head's output before ``o_proj`` (Qwen3-Next, Qwen3.5);
     ``False`` is normalised to ``None``.
 
-    ``kv_source_layer``: the index of the earlier layer whose keys and values this GQA
-    attention reads (Gemma 4's ``num_kv_shared_layers``): it has no k/v projections and no
-    key norm of its own and holds no KV cache; ``None`` means it computes its own. Neither a
-    no-op, a Mamba, an MLA nor a linear attention has one; the model checks that it names an
-    earlier layer with keys and values of its own.
+    ``kv_source_layer``: the index of the earlier layer whose keys and values this attention
+    reads (Gemma 4's ``num_kv_shared_layers``, Mistral-Large-4's ``kv_source_layers``) and
+    holds no KV cache of its own; ``None`` means it computes its own. A GQA attention then has
+    no k/v projections and no key norm; an MLA attention has no ``kv_a_proj_with_mqa`` and no
+    ``kv_a_layernorm`` (it still expands the source's latent with its own ``kv_b_proj``, and
+    an indexer keeps its own keys). Neither a no-op, a Mamba nor a linear attention has one;
+    the model checks that it names an earlier layer of the same kind with keys and values of
+    its own (for MLA, a latent of the same widths).
 
     ``compressed_attention``: the attention is DeepSeek-V4's (:class:`CompressedAttentionConfig`:
     keys that are also the values, a query latent, a grouped output projection, compressed
@@ -675,7 +698,12 @@ class AttentionConfig(SubblockConfig):
                     problems.append(("head_dim", "must be null when mamba is set"))
                 problems += self._linear_attention_problems("mamba is set")
             elif self.mla is not None:
-                problems += self._linear_attention_problems("mla is set")
+                # An MLA attention may read another layer's latent (kv_source_layer).
+                problems += [
+                    problem
+                    for problem in self._linear_attention_problems("mla is set")
+                    if problem[0] != "kv_source_layer"
+                ]
             elif self.linear_attention is not None:
                 linear_excludes = (
                     "llama4",

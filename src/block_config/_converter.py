@@ -459,7 +459,7 @@ elif mla is not None:
     if (
         llama4 is not None or head_dim is not None
         or linear_attention is not None or output_gate is not None
-        or kv_source_layer is not None or compressed_attention is not None
+        or compressed_attention is not None
     ): raise _SLOW
     num_key_value_heads = None
 elif linear_attention is not None:

@@ -39,6 +39,9 @@ MODEL_FIELDS = (
     "torch_dtype",
     "per_layer_input_size",
     "per_layer_input_vocab_size",
+    "log_position_scaling",
+    "router_fp32",
+    "learned_rope_frequencies",
     "hyper_connections",
     "hyper_connections_mean_head",
 )

@@ -51,6 +51,7 @@ from block_config.readers._common import DEFAULT_CONV_KERNEL as _DEFAULT_CONV_KE
 from block_config.readers._common import (
     FLAG_KEYS,
     HYPER_CONNECTIONS_KEY,
+    MODEL_COUNT_KEYS,
     PER_LAYER_INPUT_KEYS,
     check_kv,
 )
@@ -261,6 +262,15 @@ class ModelArchitecture:
     #: Mamba mixers have no gated RMSNorm before out_proj (Falcon-H1's ``mamba_rms_norm``
     #: false).
     mamba_without_norm: bool = False
+    #: Each attention, and each sparse-attention indexer, scales its queries per head by
+    #: ``scale * log(position + 1) + bias``: two parameters per head (Mistral-Large-4).
+    log_position_scaling: bool = False
+    #: The routers' weights are kept in fp32 whatever the model's dtype (Mistral-Large-4,
+    #: transformers' ``_keep_in_fp32_modules_strict``): 4 bytes each in weight bytes.
+    router_fp32: bool = False
+    #: LeRoPE (Mistral-Large-4's ``rotary_emb.alpha``): this many learned scales, one per
+    #: rotary frequency, model-level parameters kept in fp32; None when the model has none.
+    learned_rope_frequencies: int | None = None
     #: A norm after each attention and FFN besides the one before it (Gemma-2, Gemma-3).
     sandwich_norms: bool = False
     #: The router has a bias of ``num_local_experts`` (gpt-oss).
@@ -350,7 +360,7 @@ class ModelArchitecture:
                 problems.append(Problem((name,), f"expected str or null, got {describe(value)}"))
             elif value is not None and not _is_text(value):
                 problems.append(Problem((name,), _NOT_TEXT))
-        for name in ("per_layer_input_size", "per_layer_input_vocab_size"):
+        for name in ("per_layer_input_size", "per_layer_input_vocab_size", *MODEL_COUNT_KEYS):
             if getattr(self, name) is not None:
                 check_int(getattr(self, name), (name,), problems)
         if (self.per_layer_input_size is None) != (self.per_layer_input_vocab_size is None):
@@ -658,6 +668,13 @@ class ModelArchitecture:
         for name, key in PER_LAYER_INPUT_KEYS.items():
             if out.get(key) != getattr(self, name):
                 out[key] = getattr(self, name)
+        for name, key in MODEL_COUNT_KEYS.items():
+            # Written only when set, so a model without them is written as before.
+            if out.get(key) != getattr(self, name):
+                if getattr(self, name) is None:
+                    out.pop(key, None)
+                else:
+                    out[key] = getattr(self, name)
         if out.get(HYPER_CONNECTIONS_KEY) != self.hyper_connections:
             out[HYPER_CONNECTIONS_KEY] = self.hyper_connections
         if out.get("mamba_ssm_cache_dtype") != self.mamba_ssm_cache_dtype:
@@ -699,17 +716,33 @@ class ModelArchitecture:
 
 
 def _own_kv(attention: AttentionConfig | None) -> bool:
-    """Whether ``attention`` computes keys and values of its own (a GQA attention reading no
-    other layer's)."""
+    """Whether ``attention`` computes keys and values of its own (a GQA or MLA attention
+    reading no other layer's)."""
     return (
         attention is not None
         and not attention.no_op
         and not attention.replace_with_linear
         and attention.mamba is None
-        and attention.mla is None
         and attention.linear_attention is None
         and attention.kv_source_layer is None
     )
+
+
+def _kv_mismatch(reader: AttentionConfig, source: AttentionConfig) -> str | None:
+    """Why ``reader`` cannot read ``source``'s K/V (None when it can): a GQA attention reads a
+    GQA attention's keys and values, an MLA attention a latent of its own widths."""
+    if source.compressed_attention is not None:
+        return "a compressed attention's K/V is read by no other layer"
+    if reader.mla is not None and source.mla is None:
+        return "an MLA attention cannot read a GQA attention's K/V"
+    if reader.mla is None and source.mla is not None:
+        return "a GQA attention cannot read an MLA attention's latent"
+    if reader.mla is not None and source.mla is not None:
+        for name in ("kv_lora_rank", "qk_rope_head_dim"):
+            mine, theirs = getattr(reader.mla, name), getattr(source.mla, name)
+            if mine != theirs:
+                return f"its latent has {name} {theirs}, this layer's {mine}"
+    return None
 
 
 def _nested_kv_sources(block: BlockConfig, path: Path, problems: list[Problem]) -> None:
@@ -747,4 +780,11 @@ def _kv_source_problems(blocks: tuple[BlockConfig, ...]) -> list[Problem]:
                     f"names layer {source}, whose attention has no keys and values of its own",
                 )
             )
+        else:
+            source_attention = blocks[source].attention
+            assert attention is not None
+            assert source_attention is not None
+            why = _kv_mismatch(attention, source_attention)
+            if why is not None:
+                problems.append(Problem(where, f"names layer {source}: {why}"))
     return problems

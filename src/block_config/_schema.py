@@ -132,7 +132,6 @@ _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
             "head_dim",
             "linear_attention",
             "output_gate",
-            "kv_source_layer",
             "compressed_attention",
         ),
         "linear_attention": (

@@ -27,7 +27,15 @@ vector only where noted; "norm" is one weight vector of ``h``):
   heads of ``d_i`` (DeepSeek-V3.2, GLM-5): wq_b ``r_q * n_i*d_i``, wk ``h * d_i``, k_norm
   ``2*d_i`` (a LayerNorm with bias), weights_proj ``h * n_i``; with key pooling over ``k``
   tokens (``index_kpool``, GLM-5.3-Flash) also index_kpool_compress_gate ``h * d_i`` and
-  index_kpool_compress_ape ``k * d_i``.
+  index_kpool_compress_ape ``k * d_i``; with ``index_from_hidden``
+  (Mistral-Large-4) wq_b reads the hidden state, ``h * n_i*d_i``, through its own LayerNorm
+  ``q_input_norm`` with bias, ``2*h``. An MLA attention with ``kv_source_layer``
+  (Mistral-Large-4's ``kv_source_layers``) has no kv_a_proj_with_mqa (nor its bias) and no
+  kv_a_layernorm, and caches no latent: only its indexer keys, when it has an indexer.
+* ``log_position_scaling`` (Mistral-Large-4): a scale and a bias per query head, ``2*H``, in
+  every GQA or MLA attention, and ``2*n_i`` in every indexer.
+* ``learned_rope_frequencies`` (Mistral-Large-4's LeRoPE ``rotary_emb.alpha``): that many
+  model-level parameters, stored in fp32 (4 bytes each).
 * linear replacement (attention or FFN): ``h * h`` plus its norm; no bias.
 * dense FFN of width ``i``: gated (SwiGLU: gate, up, down) ``3 * h * i``, or with
   ``gated=False`` (relu2, two matrices: up, down) ``2 * h * i``; with ``mlp_bias``, biases
@@ -99,7 +107,8 @@ vector only where noted; "norm" is one weight vector of ``h``):
 Memory:
 
 * weight bytes: a subblock's parameters at its ``weights_precision`` (the model's dtype when
-  it is null); embeddings, ``lm_head`` and the final norm at the model's dtype. Sizes per
+  it is null); embeddings, ``lm_head`` and the final norm at the model's dtype; with
+  ``router_fp32`` (Mistral-Large-4) the routers' weights at 4 bytes each. Sizes per
   precision are in :data:`PRECISION_BITS`. With a ``quantization`` (read from
   ``quantization_config``), every weight matrix of a linear layer (the projections above,
   expert and shared-expert matrices, Mamba's in_proj and out_proj) is stored as
@@ -276,7 +285,8 @@ class AttentionStats:
     linear_attention_state_bytes_per_sequence: int = 0
     #: A GQA attention with an output gate (``q_proj`` twice as wide).
     output_gate: bool = False
-    #: The layer whose K/V this GQA attention reads (it holds no KV cache); None: its own.
+    #: The layer whose K/V this GQA or MLA attention reads (it holds no KV cache of its own,
+    #: an MLA attention's indexer keys apart); None: its own.
     kv_source_layer: int | None = None
     #: A compressed attention (DeepSeek-V4) keeps one compressed entry per this many tokens
     #: beside its window; None: no compressed entries.
@@ -528,6 +538,11 @@ class _Tally:
         self.params += count
         self.plain += count
 
+    def fp32(self, count: int) -> None:
+        """Parameters kept in fp32 whatever the subblock's precision (4 bytes each)."""
+        self.params += count
+        self.buffer_bytes += 4 * count
+
     def fp32_buffer(self, count: int) -> None:
         """Values the checkpoint stores in fp32 that are not parameters (transformers registers
         them as buffers): bytes only."""
@@ -679,11 +694,16 @@ def _gqa_weights(
         tally.vector(q_width + kv_width)
     if ctx.model.attention_sinks:
         tally.vector(heads)
+    if ctx.model.log_position_scaling:
+        tally.vector(2 * heads)
     _norms(tally)
 
 
-def _mla_weights(mla: MLAConfig, heads: int, tally: _Tally) -> None:
-    """DeepSeek-V2/V3 attention, as transformers' ``DeepseekV3Attention`` builds it."""
+def _mla_weights(mla: MLAConfig, heads: int, tally: _Tally, *, shared_kv: bool = False) -> None:
+    """DeepSeek-V2/V3 attention, as transformers' ``DeepseekV3Attention`` builds it;
+    ``shared_kv``: it reads another layer's latent (Mistral-Large-4's
+    ``MistralLarge4TextAttention`` of a KV-sharing layer), and has no kv_a_proj_with_mqa
+    (nor its bias) and no kv_a_layernorm."""
     ctx = tally.ctx
     h = ctx.hidden
     qk_head = mla.qk_nope_head_dim + mla.qk_rope_head_dim
@@ -695,14 +715,18 @@ def _mla_weights(mla: MLAConfig, heads: int, tally: _Tally) -> None:
         tally.matrix(heads * qk_head, mla.q_lora_rank, "q_b_proj")
         if ctx.attention_bias:
             tally.vector(mla.q_lora_rank)
-    tally.matrix(mla.kv_lora_rank + mla.qk_rope_head_dim, h, "kv_a_proj_with_mqa")
-    tally.vector(mla.kv_lora_rank)  # kv_a_layernorm
+    latent = mla.kv_lora_rank + mla.qk_rope_head_dim
+    if not shared_kv:
+        tally.matrix(latent, h, "kv_a_proj_with_mqa")
+        tally.vector(mla.kv_lora_rank)  # kv_a_layernorm
     tally.matrix(heads * (mla.qk_nope_head_dim + mla.v_head_dim), mla.kv_lora_rank, "kv_b_proj")
     tally.matrix(h, heads * mla.v_head_dim, "o_proj")
     if ctx.attention_bias:
-        tally.vector(mla.kv_lora_rank + mla.qk_rope_head_dim + h)
+        tally.vector((0 if shared_kv else latent) + h)
     if ctx.model.attention_sinks:
         tally.vector(heads)
+    if ctx.model.log_position_scaling:
+        tally.vector(2 * heads)
     if mla.index_n_heads is not None and mla.index_head_dim is not None:
         _indexer_weights(mla.index_n_heads, mla.index_head_dim, mla, tally)
     _norms(tally)
@@ -813,10 +837,15 @@ def _compressed_attention_weights(
 
 
 def _indexer_weights(index_heads: int, index_dim: int, mla: MLAConfig, tally: _Tally) -> None:
-    """DeepSeek Sparse Attention's indexer, as transformers' ``DeepseekV32Indexer`` builds it."""
-    assert mla.q_lora_rank is not None  # the class requires it with an indexer
+    """DeepSeek Sparse Attention's indexer, as transformers' ``DeepseekV32Indexer`` builds it,
+    or with ``index_from_hidden`` as ``MistralLarge4TextIndexer`` does."""
     h = tally.ctx.hidden
-    tally.matrix(index_heads * index_dim, mla.q_lora_rank, "indexer.wq_b")
+    if mla.index_from_hidden:
+        tally.vector(2 * h)  # q_input_norm, a LayerNorm: weight and bias
+        tally.matrix(index_heads * index_dim, h, "indexer.wq_b")
+    else:
+        assert mla.q_lora_rank is not None  # the class requires it with such an indexer
+        tally.matrix(index_heads * index_dim, mla.q_lora_rank, "indexer.wq_b")
     tally.matrix(index_dim, h, "indexer.wk")
     tally.vector(2 * index_dim)  # k_norm, a LayerNorm: weight and bias
     tally.matrix(index_heads, h, "indexer.weights_proj")
@@ -825,6 +854,8 @@ def _indexer_weights(index_heads: int, index_dim: int, mla: MLAConfig, tally: _T
         # both registered as plain parameters, not linear layers.
         tally.vector(index_dim * h)  # index_kpool_compress_gate
         tally.vector(mla.index_kpool * index_dim)  # index_kpool_compress_ape
+    if tally.ctx.model.log_position_scaling:
+        tally.vector(2 * index_heads)
 
 
 def _attention_stats(
@@ -861,12 +892,13 @@ def _attention_stats(
         assert attention is not None
         assert attention.mla is not None
         heads = attention.num_attention_heads or ctx.heads
-        _mla_weights(attention.mla, heads, tally)
+        shared_kv = attention.kv_source_layer is not None
+        _mla_weights(attention.mla, heads, tally, shared_kv=shared_kv)
         # One latent per token and layer, shared by every head: no K/V pair; an indexer keeps
         # one key of its own per token beside it, and with key pooling that token's pool-gate
-        # logits too.
+        # logits too. A layer reading another's latent keeps only its indexer's.
         mla = attention.mla
-        latent = mla.kv_lora_rank + mla.qk_rope_head_dim
+        latent = 0 if shared_kv else mla.kv_lora_rank + mla.qk_rope_head_dim
         indexer = (mla.index_head_dim or 0) * (2 if mla.index_kpool is not None else 1)
         kv_bytes = _bytes(latent + indexer, ctx.kv_bits)
         window = attention.sliding_window
@@ -986,7 +1018,10 @@ def _ffn_stats(
         gated = moe.is_gated
         # Routers are never quantized (their module is not a plain linear layer to the
         # quantizers, or every published config excludes it).
-        tally.vector(h * experts)
+        if ctx.model.router_fp32:
+            tally.fp32(h * experts)
+        else:
+            tally.vector(h * experts)
         if ctx.model.router_bias:
             tally.vector(experts)
         if moe.hash_routed:
@@ -1236,6 +1271,7 @@ def _model_stats(
         + _per_layer_input_params(model)
         + _hyper_connection_head_params(model)
     )
+    rope_scales = model.learned_rope_frequencies or 0  # fp32: 4 bytes each
     unbounded = bounded = 0
     for layer in layers:
         for attention in layer._attentions():
@@ -1248,10 +1284,14 @@ def _model_stats(
     mtp_params, mtp_bytes = _mtp_stats(model, ctx, problems)
     if problems:
         raise BlockConfigError(problems)
-    weight_bytes = _bytes(model_level, ctx.dtype_bits) + sum(layer.weight_bytes for layer in layers)
+    weight_bytes = (
+        _bytes(model_level, ctx.dtype_bits)
+        + 4 * rope_scales
+        + sum(layer.weight_bytes for layer in layers)
+    )
     return ModelStats(
-        total_params=model_level + sum(layer.params for layer in layers),
-        active_params=model_level + sum(layer.active_params for layer in layers),
+        total_params=model_level + rope_scales + sum(layer.params for layer in layers),
+        active_params=model_level + rope_scales + sum(layer.active_params for layer in layers),
         weight_bytes=weight_bytes,
         kv_cache_bytes_per_token=sum(layer.kv_cache_bytes_per_token for layer in layers),
         mamba_state_bytes_per_sequence=sum(

@@ -104,7 +104,8 @@ def mamba_configs() -> st.SearchStrategy[MambaConfig]:
 
 def mla_configs() -> st.SearchStrategy[MLAConfig]:
     """Valid :class:`MLAConfig` objects, with and without a query latent or a RoPE slice, and
-    with a sparse-attention indexer (which needs the query latent), its keys pooled or not."""
+    with a sparse-attention indexer (which reads the query latent, or with
+    ``index_from_hidden`` the hidden state), its keys pooled or not."""
     plain = st.builds(
         MLAConfig,
         kv_lora_rank=sizes(),
@@ -124,7 +125,18 @@ def mla_configs() -> st.SearchStrategy[MLAConfig]:
         index_head_dim=sizes(),
         index_kpool=st.none() | sizes(),
     )
-    return plain | indexed
+    from_hidden = st.builds(
+        MLAConfig,
+        kv_lora_rank=sizes(),
+        qk_nope_head_dim=sizes(),
+        qk_rope_head_dim=st.just(0) | sizes(),
+        v_head_dim=sizes(),
+        q_lora_rank=st.none() | sizes(),
+        index_n_heads=sizes(),
+        index_head_dim=sizes(),
+        index_from_hidden=st.just(True),
+    )
+    return plain | indexed | from_hidden
 
 
 # --------------------------------------------------------------------------- linear attention

@@ -290,8 +290,8 @@ def _attention_summary(attention: AttentionStats) -> str:
         text = f"gqa {attention.num_key_value_heads} KV"
         if attention.output_gate:
             text += " gated"
-        if attention.kv_source_layer is not None:
-            text += f" (K/V of layer {attention.kv_source_layer})"
+    if attention.kv_source_layer is not None:
+        text += f" (K/V of layer {attention.kv_source_layer})"
     if attention.sliding_window is not None:
         text += f" window {attention.sliding_window}"
     if attention.compress_rate is not None:
@@ -315,6 +315,8 @@ _FACTS = (
     "qk_norm_across_heads",
     "parallel_blocks_share_input_norm",
     "mamba_without_norm",
+    "log_position_scaling",
+    "router_fp32",
     "hyper_connections",
     "hyper_connections_mean_head",
 )
@@ -325,6 +327,7 @@ def _model_facts(model: ModelArchitecture) -> dict[str, Any]:
     return {
         "model_type": model.model_type,
         **{name: getattr(model, name) for name in _FACTS},
+        "learned_rope_frequencies": model.learned_rope_frequencies,
         "mamba_ssm_cache_dtype": model.mamba_ssm_cache_dtype,
         "quantization_config": None if quantization is None else quantization.to_config(),
     }

@@ -21,6 +21,7 @@ __all__ = [
     "GQA_PER_LAYER_FIXED_HEADS",
     "HYPER_CONNECTIONS_KEY",
     "MAX_BLOCKS",
+    "MODEL_COUNT_KEYS",
     "NO_OP",
     "NO_PER_LAYER",
     "PER_LAYER_INPUT_KEYS",
@@ -60,6 +61,8 @@ FLAG_KEYS = (
     "qk_norm_across_heads",
     "parallel_blocks_share_input_norm",
     "mamba_without_norm",
+    "log_position_scaling",
+    "router_fp32",
     "hyper_connections_mean_head",
 )
 NO_OP: dict[str, Any] = {"no_op": True}
@@ -168,6 +171,10 @@ PER_LAYER_INPUT_KEYS = {
 }
 
 
+#: The model-wide counts the native and legacy dialects spell under their own names:
+#: LeRoPE's learned frequency scales (Mistral-Large-4's ``rotary_emb.alpha``).
+MODEL_COUNT_KEYS = {"learned_rope_frequencies": "learned_rope_frequencies"}
+
 #: The key the native and legacy dialects (and DeepSeek-V4's and GLM-5.3-Flash's configs)
 #: spell the number of hyper-connection residual streams with.
 HYPER_CONNECTIONS_KEY = "hc_mult"
@@ -178,7 +185,7 @@ def flag_fields(keys: ConfigReader) -> dict[str, Any]:
     the per-layer-embedding sizes of :data:`PER_LAYER_INPUT_KEYS` and the hyper-connection
     streams of :data:`HYPER_CONNECTIONS_KEY`, absent or null when a model has none)."""
     fields: dict[str, Any] = {name: keys.boolean(name) for name in FLAG_KEYS}
-    for name, key in PER_LAYER_INPUT_KEYS.items():
+    for name, key in {**PER_LAYER_INPUT_KEYS, **MODEL_COUNT_KEYS}.items():
         fields[name] = keys.integer(key, default=None)
     fields["hyper_connections"] = keys.integer(HYPER_CONNECTIONS_KEY, default=None)
     return fields

@@ -67,7 +67,7 @@ from block_config.readers._common import (
     routed_experts,
 )
 from block_config.readers._registry import ReadOptions, register, register_text_wrapper
-from block_config.readers.glm_moe_dsa import _indexed as indexed_layers
+from block_config.readers.glm_moe_dsa import indexer_flags as indexed_layers
 
 __all__ = ["read_glm5_next_text"]
 

@@ -34,7 +34,7 @@ from block_config.readers._common import layer_count, model_fields, refused_per_
 from block_config.readers._registry import ReadOptions, register
 from block_config.readers.deepseek_v32 import dsa_layers
 
-__all__ = ["read_glm_moe_dsa"]
+__all__ = ["indexer_flags", "read_glm_moe_dsa"]
 
 #: GlmMoeDsaConfig's defaults for the keys a published config may leave out.
 _DEFAULTS = {
@@ -57,7 +57,7 @@ _DEFAULTS = {
 _PATTERN = {"F": "full", "S": "shared"}
 
 
-def _indexed(keys: ConfigReader, layers: int) -> list[bool]:
+def indexer_flags(keys: ConfigReader, layers: int) -> list[bool]:
     """Whether each layer runs its own indexer (``full``); problems recorded in ``keys``."""
     config = keys.config
     key = "indexer_types"
@@ -107,6 +107,6 @@ def read_glm_moe_dsa(config: Mapping[str, Any], options: ReadOptions) -> dict[st
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
-    items, mtp_item = dsa_layers(keys, _indexed(keys, layers))
+    items, mtp_item = dsa_layers(keys, indexer_flags(keys, layers))
     key = "num_nextn_predict_layers"
     return with_mtp(keys, fields, items, (key, keys.integer(key, default=0, minimum=0), [mtp_item]))
