@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import jsonschema
 import pytest
 
@@ -121,15 +122,108 @@ def test_the_last_layer_is_global_and_global_head_dim_defaults_to_512() -> None:
     assert [a.head_dim for a in attentions] == [None, None, None, 512]
 
 
-@pytest.mark.parametrize(
-    ("key", "mechanism"),
-    [("attention_k_eq_v", "attention_k_eq_v"), ("enable_moe_block", "enable_moe_block")],
-)
+@pytest.mark.parametrize(("key", "mechanism"), [("attention_k_eq_v", "attention_k_eq_v")])
 def test_unmodelled_mechanisms_are_refused_at_their_key(key: str, mechanism: str) -> None:
     (problem,) = _errors({**_e2b(), key: True})
     assert problem.startswith(f"$.{key}:")
     assert mechanism in problem
     assert "not modelled" in problem
+
+
+#: The routed experts of ``enable_moe_block``, on gemma-4-E2B-it's text model.
+_E2B_MOE = {
+    "enable_moe_block": True,
+    "num_experts": 16,
+    "top_k_experts": 4,
+    "moe_intermediate_size": 512,
+}
+
+
+def test_the_moe_block_runs_beside_the_dense_mlp_as_its_shared_expert() -> None:
+    arch = ModelArchitecture.from_mapping({**_e2b(), **_E2B_MOE})
+    assert (arch.router_scales, arch.moe_branch_norms) == (True, True)
+    moes = [block.ffn.moe for block in arch.block_configs if block.ffn]
+    assert all(moe is not None for moe in moes)
+    assert {
+        (m.num_local_experts, m.num_experts_per_tok, m.expert_intermediate_dim) for m in moes if m
+    } == {(16, 4, 512)}
+    # The KV-sharing layers' dense MLP is double-wide, the experts are not.
+    assert [m.shared_expert_intermediate_dim for m in moes if m] == [6144] * 15 + [12288] * 20
+    stats = model_stats(arch)
+    # transformers 5.25.0 on the meta device (hf_meta_params.py) builds 5,950,850,864.
+    assert stats.total_params == 5_950_850_864
+    # Every token skips 12 of the 16 experts (gate, up and down of 512) in each of 35 layers.
+    assert stats.active_params == stats.total_params - 35 * 12 * 3 * 1536 * 512
+    # The experts change no attention: the KV cache is E2B's.
+    assert stats.kv_cache_bytes(1, 32768) == 207_618_048
+
+
+def test_the_router_scales_and_the_branch_norms_are_counted_in_each_moe_layer() -> None:
+    h, experts = 1536, 16
+    arch = ModelArchitecture.from_mapping({**_e2b(), **_E2B_MOE})
+    plain = attrs.evolve(arch, router_scales=False, moe_branch_norms=False)
+    scales = attrs.evolve(arch, moe_branch_norms=False)
+    for with_, without, extra in ((scales, plain, h + experts), (arch, scales, 3 * h)):
+        a, b = model_stats(with_), model_stats(without)
+        assert [x.ffn.params - y.ffn.params for x, y in zip(a.layers, b.layers, strict=True)] == [
+            extra
+        ] * 35
+        # The router and the norms are used by every token.
+        assert a.active_params - b.active_params == 35 * extra
+    # A dense layer has neither, whatever the model says.
+    dense = attrs.evolve(
+        ModelArchitecture.from_mapping(_e2b()), router_scales=True, moe_branch_norms=True
+    )
+    assert model_stats(dense).total_params == 4_628_569_344
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"num_experts": None}, "$.num_experts: missing required key"),
+        ({"top_k_experts": 17}, "$.top_k_experts: must not exceed num_experts (16), got 17"),
+        ({"moe_intermediate_size": "512"}, "$.moe_intermediate_size: expected int"),
+    ],
+)
+def test_the_moe_block_needs_its_sizes(change: dict[str, Any], message: str) -> None:
+    config = {**_e2b(), **_E2B_MOE, **change}
+    config = {key: value for key, value in config.items() if value is not None}
+    assert any(problem.startswith(message) for problem in _errors(config))
+
+
+def test_without_the_moe_block_the_sizes_are_not_read() -> None:
+    arch = ModelArchitecture.from_mapping({**_e2b(), **_E2B_MOE, "enable_moe_block": False})
+    assert (arch.router_scales, arch.moe_branch_norms) == (False, False)
+    assert model_stats(arch).total_params == 4_628_569_344
+
+
+def test_the_moe_facts_are_written_only_when_set(tmp_path: Path) -> None:
+    arch = ModelArchitecture.from_mapping({**_e2b(), **_E2B_MOE})
+    native = ModelArchitecture(
+        hidden_size=arch.hidden_size,
+        num_attention_heads=arch.num_attention_heads,
+        vocab_size=arch.vocab_size,
+        head_dim=arch.head_dim,
+        block_configs=arch.block_configs,
+        tie_word_embeddings=True,
+        qk_norm=True,
+        sandwich_norms=True,
+        router_scales=True,
+        moe_branch_norms=True,
+        per_layer_input_size=arch.per_layer_input_size,
+        per_layer_input_vocab_size=arch.per_layer_input_vocab_size,
+    )
+    written = native.to_mapping("native")
+    assert (written["router_scales"], written["moe_branch_norms"]) == (True, True)
+    native.save(tmp_path / "config.json")
+    back = ModelArchitecture.load(tmp_path / "config.json")
+    assert (back.router_scales, back.moe_branch_norms) == (True, True)
+    assert model_stats(back).total_params == 5_950_850_864
+    plain = attrs.evolve(native, router_scales=False, moe_branch_norms=False)
+    assert not {"router_scales", "moe_branch_norms"} & set(plain.to_mapping("native"))
+    with pytest.raises(BlockConfigError) as info:
+        attrs.evolve(native, router_scales="yes")  # type: ignore[arg-type]
+    assert str(info.value.problems[0]).startswith("$.router_scales: expected bool")
 
 
 def test_sharing_needs_an_earlier_layer_of_the_same_type() -> None:

@@ -41,6 +41,8 @@ MODEL_FIELDS = (
     "per_layer_input_vocab_size",
     "hyper_connections",
     "hyper_connections_mean_head",
+    "router_scales",
+    "moe_branch_norms",
 )
 
 #: The :class:`ModelStats` totals compared by :func:`diff_models`.

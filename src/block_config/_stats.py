@@ -41,8 +41,11 @@ vector only where noted; "norm" is one weight vector of ``h``):
   (gpt-oss); experts ``E * 3*h*e``
   gated or ``E * 2*h*e`` ungated (``MoEConfig.gated``), with ``expert_bias`` or ``mlp_bias``
   each expert's biases as a dense FFN's; the shared expert of width ``s`` the same shape
-  (none when ``s`` is 0), with ``shared_expert_gate`` (Qwen2-MoE) ``h`` more. Active per
-  token: router, ``num_experts_per_tok`` experts, the shared expert and its gate, the norms.
+  (none when ``s`` is 0), with ``shared_expert_gate`` (Qwen2-MoE) ``h`` more. With
+  ``router_scales`` (Gemma 4) the router has ``h + E`` more (a scale on its input, one per
+  expert on the weights), and with ``moe_branch_norms`` (Gemma 4, whose dense MLP is the
+  shared expert) the layer has three norms ``h`` more. Active per token: router,
+  ``num_experts_per_tok`` experts, the shared expert and its gate, the norms.
   ``router_score_correction_bias`` (DeepSeek-V3's and Nemotron-H's
   ``e_score_correction_bias``) is not a parameter: transformers registers it as a buffer,
   and the published totals (Nemotron-3-Nano's Hub total, DeepSeek-V3's 671B) leave it out.
@@ -989,6 +992,8 @@ def _ffn_stats(
         tally.vector(h * experts)
         if ctx.model.router_bias:
             tally.vector(experts)
+        if ctx.model.router_scales:
+            tally.vector(h + experts)  # router.scale and router.per_expert_scale
         if moe.hash_routed:
             # The token-id -> expert-ids table, int32 in the checkpoint (DeepSeek-V4's
             # tid2eid); such a router has no score-correction bias.
@@ -1020,6 +1025,8 @@ def _ffn_stats(
                 tally.vector(h)  # shared_expert_gate, h -> 1: kept with the router
         shared = tally.params - before_shared
         _norms(tally)
+        if ctx.model.moe_branch_norms:
+            tally.vector(3 * h)  # after the shared expert, before and after the experts
         norms = tally.params - before_shared - shared
         active = router + moe.num_experts_per_tok * expert + shared + norms
         return FFNStats(

@@ -317,6 +317,8 @@ _FACTS = (
     "mamba_without_norm",
     "hyper_connections",
     "hyper_connections_mean_head",
+    "router_scales",
+    "moe_branch_norms",
 )
 
 

@@ -61,6 +61,8 @@ FLAG_KEYS = (
     "parallel_blocks_share_input_norm",
     "mamba_without_norm",
     "hyper_connections_mean_head",
+    "router_scales",
+    "moe_branch_norms",
 )
 NO_OP: dict[str, Any] = {"no_op": True}
 #: ``per_layer_config`` of a family whose per-layer overrides are not modelled yet: an empty
