@@ -211,6 +211,11 @@ gemma4_moe = ModelArchitecture(
     moe_branch_norms=True,
 )
 assert_type(gemma4_moe.router_scales, bool)
+# Gemma 4's global layers with attention_k_eq_v: no v_proj, the values are the keys.
+keyed = AttentionConfig(num_key_value_heads=2, head_dim=512, values_from_keys=True)
+assert_type(keyed.values_from_keys, bool | None)
+assert_type(model_stats(gemma4_moe).layers[0].attention.values_from_keys, bool)
+AttentionConfig(num_key_value_heads=2, values_from_keys="true")  # type: ignore[arg-type]
 assert_type(gemma4_moe.moe_branch_norms, bool)
 ModelArchitecture(
     hidden_size=64,

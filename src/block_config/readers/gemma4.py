@@ -27,9 +27,13 @@ to five sliding layers to one global; the last layer is always global.
   (``router_scales``) and the three norms around the two branches (``moe_branch_norms``)
   are model-wide facts.
 
-Refused at its key, since the block model does not hold it: ``attention_k_eq_v`` (values
-equal to keys on global layers, with ``num_global_key_value_heads``). The vision and audio
-towers of ``gemma4`` are not counted.
+* ``attention_k_eq_v``: the global layers have no ``v_proj``; their values are their keys
+  (``values_from_keys``), and they have ``num_global_key_value_heads`` KV heads where the
+  config gives it and has no ``per_layer_config`` (without ``attention_k_eq_v`` the class
+  ignores that key, and so does the reader). Their cache still holds keys and values apart.
+  A KV-sharing layer has no k/v projections either way.
+
+The vision and audio towers of ``gemma4`` are not counted.
 """
 
 from __future__ import annotations
@@ -72,10 +76,6 @@ _DEFAULT_KV_HEADS = 4
 _DEFAULT_GLOBAL_HEAD_DIM = 512
 _DEFAULT_PER_LAYER_INPUT = 256
 _DEFAULT_PER_LAYER_VOCAB = 262144
-#: The mechanisms of the family the block model does not hold, refused when true.
-_REFUSED = {
-    "attention_k_eq_v": "values equal to keys on the global layers (attention_k_eq_v)",
-}
 
 
 @register(
@@ -86,9 +86,6 @@ _REFUSED = {
 def read_gemma4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Gemma 4 text config: its layer types, KV sharing and per-layer embeddings."""
     keys = ConfigReader({**_DEFAULTS, **config})
-    for key, mechanism in _REFUSED.items():
-        if keys.boolean(key) is True:
-            keys.problems.append(Problem((key,), f"{mechanism} is not modelled; not read"))
     fields = {
         **model_fields(keys, tie_word_embeddings=True, head_dim=256, mlp_bias=False),
         "sandwich_norms": True,
@@ -128,16 +125,26 @@ def _layers(
     width = keys.integer("intermediate_size", required=True)
     base = attention(keys, fields["num_attention_heads"], kv_default=_DEFAULT_KV_HEADS)
     moe = _moe(keys) if keys.boolean("enable_moe_block") is True else None
+    global_attention = dict(base)
+    if keys.boolean("attention_k_eq_v") is True:
+        # The class reads num_global_key_value_heads only then, and only when it builds the
+        # global layers' overrides itself (no per_layer_config).
+        global_kv = keys.integer("num_global_key_value_heads", default=None)
+        if global_kv is not None and not options.has_per_layer_config:
+            global_attention["num_key_value_heads"] = global_kv
+        global_attention["values_from_keys"] = True
     sources = _kv_sources(keys, types, shared)
     items = []
     for index, kind in enumerate(types):
-        attn = dict(base)
+        attn = dict(base if kind == SLIDING else global_attention)
         if kind == SLIDING:
             attn["sliding_window"] = window
         elif not options.has_per_layer_config:
             attn["head_dim"] = global_head_dim
         source = sources[index]
         if source is not None:
+            # No k/v projections at all: the layer reads its source's keys and values.
+            attn.pop("values_from_keys", None)
             attn["kv_source_layer"] = source
         wide = double_wide and source is not None and width is not None
         mlp = 2 * width if wide and width is not None else width
