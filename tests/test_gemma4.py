@@ -130,15 +130,16 @@ def _fixture(name: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("name", "kv_heads", "total", "kv_32k"),
+    ("name", "kv_heads", "total", "kv_32k", "plain_total"),
     [
-        # transformers 5.25.0's meta-device counts (hf_meta_params.py).
-        ("gemma-4-26B-A4B-it", 2, 25_233_141_760, 880_803_840),
-        ("gemma-4-31B-it", 4, 30_697_345_280, 3_523_215_360),
+        # transformers 5.25.0's meta-device counts (hf_meta_params.py), with and without
+        # attention_k_eq_v.
+        ("gemma-4-26B-A4B-it", 2, 25_233_141_760, 880_803_840, 25_334_067_200),
+        ("gemma-4-31B-it", 4, 30_697_345_280, 3_523_215_360, 31_468_048_640),
     ],
 )
 def test_global_layers_with_attention_k_eq_v_have_no_value_projection(
-    name: str, kv_heads: int, total: int, kv_32k: int
+    name: str, kv_heads: int, total: int, kv_32k: int, plain_total: int
 ) -> None:
     config = _fixture(name)
     arch = ModelArchitecture.from_mapping(config)
@@ -162,13 +163,14 @@ def test_global_layers_with_attention_k_eq_v_have_no_value_projection(
     # layers keep num_key_value_heads, with a v_proj each.
     globals_ = sum(full)
     kv = config["num_key_value_heads"]
+    assert plain.total_params == plain_total
     assert plain.total_params - total == globals_ * (kv * 512 * h * 2 - kv_heads * 512 * h)
     assert (
         plain.kv_cache_bytes(1, 32768) - kv_32k == globals_ * 2 * (kv - kv_heads) * 512 * 2 * 32768
     )
 
 
-def test_values_from_keys_changes_the_attention_summary_and_stats() -> None:
+def test_the_stats_say_which_layers_take_their_values_from_their_keys() -> None:
     stats = model_stats(ModelArchitecture.from_mapping(_fixture("gemma-4-31B-it")))
     assert [layer.attention.values_from_keys for layer in stats.layers[:6]] == [False] * 5 + [True]
     assert stats.layers[5].attention.kv_cache_bytes_per_token == 2 * 4 * 512 * 2
@@ -313,6 +315,15 @@ def test_the_moe_block_runs_beside_the_dense_mlp_as_its_shared_expert() -> None:
     assert stats.active_params == stats.total_params - 35 * 12 * 3 * 1536 * 512
     # The experts change no attention: the KV cache is E2B's.
     assert stats.kv_cache_bytes(1, 32768) == 207_618_048
+
+
+def test_both_mechanisms_with_kv_sharing_and_per_layer_embeddings() -> None:
+    config = {**_e2b(), **_E2B_MOE, "attention_k_eq_v": True, "num_global_key_value_heads": 4}
+    stats = model_stats(ModelArchitecture.from_mapping(config))
+    # transformers 5.25.0 (hf_meta_params.py) builds 5,955,569,456 parameters.
+    assert stats.total_params == 5_955_569_456
+    assert stats.active_params == stats.total_params - 35 * 12 * 3 * 1536 * 512
+    assert stats.kv_cache_bytes(1, 32768) == 12 * 2 * 256 * 2 * 512 + 3 * 2 * 4 * 512 * 2 * 32768
 
 
 def test_the_router_scales_and_the_branch_norms_are_counted_in_each_moe_layer() -> None:
