@@ -26,7 +26,6 @@ to five sliding layers to one global; the last layer is always global.
   double-wide where the MLP is). The router's input scale and per-expert scales
   (``router_scales``) and the three norms around the two branches (``moe_branch_norms``)
   are model-wide facts.
-
 * ``attention_k_eq_v``: the global layers have no ``v_proj``; their values are their keys
   (``values_from_keys``), and they have ``num_global_key_value_heads`` KV heads where the
   config gives it and has no ``per_layer_config`` (without ``attention_k_eq_v`` the class
