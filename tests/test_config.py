@@ -816,6 +816,7 @@ class TestNewFieldsKeepTheSeedShape:
             "output_gate",
             "kv_source_layer",
             "compressed_attention",
+            "values_from_keys",
         ]
         assert [f.name for f in attrs.fields(FFNConfig)][-1] == "gated"
         assert [f.name for f in attrs.fields(MoEConfig)][-3:] == [

@@ -361,6 +361,7 @@ class TestConverterApi:
                 "output_gate",
                 "kv_source_layer",
                 "compressed_attention",
+                "values_from_keys",
             ],
             FFNConfig: ["gated"],
             MoEConfig: ["gated", "latent_dim", "hash_routed"],

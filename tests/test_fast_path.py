@@ -656,6 +656,7 @@ def test_the_fields_written_only_when_set() -> None:
             "num_attention_heads",
             "output_gate",
             "sliding_window",
+            "values_from_keys",
         ],
         "FFNConfig": ["gated"],
         "MLAConfig": ["index_from_hidden", "index_head_dim", "index_kpool", "index_n_heads"],

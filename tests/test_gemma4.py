@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import jsonschema
 import pytest
 
@@ -18,10 +19,12 @@ from block_config import (
     ModelArchitecture,
     model_stats,
 )
+from block_config._cli import EXIT_OK, main
 from block_config._schema import block_configs_json_schema
 
 FAMILIES = Path(__file__).parent / "data" / "families"
 RESEARCH = Path(__file__).parents[2] / "shared" / "research"
+MLA = {"kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128}
 
 
 def _e2b() -> dict[str, Any]:
@@ -121,15 +124,274 @@ def test_the_last_layer_is_global_and_global_head_dim_defaults_to_512() -> None:
     assert [a.head_dim for a in attentions] == [None, None, None, 512]
 
 
+def _fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FAMILIES / f"{name}.config.json").read_text())
+    return data
+
+
 @pytest.mark.parametrize(
-    ("key", "mechanism"),
-    [("attention_k_eq_v", "attention_k_eq_v"), ("enable_moe_block", "enable_moe_block")],
+    ("name", "kv_heads", "total", "kv_32k", "plain_total"),
+    [
+        # transformers 5.25.0's meta-device counts (hf_meta_params.py), with and without
+        # attention_k_eq_v.
+        ("gemma-4-26B-A4B-it", 2, 25_233_141_760, 880_803_840, 25_334_067_200),
+        ("gemma-4-31B-it", 4, 30_697_345_280, 3_523_215_360, 31_468_048_640),
+    ],
 )
-def test_unmodelled_mechanisms_are_refused_at_their_key(key: str, mechanism: str) -> None:
-    (problem,) = _errors({**_e2b(), key: True})
-    assert problem.startswith(f"$.{key}:")
-    assert mechanism in problem
-    assert "not modelled" in problem
+def test_global_layers_with_attention_k_eq_v_have_no_value_projection(
+    name: str, kv_heads: int, total: int, kv_32k: int, plain_total: int
+) -> None:
+    config = _fixture(name)
+    arch = ModelArchitecture.from_mapping(config)
+    attentions = [_attention(block) for block in arch.block_configs]
+    full = [attention.sliding_window is None for attention in attentions]
+    assert full == ([False] * 5 + [True]) * (config["num_hidden_layers"] // 6)
+    for attention, is_full in zip(attentions, full, strict=True):
+        if is_full:
+            assert (attention.values_from_keys, attention.num_key_value_heads) == (True, kv_heads)
+            assert attention.head_dim == 512
+        else:
+            assert attention.values_from_keys is None
+            assert attention.num_key_value_heads == config["num_key_value_heads"]
+    stats = model_stats(arch)
+    assert stats.total_params == total
+    # The cache keeps keys and values apart: a global layer stores both, 2 x kv x 512 x 2 B.
+    assert stats.kv_cache_bytes(1, 32768) == kv_32k
+    h = config["hidden_size"]
+    plain = model_stats(ModelArchitecture.from_mapping({**config, "attention_k_eq_v": False}))
+    # Without attention_k_eq_v the class ignores num_global_key_value_heads: the global
+    # layers keep num_key_value_heads, with a v_proj each.
+    globals_ = sum(full)
+    kv = config["num_key_value_heads"]
+    assert plain.total_params == plain_total
+    assert plain.total_params - total == globals_ * (kv * 512 * h * 2 - kv_heads * 512 * h)
+    assert (
+        plain.kv_cache_bytes(1, 32768) - kv_32k == globals_ * 2 * (kv - kv_heads) * 512 * 2 * 32768
+    )
+
+
+def test_the_stats_say_which_layers_take_their_values_from_their_keys() -> None:
+    stats = model_stats(ModelArchitecture.from_mapping(_fixture("gemma-4-31B-it")))
+    assert [layer.attention.values_from_keys for layer in stats.layers[:6]] == [False] * 5 + [True]
+    assert stats.layers[5].attention.kv_cache_bytes_per_token == 2 * 4 * 512 * 2
+
+
+def test_a_kv_sharing_layer_has_no_projections_with_attention_k_eq_v_either() -> None:
+    # E2B with attention_k_eq_v: the global layers that compute their own K drop v_proj and
+    # take num_global_key_value_heads; the sharing layers have no k/v projections either way.
+    config = {**_e2b(), "attention_k_eq_v": True, "num_global_key_value_heads": 4}
+    arch = ModelArchitecture.from_mapping(config)
+    attentions = [_attention(block) for block in arch.block_configs]
+    assert [(a.values_from_keys, a.num_key_value_heads) for a in attentions[:5]] == [
+        (None, 1)
+    ] * 4 + [(True, 4)]
+    assert {a.values_from_keys for a in attentions[15:]} == {None}
+    assert (attentions[19].kv_source_layer, attentions[19].num_key_value_heads) == (14, 4)
+    stats = model_stats(arch)
+    # transformers 5.25.0 (hf_meta_params.py) builds 4,633,287,936 parameters.
+    assert stats.total_params == 4_633_287_936
+    # Layers 0-14 hold the cache: 12 sliding (1 KV head of 256, window 512), 3 global
+    # (4 KV heads of 512, keys and values apart).
+    assert stats.kv_cache_bytes(1, 32768) == 12 * 2 * 256 * 2 * 512 + 3 * 2 * 4 * 512 * 2 * 32768
+
+
+def test_per_layer_config_replaces_num_global_key_value_heads() -> None:
+    config = {**_e2b(), "attention_k_eq_v": True, "num_global_key_value_heads": 4}
+    config["per_layer_config"] = {
+        str(index): {"head_dim": 512, "num_key_value_heads": 2} for index in range(4, 35, 5)
+    }
+    arch = ModelArchitecture.from_mapping(config)
+    global_layer = _attention(arch.block_configs[4])
+    assert (global_layer.values_from_keys, global_layer.num_key_value_heads) == (True, 2)
+    # transformers 5.25.0 (hf_meta_params.py) reads the overrides, not the legacy key.
+    assert model_stats(arch).total_params == 4_628_569_344
+
+
+@pytest.mark.parametrize(
+    ("attention", "message"),
+    [
+        ({"no_op": True}, "$.values_from_keys: must be null when no_op is true"),
+        ({"mla": MLA}, "$.values_from_keys: must be null when mla is set"),
+        (
+            {"num_key_value_heads": 1, "kv_source_layer": 0},
+            "$.values_from_keys: must be null when kv_source_layer is set",
+        ),
+        (
+            {"num_key_value_heads": 1, "values_from_keys": "yes"},
+            "$.values_from_keys: expected bool, got str 'yes'",
+        ),
+    ],
+)
+def test_values_from_keys_is_for_gqa_attention_computing_its_keys(
+    attention: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(BlockConfigError) as info:
+        AttentionConfig.from_dict({"values_from_keys": True, **attention})
+    assert [str(problem) for problem in info.value.problems] == [message]
+
+
+def test_show_names_the_layers_whose_values_are_their_keys(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["show", str(FAMILIES / "gemma-4-26B-A4B-it.config.json")]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "25 x gqa 8 KV window 1024, 5 x gqa 2 KV V=K" in out
+    assert "30 x moe top-8 128x704+2,112" in out
+    assert main(["show", "--json", str(FAMILIES / "gemma-4-26B-A4B-it.config.json")]) == EXIT_OK
+    document = json.loads(capsys.readouterr().out)
+    assert (document["router_scales"], document["moe_branch_norms"]) == (True, True)
+    flags = [layer["attention"]["values_from_keys"] for layer in document["layers"]]
+    assert flags == ([False] * 5 + [True]) * 5
+
+
+def test_values_from_keys_is_written_only_when_set() -> None:
+    plain = AttentionConfig(num_key_value_heads=2, values_from_keys=False)
+    assert plain.values_from_keys is None
+    assert "values_from_keys" not in plain.to_dict()
+    keyed = AttentionConfig(num_key_value_heads=2, values_from_keys=True)
+    assert keyed.to_dict()["values_from_keys"] is True
+    assert repr(keyed).endswith("values_from_keys=True)")
+    assert AttentionConfig.from_dict(keyed.to_dict()) == keyed
+
+
+def test_the_legacy_dialect_refuses_values_from_keys_at_its_path(tmp_path: Path) -> None:
+    arch = ModelArchitecture.from_mapping(_fixture("gemma-4-31B-it"))
+    native = ModelArchitecture(
+        hidden_size=arch.hidden_size,
+        num_attention_heads=arch.num_attention_heads,
+        vocab_size=arch.vocab_size,
+        head_dim=arch.head_dim,
+        block_configs=arch.block_configs,
+    )
+    native.save(tmp_path / "native.json")
+    assert ModelArchitecture.load(tmp_path / "native.json").block_configs == arch.block_configs
+    with pytest.raises(BlockConfigError) as info:
+        native.save(tmp_path / "config.json", dialect="legacy")
+    paths = [problem.path for problem in info.value.problems]
+    assert ("block_configs", 5, "attention", "values_from_keys") in paths
+    assert not (tmp_path / "config.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("attention", "valid"),
+    [
+        ({"num_key_value_heads": 2, "values_from_keys": True}, True),
+        ({"num_key_value_heads": 2, "values_from_keys": False}, True),
+        ({"no_op": True, "values_from_keys": False}, True),
+        ({"no_op": True, "values_from_keys": True}, False),
+        ({"num_key_value_heads": 2, "kv_source_layer": 0, "values_from_keys": True}, False),
+        ({"num_key_value_heads": 2, "values_from_keys": "true"}, False),
+    ],
+)
+def test_the_schema_knows_values_from_keys(attention: dict[str, Any], valid: bool) -> None:
+    validator = jsonschema.Draft202012Validator(block_configs_json_schema())
+    document = [{"attention": attention, "ffn": {"no_op": True}}]
+    assert validator.is_valid(document) is valid
+
+
+#: The routed experts of ``enable_moe_block``, on gemma-4-E2B-it's text model.
+_E2B_MOE = {
+    "enable_moe_block": True,
+    "num_experts": 16,
+    "top_k_experts": 4,
+    "moe_intermediate_size": 512,
+}
+
+
+def test_the_moe_block_runs_beside_the_dense_mlp_as_its_shared_expert() -> None:
+    arch = ModelArchitecture.from_mapping({**_e2b(), **_E2B_MOE})
+    assert (arch.router_scales, arch.moe_branch_norms) == (True, True)
+    moes = [block.ffn.moe for block in arch.block_configs if block.ffn]
+    assert all(moe is not None for moe in moes)
+    assert {
+        (m.num_local_experts, m.num_experts_per_tok, m.expert_intermediate_dim) for m in moes if m
+    } == {(16, 4, 512)}
+    # The KV-sharing layers' dense MLP is double-wide, the experts are not.
+    assert [m.shared_expert_intermediate_dim for m in moes if m] == [6144] * 15 + [12288] * 20
+    stats = model_stats(arch)
+    # transformers 5.25.0 on the meta device (hf_meta_params.py) builds 5,950,850,864.
+    assert stats.total_params == 5_950_850_864
+    # Every token skips 12 of the 16 experts (gate, up and down of 512) in each of 35 layers.
+    assert stats.active_params == stats.total_params - 35 * 12 * 3 * 1536 * 512
+    # The experts change no attention: the KV cache is E2B's.
+    assert stats.kv_cache_bytes(1, 32768) == 207_618_048
+
+
+def test_both_mechanisms_with_kv_sharing_and_per_layer_embeddings() -> None:
+    config = {**_e2b(), **_E2B_MOE, "attention_k_eq_v": True, "num_global_key_value_heads": 4}
+    stats = model_stats(ModelArchitecture.from_mapping(config))
+    # transformers 5.25.0 (hf_meta_params.py) builds 5,955,569,456 parameters.
+    assert stats.total_params == 5_955_569_456
+    assert stats.active_params == stats.total_params - 35 * 12 * 3 * 1536 * 512
+    assert stats.kv_cache_bytes(1, 32768) == 12 * 2 * 256 * 2 * 512 + 3 * 2 * 4 * 512 * 2 * 32768
+
+
+def test_the_router_scales_and_the_branch_norms_are_counted_in_each_moe_layer() -> None:
+    h, experts = 1536, 16
+    arch = ModelArchitecture.from_mapping({**_e2b(), **_E2B_MOE})
+    plain = attrs.evolve(arch, router_scales=False, moe_branch_norms=False)
+    scales = attrs.evolve(arch, moe_branch_norms=False)
+    for with_, without, extra in ((scales, plain, h + experts), (arch, scales, 3 * h)):
+        a, b = model_stats(with_), model_stats(without)
+        assert [x.ffn.params - y.ffn.params for x, y in zip(a.layers, b.layers, strict=True)] == [
+            extra
+        ] * 35
+        # The router and the norms are used by every token.
+        assert a.active_params - b.active_params == 35 * extra
+    # A dense layer has neither, whatever the model says.
+    dense = attrs.evolve(
+        ModelArchitecture.from_mapping(_e2b()), router_scales=True, moe_branch_norms=True
+    )
+    assert model_stats(dense).total_params == 4_628_569_344
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"num_experts": None}, "$.num_experts: missing required key"),
+        ({"top_k_experts": 17}, "$.top_k_experts: must not exceed num_experts (16), got 17"),
+        ({"moe_intermediate_size": "512"}, "$.moe_intermediate_size: expected int"),
+    ],
+)
+def test_the_moe_block_needs_its_sizes(change: dict[str, Any], message: str) -> None:
+    config = {**_e2b(), **_E2B_MOE, **change}
+    config = {key: value for key, value in config.items() if value is not None}
+    assert any(problem.startswith(message) for problem in _errors(config))
+
+
+def test_without_the_moe_block_the_sizes_are_not_read() -> None:
+    arch = ModelArchitecture.from_mapping({**_e2b(), **_E2B_MOE, "enable_moe_block": False})
+    assert (arch.router_scales, arch.moe_branch_norms) == (False, False)
+    assert model_stats(arch).total_params == 4_628_569_344
+
+
+def test_the_moe_facts_are_written_only_when_set(tmp_path: Path) -> None:
+    arch = ModelArchitecture.from_mapping({**_e2b(), **_E2B_MOE})
+    native = ModelArchitecture(
+        hidden_size=arch.hidden_size,
+        num_attention_heads=arch.num_attention_heads,
+        vocab_size=arch.vocab_size,
+        head_dim=arch.head_dim,
+        block_configs=arch.block_configs,
+        tie_word_embeddings=True,
+        qk_norm=True,
+        sandwich_norms=True,
+        router_scales=True,
+        moe_branch_norms=True,
+        per_layer_input_size=arch.per_layer_input_size,
+        per_layer_input_vocab_size=arch.per_layer_input_vocab_size,
+    )
+    written = native.to_mapping("native")
+    assert (written["router_scales"], written["moe_branch_norms"]) == (True, True)
+    native.save(tmp_path / "config.json")
+    back = ModelArchitecture.load(tmp_path / "config.json")
+    assert (back.router_scales, back.moe_branch_norms) == (True, True)
+    assert model_stats(back).total_params == 5_950_850_864
+    plain = attrs.evolve(native, router_scales=False, moe_branch_norms=False)
+    assert not {"router_scales", "moe_branch_norms"} & set(plain.to_mapping("native"))
+    with pytest.raises(BlockConfigError) as info:
+        attrs.evolve(native, router_scales="yes")  # type: ignore[arg-type]
+    assert str(info.value.problems[0]).startswith("$.router_scales: expected bool")
 
 
 def test_sharing_needs_an_earlier_layer_of_the_same_type() -> None:

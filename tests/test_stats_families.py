@@ -1013,6 +1013,8 @@ _FLAGS = (
     "attention_sinks",
     "shared_expert_gate",
     "router_score_correction_bias",
+    "router_scales",
+    "moe_branch_norms",
 )
 
 

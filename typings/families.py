@@ -187,6 +187,43 @@ gemma4 = ModelArchitecture(
 assert_type(gemma4.per_layer_input_size, int | None)
 assert_type(gemma4.per_layer_input_vocab_size, int | None)
 assert_type(model_stats(gemma4).layers[1].attention.kv_source_layer, int | None)
+# Gemma 4's MoE block: routed experts beside the dense MLP (the shared expert), with the
+# router's scales and the norms around the two branches as model-wide facts.
+gemma4_moe = ModelArchitecture(
+    hidden_size=2816,
+    num_attention_heads=16,
+    head_dim=256,
+    vocab_size=262144,
+    block_configs=[
+        BlockConfig(
+            attention=AttentionConfig(num_key_value_heads=8),
+            ffn=FFNConfig(
+                moe=MoEConfig(
+                    num_local_experts=128,
+                    num_experts_per_tok=8,
+                    expert_intermediate_dim=704,
+                    shared_expert_intermediate_dim=2112,
+                )
+            ),
+        )
+    ],
+    router_scales=True,
+    moe_branch_norms=True,
+)
+assert_type(gemma4_moe.router_scales, bool)
+# Gemma 4's global layers with attention_k_eq_v: no v_proj, the values are the keys.
+keyed = AttentionConfig(num_key_value_heads=2, head_dim=512, values_from_keys=True)
+assert_type(keyed.values_from_keys, bool | None)
+assert_type(model_stats(gemma4_moe).layers[0].attention.values_from_keys, bool)
+AttentionConfig(num_key_value_heads=2, values_from_keys="true")  # type: ignore[arg-type]
+assert_type(gemma4_moe.moe_branch_norms, bool)
+ModelArchitecture(
+    hidden_size=64,
+    num_attention_heads=4,
+    vocab_size=100,
+    block_configs=[],
+    moe_branch_norms="yes",  # type: ignore[arg-type]
+)
 
 # Mistral-Large-4: an indexer reading the hidden state, a layer reading an earlier layer's
 # latent, log-position query scaling, fp32 routers and LeRoPE's learned frequency scales.

@@ -159,8 +159,8 @@ class BaseDataclass:
         """Every field, with nested dicts and lists for sequences.
 
         ``None`` is written as ``None``, except in the fields added after the seed's
-        (``AttentionConfig.sliding_window``, ``mla``, ``linear_attention`` and
-        ``output_gate``, ``FFNConfig.gated``, ``MoEConfig.gated``), which are left out when
+        (``AttentionConfig.sliding_window``, ``mla``, ``linear_attention``, ``output_gate``
+        and ``values_from_keys``, ``FFNConfig.gated``, ``MoEConfig.gated``), which are left out when
         ``None``: a block that does not use them is written exactly as before they existed.
         """
         return _unstructure(self)
@@ -606,7 +606,13 @@ class CompressedAttentionConfig(BaseDataclass):
 
 
 #: The attention fields a no-op, Mamba or MLA attention leaves null.
-_EXCLUDED_ELSEWHERE = ("linear_attention", "output_gate", "kv_source_layer", "compressed_attention")
+_EXCLUDED_ELSEWHERE = (
+    "linear_attention",
+    "output_gate",
+    "kv_source_layer",
+    "compressed_attention",
+    "values_from_keys",
+)
 
 
 @attrs.frozen(kw_only=True, cache_hash=True, repr=False, order=False)
@@ -650,6 +656,13 @@ class AttentionConfig(SubblockConfig):
     history); it keeps ``num_key_value_heads``, ``sliding_window`` (the raw window),
     ``num_attention_heads`` and ``head_dim``, and has no ``llama4``, ``output_gate`` or
     ``kv_source_layer``; neither a no-op, a Mamba, an MLA nor a linear attention has one.
+
+    ``values_from_keys``: a GQA attention with no value projection, whose values are its
+    keys as ``k_proj`` gives them (before the key norm and RoPE; Gemma 4's global layers with
+    ``attention_k_eq_v``). The cache still holds keys and values apart, so the KV cache is
+    that of any GQA attention. ``False`` is normalised to ``None``. Only a GQA attention that
+    computes its own keys has it: not a no-op, Mamba, MLA, linear or compressed attention,
+    nor one with ``kv_source_layer``.
     """
 
     num_key_value_heads: int | None = None
@@ -667,11 +680,14 @@ class AttentionConfig(SubblockConfig):
     compressed_attention: CompressedAttentionConfig | None = attrs.field(
         default=None, converter=_compressed_attention, metadata=OMIT_IF_NONE
     )
+    values_from_keys: bool | None = attrs.field(default=None, metadata=OMIT_IF_NONE)
 
     def _normalise(self) -> list[tuple[str, str]]:
         problems = super()._normalise()
         if self.output_gate is False:
             self._set("output_gate", None)
+        if self.values_from_keys is False:
+            self._set("values_from_keys", None)
         if self.no_op:
             if self.mamba is not None:
                 problems.append(("mamba", "must be null when no_op is true"))
@@ -713,14 +729,17 @@ class AttentionConfig(SubblockConfig):
                     "head_dim",
                     "kv_source_layer",
                     "compressed_attention",
+                    "values_from_keys",
                 )
                 for name in linear_excludes:
                     if getattr(self, name) is not None:
                         problems.append((name, "must be null when linear_attention is set"))
             elif self.compressed_attention is not None:
-                for name in ("llama4", "output_gate", "kv_source_layer"):
+                for name in ("llama4", "output_gate", "kv_source_layer", "values_from_keys"):
                     if getattr(self, name) is not None:
                         problems.append((name, "must be null when compressed_attention is set"))
+            elif self.kv_source_layer is not None and self.values_from_keys is not None:
+                problems.append(("values_from_keys", "must be null when kv_source_layer is set"))
             if self.mla is not None and self.llama4 is not None:
                 problems.append(("mla", "must be null when llama4 is set"))
             if self.mla is not None and self.head_dim is not None:
@@ -742,16 +761,11 @@ class AttentionConfig(SubblockConfig):
         return problems
 
     def _linear_attention_problems(self, because: str) -> list[tuple[str, str]]:
-        """``linear_attention``, ``output_gate``, ``kv_source_layer`` and
-        ``compressed_attention`` set where ``because`` forbids them."""
+        """``linear_attention``, ``output_gate``, ``kv_source_layer``,
+        ``compressed_attention`` and ``values_from_keys`` set where ``because`` forbids them."""
         return [
             (name, f"must be null when {because}")
-            for name in (
-                "linear_attention",
-                "output_gate",
-                "kv_source_layer",
-                "compressed_attention",
-            )
+            for name in _EXCLUDED_ELSEWHERE
             if getattr(self, name) is not None
         ]
 

@@ -437,6 +437,7 @@ if num_experts_per_tok > num_local_experts: raise _SLOW
 """,
     _config.AttentionConfig._normalise: """
 if output_gate is False: output_gate = None
+if values_from_keys is False: values_from_keys = None
 if no_op:
     if (
         replace_with_linear or mamba is not None or llama4 is not None
@@ -444,6 +445,7 @@ if no_op:
         or num_attention_heads is not None or head_dim is not None
         or linear_attention is not None or output_gate is not None
         or kv_source_layer is not None or compressed_attention is not None
+        or values_from_keys is not None
     ): raise _SLOW
     sparsify = None
     num_key_value_heads = None
@@ -453,6 +455,7 @@ elif mamba is not None:
         or num_attention_heads is not None or head_dim is not None
         or linear_attention is not None or output_gate is not None
         or kv_source_layer is not None or compressed_attention is not None
+        or values_from_keys is not None
     ): raise _SLOW
     num_key_value_heads = None
 elif mla is not None:
@@ -460,6 +463,7 @@ elif mla is not None:
         llama4 is not None or head_dim is not None
         or linear_attention is not None or output_gate is not None
         or compressed_attention is not None
+        or values_from_keys is not None
     ): raise _SLOW
     num_key_value_heads = None
 elif linear_attention is not None:
@@ -467,12 +471,16 @@ elif linear_attention is not None:
         llama4 is not None or sliding_window is not None or output_gate is not None
         or num_attention_heads is not None or head_dim is not None
         or kv_source_layer is not None or compressed_attention is not None
+        or values_from_keys is not None
     ): raise _SLOW
     num_key_value_heads = None
 elif num_key_value_heads is None: raise _SLOW
 elif compressed_attention is not None:
-    if llama4 is not None or output_gate is not None or kv_source_layer is not None:
-        raise _SLOW
+    if (
+        llama4 is not None or output_gate is not None or kv_source_layer is not None
+        or values_from_keys is not None
+    ): raise _SLOW
+elif kv_source_layer is not None and values_from_keys is not None: raise _SLOW
 """,
     # ------------------------------------------------------------ linear attention
     _config.LinearAttentionConfig._normalise: """

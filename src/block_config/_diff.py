@@ -44,6 +44,8 @@ MODEL_FIELDS = (
     "learned_rope_frequencies",
     "hyper_connections",
     "hyper_connections_mean_head",
+    "router_scales",
+    "moe_branch_norms",
 )
 
 #: The :class:`ModelStats` totals compared by :func:`diff_models`.

@@ -367,6 +367,8 @@ def _refusals(block: BlockConfig, num_attention_heads: int, index: int) -> list[
             refuse((*where, "output_gate"), "attention output gates")
         if attention.kv_source_layer is not None:
             refuse((*where, "kv_source_layer"), "attention reading another layer's K/V")
+        if attention.values_from_keys is not None:
+            refuse((*where, "values_from_keys"), "attention whose values are its keys")
         if attention.compressed_attention is not None:
             refuse(
                 (*where, "compressed_attention"),
@@ -558,6 +560,7 @@ _NATIVE_ATTENTION_KEYS = frozenset(
         "output_gate",
         "kv_source_layer",
         "compressed_attention",
+        "values_from_keys",
     }
 )
 _NATIVE_FFN_KEYS = frozenset({"intermediate_size", "moe", "weights_precision", "gated"})

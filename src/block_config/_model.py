@@ -275,6 +275,15 @@ class ModelArchitecture:
     sandwich_norms: bool = False
     #: The router has a bias of ``num_local_experts`` (gpt-oss).
     router_bias: bool = False
+    #: The router scales its input by a learned vector of ``hidden_size`` and each chosen
+    #: expert's weight by a learned scalar of its own (Gemma 4's ``router.scale`` and
+    #: ``router.per_expert_scale``): ``hidden_size + num_local_experts`` more per router.
+    router_scales: bool = False
+    #: Each MoE layer has three norms of ``hidden_size`` more, one after its shared expert and
+    #: one before and one after its routed experts (Gemma 4, whose dense MLP runs beside the
+    #: routed experts as the shared expert: ``post_feedforward_layernorm_1``,
+    #: ``pre_feedforward_layernorm_2`` and ``post_feedforward_layernorm_2``).
+    moe_branch_norms: bool = False
     #: Each expert has biases: ``2 * expert_dim`` on gate/up and ``hidden_size`` on down
     #: (gpt-oss).
     expert_bias: bool = False

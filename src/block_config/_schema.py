@@ -50,6 +50,9 @@ def block_configs_json_schema() -> dict[str, Any]:
     :data:`~block_config.LINEAR_ATTENTION_KINDS`. A ``compressed_attention`` (DeepSeek-V4)
     keeps ``num_key_value_heads`` and has no ``llama4``, ``output_gate`` or
     ``kv_source_layer``, and a no-op, Mamba, MLA or linear attention has none.
+    ``values_from_keys`` (Gemma 4) is on a GQA attention that computes its own keys only:
+    never with a no-op, Mamba, MLA, linear or compressed attention nor ``kv_source_layer``
+    (``false`` is allowed: it means values of their own).
 
     What a JSON Schema cannot express, so the converter alone checks it:
 
@@ -116,6 +119,7 @@ _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
             "output_gate",
             "kv_source_layer",
             "compressed_attention",
+            "values_from_keys",
         ),
         "mamba": (
             "sliding_window",
@@ -126,6 +130,7 @@ _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
             "output_gate",
             "kv_source_layer",
             "compressed_attention",
+            "values_from_keys",
         ),
         "mla": (
             "llama4",
@@ -133,6 +138,7 @@ _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
             "linear_attention",
             "output_gate",
             "compressed_attention",
+            "values_from_keys",
         ),
         "linear_attention": (
             "llama4",
@@ -142,8 +148,10 @@ _EXCLUDED_BY: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
             "head_dim",
             "kv_source_layer",
             "compressed_attention",
+            "values_from_keys",
         ),
-        "compressed_attention": ("llama4", "output_gate", "kv_source_layer"),
+        "compressed_attention": ("llama4", "output_gate", "kv_source_layer", "values_from_keys"),
+        "kv_source_layer": ("values_from_keys",),
     },
     FFNConfig: {"no_op": ("replace_with_linear",)},
 }
@@ -157,7 +165,7 @@ _REQUIRED_UNLESS: dict[type[BaseDataclass], dict[str, tuple[str, ...]]] = {
 #: Fields whose ``false`` means the same as ``null`` (the converter normalises it): excluded,
 #: they may be either.
 _FALSE_IS_NULL: dict[type[BaseDataclass], frozenset[str]] = {
-    AttentionConfig: frozenset({"output_gate"}),
+    AttentionConfig: frozenset({"output_gate", "values_from_keys"}),
 }
 
 #: String fields that take one of a few values.

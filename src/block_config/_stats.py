@@ -49,8 +49,11 @@ vector only where noted; "norm" is one weight vector of ``h``):
   (gpt-oss); experts ``E * 3*h*e``
   gated or ``E * 2*h*e`` ungated (``MoEConfig.gated``), with ``expert_bias`` or ``mlp_bias``
   each expert's biases as a dense FFN's; the shared expert of width ``s`` the same shape
-  (none when ``s`` is 0), with ``shared_expert_gate`` (Qwen2-MoE) ``h`` more. Active per
-  token: router, ``num_experts_per_tok`` experts, the shared expert and its gate, the norms.
+  (none when ``s`` is 0), with ``shared_expert_gate`` (Qwen2-MoE) ``h`` more. With
+  ``router_scales`` (Gemma 4) the router has ``h + E`` more (a scale on its input, one per
+  expert on the weights), and with ``moe_branch_norms`` (Gemma 4, whose dense MLP is the
+  shared expert) the layer has three norms ``h`` more. Active per token: router,
+  ``num_experts_per_tok`` experts, the shared expert and its gate, the norms.
   ``router_score_correction_bias`` (DeepSeek-V3's and Nemotron-H's
   ``e_score_correction_bias``) is not a parameter: transformers registers it as a buffer,
   and the published totals (Nemotron-3-Nano's Hub total, DeepSeek-V3's 671B) leave it out.
@@ -77,6 +80,9 @@ vector only where noted; "norm" is one weight vector of ``h``):
   their biases) or k-norm, and no KV cache: it reads the K/V of the layer it names;
 * an attention with ``output_gate`` (Qwen3-Next, Qwen3.5): q_proj (and its bias) twice as
   wide, ``2 * H*d`` outputs.
+* an attention with ``values_from_keys`` (Gemma 4's global layers with
+  ``attention_k_eq_v``): no v_proj (nor its bias); the value norm has no weight, and the
+  cache holds the keys and the values apart, so its KV cache is a GQA attention's.
 * a compressed attention (``compressed_attention``, DeepSeek-V4's ``DeepseekV4Attention``),
   with ``r_q`` ``q_lora_rank``, ``g`` ``o_groups``, ``r_o`` ``o_lora_rank``: q_a_proj
   ``h * r_q``, q_a_norm ``r_q``, q_b_proj ``r_q * H*d``, kv_proj ``h * kv*d`` (each key is
@@ -288,6 +294,9 @@ class AttentionStats:
     #: The layer whose K/V this GQA or MLA attention reads (it holds no KV cache of its own,
     #: an MLA attention's indexer keys apart); None: its own.
     kv_source_layer: int | None = None
+    #: A GQA attention without v_proj, whose values are its keys (Gemma 4's global layers
+    #: with ``attention_k_eq_v``); its cache still holds both.
+    values_from_keys: bool = False
     #: A compressed attention (DeepSeek-V4) keeps one compressed entry per this many tokens
     #: beside its window; None: no compressed entries.
     compress_rate: int | None = None
@@ -670,9 +679,11 @@ def _gqa_weights(
     *,
     output_gate: bool = False,
     shared_kv: bool = False,
+    values_from_keys: bool = False,
 ) -> None:
     """A GQA attention's weights; ``shared_kv``: it reads another layer's K/V, and has no
-    k/v projections (nor their biases) and no key norm."""
+    k/v projections (nor their biases) and no key norm; ``values_from_keys``: it has no
+    v_proj (nor its bias)."""
     ctx = tally.ctx
     h = ctx.hidden
     q_width = heads * head_dim
@@ -680,12 +691,14 @@ def _gqa_weights(
     # An output gate doubles q_proj: each head's query and its gate side by side.
     q_rows = 2 * q_width if output_gate else q_width
     tally.matrix(q_rows, h, "q_proj")
+    projections = 1 if values_from_keys else 2  # k_proj, and v_proj unless values are keys
     if not shared_kv:
         tally.matrix(kv_width, h, "k_proj")
-        tally.matrix(kv_width, h, "v_proj")
+        if not values_from_keys:
+            tally.matrix(kv_width, h, "v_proj")
     tally.matrix(h, q_width, "o_proj")
     if ctx.attention_bias or ctx.model.qkv_bias:
-        tally.vector(q_rows + 2 * kv_width)
+        tally.vector(q_rows + projections * kv_width)
     if ctx.attention_bias:
         tally.vector(h)
     if ctx.model.qk_norm:
@@ -934,6 +947,7 @@ def _attention_stats(
                 tally,
                 output_gate=attention.output_gate is True,
                 shared_kv=shared_kv,
+                values_from_keys=attention.values_from_keys is True,
             )
             # A layer reading another's K/V holds no cache of its own.
             kv_bytes = 0 if shared_kv else _bytes(2 * kv_heads * head_dim, ctx.kv_bits)
@@ -955,6 +969,9 @@ def _attention_stats(
         linear_attention_state_bytes_per_sequence=linear_state,
         output_gate=kind == "gqa" and attention is not None and attention.output_gate is True,
         kv_source_layer=None if attention is None else attention.kv_source_layer,
+        values_from_keys=kind == "gqa"
+        and attention is not None
+        and attention.values_from_keys is True,
         compress_rate=compress_rate,
         compressed_kv_bytes_per_entry=entry_bytes,
     )
@@ -1024,6 +1041,8 @@ def _ffn_stats(
             tally.vector(h * experts)
         if ctx.model.router_bias:
             tally.vector(experts)
+        if ctx.model.router_scales:
+            tally.vector(h + experts)  # router.scale and router.per_expert_scale
         if moe.hash_routed:
             # The token-id -> expert-ids table, int32 in the checkpoint (DeepSeek-V4's
             # tid2eid); such a router has no score-correction bias.
@@ -1055,6 +1074,8 @@ def _ffn_stats(
                 tally.vector(h)  # shared_expert_gate, h -> 1: kept with the router
         shared = tally.params - before_shared
         _norms(tally)
+        if ctx.model.moe_branch_norms:
+            tally.vector(3 * h)  # after the shared expert, before and after the experts
         norms = tally.params - before_shared - shared
         active = router + moe.num_experts_per_tok * expert + shared + norms
         return FFNStats(

@@ -215,7 +215,8 @@ def llama4_attention_configs() -> st.SearchStrategy[Llama4AttentionConfig]:
 def attention_configs(
     precisions: Sequence[str | None] = KNOWN_PRECISIONS,
 ) -> st.SearchStrategy[AttentionConfig]:
-    """Valid attention subblocks: GQA (sometimes with an output gate), Llama-4 GQA, linear
+    """Valid attention subblocks: GQA (sometimes with an output gate or values that are its
+    keys), Llama-4 GQA, linear
     replacement, Mamba, MLA, linear attention, compressed (DeepSeek-V4) attention and no-op;
     attention that is not Mamba, linear attention or no-op sometimes has a sliding window and
     a head count or width of its own."""
@@ -226,7 +227,14 @@ def attention_configs(
     own = {"sliding_window": window, "num_attention_heads": heads, "head_dim": heads}
     gate = st.sampled_from([None, None, None, True, False])
     return st.one_of(
-        st.builds(AttentionConfig, num_key_value_heads=sizes(), output_gate=gate, **own, **common),
+        st.builds(
+            AttentionConfig,
+            num_key_value_heads=sizes(),
+            output_gate=gate,
+            values_from_keys=gate,
+            **own,
+            **common,
+        ),
         st.builds(
             AttentionConfig,
             num_key_value_heads=sizes(),

@@ -290,6 +290,8 @@ def _attention_summary(attention: AttentionStats) -> str:
         text = f"gqa {attention.num_key_value_heads} KV"
         if attention.output_gate:
             text += " gated"
+        if attention.values_from_keys:
+            text += " V=K"
     if attention.kv_source_layer is not None:
         text += f" (K/V of layer {attention.kv_source_layer})"
     if attention.sliding_window is not None:
@@ -319,6 +321,8 @@ _FACTS = (
     "router_fp32",
     "hyper_connections",
     "hyper_connections_mean_head",
+    "router_scales",
+    "moe_branch_norms",
 )
 
 

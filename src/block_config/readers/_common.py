@@ -64,6 +64,8 @@ FLAG_KEYS = (
     "log_position_scaling",
     "router_fp32",
     "hyper_connections_mean_head",
+    "router_scales",
+    "moe_branch_norms",
 )
 NO_OP: dict[str, Any] = {"no_op": True}
 #: ``per_layer_config`` of a family whose per-layer overrides are not modelled yet: an empty

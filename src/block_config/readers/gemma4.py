@@ -1,6 +1,6 @@
 """Gemma 4 (``gemma4_text``; ``gemma4``, the multimodal model, through its ``text_config``):
 sliding-window and global layers, wider heads on the global ones, the last layers reading
-an earlier layer's K/V, and per-layer embeddings.
+an earlier layer's K/V, per-layer embeddings, and routed experts beside the dense MLP.
 
 Follows transformers' ``configuration_gemma4.py`` / ``modeling_gemma4.py`` (5.25), defaults
 included: ``vocab_size`` 262144, ``hidden_size`` 2304, ``intermediate_size`` 9216, 30
@@ -20,10 +20,19 @@ to five sliding layers to one global; the last layer is always global.
   gate, projection and norm (``per_layer_input_size``).
 * ``use_bidirectional_attention`` ``"all"`` halves the window as the class does
   (``window // 2 + 1``).
+* ``enable_moe_block``: every layer adds ``num_experts`` gated GeLU experts of
+  ``moe_intermediate_size`` (``top_k_experts`` per token; the class has no defaults for the
+  three) beside its dense MLP, read as an MoE whose shared expert is that MLP (no gate on it;
+  double-wide where the MLP is). The router's input scale and per-expert scales
+  (``router_scales``) and the three norms around the two branches (``moe_branch_norms``)
+  are model-wide facts.
+* ``attention_k_eq_v``: the global layers have no ``v_proj``; their values are their keys
+  (``values_from_keys``), and they have ``num_global_key_value_heads`` KV heads where the
+  config gives it and has no ``per_layer_config`` (without ``attention_k_eq_v`` the class
+  ignores that key, and so does the reader). Their cache still holds keys and values apart.
+  A KV-sharing layer has no k/v projections either way.
 
-Refused at their keys, since the block model does not hold them: ``attention_k_eq_v`` (values
-equal to keys on global layers, with ``num_global_key_value_heads``) and ``enable_moe_block``
-(an MoE beside the dense MLP). The vision and audio towers of ``gemma4`` are not counted.
+The vision and audio towers of ``gemma4`` are not counted.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from block_config._errors import BlockConfigError, Problem
-from block_config._keys import ConfigReader
+from block_config._keys import ConfigReader, is_count
 from block_config.readers._common import (
     FULL,
     GQA_PER_LAYER_FIXED_HEADS,
@@ -66,11 +75,6 @@ _DEFAULT_KV_HEADS = 4
 _DEFAULT_GLOBAL_HEAD_DIM = 512
 _DEFAULT_PER_LAYER_INPUT = 256
 _DEFAULT_PER_LAYER_VOCAB = 262144
-#: The mechanisms of the family the block model does not hold, refused when true.
-_REFUSED = {
-    "attention_k_eq_v": "values equal to keys on the global layers (attention_k_eq_v)",
-    "enable_moe_block": "an MoE block beside the dense MLP (enable_moe_block)",
-}
 
 
 @register(
@@ -81,9 +85,6 @@ _REFUSED = {
 def read_gemma4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[str, Any]:
     """A Gemma 4 text config: its layer types, KV sharing and per-layer embeddings."""
     keys = ConfigReader({**_DEFAULTS, **config})
-    for key, mechanism in _REFUSED.items():
-        if keys.boolean(key) is True:
-            keys.problems.append(Problem((key,), f"{mechanism} is not modelled; not read"))
     fields = {
         **model_fields(keys, tie_word_embeddings=True, head_dim=256, mlp_bias=False),
         "sandwich_norms": True,
@@ -93,6 +94,9 @@ def read_gemma4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[st
         "hidden_size_per_layer_input", default=_DEFAULT_PER_LAYER_INPUT, minimum=0
     )
     per_layer_vocab = keys.integer("vocab_size_per_layer_input", default=_DEFAULT_PER_LAYER_VOCAB)
+    if keys.boolean("enable_moe_block") is True:
+        fields["router_scales"] = True
+        fields["moe_branch_norms"] = True
     if per_layer_input:  # 0 or null: the model has none
         fields["per_layer_input_size"] = per_layer_input
         fields["per_layer_input_vocab_size"] = per_layer_vocab
@@ -119,21 +123,52 @@ def _layers(
     double_wide = keys.boolean("use_double_wide_mlp") is True
     width = keys.integer("intermediate_size", required=True)
     base = attention(keys, fields["num_attention_heads"], kv_default=_DEFAULT_KV_HEADS)
+    moe = _moe(keys) if keys.boolean("enable_moe_block") is True else None
+    global_attention = dict(base)
+    if keys.boolean("attention_k_eq_v") is True:
+        # The class reads num_global_key_value_heads only then, and only when it builds the
+        # global layers' overrides itself (no per_layer_config).
+        global_kv = keys.integer("num_global_key_value_heads", default=None)
+        if global_kv is not None and not options.has_per_layer_config:
+            global_attention["num_key_value_heads"] = global_kv
+        global_attention["values_from_keys"] = True
     sources = _kv_sources(keys, types, shared)
     items = []
     for index, kind in enumerate(types):
-        attn = dict(base)
+        attn = dict(base if kind == SLIDING else global_attention)
         if kind == SLIDING:
             attn["sliding_window"] = window
         elif not options.has_per_layer_config:
             attn["head_dim"] = global_head_dim
         source = sources[index]
         if source is not None:
+            # No k/v projections at all: the layer reads its source's keys and values.
+            attn.pop("values_from_keys", None)
             attn["kv_source_layer"] = source
         wide = double_wide and source is not None and width is not None
-        ffn = {"intermediate_size": 2 * width if wide and width is not None else width}
+        mlp = 2 * width if wide and width is not None else width
+        ffn: dict[str, Any] = {"intermediate_size": mlp}
+        if moe is not None:  # the dense MLP runs beside the experts: the shared expert
+            ffn = {"moe": {**moe, "shared_expert_intermediate_dim": mlp}}
         items.append({"attention": attn, "ffn": ffn})
     return items
+
+
+def _moe(keys: ConfigReader) -> dict[str, Any]:
+    """The routed experts of ``enable_moe_block``: ``num_experts`` of
+    ``moe_intermediate_size``, ``top_k_experts`` per token (the class has no defaults for
+    them, and the model cannot be built without them)."""
+    experts = keys.integer("num_experts", required=True)
+    per_token = keys.integer("top_k_experts", required=True)
+    if is_count(experts) and is_count(per_token) and per_token > experts:
+        keys.problems.append(
+            Problem(("top_k_experts",), f"must not exceed num_experts ({experts}), got {per_token}")
+        )
+    return {
+        "num_local_experts": experts,
+        "num_experts_per_tok": per_token,
+        "expert_intermediate_dim": keys.integer("moe_intermediate_size", required=True),
+    }
 
 
 def _kv_sources(keys: ConfigReader, types: list[str], shared: int) -> list[int | None]:
