@@ -132,6 +132,31 @@ class ConfigReader:
         self.problems.append(Problem((key,), f"expected str or null, got {describe(value)}"))
         return None
 
+    def name_list(
+        self, key: str, layers: int, allowed: tuple[str, ...], *, cut: bool = False
+    ) -> list[str] | None:
+        """One of ``allowed`` per layer (``cut``: a longer list is cut to ``layers``, as some
+        configuration classes do); None when absent or null, or after recording a problem."""
+        value = self.config.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            self.problems.append(Problem((key,), f"expected a list of str, got {describe(value)}"))
+            return None
+        before = len(self.problems)
+        if len(value) < layers or (len(value) > layers and not cut):
+            self.problems.append(
+                Problem((key,), f"has {len(value)} items but num_hidden_layers is {layers}")
+            )
+        for index, item in enumerate(value):
+            if type(item) is not str or item not in allowed:
+                self.problems.append(
+                    Problem(
+                        (key, index), f"expected one of {', '.join(allowed)}, got {describe(item)}"
+                    )
+                )
+        return [str(item) for item in value[:layers]] if len(self.problems) == before else None
+
     def int_list(self, key: str, *, minimum: int = 0) -> list[int] | None:
         """A list of ints from ``minimum`` up (None when absent or null)."""
         value = self.config.get(key)

@@ -8,7 +8,7 @@ from typing import Any
 
 from block_config._config import BlockConfig
 from block_config._converter import MAX_BLOCKS, structure_block_configs
-from block_config._errors import BlockConfigError, Path, Problem, describe
+from block_config._errors import BlockConfigError, Path, Problem
 from block_config._keys import ConfigReader, is_count
 from block_config._quantization import quantization_from_config
 from block_config.readers._registry import PerLayer
@@ -344,31 +344,7 @@ def layer_types(
     keys: ConfigReader, layers: int, allowed: tuple[str, ...] = (FULL, SLIDING)
 ) -> list[str] | None:
     """``layer_types``, one of ``allowed`` per layer; None when absent, null or invalid."""
-    value = keys.config.get("layer_types")
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        keys.problems.append(
-            Problem(("layer_types",), f"expected a list of str, got {describe(value)}")
-        )
-        return None
-    before = len(keys.problems)
-    if len(value) != layers:
-        keys.problems.append(
-            Problem(
-                ("layer_types",),
-                f"has {len(value)} items but num_hidden_layers is {layers}",
-            )
-        )
-    for index, item in enumerate(value):
-        if type(item) is not str or item not in allowed:
-            keys.problems.append(
-                Problem(
-                    ("layer_types", index),
-                    f"expected one of {', '.join(allowed)}, got {describe(item)}",
-                )
-            )
-    return value if len(keys.problems) == before else None
+    return keys.name_list("layer_types", layers, allowed)
 
 
 def window_types(blocks: tuple[BlockConfig, ...]) -> list[str]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from block_config._errors import BlockConfigError, Problem, describe
+from block_config._errors import BlockConfigError, Problem
 from block_config._keys import ConfigReader
 from block_config.readers._common import (
     layer_count,
@@ -64,26 +64,6 @@ _DEFAULTS = {
 _INDEXED = ("indexed_attention", "deepseek_sparse_attention")
 
 
-def _kinds(keys: ConfigReader, key: str, layers: int, allowed: tuple[str, ...]) -> list[str] | None:
-    """A per-layer list of ``allowed`` names; None when absent or null (problems recorded)."""
-    value = keys.config.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        keys.problems.append(Problem((key,), f"expected a list of str, got {describe(value)}"))
-        return None
-    if len(value) != layers:
-        keys.problems.append(
-            Problem((key,), f"has {len(value)} items but num_hidden_layers is {layers}")
-        )
-    for index, item in enumerate(value):
-        if type(item) is not str or item not in allowed:
-            keys.problems.append(
-                Problem((key, index), f"expected one of {', '.join(allowed)}, got {describe(item)}")
-            )
-    return value
-
-
 def _mla(keys: ConfigReader) -> dict[str, Any]:
     if keys.config.get("q_lora_rank", 0) is None:
         keys.problems.append(
@@ -112,7 +92,7 @@ def dsa_layers(
     layers = layer_count(keys)
     if layers is None:
         raise BlockConfigError(keys.problems)
-    _kinds(keys, "layer_types", layers, _INDEXED)
+    keys.name_list("layer_types", layers, _INDEXED)
     mla = _mla(keys)
     with_indexer = {
         "mla": {
@@ -122,7 +102,7 @@ def dsa_layers(
         }
     }
     without_indexer = {"mla": mla}
-    mlp_types = _kinds(keys, "mlp_layer_types", layers, ("dense", "sparse"))
+    mlp_types = keys.name_list("mlp_layer_types", layers, ("dense", "sparse"))
     if mlp_types is None:
         first = keys.integer("first_k_dense_replace", default=3, minimum=0)
         first = first if type(first) is int else 0

@@ -82,35 +82,11 @@ _DEFAULT_HASH_LAYERS = 3
 _MLP_TYPES = ("hash_moe", "moe")
 
 
-def _type_list(
-    keys: ConfigReader, key: str, layers: int, allowed: tuple[str, ...]
-) -> list[str] | None:
-    """A per-layer list of ``allowed`` names (longer lists are cut to ``layers``, as the
-    configuration class does); None when absent or null."""
-    value = keys.config.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        keys.problems.append(Problem((key,), f"expected a list of str, got {describe(value)}"))
-        return None
-    if len(value) < layers:
-        keys.problems.append(
-            Problem((key,), f"has {len(value)} items but num_hidden_layers is {layers}")
-        )
-        return None
-    for index, item in enumerate(value):
-        if type(item) is not str or item not in allowed:
-            keys.problems.append(
-                Problem((key, index), f"expected one of {', '.join(allowed)}, got {describe(item)}")
-            )
-    return [str(item) for item in value[:layers]]
-
-
 def _layer_types(keys: ConfigReader, layers: int) -> list[str] | None:
     """Each layer's attention type: ``layer_types``, the legacy ``compress_ratios``, or the
     class's default (None after a problem)."""
     if keys.config.get("layer_types") is not None:
-        return _type_list(keys, "layer_types", layers, _LAYER_TYPES)
+        return keys.name_list("layer_types", layers, _LAYER_TYPES, cut=True)
     ratios = keys.config.get("compress_ratios")
     if ratios is None:
         interleave = [CSA if index % 2 else HCA for index in range(max(layers - 2, 0))]
@@ -178,7 +154,7 @@ def _mlp_types(keys: ConfigReader, layers: int) -> list[str] | None:
     """Each layer's MoE kind: ``mlp_layer_types``, else the first ``num_hash_layers`` layers
     hash-routed."""
     if keys.config.get("mlp_layer_types") is not None:
-        return _type_list(keys, "mlp_layer_types", layers, _MLP_TYPES)
+        return keys.name_list("mlp_layer_types", layers, _MLP_TYPES, cut=True)
     hashed = keys.integer("num_hash_layers", default=_DEFAULT_HASH_LAYERS, minimum=0)
     if type(hashed) is not int:
         return None
