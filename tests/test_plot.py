@@ -128,3 +128,34 @@ def test_linear_attention_layers_have_their_colour_and_no_kv_bar() -> None:
     assert len(colours) == 4  # kda, gqa, dense FFN, no-op FFN
     heights = [bar.get_height() for bar in kv.patches if isinstance(bar, Rectangle)]
     assert heights == [2]
+
+
+FAMILIES = Path(__file__).parent / "data" / "families"
+
+
+def test_compressed_and_kv_sharing_layers_have_their_own_colour() -> None:
+    v4 = ModelArchitecture.load(FAMILIES / "DeepSeek-V4-Flash-Base.config.json")
+    columns = [_column(layer) for layer in model_stats(v4).layers]
+    # Two window-only layers, then compressed ones (the published compress_ratios).
+    assert [column.attention for column in columns[:3]] == ["gqa", "gqa", "compressed"]
+    assert {column.attention for column in columns[2:]} == {"compressed"}
+    plt = _pyplot()
+    figure = _figure(plt, model_stats(v4), "title", v4.num_attention_heads)
+    plt.close(figure)
+    assert figure.get_suptitle() == (
+        "title\n43 layers · 284.332 B parameters · KV cache 44,032 bytes/token + compressed "
+        "entries (bfloat16)"
+    )
+    labels = [text.get_text() for legend in figure.legends for text in legend.get_texts()]
+    assert "compressed attention (window + compressed entries)" in labels
+
+    gemma = ModelArchitecture.load(FAMILIES / "gemma-4-E2B-it.config.json")
+    layers = model_stats(gemma).layers
+    shared = [i for i, layer in enumerate(layers) if layer.attention.kv_source_layer is not None]
+    assert len(shared) == 20
+    for index in shared:
+        column = _column(layers[index])
+        assert (column.attention, column.kv_heads) == ("shared_kv", 0)
+    *_, kv = figure_of(gemma)
+    bars = [bar for bar in kv.patches if isinstance(bar, Rectangle)]
+    assert len(bars) == len(layers) - 20  # the layers that cache K/V, each one bar

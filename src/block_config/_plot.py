@@ -29,6 +29,8 @@ _ATTENTION_COLOURS = {
     "mla": "#17becf",
     "gdn": "#bcbd22",
     "kda": "#e377c2",
+    "compressed": "#7f7f7f",
+    "shared_kv": "#aec7e8",
     "no_op": "#f2f2f2",
 }
 _FFN_COLOURS = {
@@ -79,9 +81,20 @@ def _subblocks(layer: LayerStats) -> list[LayerStats]:
     return found
 
 
+def _attention_kind(layer: LayerStats) -> str:
+    """The strip's name for an attention: its kind, except an attention that reads another
+    layer's K/V (``shared_kv``) and a compressed one (``compressed``, DeepSeek-V4's)."""
+    attention = layer.attention
+    if attention.kv_source_layer is not None:
+        return "shared_kv"
+    if attention.compress_rate is not None:
+        return "compressed"
+    return attention.kind
+
+
 def _column(layer: LayerStats) -> _Column:
     parts = _subblocks(layer)
-    attention = next((p.attention.kind for p in parts if p.attention.kind != "no_op"), "no_op")
+    attention = next((_attention_kind(p) for p in parts if p.attention.kind != "no_op"), "no_op")
     ffn = next((p.ffn.kind for p in parts if p.ffn.kind != "no_op"), "no_op")
     width = 0
     kv = 0
@@ -92,7 +105,9 @@ def _column(layer: LayerStats) -> _Column:
             per_token = part.ffn.num_experts_per_tok or 0
             width += (part.ffn.expert_intermediate_dim or 0) * per_token
             width += part.ffn.shared_expert_intermediate_dim or 0
-        kv += part.attention.num_key_value_heads or 0
+        # A layer reading another layer's K/V caches none: no KV heads of its own.
+        if part.attention.kv_source_layer is None:
+            kv += part.attention.num_key_value_heads or 0
     return _Column(attention, ffn, width, kv, bool(layer.parallel_blocks))
 
 
@@ -126,9 +141,17 @@ def _thousands(value: float, _: Any) -> str:
 
 
 def _summary(stats: ModelStats) -> str:
+    compressed = any(
+        part.attention.compress_rate is not None
+        for layer in stats.layers
+        for part in _subblocks(layer)
+    )
+    # A compressed attention's cache grows by one entry per few tokens beside its window:
+    # the per-token figure is the windows' alone.
+    more = " + compressed entries" if compressed else ""
     return (
         f"{len(stats.layers)} layers · {stats.total_params / 1e9:.3f} B parameters · "
-        f"KV cache {stats.kv_cache_bytes_per_token:,} bytes/token ({stats.kv_cache_dtype})"
+        f"KV cache {stats.kv_cache_bytes_per_token:,} bytes/token{more} ({stats.kv_cache_dtype})"
     )
 
 
@@ -272,6 +295,8 @@ def _legend(patch: Any, columns: Sequence[_Column]) -> list[Any]:
         "mla": "MLA attention (latent KV cache, no bar)",
         "gdn": "Gated DeltaNet (no KV cache, no bar)",
         "kda": "Kimi Delta Attention (no KV cache, no bar)",
+        "compressed": "compressed attention (window + compressed entries)",
+        "shared_kv": "reads another layer's K/V (no cache, no bar)",
         "dense": "dense FFN",
         "moe": "MoE FFN (active width)",
     }
