@@ -195,3 +195,30 @@ def test_nemotron_h_mamba_biases_it_does_not_count_are_refused() -> None:
         ModelArchitecture.from_mapping(stated).block_configs
         == ModelArchitecture.from_mapping(config).block_configs
     )
+
+
+def test_a_derived_default_that_differs_between_the_families_is_refused() -> None:
+    # Gemma's 256-wide heads, Qwen3's 128-wide ones and Gemma's tied embeddings are the
+    # family's own defaults, not what the config's own family derives.
+    (error,) = _errors(_fixture("Mistral-7B-v0.1"), "gemma2")
+    assert error == (
+        "$.head_dim: missing: read as gemma2 (family=gemma2), its reader takes gemma2's "
+        "default int 256; str 'mistral' configs (its model_type) derive it from the keys "
+        "beside it; state it, or read the config as its own family"
+    )
+    (error,) = _errors(_fixture("Qwen2.5-0.5B"), "qwen3")
+    assert error.startswith("$.head_dim: missing: read as qwen3 (family=qwen3), its reader ")
+    (error,) = _errors(_fixture("gemma-2-2b"), "mistral")
+    assert error.startswith("$.tie_word_embeddings: missing: read as mistral")
+    assert "default bool False; str 'gemma2' configs (its model_type) take bool True" in error
+    # Where both families derive it alike, nothing is refused.
+    assert ModelArchitecture.from_mapping(_fixture("Llama-3.1-8B"), family="qwen3").head_dim == 128
+
+
+@pytest.mark.parametrize(
+    ("name", "family"), [("GLM-5.3-Flash", "glm5_next_text"), ("gemma-3-4b-it", "gemma3_text")]
+)
+def test_a_wrapper_read_as_its_text_family_reads_its_text_part(name: str, family: str) -> None:
+    config = _fixture(name)
+    arch = ModelArchitecture.from_mapping(config, family=family)
+    assert arch == ModelArchitecture.from_mapping(config)

@@ -536,3 +536,22 @@ def test_the_schema_knows_kv_source_layer(attention: dict[str, Any], valid: bool
     validator = jsonschema.Draft202012Validator(block_configs_json_schema())
     blocks = [{"attention": attention, "ffn": {"intermediate_size": 8}}]
     assert validator.is_valid(blocks) is valid
+
+
+def test_global_kv_heads_that_do_not_divide_the_heads_are_refused_at_their_key() -> None:
+    config = json.loads((FAMILIES / "gemma-4-26B-A4B-it.config.json").read_text())
+    text = config.get("text_config", config)
+    text["num_global_key_value_heads"] = 3
+    with pytest.raises(BlockConfigError) as info:
+        ModelArchitecture.from_mapping(config)
+    prefix = "$.text_config." if "text_config" in config else "$."
+    assert [str(problem) for problem in info.value.problems] == [
+        f"{prefix}num_global_key_value_heads: 3 does not divide num_attention_heads (16)"
+    ]
+    text["num_global_key_value_heads"] = 2
+    text["enable_moe_block"] = "yes"
+    with pytest.raises(BlockConfigError) as info:
+        ModelArchitecture.from_mapping(config)
+    assert [str(problem) for problem in info.value.problems] == [
+        f"{prefix}enable_moe_block: expected bool, got str 'yes'"
+    ]

@@ -130,8 +130,9 @@ NOT_ARCHITECTURE = frozenset(
 )
 
 
-#: Keys whose value, when absent, every family derives from the keys beside it (the KV heads
-#: from the attention heads, the head width from the hidden size), not from a checkpoint.
+#: Keys whose value, when absent, most families derive from the keys beside it (the KV heads
+#: from the attention heads, the head width from the hidden size): refused as missing only
+#: where the family's default differs from the one the config's own family takes.
 DERIVED = frozenset({"num_key_value_heads", "head_dim", "tie_word_embeddings"})
 
 
@@ -168,6 +169,7 @@ def check_family_reads(
         if key not in looked_up and key not in NOT_ARCHITECTURE and not _switches_nothing(value)
     ]
     readers: dict[str, list[tuple[int, str]]] = {}
+    own_seen: Mapping[str, Any] = {}
     for name, read in others.items():
         with recorded_keys(config) as (recording, seen):
             try:
@@ -180,22 +182,35 @@ def check_family_reads(
         for key in unread:
             if key in seen:
                 readers.setdefault(key, []).append((-fit, name))
+        own_seen = seen
     own_type = describe(config.get("model_type"))
     problems: list[Problem] = []
     if own:
-        problems += [
-            Problem(
-                (key,),
-                f"missing: read as {family} (family={family}), its reader takes {family}'s "
-                f"default {describe(value)}, which {own_type} configs (its model_type) do not "
-                "say; state it, or read the config as its own family",
+        for key, value in looked_up.items():
+            if key in config or key in NOT_ARCHITECTURE:
+                continue
+            if key in DERIVED:
+                # Derived alike unless the two families' defaults differ (Gemma's 256-wide
+                # heads and tied embeddings against Mistral's).
+                if key not in own_seen or own_seen[key] == value:
+                    continue
+                theirs = (
+                    f"; {own_type} configs (its model_type) derive it from the keys beside it"
+                    if own_seen[key] is None
+                    else f"; {own_type} configs (its model_type) take {describe(own_seen[key])}"
+                )
+            elif _switches_nothing(value):
+                continue
+            else:
+                theirs = f", which {own_type} configs (its model_type) do not say"
+            problems.append(
+                Problem(
+                    (key,),
+                    f"missing: read as {family} (family={family}), its reader takes {family}'s "
+                    f"default {describe(value)}{theirs}; state it, or read the config as its "
+                    "own family",
+                )
             )
-            for key, value in looked_up.items()
-            if key not in config
-            and key not in NOT_ARCHITECTURE
-            and key not in DERIVED
-            and not _switches_nothing(value)
-        ]
     for key in unread:
         found = readers.get(key)
         if not found:

@@ -351,6 +351,9 @@ def read_fields(
         raise ValueError(f"family must be one of {supported_model_types()}, got {family!r}")
     if family is None or family == config.get("model_type"):
         return _read_fields(config, family, dialect, unknown_keys)
+    if _text_family(config, dialect) == family:
+        # A wrapper named by its text part's family: its text part is what that family reads.
+        return _read_fields(config, None, dialect, unknown_keys)
     choice = choose(config, family=family, dialect=dialect)
     if choice.reader is not _READERS.get(choice.text_model_type or choice.model_type or ""):
         return _read_fields(config, family, dialect, unknown_keys)  # a dialect: family unused
@@ -375,6 +378,14 @@ def read_fields(
         looked_up.setdefault(key, None)
     check_family_reads(config, family, looked_up, others, own=own, unknown_keys=unknown_keys)
     return fields
+
+
+def _text_family(config: Mapping[str, Any], dialect: _Dialect | None) -> str | None:
+    """The family a wrapper's text part is read as; None for any other config."""
+    try:
+        return choose(config, dialect=dialect).text_model_type
+    except BlockConfigError:
+        return None
 
 
 def _call(reader: Reader, config: Mapping[str, Any], *, options: ReadOptions) -> None:

@@ -94,7 +94,8 @@ def read_gemma4_text(config: Mapping[str, Any], options: ReadOptions) -> dict[st
         "hidden_size_per_layer_input", default=_DEFAULT_PER_LAYER_INPUT, minimum=0
     )
     per_layer_vocab = keys.integer("vocab_size_per_layer_input", default=_DEFAULT_PER_LAYER_VOCAB)
-    if keys.boolean("enable_moe_block") is True:
+    moe_block = keys.boolean("enable_moe_block") is True
+    if moe_block:
         fields["router_scales"] = True
         fields["moe_branch_norms"] = True
     if per_layer_input:  # 0 or null: the model has none
@@ -123,12 +124,17 @@ def _layers(
     double_wide = keys.boolean("use_double_wide_mlp") is True
     width = keys.integer("intermediate_size", required=True)
     base = attention(keys, fields["num_attention_heads"], kv_default=_DEFAULT_KV_HEADS)
-    moe = _moe(keys) if keys.boolean("enable_moe_block") is True else None
+    moe = _moe(keys) if fields.get("router_scales") else None
     global_attention = dict(base)
     if keys.boolean("attention_k_eq_v") is True:
         # The class reads num_global_key_value_heads only then, and only when it builds the
         # global layers' overrides itself (no per_layer_config).
         global_kv = keys.integer("num_global_key_value_heads", default=None)
+        heads = fields["num_attention_heads"]
+        if is_count(global_kv) and is_count(heads) and heads % global_kv:
+            message = f"{global_kv} does not divide num_attention_heads ({heads})"
+            keys.problems.append(Problem(("num_global_key_value_heads",), message))
+            raise BlockConfigError(keys.problems)
         if global_kv is not None and not options.has_per_layer_config:
             global_attention["num_key_value_heads"] = global_kv
         global_attention["values_from_keys"] = True
