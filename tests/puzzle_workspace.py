@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -275,7 +276,7 @@ def build(root: Path, *, layers: int = 4, spans: int = 3, seed: int = 0) -> Work
     return ws
 
 
-def covers(spans: list[list[int]], layers: int) -> list[tuple[int, ...]]:
+def covers(spans: Sequence[Sequence[int]], layers: int) -> list[tuple[int, ...]]:
     """Every set of (consecutive-layer) replacements covering ``range(layers)`` exactly once."""
     starting: dict[int, list[int]] = {}
     for index, span in enumerate(spans):

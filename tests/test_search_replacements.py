@@ -8,10 +8,10 @@ import math
 import pickle
 import random
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from puzzle_workspace import covers
 
 from block_config import (
     Bound,
@@ -42,26 +42,6 @@ def random_instance(rng: random.Random, layers: int, per_layer: int, spans: int)
         "has_attention": [float(rng.random() < 0.6) for _ in range(count)],
     }
     return parent_layers, values, stats
-
-
-def covers(spans: Sequence[Sequence[int]], layers: int) -> list[tuple[int, ...]]:
-    """Every set of replacements that covers ``range(layers)`` exactly once."""
-    starting: dict[int, list[int]] = {}
-    for index, span in enumerate(spans):
-        starting.setdefault(min(span), []).append(index)
-    result: list[tuple[int, ...]] = []
-
-    def extend(layer: int, chosen: tuple[int, ...]) -> None:
-        if layer == layers:
-            result.append(chosen)
-            return
-        for index in starting.get(layer, []):
-            span = spans[index]
-            if sorted(span) == list(range(layer, layer + len(span))):
-                extend(layer + len(span), (*chosen, index))
-
-    extend(0, ())
-    return result
 
 
 def exhaustive(
