@@ -110,28 +110,10 @@ _DENSE = 3
 
 def _mixers(keys: ConfigReader, layers: int) -> list[bool]:
     """Whether each layer is KDA (else MLA); problems recorded in ``keys``."""
-    value = keys.config.get("layer_types")
-    if value is None:
+    if keys.config.get("layer_types") is None:
         return [index % 4 != 3 for index in range(layers)]
-    if not isinstance(value, list):
-        keys.problems.append(
-            Problem(("layer_types",), f"expected a list of str, got {describe(value)}")
-        )
-        return []
-    if len(value) != layers:
-        keys.problems.append(
-            Problem(("layer_types",), f"has {len(value)} items but num_hidden_layers is {layers}")
-        )
-    allowed = (_LINEAR, *_INDEXED)
-    for index, item in enumerate(value):
-        if type(item) is not str or item not in allowed:
-            keys.problems.append(
-                Problem(
-                    ("layer_types", index),
-                    f"expected one of {', '.join(allowed)}, got {describe(item)}",
-                )
-            )
-    return [item == _LINEAR for item in value]
+    kinds = keys.name_list("layer_types", layers, (_LINEAR, *_INDEXED))
+    return [] if kinds is None else [kind == _LINEAR for kind in kinds]
 
 
 def _sparse(keys: ConfigReader, layers: int) -> list[bool]:
@@ -159,26 +141,8 @@ def _sparse(keys: ConfigReader, layers: int) -> list[bool]:
                 )
             )
         return [index >= dense for index in range(layers)]
-    if not isinstance(value, list):
-        keys.problems.append(
-            Problem(("mlp_layer_types",), f"expected a list of str, got {describe(value)}")
-        )
-        return []
-    if len(value) != layers:
-        keys.problems.append(
-            Problem(
-                ("mlp_layer_types",), f"has {len(value)} items but num_hidden_layers is {layers}"
-            )
-        )
-    for index, item in enumerate(value):
-        if type(item) is not str or item not in ("dense", "sparse"):
-            keys.problems.append(
-                Problem(
-                    ("mlp_layer_types", index),
-                    f"expected one of dense, sparse, got {describe(item)}",
-                )
-            )
-    return [item == "sparse" for item in value]
+    kinds = keys.name_list("mlp_layer_types", layers, ("dense", "sparse"))
+    return [] if kinds is None else [kind == "sparse" for kind in kinds]
 
 
 def _kda(keys: ConfigReader, *, own: bool) -> dict[str, Any]:
